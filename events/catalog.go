@@ -1,0 +1,201 @@
+package events
+
+import "sort"
+
+// Subjects of requests. Requests are stored in the AAM_REQUESTS stream.
+const (
+	SubjectOnboardRequest = "aam.requests.connection.onboard"
+	SubjectSyncRequest    = "aam.requests.connection.sync"
+	SubjectRepairRequest  = "aam.requests.connection.repair"
+)
+
+// Subjects of facts (completion events). Facts are stored in the replayable
+// AAM_EVENTS stream.
+const (
+	SubjectOnboarded        = "aam.events.connection.onboarded"
+	SubjectOnboardFailed    = "aam.events.connection.onboard_failed"
+	SubjectSyncStarted      = "aam.events.sync.started"
+	SubjectSyncSucceeded    = "aam.events.sync.succeeded"
+	SubjectSyncFailed       = "aam.events.sync.failed"
+	SubjectSyncCancelled    = "aam.events.sync.cancelled"
+	SubjectCatalogVersioned = "aam.events.catalog.versioned"
+	SubjectRepairFailed     = "aam.events.connection.repair_failed"
+	SubjectDriftDetected    = "aam.events.drift.detected"
+	SubjectRequestRejected  = "aam.events.request.rejected"
+)
+
+// Wildcards and prefixes of the three streams.
+const (
+	SubjectRequestsAll = "aam.requests.>"
+	SubjectEventsAll   = "aam.events.>"
+	SubjectDLQAll      = "aam.dlq.>"
+
+	// SubjectDLQPrefix prefixes the dead-letter copy of a request: a request
+	// published on aam.requests.connection.sync is copied, when it cannot be
+	// processed, to aam.dlq.connection.sync.
+	SubjectDLQPrefix = "aam.dlq."
+)
+
+// CloudEvent types. The version suffix lets a v2 payload live beside v1.
+const (
+	TypeOnboardRequested = "io.aam.connection.onboard.requested.v1"
+	TypeSyncRequested    = "io.aam.connection.sync.requested.v1"
+	TypeRepairRequested  = "io.aam.connection.repair.requested.v1"
+
+	TypeOnboarded        = "io.aam.connection.onboarded.v1"
+	TypeOnboardFailed    = "io.aam.connection.onboard_failed.v1"
+	TypeSyncStarted      = "io.aam.sync.started.v1"
+	TypeSyncSucceeded    = "io.aam.sync.succeeded.v1"
+	TypeSyncFailed       = "io.aam.sync.failed.v1"
+	TypeSyncCancelled    = "io.aam.sync.cancelled.v1"
+	TypeCatalogVersioned = "io.aam.catalog.versioned.v1"
+	TypeRepairFailed     = "io.aam.connection.repair_failed.v1"
+	TypeDriftDetected    = "io.aam.drift.detected.v1"
+	TypeRequestRejected  = "io.aam.request.rejected.v1"
+)
+
+// Extension attribute names used by AAM.
+const (
+	// ExtCorrelationID is set on every completion event to the id of the
+	// request it answers.
+	ExtCorrelationID = "correlationid"
+	// ExtTraceParent carries the W3C trace context of the starting operation
+	// (CloudEvents distributed tracing extension).
+	ExtTraceParent = "traceparent"
+	// ExtTraceState is the optional companion of ExtTraceParent.
+	ExtTraceState = "tracestate"
+)
+
+// Kind tells requests from facts.
+type Kind int
+
+const (
+	// KindRequest is a request for work, consumed by exactly one worker.
+	KindRequest Kind = iota + 1
+	// KindFact is a completion event for downstream listeners.
+	KindFact
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "request"
+	case KindFact:
+		return "fact"
+	}
+	return "unknown"
+}
+
+// Descriptor describes one event type of the catalog.
+type Descriptor struct {
+	// Type is the CloudEvent type.
+	Type string
+	// Subject is the NATS subject the event travels on.
+	Subject string
+	// Kind is KindRequest or KindFact.
+	Kind Kind
+	// Schema is the file name of the JSON Schema of the event's data in the
+	// schemas/ folder (and its dataschema URI suffix).
+	Schema string
+	// Summary is one line for documentation.
+	Summary string
+	// New returns a pointer to a zero payload struct for this type.
+	New func() any
+}
+
+// DataSchemaBase prefixes Descriptor.Schema to form the dataschema URI.
+const DataSchemaBase = "https://schemas.aam.dev/events/"
+
+// DataSchema returns the dataschema URI of the descriptor's payload.
+func (d Descriptor) DataSchema() string { return DataSchemaBase + d.Schema }
+
+var catalog = []Descriptor{
+	{TypeOnboardRequested, SubjectOnboardRequest, KindRequest, "connection.onboard.requested.v1.json",
+		"Onboard a source connection: credentials, source, discover, connection, registry at catalog version 1.",
+		func() any { return new(OnboardRequested) }},
+	{TypeSyncRequested, SubjectSyncRequest, KindRequest, "connection.sync.requested.v1.json",
+		"Start a sync job for a registered connection and follow it to its terminal state.",
+		func() any { return new(SyncRequested) }},
+	{TypeRepairRequested, SubjectRepairRequest, KindRequest, "connection.repair.requested.v1.json",
+		"Apply a new sync catalog to a connection (drift repair) and record it as a new catalog version.",
+		func() any { return new(RepairRequested) }},
+	{TypeOnboarded, SubjectOnboarded, KindFact, "connection.onboarded.v1.json",
+		"A connection was onboarded and is ACTIVE at catalog version 1.",
+		func() any { return new(ConnectionOnboarded) }},
+	{TypeOnboardFailed, SubjectOnboardFailed, KindFact, "connection.onboard_failed.v1.json",
+		"Onboarding failed at a step; the connection is FAILED.",
+		func() any { return new(OnboardFailed) }},
+	{TypeSyncStarted, SubjectSyncStarted, KindFact, "sync.started.v1.json",
+		"An Airbyte sync job was started (or an already running one was attached).",
+		func() any { return new(SyncStarted) }},
+	{TypeSyncSucceeded, SubjectSyncSucceeded, KindFact, "sync.succeeded.v1.json",
+		"A sync job succeeded, with rows, bytes and duration.",
+		func() any { return new(SyncFinished) }},
+	{TypeSyncFailed, SubjectSyncFailed, KindFact, "sync.failed.v1.json",
+		"A sync request failed: the job failed (with Airbyte's failure reason) or could not start.",
+		func() any { return new(SyncFinished) }},
+	{TypeSyncCancelled, SubjectSyncCancelled, KindFact, "sync.cancelled.v1.json",
+		"A sync job was cancelled (by Airbyte, by a user, or after the follow timeout).",
+		func() any { return new(SyncFinished) }},
+	{TypeCatalogVersioned, SubjectCatalogVersioned, KindFact, "catalog.versioned.v1.json",
+		"A new sync catalog was applied and recorded as a new version (or was identical to the current one).",
+		func() any { return new(CatalogVersioned) }},
+	{TypeRepairFailed, SubjectRepairFailed, KindFact, "connection.repair_failed.v1.json",
+		"A repair request was rejected or failed; the connection keeps its previous catalog and status.",
+		func() any { return new(RepairFailed) }},
+	{TypeDriftDetected, SubjectDriftDetected, KindFact, "drift.detected.v1.json",
+		"The schema observer found the source's schema drifted from the connection's catalog.",
+		func() any { return new(DriftDetected) }},
+	{TypeRequestRejected, SubjectRequestRejected, KindFact, "request.rejected.v1.json",
+		"A request could not be accepted (not a CloudEvent, missing attribute, unknown type, invalid data).",
+		func() any { return new(RequestRejected) }},
+}
+
+var byType = func() map[string]Descriptor {
+	m := make(map[string]Descriptor, len(catalog))
+	for _, d := range catalog {
+		m[d.Type] = d
+	}
+	return m
+}()
+
+// Catalog returns every event type AAM knows, requests first, sorted by type
+// within each kind. The slice is a copy.
+func Catalog() []Descriptor {
+	out := append([]Descriptor(nil), catalog...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Type < out[j].Type
+	})
+	return out
+}
+
+// Lookup returns the descriptor of a CloudEvent type.
+func Lookup(eventType string) (Descriptor, bool) {
+	d, ok := byType[eventType]
+	return d, ok
+}
+
+// RequestTypeForSubject returns the request type published on a request
+// subject, if the subject is one of AAM's request subjects.
+func RequestTypeForSubject(subject string) (string, bool) {
+	for _, d := range catalog {
+		if d.Kind == KindRequest && d.Subject == subject {
+			return d.Type, true
+		}
+	}
+	return "", false
+}
+
+// DLQSubject returns the dead-letter subject for a request subject:
+// aam.requests.X becomes aam.dlq.X. Other subjects are placed under
+// aam.dlq.other.
+func DLQSubject(requestSubject string) string {
+	const prefix = "aam.requests."
+	if len(requestSubject) > len(prefix) && requestSubject[:len(prefix)] == prefix {
+		return SubjectDLQPrefix + requestSubject[len(prefix):]
+	}
+	return SubjectDLQPrefix + "other"
+}

@@ -1,0 +1,167 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Connection status values, as in the registry.
+const (
+	StatusPending = "PENDING"
+	StatusActive  = "ACTIVE"
+	StatusFailed  = "FAILED"
+	StatusHealing = "HEALING"
+)
+
+// Job status values of sync facts, as in the registry's job_history.
+const (
+	JobPending   = "pending"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCancelled = "cancelled"
+)
+
+// OnboardRequested is the data of io.aam.connection.onboard.requested.v1.
+// Field names are the seed orchestrator's POST /connections/onboard body.
+type OnboardRequested struct {
+	// SourceType names the Airbyte source connector, e.g. "Salesforce"
+	// (matched case-insensitively against the workspace's source definitions).
+	SourceType string `json:"source_type"`
+	// ConnectionName is the human-readable name of the connection.
+	ConnectionName string `json:"connection_name"`
+	// CredentialID is the credential broker's id of the source credentials.
+	CredentialID string `json:"credential_id"`
+	// DestinationID overrides AIRBYTE_DESTINATION_ID for this connection.
+	DestinationID string `json:"destination_id,omitempty"`
+	// Streams chooses the streams to sync; empty means the connector's
+	// suggested streams (Airbyte's default).
+	Streams []string `json:"streams,omitempty"`
+}
+
+// SyncRequested is the data of io.aam.connection.sync.requested.v1.
+type SyncRequested struct {
+	// ConnectionID is the registry id of the connection (not Airbyte's).
+	ConnectionID string `json:"connection_id"`
+}
+
+// RepairRequested is the data of io.aam.connection.repair.requested.v1, the
+// seed drift repair agent's POST /repair/apply_new_catalog body.
+type RepairRequested struct {
+	// ConnectionID is the registry id of the connection.
+	ConnectionID string `json:"connection_id"`
+	// NewSyncCatalog is the whole desired catalog, either in the Airbyte
+	// protocol's ConfiguredAirbyteCatalog form (snake_case: stream,
+	// sync_mode, destination_sync_mode, cursor_field, primary_key) as in the
+	// seed, or in the Airbyte configuration API form (stream + config).
+	NewSyncCatalog json.RawMessage `json:"new_sync_catalog"`
+	// Reason says why the catalog changes; it is recorded with the version.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ConnectionOnboarded is the data of io.aam.connection.onboarded.v1, the
+// seed's onboard response.
+type ConnectionOnboarded struct {
+	ID                  string    `json:"id"`
+	Name                string    `json:"name"`
+	SourceType          string    `json:"source_type"`
+	Status              string    `json:"status"`
+	AirbyteSourceID     string    `json:"airbyte_source_id"`
+	AirbyteConnectionID string    `json:"airbyte_connection_id"`
+	CreatedAt           time.Time `json:"created_at"`
+	CatalogVersion      int       `json:"catalog_version"`
+	Streams             []string  `json:"streams,omitempty"`
+}
+
+// OnboardFailed is the data of io.aam.connection.onboard_failed.v1.
+type OnboardFailed struct {
+	// ID is the registry id of the connection, when one was created.
+	ID              string `json:"id,omitempty"`
+	Name            string `json:"name"`
+	SourceType      string `json:"source_type"`
+	Status          string `json:"status"`
+	Step            string `json:"step"`
+	Reason          string `json:"reason"`
+	AirbyteSourceID string `json:"airbyte_source_id,omitempty"`
+}
+
+// SyncStarted is the data of io.aam.sync.started.v1; its first fields are
+// the seed's sync response.
+type SyncStarted struct {
+	ConnectionID   string `json:"connection_id"`
+	JobID          string `json:"job_id"`
+	Status         string `json:"status"`
+	Message        string `json:"message"`
+	CatalogVersion int    `json:"catalog_version"`
+	// Attached is true when Airbyte answered "sync already running" and the
+	// request was attached to that job instead of starting a new one.
+	Attached  bool      `json:"attached"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// SyncFinished is the data of io.aam.sync.succeeded.v1, .failed.v1 and
+// .cancelled.v1.
+type SyncFinished struct {
+	ConnectionID   string     `json:"connection_id"`
+	JobID          string     `json:"job_id,omitempty"`
+	Status         string     `json:"status"`
+	CatalogVersion int        `json:"catalog_version,omitempty"`
+	RowsSynced     int64      `json:"rows_synced"`
+	BytesSynced    int64      `json:"bytes_synced"`
+	DurationMS     int64      `json:"duration_ms"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	CompletedAt    *time.Time `json:"completed_at,omitempty"`
+	// ErrorMessage is Airbyte's failure reason, or why the sync could not
+	// start (unknown connection, connection not ACTIVE, timeout).
+	ErrorMessage string `json:"error_message,omitempty"`
+}
+
+// CatalogVersioned is the data of io.aam.catalog.versioned.v1, the seed's
+// repair response.
+type CatalogVersioned struct {
+	ConnectionID    string `json:"connection_id"`
+	PreviousVersion int    `json:"previous_version"`
+	NewVersion      int    `json:"new_version"`
+	Status          string `json:"status"`
+	Message         string `json:"message"`
+	ContentHash     string `json:"content_hash"`
+	Reason          string `json:"reason,omitempty"`
+	// Unchanged is true when the catalog equalled the current version and
+	// no new version was created.
+	Unchanged bool `json:"unchanged"`
+}
+
+// RepairFailed is the data of io.aam.connection.repair_failed.v1.
+type RepairFailed struct {
+	ConnectionID string `json:"connection_id"`
+	// Status is the connection's status after the failure (restored).
+	Status string `json:"status,omitempty"`
+	Reason string `json:"reason"`
+	// Stream and Field name the offending part of the catalog, if any.
+	Stream string `json:"stream,omitempty"`
+	Field  string `json:"field,omitempty"`
+}
+
+// DriftDetected is the data of io.aam.drift.detected.v1.
+type DriftDetected struct {
+	ConnectionID   string          `json:"connection_id"`
+	CatalogVersion int             `json:"catalog_version"`
+	Breaking       bool            `json:"breaking"`
+	Diff           json.RawMessage `json:"diff"`
+}
+
+// RequestRejected is the data of io.aam.request.rejected.v1.
+type RequestRejected struct {
+	// RequestID, RequestType and RequestSource are the request's attributes,
+	// when they could be read.
+	RequestID     string `json:"request_id,omitempty"`
+	RequestType   string `json:"request_type,omitempty"`
+	RequestSource string `json:"request_source,omitempty"`
+	// Subject is the NATS subject the request arrived on.
+	Subject string `json:"subject"`
+	// Reason says what was wrong; Field names the attribute or data field.
+	Reason string `json:"reason"`
+	Field  string `json:"field,omitempty"`
+	// StreamSequence is the request's sequence in AAM_REQUESTS.
+	StreamSequence uint64 `json:"stream_sequence,omitempty"`
+}

@@ -1,0 +1,3 @@
+module github.com/aam-mesh/aam/schemas
+
+go 1.26.8
