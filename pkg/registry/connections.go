@@ -1,0 +1,199 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const connectionColumns = `id::text, name, source_type, credential_id, airbyte_destination_id,
+	airbyte_source_definition_id, coalesce(airbyte_source_id, ''), coalesce(airbyte_connection_id, ''),
+	coalesce(airbyte_source_catalog_id, ''), status::text, status_reason, onboard_step,
+	request_source, request_id, requested_streams, discovered_catalog, catalog_version,
+	created_at, updated_at`
+
+func scanConnection(row pgx.Row) (Connection, error) {
+	var c Connection
+	var status string
+	var discovered []byte
+	err := row.Scan(&c.ID, &c.Name, &c.SourceType, &c.CredentialID, &c.AirbyteDestinationID,
+		&c.AirbyteSourceDefinitionID, &c.AirbyteSourceID, &c.AirbyteConnectionID,
+		&c.AirbyteSourceCatalogID, &status, &c.StatusReason, &c.OnboardStep,
+		&c.RequestSource, &c.RequestID, &c.RequestedStreams, &discovered, &c.CatalogVersion,
+		&c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return Connection{}, translate(err)
+	}
+	c.Status = ConnectionStatus(status)
+	if len(discovered) > 0 {
+		c.DiscoveredCatalog = json.RawMessage(discovered)
+	}
+	if c.RequestedStreams == nil {
+		c.RequestedStreams = []string{}
+	}
+	return c, nil
+}
+
+// ConnectionCreateParams are the fields of a new connection.
+type ConnectionCreateParams struct {
+	ID                   string
+	Name                 string
+	SourceType           string
+	CredentialID         string
+	AirbyteDestinationID string
+	RequestSource        string
+	RequestID            string
+	RequestedStreams     []string
+}
+
+// ConnectionCreate inserts a PENDING connection for an onboarding request.
+// When the request already created a connection, that connection is
+// returned with created false.
+func (q *Queries) ConnectionCreate(ctx context.Context, p ConnectionCreateParams) (c Connection, created bool, err error) {
+	streams := p.RequestedStreams
+	if streams == nil {
+		streams = []string{}
+	}
+	c, err = scanConnection(q.db.QueryRow(ctx, `
+		INSERT INTO connections (id, name, source_type, credential_id, airbyte_destination_id,
+			request_source, request_id, requested_streams)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (request_source, request_id) DO NOTHING
+		RETURNING `+connectionColumns,
+		p.ID, p.Name, p.SourceType, p.CredentialID, p.AirbyteDestinationID,
+		p.RequestSource, p.RequestID, streams))
+	if err == nil {
+		return c, true, nil
+	}
+	if !IsNotFound(err) {
+		return Connection{}, false, err
+	}
+	c, err = q.ConnectionGetByRequest(ctx, p.RequestSource, p.RequestID)
+	return c, false, err
+}
+
+// ConnectionGet returns a connection by registry id.
+func (q *Queries) ConnectionGet(ctx context.Context, id string) (Connection, error) {
+	if !validUUID(id) {
+		return Connection{}, &Error{Kind: ErrNotFound, Err: errBadID(id)}
+	}
+	return scanConnection(q.db.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id))
+}
+
+// ConnectionGetForUpdate returns a connection and locks its row until the
+// transaction ends. Use it in every transaction that changes a connection
+// or emits events about it.
+func (q *Queries) ConnectionGetForUpdate(ctx context.Context, id string) (Connection, error) {
+	if !validUUID(id) {
+		return Connection{}, &Error{Kind: ErrNotFound, Err: errBadID(id)}
+	}
+	return scanConnection(q.db.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1 FOR UPDATE`, id))
+}
+
+// ConnectionGetByRequest returns the connection created by an onboarding
+// request.
+func (q *Queries) ConnectionGetByRequest(ctx context.Context, source, id string) (Connection, error) {
+	return scanConnection(q.db.QueryRow(ctx, `SELECT `+connectionColumns+`
+		FROM connections WHERE request_source = $1 AND request_id = $2`, source, id))
+}
+
+// ConnectionListParams filter and page ConnectionList.
+type ConnectionListParams struct {
+	// Status filters by status when set.
+	Status ConnectionStatus
+	// Limit caps the page (default 100, max 1000).
+	Limit int
+	// AfterCreatedAt and AfterID continue after the last row of the
+	// previous page (keyset pagination in creation order).
+	AfterCreatedAt time.Time
+	AfterID        string
+}
+
+// ConnectionList lists connections in creation order.
+func (q *Queries) ConnectionList(ctx context.Context, p ConnectionListParams) ([]Connection, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	afterID := p.AfterID
+	if afterID == "" || !validUUID(afterID) {
+		afterID = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := q.db.Query(ctx, `SELECT `+connectionColumns+` FROM connections
+		WHERE ($1 = '' OR status::text = $1)
+		  AND (created_at, id) > ($2, $3::uuid)
+		ORDER BY created_at, id LIMIT $4`,
+		string(p.Status), p.AfterCreatedAt, afterID, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, translate(rows.Err())
+}
+
+// ConnectionCheckpoint records the result of one onboarding step. Empty
+// fields leave the column unchanged.
+type ConnectionCheckpoint struct {
+	Step                      string
+	AirbyteDestinationID      string
+	AirbyteSourceDefinitionID string
+	AirbyteSourceID           string
+	AirbyteSourceCatalogID    string
+	AirbyteConnectionID       string
+	DiscoveredCatalog         json.RawMessage
+}
+
+// ConnectionSaveCheckpoint records an onboarding checkpoint.
+func (q *Queries) ConnectionSaveCheckpoint(ctx context.Context, id string, cp ConnectionCheckpoint) (Connection, error) {
+	var discovered []byte
+	if len(cp.DiscoveredCatalog) > 0 {
+		discovered = cp.DiscoveredCatalog
+	}
+	return scanConnection(q.db.QueryRow(ctx, `UPDATE connections SET
+			onboard_step = coalesce(nullif($2, ''), onboard_step),
+			airbyte_destination_id = coalesce(nullif($3, ''), airbyte_destination_id),
+			airbyte_source_definition_id = coalesce(nullif($4, ''), airbyte_source_definition_id),
+			airbyte_source_id = coalesce(nullif($5, ''), airbyte_source_id),
+			airbyte_source_catalog_id = coalesce(nullif($6, ''), airbyte_source_catalog_id),
+			airbyte_connection_id = coalesce(nullif($7, ''), airbyte_connection_id),
+			discovered_catalog = coalesce($8::jsonb, discovered_catalog),
+			updated_at = now()
+		WHERE id = $1 RETURNING `+connectionColumns,
+		id, cp.Step, cp.AirbyteDestinationID, cp.AirbyteSourceDefinitionID, cp.AirbyteSourceID,
+		cp.AirbyteSourceCatalogID, cp.AirbyteConnectionID, discovered))
+}
+
+// ConnectionSetStatus sets a connection's status and the reason for it.
+func (q *Queries) ConnectionSetStatus(ctx context.Context, id string, status ConnectionStatus, reason string) (Connection, error) {
+	return scanConnection(q.db.QueryRow(ctx, `UPDATE connections
+		SET status = $2, status_reason = $3, updated_at = now()
+		WHERE id = $1 RETURNING `+connectionColumns, id, string(status), reason))
+}
+
+// ConnectionActivate marks a connection ACTIVE at a catalog version and
+// clears the onboarding scratch catalog.
+func (q *Queries) ConnectionActivate(ctx context.Context, id string, version int, sourceCatalogID string) (Connection, error) {
+	return scanConnection(q.db.QueryRow(ctx, `UPDATE connections
+		SET status = 'ACTIVE', status_reason = '', catalog_version = $2,
+			airbyte_source_catalog_id = coalesce(nullif($3, ''), airbyte_source_catalog_id),
+			discovered_catalog = NULL, updated_at = now()
+		WHERE id = $1 RETURNING `+connectionColumns, id, version, sourceCatalogID))
+}
+
+// ConnectionCount returns the number of connections.
+func (q *Queries) ConnectionCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM connections`).Scan(&n)
+	return n, translate(err)
+}

@@ -1,0 +1,144 @@
+package registry
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ConnectionStatus is the registry status of a connection.
+type ConnectionStatus string
+
+// Connection statuses, as in the seed.
+const (
+	StatusPending ConnectionStatus = "PENDING"
+	StatusActive  ConnectionStatus = "ACTIVE"
+	StatusFailed  ConnectionStatus = "FAILED"
+	StatusHealing ConnectionStatus = "HEALING"
+)
+
+// JobStatus is the registry status of a sync job.
+type JobStatus string
+
+// Job statuses of job_history.
+const (
+	JobPending   JobStatus = "pending"
+	JobRunning   JobStatus = "running"
+	JobSucceeded JobStatus = "succeeded"
+	JobFailed    JobStatus = "failed"
+	JobCancelled JobStatus = "cancelled"
+)
+
+// Terminal reports whether s is succeeded, failed or cancelled.
+func (s JobStatus) Terminal() bool {
+	return s == JobSucceeded || s == JobFailed || s == JobCancelled
+}
+
+// Connection is a row of connections.
+type Connection struct {
+	ID                        string           `json:"id"`
+	Name                      string           `json:"name"`
+	SourceType                string           `json:"source_type"`
+	CredentialID              string           `json:"credential_id"`
+	AirbyteDestinationID      string           `json:"airbyte_destination_id"`
+	AirbyteSourceDefinitionID string           `json:"airbyte_source_definition_id"`
+	AirbyteSourceID           string           `json:"airbyte_source_id"`
+	AirbyteConnectionID       string           `json:"airbyte_connection_id"`
+	AirbyteSourceCatalogID    string           `json:"airbyte_source_catalog_id"`
+	Status                    ConnectionStatus `json:"status"`
+	StatusReason              string           `json:"status_reason"`
+	OnboardStep               string           `json:"onboard_step"`
+	RequestSource             string           `json:"request_source"`
+	RequestID                 string           `json:"request_id"`
+	RequestedStreams          []string         `json:"requested_streams"`
+	DiscoveredCatalog         json.RawMessage  `json:"discovered_catalog,omitempty"`
+	CatalogVersion            int              `json:"catalog_version"`
+	CreatedAt                 time.Time        `json:"created_at"`
+	UpdatedAt                 time.Time        `json:"updated_at"`
+}
+
+// CatalogVersion is a row of sync_catalog_versions: one immutable catalog.
+type CatalogVersion struct {
+	ID              string          `json:"id"`
+	ConnectionID    string          `json:"connection_id"`
+	VersionNumber   int             `json:"version_number"`
+	SyncCatalog     json.RawMessage `json:"sync_catalog"`
+	ContentHash     string          `json:"content_hash"`
+	SourceCatalogID string          `json:"source_catalog_id"`
+	Reason          string          `json:"reason"`
+	RequestSource   string          `json:"request_source"`
+	RequestID       string          `json:"request_id"`
+	CreatedAt       time.Time       `json:"created_at"`
+}
+
+// Job is a row of job_history.
+type Job struct {
+	ID             string     `json:"id"`
+	ConnectionID   string     `json:"connection_id"`
+	AirbyteJobID   string     `json:"airbyte_job_id"`
+	Status         JobStatus  `json:"status"`
+	CatalogVersion int        `json:"catalog_version"`
+	StartedAt      *time.Time `json:"started_at"`
+	CompletedAt    *time.Time `json:"completed_at"`
+	RowsSynced     int64      `json:"rows_synced"`
+	BytesSynced    int64      `json:"bytes_synced"`
+	ErrorMessage   string     `json:"error_message"`
+	NextCheckAt    *time.Time `json:"next_check_at,omitempty"`
+	FollowDeadline *time.Time `json:"follow_deadline,omitempty"`
+	CheckCount     int        `json:"check_count"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// JobRequest links a sync request to the job that answers it.
+type JobRequest struct {
+	JobID         string    `json:"job_id"`
+	RequestSource string    `json:"request_source"`
+	RequestID     string    `json:"request_id"`
+	TraceParent   string    `json:"traceparent"`
+	Attached      bool      `json:"attached"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Inbox outcomes.
+const (
+	OutcomeDone     = "done"
+	OutcomeFailed   = "failed"
+	OutcomeRejected = "rejected"
+)
+
+// InboxEntry is a row of inbox: a request that reached a terminal outcome.
+type InboxEntry struct {
+	Source     string    `json:"source"`
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// OutboxMessage is a row of outbox: an encoded NATS message waiting to be
+// (or already) published.
+type OutboxMessage struct {
+	Seq           int64               `json:"seq"`
+	EventID       string              `json:"event_id"`
+	EventType     string              `json:"event_type"`
+	Subject       string              `json:"subject"`
+	ConnectionID  string              `json:"connection_id"`
+	CorrelationID string              `json:"correlation_id"`
+	Headers       map[string][]string `json:"headers"`
+	Data          []byte              `json:"data"`
+	CreatedAt     time.Time           `json:"created_at"`
+	PublishedAt   *time.Time          `json:"published_at,omitempty"`
+}
+
+// Credential is a row of credentials. Only ciphertext is stored.
+type Credential struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	KeyID      string    `json:"key_id"`
+	Nonce      []byte    `json:"-"`
+	Ciphertext []byte    `json:"-"`
+	Version    int       `json:"version"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}

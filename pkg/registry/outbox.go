@@ -1,0 +1,147 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+
+	"github.com/aam-mesh/aam/events"
+)
+
+const outboxColumns = `seq, event_id, event_type, subject, connection_id, correlation_id, headers, data,
+	created_at, published_at`
+
+func scanOutbox(row pgx.Row) (OutboxMessage, error) {
+	var m OutboxMessage
+	var headers []byte
+	err := row.Scan(&m.Seq, &m.EventID, &m.EventType, &m.Subject, &m.ConnectionID, &m.CorrelationID,
+		&headers, &m.Data, &m.CreatedAt, &m.PublishedAt)
+	if err != nil {
+		return OutboxMessage{}, translate(err)
+	}
+	if err := json.Unmarshal(headers, &m.Headers); err != nil {
+		return OutboxMessage{}, fmt.Errorf("outbox %d headers: %w", m.Seq, err)
+	}
+	return m, nil
+}
+
+// OutboxAdd encodes e in CloudEvents binary mode for subject and queues it
+// for publication, in the caller's transaction. An event id already queued
+// is ignored (reported false): events are queued once.
+func (q *Queries) OutboxAdd(ctx context.Context, subject string, e event.Event) (bool, error) {
+	msg, err := events.ToMsg(subject, e, events.Binary)
+	if err != nil {
+		return false, &Error{Kind: ErrInvalid, Err: err}
+	}
+	headers, err := json.Marshal(msg.Header)
+	if err != nil {
+		return false, &Error{Kind: ErrInvalid, Err: err}
+	}
+	data := msg.Data
+	if data == nil {
+		data = []byte{}
+	}
+	tag, err := q.db.Exec(ctx, `INSERT INTO outbox (event_id, event_type, subject, connection_id,
+			correlation_id, headers, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+		e.ID(), e.Type(), subject, e.Subject(), events.CorrelationID(e), headers, data)
+	if err != nil {
+		return false, translate(err)
+	}
+	if tag.RowsAffected() == 1 {
+		q.outboxWrites.Add(1)
+		return true, nil
+	}
+	return false, nil
+}
+
+// OutboxPending returns up to limit unpublished messages in queue order.
+func (q *Queries) OutboxPending(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
+		WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit))
+}
+
+// OutboxMarkPublished marks messages as published.
+func (q *Queries) OutboxMarkPublished(ctx context.Context, seqs []int64, at time.Time) error {
+	_, err := q.db.Exec(ctx, `UPDATE outbox SET published_at = $2 WHERE seq = ANY($1)`, seqs, at)
+	return translate(err)
+}
+
+// OutboxPendingCount returns the number of unpublished messages and the age
+// of the oldest.
+func (q *Queries) OutboxPendingCount(ctx context.Context) (int64, time.Duration, error) {
+	var n int64
+	var oldest *time.Time
+	err := q.db.QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE published_at IS NULL`).Scan(&n, &oldest)
+	if err != nil {
+		return 0, 0, translate(err)
+	}
+	if oldest == nil {
+		return n, 0, nil
+	}
+	return n, time.Since(*oldest), nil
+}
+
+// OutboxByCorrelation returns the events that answer a request id, in
+// queue order.
+func (q *Queries) OutboxByCorrelation(ctx context.Context, correlationID string) ([]OutboxMessage, error) {
+	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
+		WHERE correlation_id = $1 ORDER BY seq`, correlationID))
+}
+
+// OutboxByConnection returns the newest events about a connection, oldest
+// first.
+func (q *Queries) OutboxByConnection(ctx context.Context, connectionID string, limit int) ([]OutboxMessage, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return collectOutbox(q.db.Query(ctx, `SELECT * FROM (SELECT `+outboxColumns+` FROM outbox
+		WHERE connection_id = $1 ORDER BY seq DESC LIMIT $2) t ORDER BY seq`, connectionID, limit))
+}
+
+// OutboxPurge deletes messages published before the given time and returns
+// how many were deleted.
+func (q *Queries) OutboxPurge(ctx context.Context, publishedBefore time.Time) (int64, error) {
+	tag, err := q.db.Exec(ctx, `DELETE FROM outbox WHERE published_at < $1`, publishedBefore)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func collectOutbox(rows pgx.Rows, err error) ([]OutboxMessage, error) {
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []OutboxMessage
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, translate(rows.Err())
+}
+
+// Msg rebuilds the NATS message of an outbox row.
+func (m OutboxMessage) Msg() *nats.Msg {
+	msg := nats.NewMsg(m.Subject)
+	for k, v := range m.Headers {
+		msg.Header[k] = append([]string(nil), v...)
+	}
+	msg.Data = m.Data
+	return msg
+}
+
+// Event decodes the CloudEvent of an outbox row.
+func (m OutboxMessage) Event() (event.Event, error) {
+	e, _, err := events.Decode(nats.Header(m.Headers), m.Data)
+	return e, err
+}

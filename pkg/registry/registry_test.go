@@ -1,0 +1,330 @@
+package registry_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/migrations"
+	"github.com/aam-mesh/aam/pkg/dbtest"
+	"github.com/aam-mesh/aam/pkg/registry"
+)
+
+type testBundle struct {
+	store *registry.Store
+	ctx   context.Context
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	s := dbtest.NewSchema(t)
+	return &testBundle{store: registry.NewStore(s.Pool), ctx: context.Background()}
+}
+
+func newConnection(t *testing.T, b *testBundle, requestID string) registry.Connection {
+	t.Helper()
+	c, created, err := b.store.ConnectionCreate(b.ctx, registry.ConnectionCreateParams{
+		ID: registry.NewID(), Name: "Salesforce Production", SourceType: "Salesforce",
+		CredentialID: "salesforce-prod", RequestSource: "/test", RequestID: requestID,
+	})
+	require.NoError(t, err)
+	require.True(t, created)
+	return c
+}
+
+func TestMigrationsUpDown(t *testing.T) {
+	t.Parallel()
+	s := dbtest.NewSchema(t, dbtest.Options{NoMigrate: true})
+	db := stdlib.OpenDBFromPool(s.Pool)
+	defer db.Close()
+	ctx := context.Background()
+
+	v, err := migrations.Up(ctx, db, s.Name)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, v)
+	// Idempotent.
+	v, err = migrations.Up(ctx, db, s.Name)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, v)
+
+	require.NoError(t, migrations.Down(ctx, db, s.Name))
+	var n int
+	require.NoError(t, s.Pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = $1 AND table_name <> 'goose_db_version'`, s.Name).Scan(&n))
+	require.Zero(t, n, "down leaves no registry tables")
+
+	_, err = migrations.Up(ctx, db, s.Name)
+	require.NoError(t, err)
+}
+
+func TestConnectionCreateIsIdempotentPerRequest(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newConnection(t, b, "req-1")
+	require.Equal(t, registry.StatusPending, c.Status)
+	require.Equal(t, []string{}, c.RequestedStreams)
+
+	again, created, err := b.store.ConnectionCreate(b.ctx, registry.ConnectionCreateParams{
+		ID: registry.NewID(), Name: "other", SourceType: "Salesforce", RequestSource: "/test", RequestID: "req-1",
+	})
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, c.ID, again.ID)
+	require.Equal(t, "Salesforce Production", again.Name)
+}
+
+func TestConnectionErrorsAreTranslated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.ConnectionGet(b.ctx, registry.NewID())
+	require.ErrorIs(t, err, registry.ErrNotFound)
+	_, err = b.store.ConnectionGet(b.ctx, "not-a-uuid")
+	require.ErrorIs(t, err, registry.ErrNotFound)
+
+	c := newConnection(t, b, "req-2")
+	_, err = b.store.ConnectionSetStatus(b.ctx, c.ID, "BROKEN", "")
+	require.ErrorIs(t, err, registry.ErrInvalid)
+}
+
+func TestConnectionCheckpointsAndActivate(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newConnection(t, b, "req-3")
+	c, err := b.store.ConnectionSaveCheckpoint(b.ctx, c.ID, registry.ConnectionCheckpoint{
+		Step: "source_created", AirbyteSourceDefinitionID: "def", AirbyteSourceID: "src-1",
+	})
+	require.NoError(t, err)
+	c, err = b.store.ConnectionSaveCheckpoint(b.ctx, c.ID, registry.ConnectionCheckpoint{
+		Step: "discovered", DiscoveredCatalog: json.RawMessage(`{"streams":[]}`), AirbyteSourceCatalogID: "cat-1",
+	})
+	require.NoError(t, err)
+	require.Equal(t, "discovered", c.OnboardStep)
+	require.Equal(t, "src-1", c.AirbyteSourceID, "empty fields keep earlier checkpoints")
+	require.JSONEq(t, `{"streams":[]}`, string(c.DiscoveredCatalog))
+
+	c, err = b.store.ConnectionActivate(b.ctx, c.ID, 1, "")
+	require.NoError(t, err)
+	require.Equal(t, registry.StatusActive, c.Status)
+	require.Equal(t, 1, c.CatalogVersion)
+	require.Equal(t, "cat-1", c.AirbyteSourceCatalogID)
+	require.Nil(t, c.DiscoveredCatalog)
+}
+
+func TestConnectionListPages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, newConnection(t, b, "page-"+string(rune('a'+i))).ID)
+	}
+	var got []string
+	p := registry.ConnectionListParams{Limit: 2}
+	for {
+		page, err := b.store.ConnectionList(b.ctx, p)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, c := range page {
+			got = append(got, c.ID)
+		}
+		last := page[len(page)-1]
+		p.AfterCreatedAt, p.AfterID = last.CreatedAt, last.ID
+	}
+	require.ElementsMatch(t, ids, got)
+	require.Len(t, got, 5)
+}
+
+func TestCatalogVersions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newConnection(t, b, "req-4")
+	v1, err := b.store.CatalogVersionCreate(b.ctx, registry.CatalogVersionCreateParams{
+		ConnectionID: c.ID, VersionNumber: 1, SyncCatalog: json.RawMessage(`{"streams":[{"b":1,"a":2}]}`),
+		Reason: "onboarded", RequestSource: "/test", RequestID: "req-4",
+	})
+	require.NoError(t, err)
+	h, err := registry.CatalogHash(json.RawMessage(`{ "streams": [ {"a":2, "b":1} ] }`))
+	require.NoError(t, err)
+	require.Equal(t, v1.ContentHash, h, "hash ignores key order and whitespace")
+
+	_, err = b.store.CatalogVersionCreate(b.ctx, registry.CatalogVersionCreateParams{
+		ConnectionID: c.ID, VersionNumber: 1, SyncCatalog: json.RawMessage(`{}`),
+	})
+	require.ErrorIs(t, err, registry.ErrConflict)
+	var re *registry.Error
+	require.True(t, errors.As(err, &re))
+	require.Equal(t, "sync_catalog_versions_number_key", re.Constraint)
+
+	_, err = b.store.CatalogVersionCreate(b.ctx, registry.CatalogVersionCreateParams{
+		ConnectionID: c.ID, VersionNumber: 2, SyncCatalog: json.RawMessage(`{"streams":[]}`),
+	})
+	require.NoError(t, err)
+	latest, err := b.store.CatalogVersionLatest(b.ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, latest.VersionNumber)
+	list, err := b.store.CatalogVersionList(b.ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	_, err = b.store.CatalogVersionGet(b.ctx, c.ID, 3)
+	require.ErrorIs(t, err, registry.ErrNotFound)
+}
+
+func TestInboxAndTransactions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	entry := registry.InboxEntry{Source: "/test", ID: "r1", Type: events.TypeSyncRequested, Outcome: registry.OutcomeDone}
+
+	ok, err := b.store.InboxInsert(b.ctx, entry)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = b.store.InboxInsert(b.ctx, entry)
+	require.NoError(t, err)
+	require.False(t, ok, "second insert of one request is a duplicate")
+
+	// A failed transaction leaves nothing behind.
+	boom := errors.New("boom")
+	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
+		_, err := q.InboxInsert(b.ctx, registry.InboxEntry{Source: "/test", ID: "r2", Type: "t", Outcome: registry.OutcomeDone})
+		require.NoError(t, err)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	_, err = b.store.InboxGet(b.ctx, "/test", "r2")
+	require.ErrorIs(t, err, registry.ErrNotFound)
+}
+
+func TestOutboxQueueAndNotify(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	kicked := make(chan struct{}, 10)
+	b.store.OnOutboxCommit(func() { kicked <- struct{}{} })
+
+	ev, err := events.New(events.TypeSyncStarted, "/aam/sync", events.SyncStarted{ConnectionID: "c", JobID: "1"},
+		events.WithSubject("c"), events.WithCorrelationID("req-9"))
+	require.NoError(t, err)
+	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
+		ok, err := q.OutboxAdd(b.ctx, events.SubjectSyncStarted, ev)
+		require.True(t, ok)
+		if err != nil {
+			return err
+		}
+		ok, err = q.OutboxAdd(b.ctx, events.SubjectSyncStarted, ev)
+		require.False(t, ok, "one event id is queued once")
+		return err
+	})
+	require.NoError(t, err)
+	select {
+	case <-kicked:
+	case <-time.After(time.Second):
+		t.Fatal("no outbox commit notification")
+	}
+
+	pending, err := b.store.OutboxPending(b.ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	m := pending[0]
+	require.Equal(t, ev.ID(), m.EventID)
+	require.Equal(t, "req-9", m.CorrelationID)
+	require.Equal(t, "c", m.ConnectionID)
+	got, err := m.Event()
+	require.NoError(t, err)
+	require.Equal(t, ev.ID(), got.ID())
+	require.Equal(t, ev.ID(), m.Msg().Header.Get(events.HeaderMsgID))
+
+	require.NoError(t, b.store.OutboxMarkPublished(b.ctx, []int64{m.Seq}, time.Now()))
+	pending, err = b.store.OutboxPending(b.ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+	byCorr, err := b.store.OutboxByCorrelation(b.ctx, "req-9")
+	require.NoError(t, err)
+	require.Len(t, byCorr, 1)
+	require.NotNil(t, byCorr[0].PublishedAt)
+}
+
+func TestJobClaimsDoNotOverlap(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newConnection(t, b, "req-5")
+	now := time.Now()
+	for i := range 20 {
+		_, created, err := b.store.JobCreate(b.ctx, registry.JobCreateParams{
+			ConnectionID: c.ID, AirbyteJobID: string(rune('A' + i)), Status: registry.JobPending,
+			CatalogVersion: 1, NextCheckAt: &now,
+		})
+		require.NoError(t, err)
+		require.True(t, created)
+	}
+	_, created, err := b.store.JobCreate(b.ctx, registry.JobCreateParams{
+		ConnectionID: c.ID, AirbyteJobID: "A", Status: registry.JobPending, CatalogVersion: 1,
+	})
+	require.NoError(t, err)
+	require.False(t, created)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				jobs, err := b.store.JobClaimDue(b.ctx, time.Now(), time.Hour, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(jobs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, j := range jobs {
+					seen[j.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, seen, 20)
+	for id, n := range seen {
+		require.Equal(t, 1, n, "job %s claimed %d times", id, n)
+	}
+}
+
+func TestJobRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newConnection(t, b, "req-6")
+	j, _, err := b.store.JobCreate(b.ctx, registry.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "42", Status: registry.JobRunning, CatalogVersion: 1})
+	require.NoError(t, err)
+	ok, err := b.store.JobRequestAdd(b.ctx, registry.JobRequest{JobID: j.ID, RequestSource: "/s", RequestID: "a"})
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = b.store.JobRequestAdd(b.ctx, registry.JobRequest{JobID: j.ID, RequestSource: "/s", RequestID: "a"})
+	require.NoError(t, err)
+	require.False(t, ok)
+	ok, err = b.store.JobRequestAdd(b.ctx, registry.JobRequest{JobID: j.ID, RequestSource: "/s", RequestID: "b", Attached: true})
+	require.NoError(t, err)
+	require.True(t, ok)
+	reqs, err := b.store.JobRequestList(b.ctx, j.ID)
+	require.NoError(t, err)
+	require.Len(t, reqs, 2)
+	active, err := b.store.JobActiveForConnection(b.ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, j.ID, active.ID)
+
+	done := time.Now()
+	j, err = b.store.JobUpdate(b.ctx, j.ID, registry.JobUpdateParams{Status: registry.JobSucceeded, CompletedAt: &done, RowsSynced: 10, BytesSynced: 100})
+	require.NoError(t, err)
+	require.True(t, j.Status.Terminal())
+	_, err = b.store.JobActiveForConnection(b.ctx, c.ID)
+	require.ErrorIs(t, err, registry.ErrNotFound)
+}

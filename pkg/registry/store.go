@@ -1,0 +1,100 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DBTX is what Queries runs on: a pool, a connection or a transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Queries runs the registry's statements on a DBTX.
+type Queries struct {
+	db DBTX
+	// outboxWrites counts outbox rows inserted through this Queries.
+	outboxWrites atomic.Int64
+}
+
+// New returns Queries on db.
+func New(db DBTX) *Queries { return &Queries{db: db} }
+
+// WithTx returns Queries on tx.
+func (q *Queries) WithTx(tx pgx.Tx) *Queries { return &Queries{db: tx} }
+
+// Store is the registry on a connection pool.
+type Store struct {
+	*Queries
+	pool     *pgxpool.Pool
+	onOutbox atomic.Pointer[func()]
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{Queries: New(pool), pool: pool}
+}
+
+// Pool returns the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// OnOutboxCommit registers fn to be called after every committed
+// transaction that inserted outbox rows (the in-process relay uses it to
+// publish without waiting for its next poll). fn must not block.
+func (s *Store) OnOutboxCommit(fn func()) { s.onOutbox.Store(&fn) }
+
+// InTx runs fn in a transaction and commits it when fn returns nil. The
+// transaction is rolled back when fn returns an error or panics. Errors are
+// translated into registry errors.
+func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
+	return s.InTxOptions(ctx, pgx.TxOptions{}, fn)
+}
+
+// InTxOptions is InTx with transaction options.
+func (s *Store) InTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(q *Queries) error) (err error) {
+	tx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	q := &Queries{db: tx}
+	panicked := true
+	defer func() {
+		if panicked {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	err = fn(q)
+	panicked = false
+	if err != nil {
+		return err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", translate(err))
+	}
+	if q.outboxWrites.Load() > 0 {
+		if fn := s.onOutbox.Load(); fn != nil {
+			(*fn)()
+		}
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return translate(s.pool.Ping(ctx)) }
+
+// IsRetryable reports whether err is a transient registry failure.
+func IsRetryable(err error) bool { return errors.Is(err, ErrRetryable) }
