@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,9 +97,16 @@ func ToMsg(subject string, e event.Event, mode Mode) (*nats.Msg, error) {
 		setBinary(msg.Header, e)
 		msg.Data = e.Data()
 	case Structured:
-		body, err := json.Marshal(e)
-		if err != nil {
+		// event.WriteJson copies JSON data verbatim; json.Marshal would
+		// compact it and escape <, > and & on the way.
+		se := structuredForm(e)
+		var buf bytes.Buffer
+		if err := event.WriteJson(&se, &buf); err != nil {
 			return nil, fmt.Errorf("encode structured cloudevent: %w", err)
+		}
+		body := buf.Bytes()
+		if !json.Valid(body) {
+			return nil, errors.New("encode structured cloudevent: the event does not form valid JSON")
 		}
 		msg.Header.Set(HeaderContentType, MediaTypeCloudEventsJSON+"; charset=utf-8")
 		msg.Data = body
@@ -106,6 +114,35 @@ func ToMsg(subject string, e event.Event, mode Mode) (*nats.Msg, error) {
 		return nil, fmt.Errorf("encode cloudevent: unknown mode %d", mode)
 	}
 	return msg, nil
+}
+
+// structuredForm returns e, or a copy of e that carries its data as
+// data_base64 when the JSON event format cannot carry the data as it is:
+// data that is not valid JSON under a JSON media type (or none), or data
+// that is not valid UTF-8 (the JSON event format is UTF-8 text).
+func structuredForm(e event.Event) event.Event {
+	if len(e.DataEncoded) == 0 || e.DataBase64 || e.SpecVersion() != event.CloudEventsVersionV1 {
+		return e
+	}
+	if isJSONMediaType(e.DataMediaType()) {
+		if json.Valid(e.DataEncoded) && utf8.Valid(e.DataEncoded) {
+			return e
+		}
+	} else if utf8.Valid(e.DataEncoded) {
+		return e
+	}
+	e.DataBase64 = true
+	return e
+}
+
+// isJSONMediaType reports whether sdk-go writes data of this media type
+// into the JSON event format as a JSON value rather than a string.
+func isJSONMediaType(mt string) bool {
+	switch mt {
+	case "", MediaTypeJSON, "text/json", MediaTypeCloudEventsJSON, "application/cloudevents-batch+json":
+		return true
+	}
+	return false
 }
 
 func setBinary(h nats.Header, e event.Event) {
@@ -207,25 +244,80 @@ func decodeStructured(contentType string, body []byte) (event.Event, error) {
 	if mt != MediaTypeCloudEventsJSON {
 		return event.Event{}, &DecodeError{Reason: fmt.Sprintf("unsupported structured format %q (only %s)", mt, MediaTypeCloudEventsJSON), Err: ErrNotCloudEvent}
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace the bad bytes, sdk-go keeps them.
+		return event.Event{}, &DecodeError{Reason: "structured body is not valid UTF-8", Err: ErrNotCloudEvent}
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return event.Event{}, &DecodeError{Reason: "structured body is not a JSON object: " + err.Error(), Err: ErrNotCloudEvent}
 	}
-	for _, attr := range []string{"specversion", "id", "source", "type"} {
-		v, ok := raw[attr]
-		if !ok || string(v) == "null" {
-			return event.Event{}, &DecodeError{Field: attr, Reason: "missing required attribute " + attr}
-		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil || s == "" {
-			return event.Event{}, &DecodeError{Field: attr, Reason: attr + " must be a non-empty string"}
-		}
+	if err := checkStructured(raw); err != nil {
+		return event.Event{}, err
 	}
 	var e event.Event
 	if err := json.Unmarshal(body, &e); err != nil {
 		return event.Event{}, &DecodeError{Field: structuredField(err), Reason: err.Error(), Err: err}
 	}
 	return e, validate(e)
+}
+
+// checkStructured checks the attributes of a structured event one by one, so
+// that an error names the attribute at fault (sdk-go's own unmarshal errors
+// do not say which member they are about).
+func checkStructured(raw map[string]json.RawMessage) error {
+	for _, attr := range []string{"specversion", "id", "source", "type"} {
+		v, ok := raw[attr]
+		if !ok || string(v) == "null" {
+			return &DecodeError{Field: attr, Reason: "missing required attribute " + attr}
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil || strings.TrimSpace(s) == "" {
+			return &DecodeError{Field: attr, Reason: attr + " must be a non-empty string"}
+		}
+	}
+	for name, v := range raw {
+		switch name {
+		case "specversion", "id", "source", "type", "data":
+			continue
+		}
+		if string(v) == "null" {
+			continue
+		}
+		switch name {
+		case "subject", "time", "datacontenttype", "dataschema", "schemaurl", "datacontentencoding", "data_base64":
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return &DecodeError{Field: name, Reason: name + " must be a string", Err: err}
+			}
+			switch name {
+			case "time":
+				if _, err := parseTime(s); err != nil {
+					return &DecodeError{Field: "time", Reason: err.Error(), Err: err}
+				}
+			case "data_base64":
+				if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+					return &DecodeError{Field: "data_base64", Reason: "data_base64 is not base64: " + err.Error(), Err: err}
+				}
+			}
+			continue
+		}
+		// Attribute names are lower-case letters and digits; sdk-go would
+		// lower-case others and could collide with a spec attribute.
+		if !event.IsExtensionNameValid(name) || name != strings.ToLower(name) {
+			return &DecodeError{Field: name, Reason: fmt.Sprintf("invalid extension name %q", name)}
+		}
+		var value any
+		if err := json.Unmarshal(v, &value); err != nil {
+			return &DecodeError{Field: name, Reason: err.Error(), Err: err}
+		}
+		switch value.(type) {
+		case string, bool, float64:
+		default:
+			return &DecodeError{Field: name, Reason: "extension " + name + " must be a string, number or boolean"}
+		}
+	}
+	return nil
 }
 
 // structuredField guesses the attribute an sdk-go unmarshal error is about.
@@ -264,7 +356,7 @@ func decodeBinary(h map[string]string, body []byte) (event.Event, error) {
 		if err != nil {
 			return event.Event{}, err
 		}
-		if !ok || v == "" {
+		if !ok || strings.TrimSpace(v) == "" {
 			return event.Event{}, &DecodeError{Field: attr, Reason: "missing required attribute " + attr}
 		}
 	}
@@ -288,9 +380,9 @@ func decodeBinary(h map[string]string, body []byte) (event.Event, error) {
 		case "subject":
 			e.SetSubject(v)
 		case "time":
-			t, err := time.Parse(time.RFC3339Nano, v)
+			t, err := parseTime(v)
 			if err != nil {
-				return event.Event{}, &DecodeError{Field: "time", Reason: fmt.Sprintf("time %q is not RFC 3339", v), Err: err}
+				return event.Event{}, &DecodeError{Field: "time", Reason: err.Error(), Err: err}
 			}
 			e.SetTime(t)
 		case "dataschema":
@@ -300,6 +392,10 @@ func decodeBinary(h map[string]string, body []byte) (event.Event, error) {
 		default:
 			if !event.IsExtensionNameValid(attr) {
 				return event.Event{}, &DecodeError{Field: attr, Reason: fmt.Sprintf("invalid extension name %q", attr)}
+			}
+			if attr == "data" {
+				// The JSON event format reserves the member for the data.
+				return event.Event{}, &DecodeError{Field: attr, Reason: "data is reserved and cannot be an extension attribute"}
 			}
 			e.SetExtension(attr, v)
 		}
@@ -313,6 +409,19 @@ func decodeBinary(h map[string]string, body []byte) (event.Event, error) {
 		e.DataEncoded = append([]byte(nil), body...)
 	}
 	return e, validate(e)
+}
+
+// parseTime parses an RFC 3339 time attribute. The time must stay within
+// years 0000-9999 once converted to UTC, the form the encoder writes.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q is not RFC 3339", s)
+	}
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("time %q is out of range", s)
+	}
+	return t, nil
 }
 
 func validate(e event.Event) error {
