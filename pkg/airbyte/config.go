@@ -1,0 +1,237 @@
+package airbyte
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Defaults of [Config]. A zero field takes its default.
+const (
+	DefaultBaseURL                 = "http://localhost:8000/api/public/v1"
+	DefaultTimeout                 = 30 * time.Second
+	DefaultDiscoverTimeout         = 5 * time.Minute
+	DefaultMaxAttempts             = 4
+	DefaultBackoffBase             = 250 * time.Millisecond
+	DefaultBackoffMax              = 10 * time.Second
+	DefaultMaxRetryAfter           = time.Minute
+	DefaultRateLimit               = 10.0
+	DefaultRateBurst               = 10
+	DefaultBreakerFailures         = 5
+	DefaultBreakerOpenTimeout      = 30 * time.Second
+	DefaultBreakerHalfOpenRequests = 1
+)
+
+// Config configures a [Client]. The zero value talks to a local Airbyte
+// without credentials; every field documents its default. Fields carry env
+// tags so that a service can embed Config in its own env-parsed config.
+type Config struct {
+	// BaseURL is the public API's base URL: http(s)://<host>[:8000]/api/public/v1
+	// on OSS, https://api.airbyte.com/v1 on Airbyte Cloud.
+	// Default: DefaultBaseURL.
+	BaseURL string `env:"AIRBYTE_API_URL"`
+
+	// ConfigAPIURL is the configuration API's base URL (the one whose paths
+	// are /sources/discover_schema, /connections/get, ...). Default: BaseURL
+	// with a trailing /api/public/v1 replaced by /api/v1, or
+	// <scheme>://<host>/api/v1 when BaseURL has another shape.
+	ConfigAPIURL string `env:"AIRBYTE_CONFIG_API_URL"`
+
+	// ClientID and ClientSecret are the application's client credentials
+	// (OSS: `abctl local credentials`, or UI → User settings → Applications).
+	// Both empty: requests are sent without an Authorization header.
+	ClientID     string `env:"AIRBYTE_CLIENT_ID"`
+	ClientSecret Secret `env:"AIRBYTE_CLIENT_SECRET"`
+
+	// HTTPClient sends the requests. Default: a client on a clone of
+	// http.DefaultTransport. Its own Timeout, if any, applies on top of the
+	// per-attempt timeouts below.
+	HTTPClient *http.Client `env:"-"`
+
+	// Timeout bounds each HTTP attempt of a call. The caller's context
+	// deadline wins when it is sooner, and bounds the call with its retries.
+	// Default: DefaultTimeout (30 s).
+	Timeout time.Duration `env:"AIRBYTE_TIMEOUT"`
+
+	// DiscoverTimeout replaces Timeout for calls that make Airbyte run a
+	// discover synchronously: config sources/discover_schema, GET /streams,
+	// POST and PATCH /connections. Salesforce discovers take minutes.
+	// Default: DefaultDiscoverTimeout (5 min, OSS's own API-client timeout).
+	DiscoverTimeout time.Duration `env:"AIRBYTE_DISCOVER_TIMEOUT"`
+
+	// MaxAttempts is the number of HTTP attempts of one call, first included
+	// (a 401 answered by a token refresh does not count). 1 disables retries.
+	// Default: DefaultMaxAttempts (4).
+	MaxAttempts int `env:"AIRBYTE_MAX_ATTEMPTS"`
+
+	// BackoffBase and BackoffMax shape the exponential backoff between
+	// attempts (factor 2, ±50% jitter, capped at BackoffMax).
+	// Defaults: DefaultBackoffBase (250 ms), DefaultBackoffMax (10 s).
+	BackoffBase time.Duration `env:"AIRBYTE_BACKOFF_BASE"`
+	BackoffMax  time.Duration `env:"AIRBYTE_BACKOFF_MAX"`
+
+	// MaxRetryAfter is the longest Retry-After the client waits inside a
+	// call. A longer one ends the call with an *APIError whose RetryAfter
+	// tells the caller when to come back. Default: DefaultMaxRetryAfter (1 min).
+	MaxRetryAfter time.Duration `env:"AIRBYTE_MAX_RETRY_AFTER"`
+
+	// RateLimit is the client-side request rate in requests per second and
+	// RateBurst the bucket size. -1 disables the limiter. Airbyte OSS has no
+	// server-side limiter; Airbyte Cloud answers 429 without a published
+	// limit. Defaults: DefaultRateLimit (10/s), DefaultRateBurst (10).
+	RateLimit float64 `env:"AIRBYTE_RATE_LIMIT"`
+	RateBurst int     `env:"AIRBYTE_RATE_BURST"`
+
+	// BreakerFailures is the number of consecutive failures (5xx, attempt
+	// timeouts, connection errors) that opens the circuit breaker of an
+	// Airbyte origin. -1 disables the breaker. Default: DefaultBreakerFailures (5).
+	BreakerFailures int `env:"AIRBYTE_BREAKER_FAILURES"`
+
+	// BreakerOpenTimeout is how long the breaker stays open before it lets
+	// trial requests through (half-open). Default: DefaultBreakerOpenTimeout (30 s).
+	BreakerOpenTimeout time.Duration `env:"AIRBYTE_BREAKER_OPEN_TIMEOUT"`
+
+	// BreakerHalfOpenRequests is the number of trial requests allowed while
+	// half-open; that many successes close the breaker, one failure opens it
+	// again. Default: DefaultBreakerHalfOpenRequests (1).
+	BreakerHalfOpenRequests int `env:"AIRBYTE_BREAKER_HALF_OPEN_REQUESTS"`
+
+	// UserAgent is sent with every request. Default: "aam-airbyte-client".
+	UserAgent string `env:"AIRBYTE_USER_AGENT"`
+}
+
+// withDefaults returns a copy of cfg with every zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	cfg.BaseURL = strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/")
+	if cfg.ConfigAPIURL == "" {
+		cfg.ConfigAPIURL = deriveConfigAPIURL(cfg.BaseURL)
+	}
+	cfg.ConfigAPIURL = strings.TrimRight(cfg.ConfigAPIURL, "/")
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.DiscoverTimeout = cmp.Or(cfg.DiscoverTimeout, DefaultDiscoverTimeout)
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
+	cfg.BackoffBase = cmp.Or(cfg.BackoffBase, DefaultBackoffBase)
+	cfg.BackoffMax = cmp.Or(cfg.BackoffMax, DefaultBackoffMax)
+	cfg.MaxRetryAfter = cmp.Or(cfg.MaxRetryAfter, DefaultMaxRetryAfter)
+	cfg.RateLimit = cmp.Or(cfg.RateLimit, DefaultRateLimit)
+	cfg.RateBurst = cmp.Or(cfg.RateBurst, DefaultRateBurst)
+	cfg.BreakerFailures = cmp.Or(cfg.BreakerFailures, DefaultBreakerFailures)
+	cfg.BreakerOpenTimeout = cmp.Or(cfg.BreakerOpenTimeout, DefaultBreakerOpenTimeout)
+	cfg.BreakerHalfOpenRequests = cmp.Or(cfg.BreakerHalfOpenRequests, DefaultBreakerHalfOpenRequests)
+	cfg.UserAgent = cmp.Or(cfg.UserAgent, "aam-airbyte-client")
+	return cfg
+}
+
+// deriveConfigAPIURL maps the public API base URL to the configuration API's.
+func deriveConfigAPIURL(base string) string {
+	if p, ok := strings.CutSuffix(base, "/api/public/v1"); ok {
+		return p + "/api/v1"
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return base // Validate reports it
+	}
+	return u.Scheme + "://" + u.Host + "/api/v1"
+}
+
+// Validate reports every invalid setting of cfg after defaults are applied.
+func (cfg Config) Validate() error {
+	cfg = cfg.withDefaults()
+	var errs []error
+	for name, raw := range map[string]string{"BaseURL": cfg.BaseURL, "ConfigAPIURL": cfg.ConfigAPIURL} {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		case u.Scheme != "http" && u.Scheme != "https":
+			errs = append(errs, fmt.Errorf("%s %q: scheme must be http or https", name, raw))
+		case u.Host == "":
+			errs = append(errs, fmt.Errorf("%s %q: missing host", name, raw))
+		case u.RawQuery != "" || u.Fragment != "":
+			errs = append(errs, fmt.Errorf("%s %q: must not carry a query or fragment", name, raw))
+		}
+	}
+	if (cfg.ClientID == "") != cfg.ClientSecret.IsZero() {
+		errs = append(errs, errors.New("ClientID and ClientSecret must be set together"))
+	}
+	if cfg.Timeout < 0 || cfg.DiscoverTimeout < 0 {
+		errs = append(errs, errors.New("Timeout and DiscoverTimeout must not be negative"))
+	}
+	if cfg.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("MaxAttempts %d: must be at least 1", cfg.MaxAttempts))
+	}
+	if cfg.BackoffBase < 0 || cfg.BackoffMax < cfg.BackoffBase {
+		errs = append(errs, fmt.Errorf("BackoffBase %s, BackoffMax %s: need 0 <= base <= max", cfg.BackoffBase, cfg.BackoffMax))
+	}
+	if cfg.MaxRetryAfter < 0 {
+		errs = append(errs, errors.New("MaxRetryAfter must not be negative"))
+	}
+	if cfg.RateLimit != -1 && cfg.RateLimit <= 0 {
+		errs = append(errs, fmt.Errorf("RateLimit %g: must be positive, or -1 to disable", cfg.RateLimit))
+	}
+	if cfg.RateBurst < 1 {
+		errs = append(errs, fmt.Errorf("RateBurst %d: must be at least 1", cfg.RateBurst))
+	}
+	if cfg.BreakerFailures != -1 && cfg.BreakerFailures < 1 {
+		errs = append(errs, fmt.Errorf("BreakerFailures %d: must be at least 1, or -1 to disable", cfg.BreakerFailures))
+	}
+	if cfg.BreakerOpenTimeout < 0 {
+		errs = append(errs, errors.New("BreakerOpenTimeout must not be negative"))
+	}
+	if cfg.BreakerHalfOpenRequests < 1 {
+		errs = append(errs, fmt.Errorf("BreakerHalfOpenRequests %d: must be at least 1", cfg.BreakerHalfOpenRequests))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("airbyte: invalid config: %w", err)
+	}
+	return nil
+}
+
+// MarshalLogObject implements zapcore.ObjectMarshaler. It logs the settings
+// that matter for operations and only whether credentials are set.
+func (cfg Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	cfg = cfg.withDefaults()
+	enc.AddString("base_url", cfg.BaseURL)
+	enc.AddString("config_api_url", cfg.ConfigAPIURL)
+	enc.AddBool("client_id_set", cfg.ClientID != "")
+	enc.AddBool("client_secret_set", !cfg.ClientSecret.IsZero())
+	enc.AddDuration("timeout", cfg.Timeout)
+	enc.AddDuration("discover_timeout", cfg.DiscoverTimeout)
+	enc.AddInt("max_attempts", cfg.MaxAttempts)
+	enc.AddFloat64("rate_limit", cfg.RateLimit)
+	enc.AddInt("rate_burst", cfg.RateBurst)
+	enc.AddInt("breaker_failures", cfg.BreakerFailures)
+	enc.AddDuration("breaker_open_timeout", cfg.BreakerOpenTimeout)
+	return nil
+}
+
+// Option configures a [Client] beyond its [Config].
+type Option func(*Client)
+
+// WithLogger makes the client log each HTTP attempt (method, path, status,
+// duration, attempt) at debug level and retries and breaker changes at info
+// and warn. Default: zap.NewNop().
+func WithLogger(l *zap.Logger) Option {
+	return func(c *Client) {
+		if l != nil {
+			c.log = l.Named("airbyte")
+		}
+	}
+}
+
+// WithObserver registers o to receive every attempt, call and breaker state
+// change. See [Observer].
+func WithObserver(o Observer) Option {
+	return func(c *Client) {
+		if o != nil {
+			c.obs = o
+		}
+	}
+}
