@@ -98,3 +98,7 @@ func (s *Store) Ping(ctx context.Context) error { return translate(s.pool.Ping(c
 
 // IsRetryable reports whether err is a transient registry failure.
 func IsRetryable(err error) bool { return errors.Is(err, ErrRetryable) }
+
+// DB returns the DBTX the queries run on, for statements outside the
+// registry's own (tests, maintenance).
+func (q *Queries) DB() DBTX { return q.db }

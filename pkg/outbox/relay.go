@@ -1,0 +1,209 @@
+package outbox
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/aam-mesh/aam/pkg/registry"
+)
+
+// RelayConfig configures a Relay. Zero values take the defaults.
+type RelayConfig struct {
+	// BatchSize is the number of events published per round (default 500).
+	BatchSize int
+	// PollInterval is how often the outbox is checked when nothing signals
+	// new events (default 100 ms). Commits in the same process signal the
+	// relay at once.
+	PollInterval time.Duration
+	// Retention keeps published rows, which answer "what happened to my
+	// request" lookups (default 7 days).
+	Retention time.Duration
+	// LockID is the PostgreSQL advisory lock that elects one publishing
+	// relay among all processes (default fixed per registry).
+	LockID int64
+	// Logger (default none) and Registerer for metrics (default none).
+	Logger     *zap.Logger
+	Registerer prometheus.Registerer
+	// beforeMark, when set, runs between the publish acks and marking the
+	// rows published; tests use it to crash the relay there.
+	beforeMark func(seqs []int64) error
+}
+
+const defaultLockID = 0x6161_6d5f_6f62 // "aam_ob"
+
+// Relay publishes the outbox to JetStream in order, with Nats-Msg-Id =
+// event id. One relay is active at a time across all processes (a
+// PostgreSQL advisory lock); the others wait to take over. A relay that dies
+// after publishing and before marking re-publishes on restart, and JetStream
+// drops the copies inside the stream's duplicate window.
+type Relay struct {
+	store *registry.Store
+	js    jetstream.JetStream
+	cfg   RelayConfig
+	log   *zap.Logger
+	kick  chan struct{}
+
+	published prometheus.Counter
+	pending   prometheus.Gauge
+	lag       prometheus.Gauge
+}
+
+// NewRelay returns a relay from store's outbox to js.
+func NewRelay(store *registry.Store, js jetstream.JetStream, cfg RelayConfig) *Relay {
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, 100*time.Millisecond)
+	cfg.Retention = cmp.Or(cfg.Retention, 7*24*time.Hour)
+	cfg.LockID = cmp.Or(cfg.LockID, defaultLockID)
+	r := &Relay{
+		store: store, js: js, cfg: cfg,
+		log:  cmp.Or(cfg.Logger, zap.NewNop()).Named("outbox"),
+		kick: make(chan struct{}, 1),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aam_outbox_published_total", Help: "Events published from the outbox to JetStream."}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aam_outbox_pending_messages", Help: "Events committed in the outbox and not yet published."}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aam_outbox_lag_seconds", Help: "Age of the oldest unpublished outbox event."}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(r.published, r.pending, r.lag)
+	}
+	store.OnOutboxCommit(r.Kick)
+	return r
+}
+
+// Kick wakes the relay; it never blocks.
+func (r *Relay) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx is cancelled.
+func (r *Relay) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := r.lead(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			r.log.Warn("relay interrupted", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+// lead takes the advisory lock and publishes while it holds it.
+func (r *Relay) lead(ctx context.Context) error {
+	conn, err := r.store.Pool().Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.cfg.LockID).Scan(&locked); err != nil {
+		return fmt.Errorf("leader lock: %w", err)
+	}
+	if !locked {
+		return nil // another relay leads; try again later
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, r.cfg.LockID)
+	}()
+	r.log.Debug("relay leading")
+	q := registry.New(conn)
+	lastPurge, lastGauge := time.Time{}, time.Time{}
+	for ctx.Err() == nil {
+		n, err := r.publishBatch(ctx, q)
+		if err != nil {
+			return err
+		}
+		if time.Since(lastGauge) > 2*time.Second {
+			lastGauge = time.Now()
+			if cnt, age, err := q.OutboxPendingCount(ctx); err == nil {
+				r.pending.Set(float64(cnt))
+				r.lag.Set(age.Seconds())
+			}
+		}
+		if time.Since(lastPurge) > time.Hour {
+			lastPurge = time.Now()
+			if purged, err := q.OutboxPurge(ctx, time.Now().Add(-r.cfg.Retention)); err == nil && purged > 0 {
+				r.log.Info("outbox purged", zap.Int64("rows", purged))
+			}
+		}
+		if n == r.cfg.BatchSize {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-r.kick:
+		case <-time.After(r.cfg.PollInterval):
+		}
+	}
+	return nil
+}
+
+func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries) (int, error) {
+	rows, err := q.OutboxPending(ctx, r.cfg.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(rows))
+	var pubErr error
+	for _, row := range rows {
+		f, err := r.js.PublishMsgAsync(row.Msg(), jetstream.WithMsgID(row.EventID))
+		if err != nil {
+			pubErr = err
+			break
+		}
+		futures = append(futures, f)
+	}
+	// Mark the published prefix only, so that order is kept.
+	seqs := make([]int64, 0, len(futures))
+	timeout := time.After(10 * time.Second)
+wait:
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+			seqs = append(seqs, rows[i].Seq)
+		case err := <-f.Err():
+			pubErr = err
+			break wait
+		case <-timeout:
+			pubErr = errors.New("publish acknowledgements timed out")
+			break wait
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	if len(seqs) > 0 {
+		if r.cfg.beforeMark != nil {
+			if err := r.cfg.beforeMark(seqs); err != nil {
+				return 0, err
+			}
+		}
+		if err := q.OutboxMarkPublished(ctx, seqs, time.Now()); err != nil {
+			return 0, fmt.Errorf("mark published: %w", err)
+		}
+		r.published.Add(float64(len(seqs)))
+	}
+	if pubErr != nil {
+		return len(seqs), fmt.Errorf("publish: %w", pubErr)
+	}
+	return len(seqs), nil
+}
