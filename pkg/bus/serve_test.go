@@ -322,7 +322,10 @@ func TestBadInputIsRejectedAndTerminated(t *testing.T) {
 	dlq := b.facts(events.SubjectDLQAll)
 	var calls atomic.Int32
 	b.serve(bus.Route[events.SyncRequested]{Consumer: "w", Subject: events.SubjectSyncRequest, Type: events.TypeSyncRequested,
-		Handle: func(ctx context.Context, ev bus.Event[events.SyncRequested]) error { calls.Add(1); return b.effect(ctx, ev) }})
+		Handle: func(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
+			calls.Add(1)
+			return b.effect(ctx, ev)
+		}})
 
 	binary := func(drop string, set map[string]string) nats.Header {
 		h := nats.Header{"ce-specversion": {"1.0"}, "ce-id": {"x-" + drop}, "ce-source": {"/test"},

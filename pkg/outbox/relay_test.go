@@ -99,7 +99,9 @@ func TestRelayElectsOneLeader(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for range 3 {
-		go func() { _ = outbox.NewRelay(store, js, outbox.RelayConfig{BatchSize: 7, PollInterval: 5 * time.Millisecond}).Run(ctx) }()
+		go func() {
+			_ = outbox.NewRelay(store, js, outbox.RelayConfig{BatchSize: 7, PollInterval: 5 * time.Millisecond}).Run(ctx)
+		}()
 	}
 	ids := queueFacts(t, store, 100, "c")
 	require.Eventually(t, func() bool {
