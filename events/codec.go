@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"sort"
 	"strings"
@@ -276,7 +277,13 @@ func checkStructured(raw map[string]json.RawMessage) error {
 			return &DecodeError{Field: attr, Reason: attr + " must be a non-empty string"}
 		}
 	}
-	for name, v := range raw {
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	sort.Strings(names) // report the same attribute every time
+	for _, name := range names {
+		v := raw[name]
 		switch name {
 		case "specversion", "id", "source", "type", "data":
 			continue
@@ -311,8 +318,13 @@ func checkStructured(raw map[string]json.RawMessage) error {
 		if err := json.Unmarshal(v, &value); err != nil {
 			return &DecodeError{Field: name, Reason: err.Error(), Err: err}
 		}
-		switch value.(type) {
-		case string, bool, float64:
+		switch value := value.(type) {
+		case string, bool:
+		case float64:
+			// CloudEvents integers are 32-bit.
+			if value < math.MinInt32 || value > math.MaxInt32 {
+				return &DecodeError{Field: name, Reason: "extension " + name + " is out of the 32-bit integer range"}
+			}
 		default:
 			return &DecodeError{Field: name, Reason: "extension " + name + " must be a string, number or boolean"}
 		}

@@ -424,6 +424,21 @@ func TestDecodeBadAttribute(t *testing.T) {
 			a["subject"] = map[string]any{"id": 1}
 			return structuredBody(t, a)
 		}, "subject"},
+		{"structured extension out of range", nil, func(t *testing.T) []byte {
+			a := syncAttrs()
+			a["attempt"] = 1e20
+			return structuredBody(t, a)
+		}, "attempt"},
+		{"structured extension as an object", nil, func(t *testing.T) []byte {
+			a := syncAttrs()
+			a["correlationid"] = map[string]any{"id": "x"}
+			return structuredBody(t, a)
+		}, "correlationid"},
+		{"structured extension name in upper case", nil, func(t *testing.T) []byte {
+			a := syncAttrs()
+			a["TraceParent"] = goldenTraceParent
+			return structuredBody(t, a)
+		}, "TraceParent"},
 		{"structured bad base64", nil, func(t *testing.T) []byte {
 			a := syncAttrs()
 			delete(a, "data")
@@ -621,4 +636,17 @@ func mustLookup(t *testing.T, eventType string) events.Descriptor {
 		t.Fatalf("%s is not in the catalog", eventType)
 	}
 	return d
+}
+
+func TestDecodeReportsTheSameAttribute(t *testing.T) {
+	t.Parallel()
+	a := syncAttrs()
+	a["time"] = "yesterday"
+	a["subject"] = 42
+	a["zone"] = []string{"x"}
+	body := structuredBody(t, a)
+	for range 20 {
+		_, _, err := events.Decode(nil, body)
+		assertDecodeError(t, err, "subject")
+	}
 }
