@@ -463,3 +463,40 @@ func TestShutdownNaksInFlightQuickly(t *testing.T) {
 	require.Eventually(t, func() bool { return b.effects("req-7") == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Less(t, time.Since(t0), 10*time.Second)
 }
+
+func TestDataFailingItsSchemaIsRejected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.rt.Validate = bus.SchemaValidator()
+	rejected := b.facts(events.SubjectRequestRejected)
+	ctx, cancel := context.WithCancel(b.ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- bus.Serve(ctx, b.rt, bus.Route[events.RepairRequested]{Consumer: "r", Subject: events.SubjectRepairRequest,
+			Type: events.TypeRepairRequested, Handle: func(context.Context, bus.Event[events.RepairRequested]) error { return nil }})
+	}()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	for id, data := range map[string]string{
+		"s1": `{"connection_id":"not-a-uuid","new_sync_catalog":{"streams":[{"stream":{"name":"Account","json_schema":{}},"sync_mode":"incremental","destination_sync_mode":"append_dedup"}]}}`,
+		"s2": `{"connection_id":"0193a0c4-2b8e-7c6f-9a1d-3e5f7a9b1c2d","new_sync_catalog":{"streams":[{"stream":{"name":"Account","json_schema":{}},"sync_mode":"sometimes","destination_sync_mode":"append_dedup"}]}}`,
+		"s3": `{"connection_id":"0193a0c4-2b8e-7c6f-9a1d-3e5f7a9b1c2d"}`,
+	} {
+		h := nats.Header{"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"/test"},
+			"ce-type": {events.TypeRepairRequested}, "ce-datacontenttype": {"application/json"}}
+		msg := nats.NewMsg(events.SubjectRepairRequest)
+		msg.Header, msg.Data = h, []byte(data)
+		_, err := b.js.PublishMsg(b.ctx, msg)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return len(rejected()) == 3 }, 5*time.Second, 10*time.Millisecond)
+	fields := map[string]string{}
+	for _, m := range rejected() {
+		d, _ := decodeData[events.RequestRejected](t, m)
+		fields[d.RequestID] = d.Field
+	}
+	require.Equal(t, map[string]string{
+		"s1": "data.connection_id",
+		"s2": "data.new_sync_catalog.streams[0].sync_mode",
+		"s3": "data.new_sync_catalog",
+	}, fields)
+}

@@ -1,0 +1,191 @@
+// Package config holds the configuration blocks AAM's services share, parsed
+// from the environment with caarlos0/env. A service embeds the blocks it
+// needs in its own Config and calls Parse:
+//
+//	type Config struct {
+//		config.Log
+//		config.HTTP
+//		config.Postgres
+//		config.NATS
+//	}
+//	cfg, err := config.Parse[Config]()
+//
+// Parse reports a missing or invalid variable by name, and runs Validate on
+// the result when it has one.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+	"go.uber.org/zap/zapcore"
+)
+
+// Validator is implemented by configs with rules across fields.
+type Validator interface{ Validate() error }
+
+// Parse parses T from the process environment.
+func Parse[T any]() (T, error) { return ParseFrom[T](nil) }
+
+// ParseFrom parses T from environ (the process environment when nil).
+func ParseFrom[T any](environ map[string]string) (T, error) {
+	opts := env.Options{}
+	if environ != nil {
+		opts.Environment = environ
+	}
+	cfg, err := env.ParseAsWithOptions[T](opts)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("configuration: %w", err)
+	}
+	if err := validate(&cfg); err != nil {
+		var zero T
+		return zero, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// validate calls Validate on cfg and on every struct field (embedded or
+// named) that has one, depth first.
+func validate(cfg any) error {
+	return validateValue(reflect.ValueOf(cfg).Elem())
+}
+
+func validateValue(v reflect.Value) error {
+	var errs []error
+	if v.Kind() == reflect.Struct {
+		for i := range v.NumField() {
+			f := v.Field(i)
+			if !v.Type().Field(i).IsExported() || f.Kind() != reflect.Struct {
+				continue
+			}
+			errs = append(errs, validateValue(f))
+		}
+	}
+	if v.CanInterface() {
+		if val, ok := v.Interface().(Validator); ok {
+			errs = append(errs, val.Validate())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Secret is a string that never prints itself: not in fmt, not in JSON, not
+// in zap fields.
+type Secret string
+
+// Value returns the secret.
+func (s Secret) Value() string { return string(s) }
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the secret.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON writes the redacted form.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// MarshalLogObject-free zap support: zap uses String through Stringer.
+var _ fmt.Stringer = Secret("")
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error (LOG_LEVEL, default info).
+	Level string `env:"LOG_LEVEL" envDefault:"info"`
+	// Format is json or console (LOG_FORMAT, default json).
+	Format string `env:"LOG_FORMAT" envDefault:"json"`
+}
+
+// Validate checks the level and format.
+func (l Log) Validate() error {
+	var errs []error
+	if _, err := zapcore.ParseLevel(l.Level); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", l.Level))
+	}
+	if l.Format != "json" && l.Format != "console" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q is not json or console", l.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// HTTP is the address of a role's /healthz, /readyz and /metrics.
+type HTTP struct {
+	// Addr is host:port (HTTP_ADDR, default 127.0.0.1:9090; "" disables).
+	Addr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9090"`
+}
+
+// Validate checks the address.
+func (h HTTP) Validate() error {
+	if h.Addr == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(h.Addr); err != nil {
+		return fmt.Errorf("HTTP_ADDR: %q is not host:port", h.Addr)
+	}
+	return nil
+}
+
+// Postgres is the registry database.
+type Postgres struct {
+	// URL is a PostgreSQL connection URL (DATABASE_URL, required).
+	URL Secret `env:"DATABASE_URL,required,notEmpty"`
+	// MaxConns caps the pool (DATABASE_MAX_CONNS, default 16).
+	MaxConns int32 `env:"DATABASE_MAX_CONNS" envDefault:"16"`
+}
+
+// Validate checks the URL's shape without printing it.
+func (p Postgres) Validate() error {
+	u, err := url.Parse(p.URL.Value())
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return errors.New("DATABASE_URL: must be a postgres:// URL with a host")
+	}
+	if p.MaxConns < 2 {
+		return fmt.Errorf("DATABASE_MAX_CONNS: %d is below 2", p.MaxConns)
+	}
+	return nil
+}
+
+// NATS is the message bus.
+type NATS struct {
+	// URL lists servers, comma-separated (NATS_URL, default nats://127.0.0.1:4222).
+	URL string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	// User and Password authenticate the role's NATS user (NATS_USER, NATS_PASSWORD).
+	User     string `env:"NATS_USER"`
+	Password Secret `env:"NATS_PASSWORD"`
+	// CredsFile is a NATS credentials file (NATS_CREDS).
+	CredsFile string `env:"NATS_CREDS"`
+	// StreamReplicas of AAM's streams (NATS_STREAM_REPLICAS, default 1; 3 in a cluster).
+	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+}
+
+// Validate checks the URL list and replicas.
+func (n NATS) Validate() error {
+	var errs []error
+	for _, raw := range strings.Split(n.URL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") {
+			errs = append(errs, fmt.Errorf("NATS_URL: %q is not a nats:// URL", strings.TrimSpace(raw)))
+		}
+	}
+	if n.StreamReplicas < 1 || n.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("NATS_STREAM_REPLICAS: %d is not between 1 and 5", n.StreamReplicas))
+	}
+	if n.CredsFile != "" {
+		if _, err := os.Stat(n.CredsFile); err != nil {
+			errs = append(errs, fmt.Errorf("NATS_CREDS: %v", err))
+		}
+	}
+	return errors.Join(errs...)
+}
