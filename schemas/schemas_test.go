@@ -32,6 +32,7 @@ type schemaDoc struct {
 	Required             []string                   `json:"required"`
 	Properties           map[string]json.RawMessage `json:"properties"`
 	AdditionalProperties *bool                      `json:"additionalProperties"`
+	Examples             []json.RawMessage          `json:"examples"`
 }
 
 func readSchema(t *testing.T, name string) schemaDoc {
@@ -69,6 +70,11 @@ func TestSchemaFilesMatchCatalog(t *testing.T) {
 		}
 		if d.Kind == events.KindRequest && (doc.AdditionalProperties == nil || *doc.AdditionalProperties) {
 			t.Errorf("%s: a request schema must set additionalProperties: false", d.Schema)
+		}
+		for i, ex := range doc.Examples {
+			if err := schemas.Validate(d.Type, ex); err != nil {
+				t.Errorf("%s: examples[%d] fails its own schema: %v", d.Schema, i, err)
+			}
 		}
 		for name, raw := range doc.Properties {
 			var p struct {
