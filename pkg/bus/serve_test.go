@@ -477,8 +477,8 @@ func TestDataFailingItsSchemaIsRejected(t *testing.T) {
 	}()
 	defer func() { cancel(); require.NoError(t, <-done) }()
 	for id, data := range map[string]string{
-		"s1": `{"connection_id":"not-a-uuid","new_sync_catalog":{"streams":[{"stream":{"name":"Account","json_schema":{}},"sync_mode":"incremental","destination_sync_mode":"append_dedup"}]}}`,
-		"s2": `{"connection_id":"0193a0c4-2b8e-7c6f-9a1d-3e5f7a9b1c2d","new_sync_catalog":{"streams":[{"stream":{"name":"Account","json_schema":{}},"sync_mode":"sometimes","destination_sync_mode":"append_dedup"}]}}`,
+		"s1": `{"connection_id":"not-a-uuid","new_sync_catalog":{"streams":[{"stream":{"name":"Account","json_schema":{},"supported_sync_modes":["full_refresh","incremental"]},"sync_mode":"incremental","destination_sync_mode":"append_dedup"}]}}`,
+		"s2": `{"connection_id":"0193a0c4-2b8e-7c6f-9a1d-3e5f7a9b1c2d","new_sync_catalog":{"streams":[{"stream":{"name":"Account","json_schema":{},"supported_sync_modes":["full_refresh","incremental"]},"sync_mode":"sometimes","destination_sync_mode":"append_dedup"}]}}`,
 		"s3": `{"connection_id":"0193a0c4-2b8e-7c6f-9a1d-3e5f7a9b1c2d"}`,
 	} {
 		h := nats.Header{"ce-specversion": {"1.0"}, "ce-id": {id}, "ce-source": {"/test"},
