@@ -1,0 +1,222 @@
+// Package testenv assembles a real AAM environment for tests: an in-process
+// JetStream server, a migrated PostgreSQL schema of the test's own, the
+// Airbyte emulator behind an HTTP server, an Airbyte client for it, the
+// shared role dependencies (app.Deps) and a relay publishing the outbox.
+// Facts published on aam.events.> are collected for assertions.
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/bustest"
+	"github.com/aam-mesh/aam/pkg/dbtest"
+	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/pkg/observability"
+	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
+)
+
+// Options tune New.
+type Options struct {
+	// Emulator configures the Airbyte emulator (zero: instant jobs,
+	// deterministic seed 1).
+	Emulator emulator.Config
+	// Airbyte overrides client settings (BaseURL and credentials are set by
+	// New; RateLimit defaults to unlimited).
+	Airbyte airbyte.Config
+	// NoRelay leaves the outbox unpublished.
+	NoRelay bool
+}
+
+// Env is a running test environment.
+type Env struct {
+	T        testing.TB
+	Ctx      context.Context
+	NS       *server.Server
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Schema   *dbtest.Schema
+	Store    *registry.Store
+	Emulator *emulator.Emulator
+	// AirbyteURL is the public API base URL of the emulator.
+	AirbyteURL string
+	Airbyte    *airbyte.Client
+	Deps       *app.Deps
+	// Log writes to the test log; Logs captures every entry (all levels)
+	// for leak checks.
+	Log  *zap.Logger
+	Logs *observer.ObservedLogs
+
+	mu    sync.Mutex
+	facts []*nats.Msg
+	all   []*nats.Msg
+}
+
+// New builds an environment; everything stops when the test ends.
+func New(t testing.TB, opts ...Options) *Env {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Env{T: t, Ctx: ctx}
+	core, logs := observer.New(zapcore.DebugLevel)
+	e.Log = zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel)).Core(), core))
+	e.Logs = logs
+
+	e.NS, e.NC, e.JS = bustest.Provisioned(t)
+	e.Schema = dbtest.NewSchema(t, dbtest.Options{MaxConns: 16})
+	e.Store = registry.NewStore(e.Schema.Pool)
+
+	ecfg := o.Emulator
+	if ecfg.Seed == 0 {
+		ecfg.Seed = 1
+	}
+	e.Emulator = emulator.New(ecfg)
+	srv := httptest.NewServer(e.Emulator.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(e.Emulator.Close)
+	e.AirbyteURL = srv.URL + "/api/public/v1"
+
+	acfg := o.Airbyte
+	acfg.BaseURL = e.AirbyteURL
+	acfg.ClientID = e.Emulator.Config().ClientID
+	acfg.ClientSecret = airbyte.NewSecret(e.Emulator.Config().ClientSecret)
+	if acfg.RateLimit == 0 {
+		acfg.RateLimit = -1
+	}
+	client, err := airbyte.New(acfg, airbyte.WithLogger(e.Log))
+	require.NoError(t, err)
+	e.Airbyte = client
+
+	reg := observability.NewRegistry()
+	e.Deps = &app.Deps{
+		Role: "test", Log: e.Log, Metrics: reg, Health: observability.NewHandler(reg),
+		Pool: e.Schema.Pool, Store: e.Store, NC: e.NC, JS: e.JS, BusMetrics: bus.NewMetrics(reg),
+	}
+
+	sub, err := e.NC.Subscribe(events.SubjectEventsAll, func(m *nats.Msg) {
+		e.mu.Lock()
+		e.facts = append(e.facts, m)
+		e.mu.Unlock()
+	})
+	require.NoError(t, err)
+	require.NoError(t, e.NC.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+
+	var wg sync.WaitGroup
+	if !o.NoRelay {
+		relay := outbox.NewRelay(e.Store, e.JS, outbox.RelayConfig{PollInterval: 10 * time.Millisecond, Logger: e.Log})
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = relay.Run(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return e
+}
+
+// Go runs fn until the test ends (or until stop is called) and fails the
+// test if fn returns an error.
+func (e *Env) Go(fn func(ctx context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(e.Ctx)
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil && ctx.Err() == nil {
+				e.T.Errorf("testenv: runner: %v", err)
+			}
+		})
+	}
+	e.T.Cleanup(stop)
+	return stop
+}
+
+// Publish publishes a request of type eventType with data and returns its id.
+func (e *Env) Publish(eventType string, data any, opts ...events.Option) string {
+	e.T.Helper()
+	d, ok := events.Lookup(eventType)
+	require.True(e.T, ok, "unknown type %s", eventType)
+	ev, err := events.New(eventType, "/test/"+e.T.Name(), data, opts...)
+	require.NoError(e.T, err)
+	_, err = bus.NewPublisher(e.JS).Publish(e.Ctx, d.Subject, ev, events.Binary)
+	require.NoError(e.T, err)
+	return ev.ID()
+}
+
+// Facts returns the facts answering a request (correlationid = requestID),
+// in arrival order.
+func (e *Env) Facts(requestID string) []event.Event {
+	e.mu.Lock()
+	msgs := append([]*nats.Msg(nil), e.facts...)
+	e.mu.Unlock()
+	var out []event.Event
+	for _, m := range msgs {
+		ev, _, err := events.FromMsg(m)
+		if err != nil {
+			e.T.Errorf("testenv: undecodable fact on %s: %v", m.Subject, err)
+			continue
+		}
+		if requestID == "" || events.CorrelationID(ev) == requestID {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// WaitFact waits for a fact of factType answering requestID and returns it.
+func (e *Env) WaitFact(requestID, factType string, timeout ...time.Duration) event.Event {
+	e.T.Helper()
+	d := 15 * time.Second
+	if len(timeout) > 0 {
+		d = timeout[0]
+	}
+	var found event.Event
+	require.Eventually(e.T, func() bool {
+		for _, f := range e.Facts(requestID) {
+			if f.Type() == factType {
+				found = f
+				return true
+			}
+		}
+		return false
+	}, d, 10*time.Millisecond, "no %s fact for request %s; facts: %v", factType, requestID, factTypes(e.Facts(requestID)))
+	return found
+}
+
+func factTypes(fs []event.Event) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Type())
+	}
+	return out
+}
+
+// Data decodes a fact's data into T.
+func Data[T any](t testing.TB, ev event.Event) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(ev.Data(), &v))
+	return v
+}
