@@ -26,8 +26,10 @@ FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 WORKDIR /src
 ENV CGO_ENABLED=0
 
-# Module files first, so dependency downloads are cached while sources change.
-# deploy/go.mod is listed in go.work; only its go.mod/go.sum are needed.
+# The workspace: go.work needs the go.mod of every module it uses (deploy/ is
+# the deployment files' tests: only its go.mod/go.sum come in). Modules are
+# downloaded by the build itself into a cache mount, so only what the
+# binaries import is fetched.
 COPY go.work go.work.sum ./
 COPY events/go.mod events/go.sum events/
 COPY schemas/go.mod schemas/go.sum schemas/
@@ -35,8 +37,6 @@ COPY migrations/go.mod migrations/go.sum migrations/
 COPY pkg/go.mod pkg/go.sum pkg/
 COPY services/go.mod services/go.sum services/
 COPY deploy/go.mod deploy/go.sum deploy/
-RUN --mount=type=cache,target=/go/pkg/mod \
-    cd services && go mod download
 
 COPY events/ events/
 COPY schemas/ schemas/
