@@ -1,0 +1,298 @@
+package emulator
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Configuration API views of jobs: JobRead, AttemptRead, JobInfoRead.
+
+func statsJSON(records, bytes int64) map[string]any {
+	return map[string]any{
+		"recordsEmitted": records, "bytesEmitted": bytes,
+		"recordsCommitted": records, "bytesCommitted": bytes,
+		"recordsRejected": int64(0),
+	}
+}
+
+func configJobJSON(j *jobRec) map[string]any {
+	rec, b := j.committed()
+	enabled := make([]map[string]any, len(j.Streams))
+	for i, s := range j.Streams {
+		enabled[i] = map[string]any{"name": s}
+	}
+	var streamStats []map[string]any
+	for _, a := range j.Attempts {
+		for _, s := range a.Streams {
+			st := statsJSON(s.Records, s.Bytes)
+			st["streamName"] = s.Name
+			streamStats = append(streamStats, st)
+		}
+	}
+	out := map[string]any{
+		"id":              j.ID,
+		"configType":      j.ConfigType,
+		"configId":        j.ConnectionID,
+		"createdAt":       epoch(j.CreatedAt),
+		"updatedAt":       epoch(j.UpdatedAt),
+		"status":          j.Status,
+		"aggregatedStats": statsJSON(rec, b),
+		"enabledStreams":  enabled,
+	}
+	if streamStats != nil {
+		out["streamAggregatedStats"] = streamStats
+	}
+	if !j.StartedAt.IsZero() {
+		out["startedAt"] = epoch(j.StartedAt)
+	}
+	return out
+}
+
+func attemptJSON(a *attemptRec) map[string]any {
+	out := map[string]any{
+		"id":            int64(a.Number),
+		"status":        a.Status,
+		"createdAt":     epoch(a.CreatedAt),
+		"updatedAt":     epoch(a.UpdatedAt),
+		"bytesSynced":   a.Bytes,
+		"recordsSynced": a.Records,
+		"totalStats": map[string]any{
+			"recordsEmitted": a.Records, "bytesEmitted": a.Bytes,
+			"recordsCommitted": a.Records, "bytesCommitted": a.Bytes,
+		},
+	}
+	if !a.EndedAt.IsZero() {
+		out["endedAt"] = epoch(a.EndedAt)
+	}
+	streams := make([]map[string]any, 0, len(a.Streams))
+	for _, s := range a.Streams {
+		streams = append(streams, map[string]any{"streamName": s.Name, "stats": map[string]any{
+			"recordsEmitted": s.Records, "bytesEmitted": s.Bytes, "recordsCommitted": s.Records, "bytesCommitted": s.Bytes,
+		}})
+	}
+	out["streamStats"] = streams
+	if a.Failure != nil {
+		out["failureSummary"] = map[string]any{"failures": []any{a.Failure}, "partialSuccess": false}
+	}
+	return out
+}
+
+func jobInfoJSON(j *jobRec) map[string]any {
+	attempts := make([]map[string]any, len(j.Attempts))
+	for i, a := range j.Attempts {
+		attempts[i] = map[string]any{"attempt": attemptJSON(a), "logType": "formatted", "logs": map[string]any{"logLines": []string{}}}
+	}
+	return map[string]any{"job": configJobJSON(j), "attempts": attempts}
+}
+
+func (e *Emulator) configJob(id int64) (*jobRec, error) {
+	j, ok := e.st.jobs[id]
+	if !ok {
+		return nil, &apiError{kind: probNotFound, message: "Could not find job with id: " + strconv.FormatInt(id, 10),
+			data: map[string]any{"resourceType": resJob, "resourceId": strconv.FormatInt(id, 10)}}
+	}
+	e.advance(j, e.clock.Now())
+	return j, nil
+}
+
+func (e *Emulator) configGetJob(r *http.Request) (int, any, error) {
+	var req struct {
+		ID int64 `json:"id"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j, err := e.configJob(req.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, jobInfoJSON(j), nil
+}
+
+func (e *Emulator) configCancelJob(r *http.Request) (int, any, error) {
+	var req struct {
+		ID int64 `json:"id"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j, err := e.configJob(req.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := e.cancel(j); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, jobInfoJSON(j), nil
+}
+
+func (e *Emulator) configListJobs(r *http.Request) (int, any, error) {
+	var req struct {
+		ConfigTypes []string `json:"configTypes"`
+		ConfigID    string   `json:"configId"`
+		Pagination  *struct {
+			PageSize  int `json:"pageSize"`
+			RowOffset int `json:"rowOffset"`
+		} `json:"pagination"`
+		Statuses       []string `json:"statuses"`
+		CreatedAtStart string   `json:"createdAtStart"`
+		CreatedAtEnd   string   `json:"createdAtEnd"`
+		UpdatedAtStart string   `json:"updatedAtStart"`
+		UpdatedAtEnd   string   `json:"updatedAtEnd"`
+		OrderByField   string   `json:"orderByField"`
+		OrderByMethod  string   `json:"orderByMethod"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	if len(req.ConfigTypes) == 0 {
+		return 0, nil, &apiError{kind: probBadRequest, message: "configTypes is required"}
+	}
+	f := jobFilter{connectionID: req.ConfigID, statuses: req.Statuses, orderBy: cmpOr(req.OrderByField, "createdAt"), asc: req.OrderByMethod == "ASC"}
+	for _, t := range req.ConfigTypes {
+		switch t {
+		case "sync":
+			f.types = append(f.types, "sync")
+		case "reset_connection", "clear":
+			f.types = append(f.types, "reset")
+		}
+	}
+	if len(f.types) == 0 {
+		return http.StatusOK, map[string]any{"jobs": []any{}, "totalJobCount": 0}, nil
+	}
+	var err error
+	for _, tf := range []struct {
+		s   string
+		dst *time.Time
+	}{{req.CreatedAtStart, &f.createdStart}, {req.CreatedAtEnd, &f.createdEnd}, {req.UpdatedAtStart, &f.updatedStart}, {req.UpdatedAtEnd, &f.updatedEnd}} {
+		if *tf.dst, err = parseTimeQuery(tf.s); err != nil {
+			return 0, nil, err
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	jobs := e.selectJobs(f)
+	total := len(jobs)
+	if p := req.Pagination; p != nil {
+		off := min(max(p.RowOffset, 0), len(jobs))
+		jobs = jobs[off:]
+		if p.PageSize > 0 && p.PageSize < len(jobs) {
+			jobs = jobs[:p.PageSize]
+		}
+	}
+	out := make([]map[string]any, len(jobs))
+	for i, j := range jobs {
+		attempts := make([]map[string]any, len(j.Attempts))
+		for k, a := range j.Attempts {
+			attempts[k] = attemptJSON(a)
+		}
+		out[i] = map[string]any{"job": configJobJSON(j), "attempts": attempts}
+	}
+	return http.StatusOK, map[string]any{"jobs": out, "totalJobCount": total}, nil
+}
+
+func (e *Emulator) configStartJob(r *http.Request, jobType string) (int, any, error) {
+	var req struct {
+		ConnectionID string `json:"connectionId"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j, err := e.startJob(req.ConnectionID, jobType)
+	if err != nil {
+		if ae, ok := err.(*apiError); ok && ae.kind == probStateConflict {
+			ae.message = "Can only sync an active connection"
+		}
+		return 0, nil, err
+	}
+	return http.StatusOK, jobInfoJSON(j), nil
+}
+
+func (e *Emulator) configSync(r *http.Request) (int, any, error) { return e.configStartJob(r, "sync") }
+func (e *Emulator) configReset(r *http.Request) (int, any, error) {
+	return e.configStartJob(r, "reset")
+}
+
+// configConnectionStatus serves connections/status.
+func (e *Emulator) configConnectionStatus(r *http.Request) (int, any, error) {
+	var req struct {
+		ConnectionIDs []string `json:"connectionIds"`
+	}
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.Now()
+	out := make([]map[string]any, 0, len(req.ConnectionIDs))
+	for _, id := range req.ConnectionIDs {
+		c, err := e.lookupConnection(id)
+		if err != nil {
+			return 0, nil, err
+		}
+		st := map[string]any{"connectionId": c.ID}
+		jobs := e.st.jobsByConn[c.ID]
+		status := "pending"
+		if c.Status == "inactive" {
+			status = "paused"
+		}
+		var lastSuccess int64
+		for i := len(jobs) - 1; i >= 0; i-- {
+			j := e.st.jobs[jobs[i]]
+			e.advance(j, now)
+			if j.Status == jobSucceeded && lastSuccess == 0 {
+				lastSuccess = epoch(j.UpdatedAt)
+			}
+		}
+		if len(jobs) > 0 {
+			last := e.st.jobs[jobs[len(jobs)-1]]
+			st["lastSyncJobId"] = last.ID
+			st["lastSyncJobCreatedAt"] = epoch(last.CreatedAt)
+			if n := len(last.Attempts); n > 0 {
+				st["lastSyncAttemptNumber"] = n - 1
+			}
+			if !terminal(last.Status) {
+				st["activeJob"] = configJobJSON(last)
+			}
+			if c.Status != "inactive" {
+				switch last.Status {
+				case jobRunning:
+					status = "running"
+				case jobQueued:
+					status = "queued"
+				case jobPending:
+					status = "pending"
+				case jobIncomplete:
+					status = "incomplete"
+				case jobFailed:
+					status = "failed"
+				case jobSucceeded:
+					status = "synced"
+				case jobCancelled:
+					status = "synced"
+					if lastSuccess == 0 {
+						status = "pending"
+					}
+				}
+			}
+			if last.Status == jobFailed && len(last.Attempts) > 0 {
+				if f := last.Attempts[len(last.Attempts)-1].Failure; f != nil {
+					st["failureReason"] = f
+				}
+			}
+		}
+		st["connectionSyncStatus"] = status
+		if lastSuccess != 0 {
+			st["lastSuccessfulSync"] = lastSuccess
+		}
+		out = append(out, st)
+	}
+	return http.StatusOK, out, nil
+}
