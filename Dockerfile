@@ -2,9 +2,14 @@
 #
 # One image with every AAM binary; the role is chosen by the command:
 #
-#   docker build -t aam:dev --build-arg VERSION=$(git describe --tags --always --dirty) .
-#   docker run --rm aam:dev aam version
-#   docker run --rm -e ... aam:dev aam-gateway
+#   make images     # = docker build --build-arg VERSION=$(git describe --tags
+#                   #   --always --dirty) -t aam:$VERSION -t aam:latest .
+#   docker run --rm aam:latest aam --version
+#   docker run --rm --env-file ... aam:latest aam-gateway
+#
+# Needs BuildKit (the default builder since Docker 23; DOCKER_BUILDKIT=1 on
+# older engines) for the cache mounts and cross-compilation
+# (docker buildx build --platform linux/arm64 ...).
 #
 # Binaries (in /usr/local/bin, on PATH):
 #   aam                    CLI: `aam migrate up`, `aam dev`, `aam healthcheck URL`

@@ -187,7 +187,7 @@ func TestComposeFile(t *testing.T) {
 		t.Run(r.Name, func(t *testing.T) {
 			s, ok := cf.Services[r.Name]
 			require.True(t, ok, "service %s", r.Name)
-			assert.Equal(t, "${AAM_IMAGE:-aam:dev}", s.Image, "one image for every role")
+			assert.Equal(t, "${AAM_IMAGE:-aam:latest}", s.Image, "one image for every role")
 			assert.Equal(t, []string{r.Binary}, s.Command, "the command chooses the role")
 			assert.Equal(t, "unless-stopped", s.Restart)
 			assert.True(t, s.ReadOnly, "read-only root filesystem")

@@ -251,7 +251,7 @@ func TestKustomizeBase(t *testing.T) {
 			require.Len(t, pod.Spec.Containers, 1)
 			c := pod.Spec.Containers[0]
 			assert.Equal(t, []string{r.Binary}, c.Command, "the command chooses the role")
-			assert.Equal(t, "aam:dev", c.Image)
+			assert.Equal(t, "aam:latest", c.Image)
 
 			checkProbes(t, c, r.Port)
 			checkResources(t, name, c)
