@@ -94,11 +94,17 @@ func (a *authState) valid(r *http.Request) bool {
 	return found && a.clock.Now().Before(exp)
 }
 
-// expireAll invalidates every token issued so far.
+// expireAll invalidates every token issued so far and returns how many were live.
 func (a *authState) expireAll() int {
+	now := a.clock.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n := len(a.tokens)
+	n := 0
+	for _, exp := range a.tokens {
+		if now.Before(exp) {
+			n++
+		}
+	}
 	a.tokens = map[string]time.Time{}
 	return n
 }

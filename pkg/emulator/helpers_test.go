@@ -78,6 +78,8 @@ type client struct {
 	base  string
 	token string
 	http  *http.Client
+	// noRefresh disables the refresh-and-retry on 401.
+	noRefresh bool
 }
 
 type response struct {
@@ -98,7 +100,20 @@ func (r response) obj(t *testing.T) map[string]any {
 	return m
 }
 
+// do sends one request. Like Airbyte's own clients, it fetches a new token and
+// retries once on a 401 (tests that advance the clock past the token lifetime rely
+// on it) unless noRefresh is set.
 func (c *client) do(method, path string, body any) response {
+	c.t.Helper()
+	r := c.once(method, path, body)
+	if r.status == http.StatusUnauthorized && c.token != "" && !c.noRefresh && !strings.HasSuffix(path, "/applications/token") {
+		c.token = c.getToken()
+		r = c.once(method, path, body)
+	}
+	return r
+}
+
+func (c *client) once(method, path string, body any) response {
 	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
