@@ -168,6 +168,11 @@ type NATS struct {
 	CredsFile string `env:"NATS_CREDS"`
 	// StreamReplicas of AAM's streams (NATS_STREAM_REPLICAS, default 1; 3 in a cluster).
 	StreamReplicas int `env:"NATS_STREAM_REPLICAS" envDefault:"1"`
+	// InboxPrefix replaces _INBOX for this connection's reply subjects
+	// (NATS_INBOX_PREFIX, e.g. _INBOX_gateway). With per-role users each
+	// role may only read its own inboxes, so no role can read replies meant
+	// for another (the credential broker's answers in particular).
+	InboxPrefix string `env:"NATS_INBOX_PREFIX"`
 }
 
 // Validate checks the URL list and replicas.
@@ -181,6 +186,9 @@ func (n NATS) Validate() error {
 	}
 	if n.StreamReplicas < 1 || n.StreamReplicas > 5 {
 		errs = append(errs, fmt.Errorf("NATS_STREAM_REPLICAS: %d is not between 1 and 5", n.StreamReplicas))
+	}
+	if p := n.InboxPrefix; p != "" && (strings.ContainsAny(p, " *>") || strings.HasSuffix(p, ".")) {
+		errs = append(errs, fmt.Errorf("NATS_INBOX_PREFIX: %q is not a subject prefix", p))
 	}
 	if n.CredsFile != "" {
 		if _, err := os.Stat(n.CredsFile); err != nil {

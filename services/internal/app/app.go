@@ -71,9 +71,21 @@ func (d *Deps) Close() {
 	}
 }
 
-// Open connects to PostgreSQL and NATS, provisions the streams and sets up
-// logging, metrics and health checks.
-func Open(ctx context.Context, role string, c Common, log *zap.Logger) (*Deps, error) {
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// Provision creates or updates AAM's streams at start-up. Workers and
+	// `aam migrate up` do; roles whose NATS user may not manage streams
+	// (gateway, broker, observer) do not.
+	Provision bool
+}
+
+// Open connects to PostgreSQL and NATS, provisions the streams when asked
+// and sets up logging, metrics and health checks.
+func Open(ctx context.Context, role string, c Common, log *zap.Logger, opts ...OpenOptions) (*Deps, error) {
+	var o OpenOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	d := &Deps{Role: role, Log: log, Metrics: observability.NewRegistry()}
 	d.Health = observability.NewHandler(d.Metrics)
 	d.BusMetrics = bus.NewMetrics(d.Metrics)
@@ -90,9 +102,11 @@ func Open(ctx context.Context, role string, c Common, log *zap.Logger) (*Deps, e
 	}
 	d.NC, d.JS = nc, js
 	d.Health.AddCheck(NATSCheck(nc))
-	if err := bus.Provision(ctx, js, bus.StreamsConfig{Replicas: c.StreamReplicas}); err != nil {
-		d.Close()
-		return nil, err
+	if o.Provision {
+		if err := bus.Provision(ctx, js, bus.StreamsConfig{Replicas: c.StreamReplicas}); err != nil {
+			d.Close()
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -160,6 +174,9 @@ func ConnectNATS(ctx context.Context, c config.NATS, name string, log *zap.Logge
 	}
 	if c.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
 	}
 	nc, err := nats.Connect(strings.TrimSpace(c.URL), opts...)
 	if err != nil {
