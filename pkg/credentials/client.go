@@ -146,7 +146,7 @@ func replyError(code, description, id string, body []byte) error {
 	case CodeExists:
 		return fmt.Errorf("%w: %q", ErrExists, id)
 	}
-	se := &ServiceError{Code: code, Description: description}
+	se := &ServiceError{Code: code, Description: description, ErrorID: detail.ErrorID}
 	switch {
 	case code == CodeUnavailable:
 		se.kind = ErrUnavailable

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/aam-mesh/aam/pkg/config"
 )
@@ -28,8 +30,11 @@ type SalesforceEnv struct {
 	// RefreshToken is the OAuth refresh token (SALESFORCE_REFRESH_TOKEN;
 	// required with the two above, as Airbyte's source-salesforce needs it).
 	RefreshToken Secret `env:"SALESFORCE_REFRESH_TOKEN"`
-	// IsSandbox selects test.salesforce.com (SALESFORCE_IS_SANDBOX, default false).
-	IsSandbox bool `env:"SALESFORCE_IS_SANDBOX" envDefault:"false"`
+	// IsSandbox selects test.salesforce.com: true or false, 1 or 0
+	// (SALESFORCE_IS_SANDBOX, default false). It is parsed here rather than
+	// by the env library so that an invalid value is reported by variable
+	// name.
+	IsSandbox string `env:"SALESFORCE_IS_SANDBOX" envDefault:"false"`
 	// StartDate is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (SALESFORCE_START_DATE,
 	// default: the last two years).
 	StartDate string `env:"SALESFORCE_START_DATE"`
@@ -40,12 +45,21 @@ func (e SalesforceEnv) Set() bool {
 	return e.ClientID != "" || e.ClientSecret != "" || e.RefreshToken != ""
 }
 
-// Credential returns the credential the environment describes.
+// Credential returns the credential the environment describes (call
+// Validate first: an invalid SALESFORCE_IS_SANDBOX reads as false).
 func (e SalesforceEnv) Credential() Credential {
+	sandbox, _ := e.sandbox()
 	return Salesforce{
 		ClientID: e.ClientID, ClientSecret: e.ClientSecret, RefreshToken: e.RefreshToken,
-		IsSandbox: e.IsSandbox, StartDate: e.StartDate,
+		IsSandbox: sandbox, StartDate: e.StartDate,
 	}.Credential(e.CredentialID)
+}
+
+func (e SalesforceEnv) sandbox() (bool, error) {
+	if strings.TrimSpace(e.IsSandbox) == "" {
+		return false, nil
+	}
+	return strconv.ParseBool(strings.TrimSpace(e.IsSandbox))
 }
 
 // Validate checks the variables by name, never printing their values.
@@ -67,6 +81,9 @@ func (e SalesforceEnv) Validate() error {
 		var ve *ValidationError
 		errors.As(err, &ve)
 		errs = append(errs, fmt.Errorf("SALESFORCE_CREDENTIAL_ID: %s", ve.Reason))
+	}
+	if _, err := e.sandbox(); err != nil {
+		errs = append(errs, errors.New("SALESFORCE_IS_SANDBOX: must be true or false"))
 	}
 	if e.StartDate != "" && !salesforceStartDate.MatchString(e.StartDate) {
 		errs = append(errs, errors.New("SALESFORCE_START_DATE: must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"))

@@ -76,10 +76,15 @@ type ServiceError struct {
 	Code string
 	// Description is the broker's description (Nats-Service-Error).
 	Description string
-	kind        error
+	// ErrorID identifies an internal error in the broker's log.
+	ErrorID string
+	kind    error
 }
 
 func (e *ServiceError) Error() string {
+	if e.ErrorID != "" {
+		return fmt.Sprintf("credentials: broker error %s: %s (error_id %s)", e.Code, e.Description, e.ErrorID)
+	}
 	return fmt.Sprintf("credentials: broker error %s: %s", e.Code, e.Description)
 }
 

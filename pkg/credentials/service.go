@@ -209,6 +209,12 @@ func NewService(nc *nats.Conn, store *Store, logger *zap.Logger, version string,
 			return nil, fmt.Errorf("credentials: add endpoint %s: %w", e.name, err)
 		}
 	}
+	// Make the subscriptions known to the server before returning, so that
+	// a request sent right after NewService finds a responder.
+	if err := nc.Flush(); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("credentials: flush service subscriptions: %w", err)
+	}
 	logger.Info("credential service started", zap.String("service", ServiceName), zap.String("key_id", store.KeyID()))
 	return svc, nil
 }
@@ -334,7 +340,7 @@ func classify(err error) (code, description string, detail ErrorDetail) {
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return CodeUnavailable, "credentials: the credential store is unavailable; retry", ErrorDetail{Error: "unavailable"}
 	default:
-		return CodeInternal, "credentials: internal error (see the broker's log for error_id)", ErrorDetail{Error: "internal"}
+		return CodeInternal, "credentials: internal error (the broker logged it under error_id)", ErrorDetail{Error: "internal"}
 	}
 }
 
