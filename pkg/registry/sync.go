@@ -1,0 +1,358 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/aam-mesh/aam/events"
+)
+
+// The sync worker's statements: the intent recorded before Airbyte is asked
+// for a job, the transaction that links a request to its job, and the
+// follower's bookkeeping. They are shaped for the worker's hot path: each
+// call is one round trip (a statement or a pipelined batch).
+
+// SyncIntent is what SyncIntentBegin found and recorded.
+type SyncIntent struct {
+	// Status, StatusReason, AirbyteConnectionID and CatalogVersion describe
+	// the connection.
+	Status              ConnectionStatus
+	StatusReason        string
+	AirbyteConnectionID string
+	CatalogVersion      int
+	// Recorded reports that the intent row exists: the connection is ACTIVE
+	// and has an Airbyte connection.
+	Recorded bool
+	// RequestedAt is when the request was first seen (database clock), and
+	// Deliveries how many times SyncIntentBegin saw it (1 the first time).
+	RequestedAt time.Time
+	Deliveries  int
+}
+
+// SyncIntentBegin reads a connection and, when it is ACTIVE with an Airbyte
+// connection, records that a sync request is about to ask Airbyte for a job
+// (or counts one more delivery of it), in one statement. A connection that
+// does not exist is ErrNotFound. Call it outside a transaction so that the
+// intent is committed before Airbyte is called.
+func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID string) (SyncIntent, error) {
+	if !validUUID(connectionID) {
+		return SyncIntent{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	var in SyncIntent
+	var status string
+	var requestedAt *time.Time
+	var deliveries *int
+	err := q.db.QueryRow(ctx, `WITH c AS (
+			SELECT id, status::text AS status, status_reason, coalesce(airbyte_connection_id, '') AS ab, catalog_version
+			FROM connections WHERE id = $3
+		), i AS (
+			INSERT INTO sync_intents (request_source, request_id, connection_id)
+			SELECT $1, $2, c.id FROM c WHERE c.status = 'ACTIVE' AND c.ab <> ''
+			ON CONFLICT (request_source, request_id) DO UPDATE SET deliveries = sync_intents.deliveries + 1
+			RETURNING requested_at, deliveries
+		)
+		SELECT c.status, c.status_reason, c.ab, c.catalog_version, i.requested_at, i.deliveries
+		FROM c LEFT JOIN i ON true`, source, id, connectionID).
+		Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &deliveries)
+	if err != nil {
+		return SyncIntent{}, translate(err)
+	}
+	in.Status = ConnectionStatus(status)
+	if requestedAt != nil && deliveries != nil {
+		in.Recorded, in.RequestedAt, in.Deliveries = true, *requestedAt, *deliveries
+	}
+	return in, nil
+}
+
+// SyncIntentDelete forgets a request's intent (the request ended without a
+// job).
+func (q *Queries) SyncIntentDelete(ctx context.Context, source, id string) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM sync_intents WHERE request_source = $1 AND request_id = $2`, source, id)
+	return translate(err)
+}
+
+// SyncLinkParams describe a job as the sync worker observed it and the
+// request it answers.
+type SyncLinkParams struct {
+	ConnectionID string
+	AirbyteJobID string
+	// Status, StartedAt, CompletedAt, RowsSynced, BytesSynced and
+	// ErrorMessage are the job's observed state, used when the job is not
+	// recorded yet.
+	Status       JobStatus
+	StartedAt    *time.Time
+	CompletedAt  *time.Time
+	RowsSynced   int64
+	BytesSynced  int64
+	ErrorMessage string
+	// NextCheckAt and FollowDeadline schedule following (nil for a job
+	// recorded terminal).
+	NextCheckAt    *time.Time
+	FollowDeadline *time.Time
+	// RequestSource, RequestID, RequestType and TraceParent identify the
+	// request; Attached says it did not start the job.
+	RequestSource string
+	RequestID     string
+	RequestType   string
+	TraceParent   string
+	Attached      bool
+}
+
+// SyncLinkResult is what SyncLink did.
+type SyncLinkResult struct {
+	// CatalogVersion is the connection's current catalog version.
+	CatalogVersion int
+	// Job is the job's row: the new one, or the one already recorded.
+	Job Job
+	// JobCreated reports that the row was created by this call.
+	JobCreated bool
+	// Linked reports that the request was linked to the job by this call;
+	// Attached is the link's attached flag (also true when the job was
+	// already recorded for another request).
+	Linked   bool
+	Attached bool
+	// Done reports that the request's inbox row was inserted; false means
+	// the request had already ended (the caller rolls back).
+	Done bool
+}
+
+// SyncLink runs, in one round trip inside the caller's transaction: lock the
+// connection row, record the job (or find it recorded), link the request to
+// it, mark the request done in the inbox and drop its intent. The caller
+// then queues the facts and commits.
+func (q *Queries) SyncLink(ctx context.Context, p SyncLinkParams) (SyncLinkResult, error) {
+	if !validUUID(p.ConnectionID) {
+		return SyncLinkResult{}, &Error{Kind: ErrNotFound, Err: errBadID(p.ConnectionID)}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT catalog_version FROM connections WHERE id = $1 FOR UPDATE`, p.ConnectionID)
+	b.Queue(`WITH j AS (
+			INSERT INTO job_history AS h (id, connection_id, airbyte_job_id, status, catalog_version, started_at,
+				completed_at, rows_synced, bytes_synced, error_message, next_check_at, follow_deadline)
+			SELECT $1, c.id, $3, $4, c.catalog_version, $5, $6, $7, $8, $9, $10, $11
+			FROM connections c WHERE c.id = $2
+			ON CONFLICT (connection_id, airbyte_job_id) DO UPDATE SET updated_at = h.updated_at
+			RETURNING `+jobColumns+`, (xmax = 0) AS inserted
+		), r AS (
+			INSERT INTO job_requests (job_id, request_source, request_id, traceparent, attached)
+			SELECT j.id::uuid, $12, $13, $14, $15 OR NOT j.inserted FROM j
+			ON CONFLICT DO NOTHING
+			RETURNING attached
+		)
+		SELECT j.*, (SELECT attached FROM r) FROM j`,
+		NewID(), p.ConnectionID, p.AirbyteJobID, string(p.Status), p.StartedAt, p.CompletedAt,
+		p.RowsSynced, p.BytesSynced, p.ErrorMessage, p.NextCheckAt, p.FollowDeadline,
+		p.RequestSource, p.RequestID, p.TraceParent, p.Attached)
+	b.Queue(`INSERT INTO inbox (source, id, type, outcome) VALUES ($1, $2, $3, 'done')
+		ON CONFLICT (source, id) DO NOTHING`, p.RequestSource, p.RequestID, p.RequestType)
+	b.Queue(`DELETE FROM sync_intents WHERE request_source = $1 AND request_id = $2`, p.RequestSource, p.RequestID)
+
+	br := q.db.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	var res SyncLinkResult
+	if err := br.QueryRow().Scan(&res.CatalogVersion); err != nil {
+		return SyncLinkResult{}, translate(err)
+	}
+	var status string
+	var attached *bool
+	j := &res.Job
+	err := br.QueryRow().Scan(&j.ID, &j.ConnectionID, &j.AirbyteJobID, &status, &j.CatalogVersion,
+		&j.StartedAt, &j.CompletedAt, &j.RowsSynced, &j.BytesSynced, &j.ErrorMessage, &j.NextCheckAt,
+		&j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt, &res.JobCreated, &attached)
+	if err != nil {
+		return SyncLinkResult{}, translate(err)
+	}
+	j.Status = JobStatus(status)
+	if attached != nil {
+		res.Linked, res.Attached = true, *attached
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return SyncLinkResult{}, translate(err)
+	}
+	res.Done = tag.RowsAffected() == 1
+	if _, err := br.Exec(); err != nil {
+		return SyncLinkResult{}, translate(err)
+	}
+	return res, translate(br.Close())
+}
+
+// SyncFollowState is a followed job locked for its terminal transition.
+type SyncFollowState struct {
+	// Job is the job's row, locked.
+	Job Job
+	// Requests are the requests the job answers, in arrival order.
+	Requests []JobRequest
+}
+
+// SyncLockJob locks a job's connection row and then the job's row, and
+// lists the requests the job answers, in one round trip inside the
+// caller's transaction. Locking the connection first keeps the order every
+// writer of the connection's facts uses.
+func (q *Queries) SyncLockJob(ctx context.Context, connectionID, jobID string) (SyncFollowState, error) {
+	if !validUUID(connectionID) || !validUUID(jobID) {
+		return SyncFollowState{}, &Error{Kind: ErrNotFound, Err: errBadID(jobID)}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, connectionID)
+	b.Queue(`SELECT `+jobColumns+` FROM job_history WHERE id = $1 FOR UPDATE`, jobID)
+	b.Queue(`SELECT job_id::text, request_source, request_id, traceparent, attached, created_at
+		FROM job_requests WHERE job_id = $1 ORDER BY created_at, request_id`, jobID)
+	br := q.db.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	var one int
+	if err := br.QueryRow().Scan(&one); err != nil {
+		return SyncFollowState{}, translate(err)
+	}
+	var st SyncFollowState
+	var err error
+	if st.Job, err = scanJob(br.QueryRow()); err != nil {
+		return SyncFollowState{}, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return SyncFollowState{}, translate(err)
+	}
+	for rows.Next() {
+		var r JobRequest
+		if err := rows.Scan(&r.JobID, &r.RequestSource, &r.RequestID, &r.TraceParent, &r.Attached, &r.CreatedAt); err != nil {
+			rows.Close()
+			return SyncFollowState{}, translate(err)
+		}
+		st.Requests = append(st.Requests, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return SyncFollowState{}, translate(err)
+	}
+	return st, translate(br.Close())
+}
+
+// JobNextCheckAt returns when the earliest followed job is due; ok is false
+// when no job is followed.
+func (q *Queries) JobNextCheckAt(ctx context.Context) (at time.Time, ok bool, err error) {
+	var t *time.Time
+	if err := q.db.QueryRow(ctx, `SELECT min(next_check_at) FROM job_history
+		WHERE status IN ('pending', 'running')`).Scan(&t); err != nil {
+		return time.Time{}, false, translate(err)
+	}
+	if t == nil {
+		return time.Time{}, false, nil
+	}
+	return *t, true, nil
+}
+
+// JobReschedule records a followed job's observed progress and its next
+// check, in one statement; a job that ended meanwhile is left alone.
+func (q *Queries) JobReschedule(ctx context.Context, id string, status JobStatus, startedAt *time.Time, rows, bytes int64, next time.Time) error {
+	_, err := q.db.Exec(ctx, `UPDATE job_history SET status = $2, started_at = coalesce($3, started_at),
+			rows_synced = $4, bytes_synced = $5, next_check_at = $6, check_count = check_count + 1, updated_at = now()
+		WHERE id = $1 AND status IN ('pending', 'running')`, id, string(status), startedAt, rows, bytes, next)
+	return translate(err)
+}
+
+// JobRelease makes claimed jobs due at `at` again (a follower that stops
+// hands its claims back).
+func (q *Queries) JobRelease(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := q.db.Exec(ctx, `UPDATE job_history SET next_check_at = $2
+		WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'running')`, ids, at)
+	return translate(err)
+}
+
+// OutboxEvent is an event to queue on a subject.
+type OutboxEvent struct {
+	Subject string
+	Event   event.Event
+}
+
+// OutboxAddAll queues events like OutboxAdd, in one round trip, and returns
+// how many were new.
+func (q *Queries) OutboxAddAll(ctx context.Context, evs []OutboxEvent) (int, error) {
+	switch len(evs) {
+	case 0:
+		return 0, nil
+	case 1:
+		ok, err := q.OutboxAdd(ctx, evs[0].Subject, evs[0].Event)
+		if ok {
+			return 1, err
+		}
+		return 0, err
+	}
+	b := &pgx.Batch{}
+	for _, oe := range evs {
+		msg, err := events.ToMsg(oe.Subject, oe.Event, events.Binary)
+		if err != nil {
+			return 0, &Error{Kind: ErrInvalid, Err: err}
+		}
+		headers, err := jsonHeaders(msg.Header)
+		if err != nil {
+			return 0, err
+		}
+		data := msg.Data
+		if data == nil {
+			data = []byte{}
+		}
+		b.Queue(`INSERT INTO outbox (event_id, event_type, subject, connection_id, correlation_id, headers, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+			oe.Event.ID(), oe.Event.Type(), oe.Subject, oe.Event.Subject(), events.CorrelationID(oe.Event), headers, data)
+	}
+	br := q.db.SendBatch(ctx, b)
+	n := 0
+	var firstErr error
+	for range evs {
+		tag, err := br.Exec()
+		if err != nil && firstErr == nil {
+			firstErr = translate(err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	if err := br.Close(); err != nil && firstErr == nil {
+		firstErr = translate(err)
+	}
+	if n > 0 {
+		q.outboxWrites.Add(int64(n))
+	}
+	return n, firstErr
+}
+
+func jsonHeaders(h map[string][]string) ([]byte, error) {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalid, Err: fmt.Errorf("outbox headers: %w", err)}
+	}
+	return b, nil
+}
+
+// JobsRecordedBefore returns which of a connection's Airbyte job ids were
+// recorded in job_history before `before`.
+func (q *Queries) JobsRecordedBefore(ctx context.Context, connectionID string, airbyteJobIDs []string, before time.Time) (map[string]bool, error) {
+	out := make(map[string]bool)
+	if len(airbyteJobIDs) == 0 {
+		return out, nil
+	}
+	if !validUUID(connectionID) {
+		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	rows, err := q.db.Query(ctx, `SELECT airbyte_job_id FROM job_history
+		WHERE connection_id = $1 AND airbyte_job_id = ANY($2) AND created_at < $3`, connectionID, airbyteJobIDs, before)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, translate(err)
+		}
+		out[id] = true
+	}
+	return out, translate(rows.Err())
+}

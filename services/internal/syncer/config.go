@@ -1,0 +1,108 @@
+package syncer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config tunes the sync worker. Fields carry env tags for the sync role's
+// configuration; a zero field takes the default given in its comment.
+type Config struct {
+	// Concurrency bounds the sync requests one process handles at once
+	// (SYNC_CONCURRENCY, default 64).
+	Concurrency int `env:"SYNC_CONCURRENCY" envDefault:"64"`
+	// MaxDeliver is the number of deliveries of a request before it fails
+	// (SYNC_MAX_DELIVER, default 8).
+	MaxDeliver int `env:"SYNC_MAX_DELIVER" envDefault:"8"`
+	// HandlerTimeout bounds one delivery: start the job, read it once,
+	// record it (SYNC_HANDLER_TIMEOUT, default 1 min).
+	HandlerTimeout time.Duration `env:"SYNC_HANDLER_TIMEOUT" envDefault:"1m"`
+
+	// PollInterval is how often a running job is polled at first
+	// (SYNC_POLL_INTERVAL, default 2 s). Long jobs are polled at about a
+	// tenth of their age, up to MaxPollInterval.
+	PollInterval time.Duration `env:"SYNC_POLL_INTERVAL" envDefault:"2s"`
+	// MaxPollInterval caps the poll interval of long jobs
+	// (SYNC_MAX_POLL_INTERVAL, default 1 min).
+	MaxPollInterval time.Duration `env:"SYNC_MAX_POLL_INTERVAL" envDefault:"1m"`
+	// FollowTimeout is how long a job is followed; after it the job is
+	// cancelled in Airbyte and reported as cancelled with the reason
+	// (SYNC_FOLLOW_TIMEOUT, default 24 h).
+	FollowTimeout time.Duration `env:"SYNC_FOLLOW_TIMEOUT" envDefault:"24h"`
+	// FollowBatch is the number of due jobs one follower claims at a time
+	// (SYNC_FOLLOW_BATCH, default 100).
+	FollowBatch int `env:"SYNC_FOLLOW_BATCH" envDefault:"100"`
+	// FollowConcurrency bounds the jobs one follower checks at once
+	// (SYNC_FOLLOW_CONCURRENCY, default 16).
+	FollowConcurrency int `env:"SYNC_FOLLOW_CONCURRENCY" envDefault:"16"`
+	// FollowLease is how long a claimed job is hidden from other followers;
+	// a follower that dies holding claims delays those jobs by at most this
+	// much (SYNC_FOLLOW_LEASE, default 1 min).
+	FollowLease time.Duration `env:"SYNC_FOLLOW_LEASE" envDefault:"1m"`
+	// ClockSkew is the tolerance between the registry's clock and
+	// Airbyte's when a redelivered request looks for the job an earlier
+	// delivery started (SYNC_CLOCK_SKEW, default 5 s).
+	ClockSkew time.Duration `env:"SYNC_CLOCK_SKEW" envDefault:"5s"`
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 64
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 8
+	}
+	if c.FollowBatch == 0 {
+		c.FollowBatch = 100
+	}
+	if c.FollowConcurrency == 0 {
+		c.FollowConcurrency = 16
+	}
+	def(&c.HandlerTimeout, time.Minute)
+	def(&c.PollInterval, 2*time.Second)
+	def(&c.MaxPollInterval, time.Minute)
+	def(&c.FollowTimeout, 24*time.Hour)
+	def(&c.FollowLease, time.Minute)
+	def(&c.ClockSkew, 5*time.Second)
+	c.MaxPollInterval = max(c.MaxPollInterval, c.PollInterval)
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	positive := func(name string, v int) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %d is negative", name, v))
+		}
+	}
+	positive("SYNC_CONCURRENCY", c.Concurrency)
+	positive("SYNC_MAX_DELIVER", c.MaxDeliver)
+	positive("SYNC_FOLLOW_BATCH", c.FollowBatch)
+	positive("SYNC_FOLLOW_CONCURRENCY", c.FollowConcurrency)
+	for name, d := range map[string]time.Duration{
+		"SYNC_HANDLER_TIMEOUT": c.HandlerTimeout, "SYNC_POLL_INTERVAL": c.PollInterval,
+		"SYNC_MAX_POLL_INTERVAL": c.MaxPollInterval, "SYNC_FOLLOW_TIMEOUT": c.FollowTimeout,
+		"SYNC_FOLLOW_LEASE": c.FollowLease, "SYNC_CLOCK_SKEW": c.ClockSkew,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is negative", name, d))
+		}
+	}
+	if c.MaxDeliver == 1 {
+		errs = append(errs, errors.New("SYNC_MAX_DELIVER: 1 leaves no delivery to recover a crash; use 2 or more"))
+	}
+	return errors.Join(errs...)
+}
+
+// nextPoll is the delay before a job of the given age is polled again: the
+// poll interval at first, then about a tenth of the job's age, capped.
+func (c Config) nextPoll(age time.Duration) time.Duration {
+	return min(max(c.PollInterval, age/10), c.MaxPollInterval)
+}

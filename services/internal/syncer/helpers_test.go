@@ -1,0 +1,207 @@
+package syncer
+
+import (
+	"hash/fnv"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/testenv"
+)
+
+// harness is a test environment with a sync worker's surroundings.
+type harness struct {
+	*testenv.Env
+	calls *callLog
+	clock *emulator.ManualClock
+}
+
+type envOptions struct {
+	// manual drives the emulator with a manual clock started now.
+	manual bool
+	// emulator overrides the emulator configuration (Clock is set by manual).
+	emulator emulator.Config
+}
+
+func setup(t *testing.T, o envOptions) *harness {
+	t.Helper()
+	h := &harness{calls: &callLog{}}
+	ecfg := o.emulator
+	if o.manual {
+		h.clock = emulator.NewManualClock(time.Now())
+		ecfg.Clock = h.clock
+	}
+	h.Env = testenv.New(t, testenv.Options{
+		Emulator: ecfg,
+		Airbyte: airbyte.Config{
+			HTTPClient:         &http.Client{Transport: h.calls},
+			BackoffBase:        5 * time.Millisecond,
+			BackoffMax:         20 * time.Millisecond,
+			BreakerOpenTimeout: 50 * time.Millisecond,
+		},
+		// The shared relay elects one leader per database; tests running in
+		// parallel each need their own.
+		NoRelay: true,
+	})
+	lock := fnv.New64a()
+	_, _ = lock.Write([]byte("syncer-test-relay:" + h.Schema.Name))
+	relay := outbox.NewRelay(h.Store, h.JS, outbox.RelayConfig{
+		PollInterval: 10 * time.Millisecond, LockID: int64(lock.Sum64() >> 1), Logger: h.Log})
+	h.Go(relay.Run)
+	return h
+}
+
+// testConfig is a Config with intervals fit for tests.
+func testConfig() Config {
+	return Config{
+		Concurrency: 16, PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
+		FollowLease: 2 * time.Second, HandlerTimeout: 20 * time.Second,
+	}
+}
+
+// start runs a worker until the returned stop is called (or the test ends).
+func (h *harness) start(cfg Config, hooks ...func(*Worker)) (*Worker, func()) {
+	h.T.Helper()
+	w, err := New(h.Deps, h.Airbyte, cfg)
+	require.NoError(h.T, err)
+	w.backoff = func(uint64) time.Duration { return 20 * time.Millisecond }
+	for _, hook := range hooks {
+		hook(w)
+	}
+	return w, h.Go(w.Run)
+}
+
+// sync publishes a sync request for connID and returns its id.
+func (h *harness) sync(connID string, opts ...events.Option) string {
+	h.T.Helper()
+	return h.Publish(events.TypeSyncRequested, events.SyncRequested{ConnectionID: connID}, opts...)
+}
+
+// publishAgain publishes a sync request with a given id without the
+// Nats-Msg-Id header, so that JetStream stores it again: a duplicate as it
+// arrives after the stream's duplicate window.
+func (h *harness) publishAgain(id, connID string) uint64 {
+	h.T.Helper()
+	ev, err := events.New(events.TypeSyncRequested, "/test/"+h.T.Name(), events.SyncRequested{ConnectionID: connID}, events.WithID(id))
+	require.NoError(h.T, err)
+	msg, err := events.ToMsg(events.SubjectSyncRequest, ev, events.Binary)
+	require.NoError(h.T, err)
+	msg.Header.Del(events.HeaderMsgID)
+	ack, err := h.JS.PublishMsg(h.Ctx, msg)
+	require.NoError(h.T, err)
+	return ack.Sequence
+}
+
+// waitAcked waits until the sync consumer has acknowledged every message
+// up to the stream sequence seq.
+func (h *harness) waitAcked(seq uint64) {
+	h.T.Helper()
+	require.Eventually(h.T, func() bool {
+		c, err := h.JS.Consumer(h.Ctx, bus.StreamRequests, Consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(h.Ctx)
+		return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
+	}, 15*time.Second, 10*time.Millisecond)
+}
+
+// factsOf returns the facts answering a request, by type.
+func (h *harness) factsOf(requestID string) map[string][]event.Event {
+	out := map[string][]event.Event{}
+	for _, f := range h.Facts(requestID) {
+		out[f.Type()] = append(out[f.Type()], f)
+	}
+	return out
+}
+
+// outboxTypes returns the event types queued for a request, in order.
+func (h *harness) outboxTypes(requestID string) []string {
+	h.T.Helper()
+	msgs, err := h.Store.OutboxByCorrelation(h.Ctx, requestID)
+	require.NoError(h.T, err)
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.EventType)
+	}
+	return out
+}
+
+// jobOf returns the job_history row answering a request.
+func (h *harness) jobOf(source, requestID string) registry.Job {
+	h.T.Helper()
+	link, err := h.Store.JobRequestGet(h.Ctx, source, requestID)
+	require.NoError(h.T, err)
+	j, err := h.Store.JobGet(h.Ctx, link.JobID)
+	require.NoError(h.T, err)
+	return j
+}
+
+func (h *harness) source() string { return "/test/" + h.T.Name() }
+
+// jobsOf returns the emulator's jobs of an Airbyte connection.
+func (h *harness) jobsOf(abConnID string) []emulator.JobSnapshot {
+	var out []emulator.JobSnapshot
+	for _, j := range h.Emulator.Jobs() {
+		if j.ConnectionID == abConnID {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// callLog is an HTTP transport that counts Airbyte calls by operation
+// ("POST /jobs", "GET /jobs/{id}", ...).
+type callLog struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+var numericSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
+
+func (c *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		return resp, err // an expired token: the client sends the call again
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/api/public/v1")
+	path = numericSegment.ReplaceAllString(path, "/{id}$1")
+	c.mu.Lock()
+	if c.counts == nil {
+		c.counts = map[string]int{}
+	}
+	c.counts[r.Method+" "+path]++
+	c.mu.Unlock()
+	return resp, err
+}
+
+func (c *callLog) count(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[op]
+}
+
+// jobCalls counts every call on the public jobs resource.
+func (c *callLog) jobCalls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for op, k := range c.counts {
+		if strings.Contains(op, " /jobs") || strings.Contains(op, "/api/v1/jobs") {
+			n += k
+		}
+	}
+	return n
+}

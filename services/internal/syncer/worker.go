@@ -1,0 +1,467 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
+)
+
+// Source is the CloudEvent source of the sync worker's facts.
+const Source = "/aam/sync"
+
+// Consumer is the durable consumer name of sync requests.
+const Consumer = "sync"
+
+// Worker handles sync requests and follows their jobs.
+type Worker struct {
+	deps  *app.Deps
+	store *registry.Store
+	ab    *airbyte.Client
+	cfg   Config
+	log   *zap.Logger
+	m     *metrics
+
+	// wake tells the follower that a job is due at wakeAt.
+	wake   chan struct{}
+	wakeMu sync.Mutex
+	wakeAt time.Time
+
+	// backoff, when set, replaces the runtime's redelivery delays.
+	backoff bus.BackoffFunc
+	// afterStart, when set, runs once Airbyte has answered POST /jobs and
+	// before anything is recorded; tests use it to crash there.
+	afterStart func(ctx context.Context, job *airbyte.Job) error
+}
+
+// New returns a sync worker on deps' registry and bus, calling Airbyte
+// through ab.
+func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
+	if deps == nil || deps.Store == nil || deps.JS == nil {
+		return nil, errors.New("syncer: deps need Store and JS")
+	}
+	if ab == nil {
+		return nil, errors.New("syncer: an Airbyte client is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := deps.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Worker{
+		deps: deps, store: deps.Store, ab: ab, cfg: cfg.withDefaults(),
+		log:  log.Named("sync"),
+		m:    newMetrics(deps.Metrics),
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Run consumes sync requests and follows jobs until ctx is cancelled.
+func (w *Worker) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.Route()) })
+	g.Go(func() error { return w.follow(gctx) })
+	return g.Wait()
+}
+
+// Route is the worker's route on the sync request subject.
+func (w *Worker) Route() bus.Route[events.SyncRequested] {
+	return bus.Route[events.SyncRequested]{
+		Consumer:    Consumer,
+		Subject:     events.SubjectSyncRequest,
+		Type:        events.TypeSyncRequested,
+		Handle:      w.handle,
+		Fail:        w.fail,
+		Concurrency: w.cfg.Concurrency,
+		MaxDeliver:  w.cfg.MaxDeliver,
+		Timeout:     w.cfg.HandlerTimeout,
+		Backoff:     w.backoff,
+	}
+}
+
+// errDuplicate ends a delivery whose request another delivery finished.
+var errDuplicate = errors.New("request already handled")
+
+// handle starts (or finds, or attaches to) the request's job and records it.
+func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
+	connID := ev.Data.ConnectionID
+	in, err := w.store.SyncIntentBegin(ctx, ev.Source, ev.ID, connID)
+	if registry.IsNotFound(err) {
+		return bus.Permanentf("connection %s is not registered", connID)
+	}
+	if err != nil {
+		return fmt.Errorf("read connection %s: %w", connID, err)
+	}
+	if in.Status != registry.StatusActive {
+		reason := fmt.Sprintf("connection %s is %s, not ACTIVE", connID, in.Status)
+		if in.StatusReason != "" {
+			reason += " (" + in.StatusReason + ")"
+		}
+		return bus.Permanent(errors.New(reason))
+	}
+	if in.AirbyteConnectionID == "" {
+		return bus.Permanentf("connection %s has no Airbyte connection", connID)
+	}
+
+	var job *airbyte.Job
+	attached := false
+	if in.Deliveries > 1 {
+		// An earlier delivery may have started a job and died before
+		// recording it: answer with that job rather than start another.
+		if job, err = w.jobStartedSince(ctx, connID, in.AirbyteConnectionID, in.RequestedAt); err != nil {
+			return airbyteError("look for the job of an earlier delivery", err)
+		}
+	}
+	if job == nil {
+		var started bool
+		job, started, err = w.ab.StartSyncOrGetRunning(ctx, in.AirbyteConnectionID)
+		if err != nil {
+			return airbyteError("start the sync", err)
+		}
+		attached = !started
+	}
+	if w.afterStart != nil {
+		if err := w.afterStart(ctx, job); err != nil {
+			return err
+		}
+	}
+	obs := w.observe(ctx, job)
+	return w.record(ctx, ev, connID, obs, attached)
+}
+
+// jobStartedSince returns the job that answers a request first seen at
+// since, or nil: the connection's first sync job that Airbyte created at or
+// after since (less the clock skew) and that no other request had recorded
+// before since. Jobs recorded before the request was seen cannot be the one
+// its earlier delivery started.
+func (w *Worker) jobStartedSince(ctx context.Context, connID, abConnID string, since time.Time) (*airbyte.Job, error) {
+	page, err := w.ab.ListJobs(ctx, airbyte.JobListParams{
+		ConnectionID: abConnID, JobType: airbyte.JobTypeSync,
+		CreatedAtStart: since.Add(-w.cfg.ClockSkew).Truncate(time.Second),
+		OrderBy:        "createdAt|ASC", Limit: 100,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(page.Data))
+	for _, j := range page.Data {
+		ids = append(ids, strconv.FormatInt(j.JobID, 10))
+	}
+	older, err := w.store.JobsRecordedBefore(ctx, connID, ids, since)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := range page.Data {
+		if (j.ConnectionID == "" || j.ConnectionID == abConnID) && !older[ids[i]] {
+			return &j, nil
+		}
+	}
+	return nil, nil
+}
+
+// airbyteError maps an Airbyte failure to the runtime's outcomes: 5xx, 429,
+// timeouts and an open breaker are retried (after Retry-After when Airbyte
+// sent one); other answers are permanent.
+func airbyteError(what string, err error) error {
+	err = fmt.Errorf("%s: %w", what, err)
+	switch {
+	case airbyte.IsSyncRunning(err):
+		// The running job ended between the 409 and the look-up.
+		return bus.RetryAfter(time.Second, err)
+	case airbyte.IsRetryable(err):
+		if d, ok := airbyte.RetryAfter(err); ok {
+			return bus.RetryAfter(d, err)
+		}
+		return err
+	}
+	if e, ok := airbyte.AsAPIError(err); ok {
+		if e.StatusCode == http.StatusConflict {
+			// 409 other than "sync already running": the Airbyte connection
+			// is not active (Airbyte: "Could not fulfill request").
+			return bus.Permanentf("Airbyte refused to start a sync of an inactive connection: %w", err)
+		}
+		return bus.Permanent(err)
+	}
+	return err
+}
+
+// observation is a job's state as the worker saw it.
+type observation struct {
+	jobID       string
+	status      registry.JobStatus
+	startedAt   *time.Time
+	completedAt *time.Time
+	rows, bytes int64
+	reason      string
+}
+
+func (o observation) terminal() bool { return o.status.Terminal() }
+
+// jobStatus maps Airbyte's job status: pending and queued wait, running and
+// incomplete (an attempt failed, another follows) run, and the rest ended.
+// A status the client does not know counts as running.
+func jobStatus(s airbyte.JobStatus) registry.JobStatus {
+	switch s {
+	case airbyte.JobStatusPending, airbyte.JobStatusQueued:
+		return registry.JobPending
+	case airbyte.JobStatusSucceeded:
+		return registry.JobSucceeded
+	case airbyte.JobStatusFailed:
+		return registry.JobFailed
+	case airbyte.JobStatusCancelled:
+		return registry.JobCancelled
+	}
+	return registry.JobRunning
+}
+
+// observe reads a job that is not terminal yet once more (a quick job is
+// then recorded with its outcome and never followed), and fetches the
+// failure reason of a job that failed or was cancelled. Read failures are
+// not the request's: the job is then recorded as last seen and followed.
+func (w *Worker) observe(ctx context.Context, job *airbyte.Job) observation {
+	if !job.Status.IsTerminal() {
+		if got, err := w.ab.GetJob(ctx, job.JobID); err == nil {
+			job = got
+		} else {
+			w.log.Debug("job not read after start", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
+		}
+	}
+	return w.describe(ctx, job)
+}
+
+// describe turns a job answer into an observation, asking the
+// configuration API for the failure reason of a failed or cancelled job.
+// When that fails the job is described as still running, so that the
+// follower asks again.
+func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
+	o := observation{jobID: strconv.FormatInt(job.JobID, 10), status: jobStatus(job.Status),
+		rows: job.RowsSynced, bytes: job.BytesSynced}
+	if t, err := job.StartTime.Time(); err == nil && !t.IsZero() {
+		o.startedAt = &t
+	}
+	if !o.terminal() {
+		return o
+	}
+	end, err := job.LastUpdatedAt.Time()
+	if err != nil || end.IsZero() {
+		end = time.Now().UTC()
+		if d, derr := job.Duration.Duration(); derr == nil && d > 0 && o.startedAt != nil {
+			end = o.startedAt.Add(d)
+		}
+	}
+	o.completedAt = &end
+	if o.status == registry.JobSucceeded {
+		return o
+	}
+	info, err := w.ab.ConfigAPI().GetJob(ctx, job.JobID)
+	if err != nil {
+		w.log.Debug("failure reason not read", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
+		o.status, o.completedAt = registry.JobRunning, nil
+		return o
+	}
+	o.reason = info.FailureMessage()
+	if o.reason == "" {
+		if o.status == registry.JobFailed {
+			o.reason = fmt.Sprintf("Airbyte job %d failed without a reason", job.JobID)
+		} else {
+			o.reason = fmt.Sprintf("Airbyte job %d was cancelled", job.JobID)
+		}
+	}
+	return o
+}
+
+// record links the request to its job and emits sync.started, and the
+// terminal fact when the job already ended, in one transaction.
+func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, obs observation, attached bool) error {
+	req := outbox.RequestOf(ev)
+	p := registry.SyncLinkParams{
+		ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
+		StartedAt: obs.startedAt, CompletedAt: obs.completedAt, RowsSynced: obs.rows, BytesSynced: obs.bytes,
+		ErrorMessage: obs.reason, RequestSource: ev.Source, RequestID: ev.ID, RequestType: ev.Type,
+		TraceParent: ev.TraceParent, Attached: attached,
+	}
+	now := time.Now()
+	next := now.Add(w.cfg.PollInterval)
+	if !obs.terminal() {
+		deadline := now.Add(w.cfg.FollowTimeout)
+		p.NextCheckAt, p.FollowDeadline = &next, &deadline
+	}
+	follow := false
+	var finished *registry.Job
+	err := w.store.InTx(ctx, func(q *registry.Queries) error {
+		res, err := q.SyncLink(ctx, p)
+		if err != nil {
+			return err
+		}
+		if !res.Done || !res.Linked {
+			return errDuplicate
+		}
+		job := res.Job
+		started, err := startedFact(job, req, res.Attached)
+		if err != nil {
+			return err
+		}
+		facts := []registry.OutboxEvent{started}
+		switch {
+		case job.Status.Terminal():
+			// Recorded ended: by this call, or by whoever saw it end first.
+			f, err := finishedFact(job, req)
+			if err != nil {
+				return err
+			}
+			facts = append(facts, f)
+			if res.JobCreated {
+				finished = &job
+			}
+		case obs.terminal():
+			// Recorded running for other requests, and seen ended here:
+			// end it for all of them, this one included.
+			if _, err := q.OutboxAddAll(ctx, facts); err != nil {
+				return err
+			}
+			done, err := w.finishLocked(ctx, q, job, obs)
+			if done != nil {
+				finished = done
+			}
+			return err
+		default:
+			follow = true
+		}
+		_, err = q.OutboxAddAll(ctx, facts)
+		return err
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record job %s: %w", obs.jobID, err)
+	}
+	if finished != nil {
+		w.m.finished.WithLabelValues(string(finished.Status)).Inc()
+	}
+	if follow {
+		w.wakeFollowerAt(next)
+	}
+	return nil
+}
+
+// fail ends a request that cannot succeed: inbox failed and sync.failed
+// with the reason, once.
+func (w *Worker) fail(ctx context.Context, ev bus.Event[events.SyncRequested], cause error) error {
+	connID := ev.Data.ConnectionID
+	reason := cause.Error()
+	return w.store.InTx(ctx, func(q *registry.Queries) error {
+		if _, err := q.ConnectionGetForUpdate(ctx, connID); err != nil && !registry.IsNotFound(err) {
+			return err
+		}
+		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type,
+			Outcome: registry.OutcomeFailed, Reason: reason})
+		if err != nil || !inserted {
+			return err
+		}
+		if err := q.SyncIntentDelete(ctx, ev.Source, ev.ID); err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeSyncFailed, Source, connID, outbox.RequestOf(ev),
+			events.SyncFinished{ConnectionID: connID, Status: events.JobFailed, ErrorMessage: reason})
+	})
+}
+
+// startedFact is sync.started for a request linked to job.
+func startedFact(job registry.Job, req outbox.Request, attached bool) (registry.OutboxEvent, error) {
+	msg := "Sync job started successfully"
+	if attached {
+		msg = "A sync was already running; the request is attached to job " + job.AirbyteJobID
+	}
+	startedAt := job.CreatedAt
+	if job.StartedAt != nil {
+		startedAt = *job.StartedAt
+	}
+	e, err := outbox.NewFact(events.TypeSyncStarted, Source, job.ConnectionID, req, events.SyncStarted{
+		ConnectionID: job.ConnectionID, JobID: job.AirbyteJobID, Status: "triggered", Message: msg,
+		CatalogVersion: job.CatalogVersion, Attached: attached, StartedAt: startedAt.UTC(),
+	})
+	return registry.OutboxEvent{Subject: events.SubjectSyncStarted, Event: e}, err
+}
+
+// finishedFact is the terminal fact of an ended job for one request.
+func finishedFact(job registry.Job, req outbox.Request) (registry.OutboxEvent, error) {
+	var typ, subject string
+	switch job.Status {
+	case registry.JobSucceeded:
+		typ, subject = events.TypeSyncSucceeded, events.SubjectSyncSucceeded
+	case registry.JobFailed:
+		typ, subject = events.TypeSyncFailed, events.SubjectSyncFailed
+	case registry.JobCancelled:
+		typ, subject = events.TypeSyncCancelled, events.SubjectSyncCancelled
+	default:
+		return registry.OutboxEvent{}, fmt.Errorf("job %s is %s, not ended", job.ID, job.Status)
+	}
+	data := events.SyncFinished{
+		ConnectionID: job.ConnectionID, JobID: job.AirbyteJobID, Status: string(job.Status),
+		CatalogVersion: job.CatalogVersion, RowsSynced: job.RowsSynced, BytesSynced: job.BytesSynced,
+		StartedAt: utc(job.StartedAt), CompletedAt: utc(job.CompletedAt), ErrorMessage: job.ErrorMessage,
+	}
+	if job.StartedAt != nil && job.CompletedAt != nil {
+		data.DurationMS = max(0, job.CompletedAt.Sub(*job.StartedAt).Milliseconds())
+	}
+	e, err := outbox.NewFact(typ, Source, job.ConnectionID, req, data)
+	return registry.OutboxEvent{Subject: subject, Event: e}, err
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+type metrics struct {
+	finished *prometheus.CounterVec
+	checks   *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aam_sync_jobs_finished_total", Help: "Sync jobs recorded as ended, by status."}, []string{"status"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aam_sync_job_checks_total", Help: "Polls of followed sync jobs, by outcome."}, []string{"outcome"}),
+	}
+	if reg != nil {
+		m.finished = register(reg, m.finished)
+		m.checks = register(reg, m.checks)
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name (several workers may share a process registry).
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}

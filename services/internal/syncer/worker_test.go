@@ -1,0 +1,386 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/testenv"
+)
+
+func TestSyncFollowsJobToSuccess(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: 5 * time.Second}})
+	conn := h.SeedConnection()
+	h.start(testConfig())
+
+	id := h.sync(conn.ID)
+	started := testenv.Data[events.SyncStarted](t, h.WaitFact(id, events.TypeSyncStarted))
+	require.Equal(t, conn.ID, started.ConnectionID)
+	require.Equal(t, "triggered", started.Status)
+	require.False(t, started.Attached)
+	require.Equal(t, 1, started.CatalogVersion)
+	require.NotEmpty(t, started.JobID)
+
+	// The job runs on the emulator's clock: followed, not finished.
+	job := h.jobOf(h.source(), id)
+	require.Contains(t, []registry.JobStatus{registry.JobPending, registry.JobRunning}, job.Status)
+	require.NotNil(t, job.NextCheckAt)
+	require.NotNil(t, job.FollowDeadline)
+	require.Eventually(t, func() bool { return h.jobOf(h.source(), id).CheckCount > 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Empty(t, h.factsOf(id)[events.TypeSyncSucceeded])
+
+	h.clock.Advance(5 * time.Second)
+	ev := h.WaitFact(id, events.TypeSyncSucceeded)
+	require.Equal(t, id, events.CorrelationID(ev))
+	require.Equal(t, conn.ID, ev.Subject())
+	require.Equal(t, Source, ev.Source())
+	done := testenv.Data[events.SyncFinished](t, ev)
+	require.Equal(t, events.JobSucceeded, done.Status)
+	require.Equal(t, started.JobID, done.JobID)
+	require.Equal(t, 1, done.CatalogVersion)
+	require.Positive(t, done.RowsSynced)
+	require.Positive(t, done.BytesSynced)
+	require.EqualValues(t, 5000, done.DurationMS)
+	require.NotNil(t, done.StartedAt)
+	require.NotNil(t, done.CompletedAt)
+	require.Empty(t, done.ErrorMessage)
+
+	job = h.jobOf(h.source(), id)
+	require.Equal(t, registry.JobSucceeded, job.Status)
+	require.Equal(t, 1, job.CatalogVersion)
+	require.Equal(t, started.JobID, job.AirbyteJobID)
+	require.NotNil(t, job.CompletedAt)
+	require.Nil(t, job.NextCheckAt)
+	require.Equal(t, done.RowsSynced, job.RowsSynced)
+	require.Equal(t, done.BytesSynced, job.BytesSynced)
+	abJobs := h.jobsOf(conn.AirbyteConnectionID)
+	require.Len(t, abJobs, 1)
+	require.Equal(t, abJobs[0].Rows, job.RowsSynced)
+	require.Equal(t, abJobs[0].Bytes, job.BytesSynced)
+
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+	inbox, err := h.Store.InboxGet(h.Ctx, h.source(), id)
+	require.NoError(t, err)
+	require.Equal(t, registry.OutcomeDone, inbox.Outcome)
+}
+
+func TestQuickJobIsRecordedWithoutFollowing(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{}) // zero durations: terminal on first read
+	conn := h.SeedConnection()
+	h.start(testConfig())
+
+	id := h.sync(conn.ID)
+	done := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncSucceeded))
+	require.Positive(t, done.RowsSynced)
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+
+	job := h.jobOf(h.source(), id)
+	require.Equal(t, registry.JobSucceeded, job.Status)
+	require.Zero(t, job.CheckCount, "a job that ended before it was recorded is never polled")
+	require.Nil(t, job.NextCheckAt)
+	require.Equal(t, 1, h.calls.count("POST /jobs"))
+	require.Equal(t, 1, h.calls.count("GET /jobs/{id}"))
+}
+
+func TestRequestsAttachToRunningJob(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conn := h.SeedConnection()
+	h.start(testConfig())
+
+	first := h.sync(conn.ID)
+	a := testenv.Data[events.SyncStarted](t, h.WaitFact(first, events.TypeSyncStarted))
+	second := h.sync(conn.ID)
+	b := testenv.Data[events.SyncStarted](t, h.WaitFact(second, events.TypeSyncStarted))
+	require.False(t, a.Attached)
+	require.True(t, b.Attached)
+	require.Equal(t, a.JobID, b.JobID)
+	require.Contains(t, b.Message, a.JobID)
+	require.Len(t, h.jobsOf(conn.AirbyteConnectionID), 1, "one Airbyte job")
+
+	h.clock.Advance(time.Minute)
+	for _, id := range []string{first, second} {
+		done := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncSucceeded))
+		require.Equal(t, a.JobID, done.JobID)
+		require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+	}
+	links, err := h.Store.JobRequestList(h.Ctx, h.jobOf(h.source(), first).ID)
+	require.NoError(t, err)
+	require.Len(t, links, 2)
+	require.True(t, links[1].Attached)
+}
+
+func TestRepeatedRequestIDNeverStartsSecondJob(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conn := h.SeedConnection()
+	h.start(testConfig())
+
+	id := h.sync(conn.ID)
+	h.WaitFact(id, events.TypeSyncStarted)
+	// The same id again while the job runs, and again after it ended: both
+	// are stored by JetStream (no Nats-Msg-Id) and delivered.
+	h.waitAcked(h.publishAgain(id, conn.ID))
+	h.clock.Advance(time.Minute)
+	h.WaitFact(id, events.TypeSyncSucceeded)
+	h.waitAcked(h.publishAgain(id, conn.ID))
+
+	require.Len(t, h.jobsOf(conn.AirbyteConnectionID), 1)
+	require.Equal(t, 1, h.calls.count("POST /jobs"))
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+}
+
+func TestCrashAfterStartingJobDoesNotStartAnother(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  emulator.Config
+	}{
+		// The job has ended by the time the request is delivered again.
+		{"job ended", emulator.Config{}},
+		// The job still runs when the request is delivered again.
+		{"job running", emulator.Config{JobRunning: time.Hour}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t, envOptions{manual: true, emulator: tc.cfg})
+			conn := h.SeedConnection()
+			// Another job of the connection, recorded before the request:
+			// never taken for the one the crashed delivery started.
+			earlier := h.sync(conn.ID)
+			var crashed atomic.Bool
+			_, stop := h.start(testConfig())
+			h.WaitFact(earlier, events.TypeSyncStarted)
+			stop()
+			if tc.cfg.JobRunning > 0 {
+				h.clock.Advance(tc.cfg.JobRunning) // let the earlier job end
+			}
+			h.start(testConfig(), func(w *Worker) {
+				w.afterStart = func(ctx context.Context, job *airbyte.Job) error {
+					if crashed.CompareAndSwap(false, true) {
+						return errors.New("process killed after POST /jobs")
+					}
+					return nil
+				}
+			})
+
+			id := h.sync(conn.ID)
+			started := testenv.Data[events.SyncStarted](t, h.WaitFact(id, events.TypeSyncStarted))
+			require.True(t, crashed.Load())
+			require.False(t, started.Attached, "the job is the one the crashed delivery started")
+			require.Equal(t, 2, h.calls.count("POST /jobs"), "the earlier request's job and this request's")
+			jobs := h.jobsOf(conn.AirbyteConnectionID)
+			require.Len(t, jobs, 2)
+			require.Equal(t, fmt.Sprint(jobs[1].ID), started.JobID)
+
+			if tc.cfg.JobRunning > 0 {
+				h.clock.Advance(tc.cfg.JobRunning)
+			}
+			h.WaitFact(id, events.TypeSyncSucceeded)
+			require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+		})
+	}
+}
+
+func TestUnknownOrInactiveConnectionFailsWithoutAirbyte(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{})
+	healing := h.SeedConnection()
+	_, err := h.Store.ConnectionSetStatus(h.Ctx, healing.ID, registry.StatusHealing, "catalog update in progress")
+	require.NoError(t, err)
+	h.start(testConfig())
+	before := h.calls.jobCalls()
+
+	unknown := uuid.NewString()
+	id := h.sync(unknown)
+	ev := h.WaitFact(id, events.TypeSyncFailed)
+	require.Equal(t, unknown, ev.Subject())
+	failed := testenv.Data[events.SyncFinished](t, ev)
+	require.Equal(t, events.JobFailed, failed.Status)
+	require.Equal(t, unknown, failed.ConnectionID)
+	require.Contains(t, failed.ErrorMessage, "not registered")
+	require.Empty(t, failed.JobID)
+
+	id2 := h.sync(healing.ID)
+	ev = h.WaitFact(id2, events.TypeSyncFailed)
+	require.Equal(t, healing.ID, ev.Subject())
+	failed = testenv.Data[events.SyncFinished](t, ev)
+	require.Contains(t, failed.ErrorMessage, "HEALING, not ACTIVE")
+	require.Contains(t, failed.ErrorMessage, "catalog update in progress")
+
+	require.Equal(t, before, h.calls.jobCalls(), "no Airbyte job call")
+	require.Empty(t, h.Emulator.Jobs())
+	for _, r := range []string{id, id2} {
+		require.Equal(t, []string{events.TypeSyncFailed}, h.outboxTypes(r))
+		e, err := h.Store.InboxGet(h.Ctx, h.source(), r)
+		require.NoError(t, err)
+		require.Equal(t, registry.OutcomeFailed, e.Outcome)
+	}
+}
+
+func TestFailingJobReportsAirbyteReason(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: 10 * time.Second, JobRetryDelay: time.Second}})
+	conn := h.SeedConnection()
+	h.Emulator.FailNextJobs(1)
+	h.start(testConfig())
+
+	id := h.sync(conn.ID)
+	h.WaitFact(id, events.TypeSyncStarted)
+	// Three attempts: running, incomplete, ... failed.
+	for range 3 {
+		h.clock.Advance(11 * time.Second)
+	}
+	failed := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncFailed))
+	require.Equal(t, events.JobFailed, failed.Status)
+	require.Contains(t, failed.ErrorMessage, "REQUEST_LIMIT_EXCEEDED")
+	require.NotEmpty(t, failed.JobID)
+
+	job := h.jobOf(h.source(), id)
+	require.Equal(t, registry.JobFailed, job.Status)
+	require.Equal(t, failed.ErrorMessage, job.ErrorMessage)
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncFailed}, h.outboxTypes(id))
+}
+
+func TestQuickFailingJobReportsAirbyteReason(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{})
+	conn := h.SeedConnection()
+	h.Emulator.FailNextJobs(1)
+	h.start(testConfig())
+
+	id := h.sync(conn.ID)
+	failed := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncFailed))
+	require.Contains(t, failed.ErrorMessage, "REQUEST_LIMIT_EXCEEDED")
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncFailed}, h.outboxTypes(id))
+}
+
+func TestAirbyteErrorBurstsAreRiddenOut(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{emulator: emulator.Config{Seed: 7}})
+	const n = 8
+	conns := make([]testenv.Seeded, n)
+	for i := range conns {
+		conns[i] = h.SeedConnection()
+	}
+	// Half the jobs calls fail: 500 (the start may or may not have
+	// happened), 503 and 429 (it did not).
+	h.Emulator.SetFaults(emulator.Faults{Path: "/api/public/v1/jobs", ErrorRate: 0.3, ErrorStatus: 500, RateLimitRate: 0.2})
+	h.start(testConfig())
+
+	ids := make([]string, n)
+	for i, c := range conns {
+		ids[i] = h.sync(c.ID)
+	}
+	for i, id := range ids {
+		h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+		require.Len(t, h.jobsOf(conns[i].AirbyteConnectionID), 1, "one job per request")
+		require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+	}
+	h.Emulator.SetFaults(emulator.Faults{Path: "/api/public/v1/jobs", ErrorRate: 1, ErrorStatus: 503})
+	id := h.sync(conns[0].ID)
+	// Still failing after every delivery: the request ends failed, once.
+	failed := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncFailed, 30*time.Second))
+	require.Contains(t, failed.ErrorMessage, "gave up after 8 deliveries")
+}
+
+func TestAirbyteRefusalIsPermanent(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{})
+	conn := h.SeedConnection()
+	require.NoError(t, h.Emulator.SetConnectionStatus(conn.AirbyteConnectionID, "inactive", "breaking schema change"))
+	h.start(testConfig())
+
+	id := h.sync(conn.ID)
+	failed := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncFailed))
+	require.Contains(t, failed.ErrorMessage, "inactive")
+	require.Equal(t, 1, h.calls.count("POST /jobs"), "not retried")
+}
+
+func TestFollowingSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Hour}})
+	conn := h.SeedConnection()
+	w1, stop := h.start(testConfig())
+	id := h.sync(conn.ID)
+	h.WaitFact(id, events.TypeSyncStarted)
+	require.Eventually(t, func() bool { return h.jobOf(h.source(), id).CheckCount > 0 }, 5*time.Second, 10*time.Millisecond)
+	stop()
+
+	h.clock.Advance(time.Hour)
+	w2, _ := h.start(testConfig())
+	require.NotSame(t, w1, w2)
+	h.WaitFact(id, events.TypeSyncSucceeded)
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+	require.Len(t, h.factsOf(id)[events.TypeSyncSucceeded], 1)
+}
+
+func TestFollowTimeoutCancelsJob(t *testing.T) {
+	t.Parallel()
+	for _, conflict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cancel conflict %v", conflict), func(t *testing.T) {
+			t.Parallel()
+			h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Hour, CancelTerminalConflict: conflict}})
+			conn := h.SeedConnection()
+			cfg := testConfig()
+			cfg.FollowTimeout = 200 * time.Millisecond
+			h.start(cfg)
+
+			id := h.sync(conn.ID)
+			h.WaitFact(id, events.TypeSyncStarted)
+			cancelled := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncCancelled))
+			require.Equal(t, events.JobCancelled, cancelled.Status)
+			require.Contains(t, cancelled.ErrorMessage, "follow timeout (200ms)")
+			jobs := h.jobsOf(conn.AirbyteConnectionID)
+			require.Len(t, jobs, 1)
+			require.Equal(t, "cancelled", jobs[0].Status)
+			require.Equal(t, registry.JobCancelled, h.jobOf(h.source(), id).Status)
+		})
+	}
+}
+
+func TestTwoInstancesShareWork(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{emulator: emulator.Config{JobRunning: 150 * time.Millisecond}})
+	conns := make([]testenv.Seeded, 4)
+	for i := range conns {
+		conns[i] = h.SeedConnection()
+	}
+	h.start(testConfig())
+	h.start(testConfig())
+
+	const perConn = 6
+	var ids []string
+	for range perConn {
+		for _, c := range conns {
+			ids = append(ids, h.sync(c.ID))
+		}
+	}
+	jobIDs := map[string]bool{}
+	for _, id := range ids {
+		h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+	}
+	for _, id := range ids {
+		require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id), "request %s", id)
+		jobIDs[h.jobOf(h.source(), id).AirbyteJobID] = true
+		fs := h.factsOf(id)
+		assert.Len(t, fs[events.TypeSyncStarted], 1)
+		assert.Len(t, fs[events.TypeSyncSucceeded], 1)
+	}
+	// Every Airbyte job answers some request: none was started twice.
+	require.Len(t, h.Emulator.Jobs(), len(jobIDs))
+	require.LessOrEqual(t, len(jobIDs), len(ids))
+}
