@@ -44,7 +44,7 @@ func NewLogger(cfg config.Log, role string) (*zap.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.With(zap.String("role", role), zap.String("version", buildinfo.Version)), nil
+	return l.With(zap.String("role", role), zap.String("build", buildinfo.Version)), nil
 }
 
 // NewRegistry returns a Prometheus registry with the Go and process
