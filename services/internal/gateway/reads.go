@@ -1,0 +1,265 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"go.uber.org/zap"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/registry"
+)
+
+// registryError answers a failed registry read: 404 for a missing row, 503
+// when PostgreSQL cannot be reached, 500 otherwise.
+func (s *Server) registryError(w http.ResponseWriter, err error, what string) {
+	switch {
+	case registry.IsNotFound(err):
+		writeError(w, http.StatusNotFound, Error{Error: what + " not found"})
+	case registry.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusServiceUnavailable, Error{Error: "the registry (PostgreSQL) is not reachable"})
+	default:
+		s.log.Error("registry read failed", zap.String("what", what), zap.Error(err))
+		writeError(w, http.StatusInternalServerError, Error{Error: "registry read failed"})
+	}
+}
+
+// handleSeedConnections is the seed's GET /connections: every connection,
+// in the seed's shape, oldest first.
+func (s *Server) handleSeedConnections(w http.ResponseWriter, r *http.Request) {
+	out := []SeedConnection{}
+	p := registry.ConnectionListParams{Limit: 1000}
+	for {
+		page, err := s.store.ConnectionList(r.Context(), p)
+		if err != nil {
+			s.registryError(w, err, "connections")
+			return
+		}
+		for _, c := range page {
+			out = append(out, SeedConnectionFrom(c))
+		}
+		if len(page) < p.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		p.AfterCreatedAt, p.AfterID = last.CreatedAt, last.ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleSeedConnection(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := s.store.ConnectionGet(r.Context(), id)
+	if err != nil {
+		s.registryError(w, err, "connection "+id)
+		return
+	}
+	writeJSON(w, http.StatusOK, SeedConnectionFrom(c))
+}
+
+// handleConnections lists connections a page at a time: ?limit= (default
+// 100, at most 1000), ?status= and ?after= (the previous page's next).
+func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p := registry.ConnectionListParams{Limit: 100}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("limit %q is not between 1 and 1000", v), Field: "limit"})
+			return
+		}
+		p.Limit = n
+	}
+	if v := q.Get("status"); v != "" {
+		st := registry.ConnectionStatus(strings.ToUpper(v))
+		switch st {
+		case registry.StatusPending, registry.StatusActive, registry.StatusFailed, registry.StatusHealing:
+			p.Status = st
+		default:
+			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED or HEALING", v), Field: "status"})
+			return
+		}
+	}
+	if v := q.Get("after"); v != "" {
+		t, id, ok := decodeCursor(v)
+		if !ok {
+			writeError(w, http.StatusBadRequest, Error{Error: "after is not a cursor this gateway issued", Field: "after"})
+			return
+		}
+		p.AfterCreatedAt, p.AfterID = t, id
+	}
+	page, err := s.store.ConnectionList(r.Context(), p)
+	if err != nil {
+		s.registryError(w, err, "connections")
+		return
+	}
+	out := ConnectionList{Connections: make([]Connection, 0, len(page))}
+	for _, c := range page {
+		out.Connections = append(out.Connections, ConnectionFrom(c))
+	}
+	if len(page) == p.Limit {
+		last := page[len(page)-1]
+		out.Next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func encodeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "," + id))
+}
+
+func decodeCursor(c string) (time.Time, string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	ts, id, ok := strings.Cut(string(b), ",")
+	if !ok {
+		return time.Time{}, "", false
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	return t, id, true
+}
+
+func (s *Server) handleConnection(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := s.store.ConnectionGet(r.Context(), id)
+	if err != nil {
+		s.registryError(w, err, "connection "+id)
+		return
+	}
+	writeJSON(w, http.StatusOK, ConnectionFrom(c))
+}
+
+func (s *Server) handleVersions(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.store.ConnectionGet(r.Context(), id); err != nil {
+		s.registryError(w, err, "connection "+id)
+		return
+	}
+	vs, err := s.store.CatalogVersionList(r.Context(), id)
+	if err != nil {
+		s.registryError(w, err, "catalog versions of "+id)
+		return
+	}
+	out := CatalogVersionList{Versions: make([]CatalogVersion, 0, len(vs))}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, CatalogVersionFrom(v, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
+	id, raw := r.PathValue("id"), r.PathValue("n")
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("version %q is not a positive integer", raw), Field: "n"})
+		return
+	}
+	v, err := s.store.CatalogVersionGet(r.Context(), id, n)
+	if err != nil {
+		s.registryError(w, err, fmt.Sprintf("catalog version %d of connection %s", n, id))
+		return
+	}
+	writeJSON(w, http.StatusOK, CatalogVersionFrom(v, true))
+}
+
+// handleJobs lists a connection's jobs, newest first (?limit=, default 100).
+func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("limit %q is not between 1 and 1000", v), Field: "limit"})
+			return
+		}
+		limit = n
+	}
+	if _, err := s.store.ConnectionGet(r.Context(), id); err != nil {
+		s.registryError(w, err, "connection "+id)
+		return
+	}
+	jobs, err := s.store.JobListByConnection(r.Context(), id, limit)
+	if err != nil {
+		s.registryError(w, err, "jobs of "+id)
+		return
+	}
+	out := JobList{Jobs: make([]Job, 0, len(jobs))}
+	for _, j := range jobs {
+		out.Jobs = append(out.Jobs, JobFrom(j))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleRequest reports a request's state from the registry: the answers
+// recorded in the outbox under its correlationid, and its inbox entry.
+// ?wait= blocks until an answer that completes it (sync.started, or with
+// ?until=terminal the job's end) is recorded.
+func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	wo, werr := s.waitOptions(r, 0)
+	if werr != nil {
+		writeError(w, http.StatusBadRequest, *werr)
+		return
+	}
+	if wo.wait > 0 {
+		wt := s.hub.register(id)
+		defer s.hub.unregister(wt)
+		if wo.prefer {
+			w.Header().Set("Preference-Applied", fmt.Sprintf("wait=%d", int(wo.wait.Seconds())))
+		}
+		s.await(r.Context(), wt, id, wo.untilTerminal, wo.wait)
+	}
+	facts, err := s.registryFacts(r.Context(), id)
+	if err != nil {
+		s.registryError(w, err, "request "+id)
+		return
+	}
+	st := RequestStatus{RequestID: id, Status: RequestPending, Events: make([]json.RawMessage, 0, len(facts))}
+	for _, f := range facts {
+		st.Events = append(st.Events, structured(f))
+		if FactState(f.Type()) == "" {
+			continue
+		}
+		applyFact(&st, f)
+	}
+	if st.Type == "" {
+		if entries, err := s.store.InboxGetByID(r.Context(), id); err == nil && len(entries) > 0 {
+			st.Type = entries[0].Type
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// applyFact moves a request status forward with one of its answers.
+func applyFact(st *RequestStatus, f event.Event) {
+	st.Status = FactState(f.Type())
+	st.Outcome = structured(f)
+	st.Type = firstNonEmpty(answeredType(f), st.Type)
+	st.ConnectionID = firstNonEmpty(f.Subject(), st.ConnectionID)
+	switch st.Status {
+	case RequestFailed, RequestCancelled, RequestRejected:
+		st.Reason = failureOf(f).reason
+	default:
+		st.Reason = ""
+	}
+	if f.Type() == events.TypeOnboarded && st.ConnectionID == "" {
+		var d events.ConnectionOnboarded
+		if json.Unmarshal(f.Data(), &d) == nil {
+			st.ConnectionID = d.ID
+		}
+	}
+}
