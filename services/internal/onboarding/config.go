@@ -1,0 +1,93 @@
+package onboarding
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/aam-mesh/aam/pkg/bus"
+)
+
+// Defaults of Config.
+const (
+	DefaultConcurrency        = 64
+	DefaultMaxDeliver         = 8
+	DefaultAckWait            = 30 * time.Second
+	DefaultTimeout            = 15 * time.Minute
+	DefaultDefinitionCacheTTL = 5 * time.Minute
+)
+
+// Config configures the onboard worker. Parse it from the environment with
+// pkg/config; a zero field (when built in code) takes its default.
+type Config struct {
+	// WorkspaceID is the Airbyte workspace sources and connections are
+	// created in (AIRBYTE_WORKSPACE_ID, required).
+	WorkspaceID string `env:"AIRBYTE_WORKSPACE_ID,required,notEmpty"`
+	// DestinationID is the Airbyte destination of new connections unless
+	// the request names one (AIRBYTE_DESTINATION_ID, required).
+	DestinationID string `env:"AIRBYTE_DESTINATION_ID,required,notEmpty"`
+	// Concurrency bounds the onboardings one process runs at once
+	// (ONBOARDING_CONCURRENCY, default 64). Onboarding waits on Airbyte
+	// most of the time, so it can be high.
+	Concurrency int `env:"ONBOARDING_CONCURRENCY" envDefault:"64"`
+	// MaxDeliver is the number of deliveries of a request before it fails
+	// (ONBOARDING_MAX_DELIVER, default 8).
+	MaxDeliver int `env:"ONBOARDING_MAX_DELIVER" envDefault:"8"`
+	// AckWait is how long JetStream waits for a sign of life before it
+	// redelivers a request; the worker signals progress at a third of it
+	// (ONBOARDING_ACK_WAIT, default 30s). A killed worker's request comes
+	// back after AckWait.
+	AckWait time.Duration `env:"ONBOARDING_ACK_WAIT" envDefault:"30s"`
+	// Timeout bounds one delivery's work; a Salesforce discover can take
+	// minutes (ONBOARDING_TIMEOUT, default 15m).
+	Timeout time.Duration `env:"ONBOARDING_TIMEOUT" envDefault:"15m"`
+	// DefinitionCacheTTL is how long a source definition found for a
+	// source type is reused (ONBOARDING_DEFINITION_CACHE_TTL, default 5m).
+	DefinitionCacheTTL time.Duration `env:"ONBOARDING_DEFINITION_CACHE_TTL" envDefault:"5m"`
+	// Backoff gives the redelivery delay of retryable failures (default:
+	// the runtime's exponential backoff from 500 ms to 30 s).
+	Backoff bus.BackoffFunc `env:"-"`
+}
+
+func (c Config) withDefaults() Config {
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.MaxDeliver = cmp.Or(c.MaxDeliver, DefaultMaxDeliver)
+	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.DefinitionCacheTTL = cmp.Or(c.DefinitionCacheTTL, DefaultDefinitionCacheTTL)
+	return c
+}
+
+// Validate reports every invalid setting by its variable name.
+func (c Config) Validate() error {
+	var errs []error
+	if c.WorkspaceID == "" {
+		errs = append(errs, errors.New("AIRBYTE_WORKSPACE_ID: required"))
+	} else if _, err := uuid.Parse(c.WorkspaceID); err != nil {
+		errs = append(errs, fmt.Errorf("AIRBYTE_WORKSPACE_ID: %q is not a UUID", c.WorkspaceID))
+	}
+	if c.DestinationID == "" {
+		errs = append(errs, errors.New("AIRBYTE_DESTINATION_ID: required"))
+	} else if _, err := uuid.Parse(c.DestinationID); err != nil {
+		errs = append(errs, fmt.Errorf("AIRBYTE_DESTINATION_ID: %q is not a UUID", c.DestinationID))
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("ONBOARDING_CONCURRENCY: %d is negative", c.Concurrency))
+	}
+	if c.MaxDeliver < 0 {
+		errs = append(errs, fmt.Errorf("ONBOARDING_MAX_DELIVER: %d is negative", c.MaxDeliver))
+	}
+	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
+		errs = append(errs, fmt.Errorf("ONBOARDING_ACK_WAIT: %s is below 1s", c.AckWait))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("ONBOARDING_TIMEOUT: %s is negative", c.Timeout))
+	}
+	if c.DefinitionCacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("ONBOARDING_DEFINITION_CACHE_TTL: %s is negative", c.DefinitionCacheTTL))
+	}
+	return errors.Join(errs...)
+}

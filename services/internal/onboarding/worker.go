@@ -1,0 +1,503 @@
+package onboarding
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/credentials"
+	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
+)
+
+// Source is the CloudEvent source of the facts the worker emits.
+const Source = "/aam/onboarding"
+
+// Consumer is the worker's durable consumer.
+const Consumer = "onboarding"
+
+// CredentialGetter returns a credential with its secret document; the
+// credential broker's client (*credentials.Client) is one.
+type CredentialGetter interface {
+	Get(ctx context.Context, id string) (credentials.Credential, error)
+}
+
+// Worker onboards connections on request. Build it with New and run it
+// with Run.
+type Worker struct {
+	deps  *app.Deps
+	ab    *airbyte.Client
+	creds CredentialGetter
+	cfg   Config
+	log   *zap.Logger
+
+	defs defCache
+
+	// crash, when set, is called at each crash point (see crashPoints);
+	// a non-nil error makes the delivery stop there, as if the process
+	// died. Tests use it.
+	crash func(point string) error
+}
+
+// New returns an onboard worker.
+func New(deps *app.Deps, ab *airbyte.Client, creds CredentialGetter, cfg Config) (*Worker, error) {
+	if deps == nil || deps.Store == nil || deps.JS == nil {
+		return nil, errors.New("onboarding: deps need Store and JS")
+	}
+	if ab == nil || creds == nil {
+		return nil, errors.New("onboarding: an Airbyte client and a credentials client are required")
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("onboarding: %w", err)
+	}
+	log := deps.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Worker{deps: deps, ab: ab, creds: creds, cfg: cfg, log: log.Named("onboarding"),
+		defs: defCache{ttl: cfg.DefinitionCacheTTL, m: map[string]defEntry{}}}, nil
+}
+
+// Route returns the worker's route on the request subject.
+func (w *Worker) Route() bus.Route[events.OnboardRequested] {
+	return bus.Route[events.OnboardRequested]{
+		Consumer:    Consumer,
+		Subject:     events.SubjectOnboardRequest,
+		Type:        events.TypeOnboardRequested,
+		Handle:      w.handle,
+		Fail:        w.fail,
+		Concurrency: w.cfg.Concurrency,
+		MaxDeliver:  w.cfg.MaxDeliver,
+		AckWait:     w.cfg.AckWait,
+		Timeout:     w.cfg.Timeout,
+		Backoff:     w.cfg.Backoff,
+	}
+}
+
+// Run handles onboard requests until ctx is cancelled.
+func (w *Worker) Run(ctx context.Context) error {
+	return bus.Serve(ctx, w.deps.Runtime(Source), w.Route())
+}
+
+// idNamespace derives connection ids from requests.
+var idNamespace = uuid.MustParse("5b0f6b0e-3d52-4c47-9a0e-6f1c2d8e4b71")
+
+// ConnectionID returns the registry id of the connection an onboard request
+// (CloudEvent source and id) creates.
+func ConnectionID(requestSource, requestID string) string {
+	return uuid.NewSHA1(idNamespace, []byte(requestSource+"\x00"+requestID)).String()
+}
+
+// ObjectName returns the name of the Airbyte source and connection created
+// for a connection: its name and the first 8 hex digits of its registry id,
+// "Salesforce Production [aam:1a2b3c4d]".
+func ObjectName(connectionName, connectionID string) string {
+	short := strings.ReplaceAll(connectionID, "-", "")
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	return fmt.Sprintf("%s [aam:%s]", strings.TrimSpace(connectionName), short)
+}
+
+// errDuplicate rolls back a transaction whose request is already recorded.
+var errDuplicate = errors.New("request already recorded")
+
+// onboarding is one delivery's work.
+type onboarding struct {
+	w    *Worker
+	ev   bus.Event[events.OnboardRequested]
+	req  outbox.Request
+	id   string
+	conn registry.Connection
+}
+
+func (w *Worker) handle(ctx context.Context, ev bus.Event[events.OnboardRequested]) error {
+	o := &onboarding{w: w, ev: ev, req: outbox.RequestOf(ev), id: ConnectionID(ev.Source, ev.ID)}
+	return o.run(ctx)
+}
+
+func (o *onboarding) point(p string) error {
+	if o.w.crash == nil {
+		return nil
+	}
+	return o.w.crash(p)
+}
+
+func (o *onboarding) checkpoint(ctx context.Context, step string, cp registry.ConnectionCheckpoint) error {
+	cp.Step = step
+	c, err := o.w.deps.Store.ConnectionSaveCheckpoint(ctx, o.id, cp)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", step, err)
+	}
+	o.conn = c
+	return nil
+}
+
+func (o *onboarding) run(ctx context.Context) error {
+	d := o.ev.Data
+	store := o.w.deps.Store
+	dest := d.DestinationID
+	if dest == "" {
+		dest = o.w.cfg.DestinationID
+	}
+	conn, _, err := store.ConnectionCreate(ctx, registry.ConnectionCreateParams{
+		ID: o.id, Name: d.ConnectionName, SourceType: d.SourceType, CredentialID: d.CredentialID,
+		AirbyteDestinationID: dest, RequestSource: o.ev.Source, RequestID: o.ev.ID, RequestedStreams: d.Streams,
+	})
+	if err != nil {
+		return stepFailed(StepRegister, err)
+	}
+	o.conn = conn
+	switch conn.Status {
+	case registry.StatusActive:
+		return nil // activated by an earlier delivery
+	case registry.StatusFailed:
+		return stepFailed(StepActivate, newPermanent("onboarding already failed: "+conn.StatusReason))
+	}
+	if err := o.point("registered"); err != nil {
+		return err
+	}
+
+	if o.conn.AirbyteSourceID == "" {
+		if err := o.createSource(ctx); err != nil {
+			return err
+		}
+	}
+	if o.conn.AirbyteSourceCatalogID == "" {
+		disc, err := o.w.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: o.conn.AirbyteSourceID})
+		if err != nil {
+			return stepFailed(StepDiscover, err)
+		}
+		if disc.CatalogID == "" {
+			return stepFailed(StepDiscover, errors.New("discover returned no catalogId"))
+		}
+		if err := o.checkpoint(ctx, StepDiscover, registry.ConnectionCheckpoint{AirbyteSourceCatalogID: disc.CatalogID}); err != nil {
+			return stepFailed(StepDiscover, err)
+		}
+		if err := o.point("discovered"); err != nil {
+			return err
+		}
+	}
+	if o.conn.AirbyteConnectionID == "" {
+		if err := o.createConnection(ctx); err != nil {
+			return err
+		}
+	}
+	read, err := o.w.ab.ConfigAPI().GetConnection(ctx, o.conn.AirbyteConnectionID)
+	if err != nil {
+		return stepFailed(StepCreateConnection, fmt.Errorf("read connection %s: %w", o.conn.AirbyteConnectionID, err))
+	}
+	if err := o.point("connection_read"); err != nil {
+		return err
+	}
+	return o.activate(ctx, read)
+}
+
+// createSource runs steps 1–3: credentials, source definition, source.
+func (o *onboarding) createSource(ctx context.Context) error {
+	d := o.ev.Data
+	cred, err := o.w.creds.Get(ctx, d.CredentialID)
+	if err != nil {
+		if errors.Is(err, credentials.ErrNotFound) {
+			err = fmt.Errorf("credential %q not found in the credential broker: %w", d.CredentialID, err)
+		}
+		return stepFailed(StepCredentials, err)
+	}
+	if err := o.point("credentials"); err != nil {
+		return err
+	}
+
+	if o.conn.AirbyteSourceDefinitionID == "" {
+		def, err := o.w.definition(ctx, d.SourceType)
+		if err != nil {
+			return stepFailed(StepSourceDefinition, err)
+		}
+		if err := o.checkpoint(ctx, StepSourceDefinition, registry.ConnectionCheckpoint{AirbyteSourceDefinitionID: def.ID}); err != nil {
+			return stepFailed(StepSourceDefinition, err)
+		}
+		if err := o.point("source_definition"); err != nil {
+			return err
+		}
+	}
+
+	name := ObjectName(d.ConnectionName, o.id)
+	var src *airbyte.Source
+	if o.conn.OnboardStep == checkpointSourceStarted {
+		// An earlier delivery may have created it: find it by name.
+		src, err = o.w.ab.FindSourceByName(ctx, o.w.cfg.WorkspaceID, name)
+		if err != nil && !airbyte.IsNotFound(err) {
+			return stepFailed(StepCreateSource, fmt.Errorf("look up source %q: %w", name, err))
+		}
+	} else if err := o.checkpoint(ctx, checkpointSourceStarted, registry.ConnectionCheckpoint{}); err != nil {
+		return stepFailed(StepCreateSource, err)
+	}
+	if src == nil {
+		if err := o.point("create_source"); err != nil {
+			return err
+		}
+		src, err = o.w.ab.CreateSource(ctx, airbyte.SourceCreateRequest{
+			Name: name, DefinitionID: o.conn.AirbyteSourceDefinitionID, WorkspaceID: o.w.cfg.WorkspaceID,
+			Configuration: cred.AirbyteConfiguration(),
+		})
+		if err != nil {
+			return stepFailed(StepCreateSource, err)
+		}
+		if err := o.point("source_created"); err != nil {
+			return err
+		}
+	}
+	if err := o.checkpoint(ctx, StepCreateSource, registry.ConnectionCheckpoint{AirbyteSourceID: src.SourceID}); err != nil {
+		return stepFailed(StepCreateSource, err)
+	}
+	return o.point("source_checkpointed")
+}
+
+// createConnection runs step 5: the connection to the destination.
+func (o *onboarding) createConnection(ctx context.Context) error {
+	d := o.ev.Data
+	name := ObjectName(d.ConnectionName, o.id)
+	var conn *airbyte.Connection
+	var err error
+	if o.conn.OnboardStep == checkpointConnectionStarted {
+		conn, err = o.w.ab.FindConnectionByName(ctx, o.w.cfg.WorkspaceID, name)
+		if err != nil && !airbyte.IsNotFound(err) {
+			return stepFailed(StepCreateConnection, fmt.Errorf("look up connection %q: %w", name, err))
+		}
+	} else if err := o.checkpoint(ctx, checkpointConnectionStarted, registry.ConnectionCheckpoint{}); err != nil {
+		return stepFailed(StepCreateConnection, err)
+	}
+	if conn == nil {
+		if err := o.point("create_connection"); err != nil {
+			return err
+		}
+		req := airbyte.ConnectionCreateRequest{
+			Name: name, SourceID: o.conn.AirbyteSourceID, DestinationID: o.conn.AirbyteDestinationID,
+			Status: airbyte.ConnectionActive,
+		}
+		if len(o.conn.RequestedStreams) > 0 {
+			req.Configurations = &airbyte.StreamConfigurations{}
+			for _, s := range o.conn.RequestedStreams {
+				req.Configurations.Streams = append(req.Configurations.Streams, airbyte.StreamConfiguration{Name: s})
+			}
+		}
+		conn, err = o.w.ab.CreateConnection(ctx, req)
+		if err != nil {
+			return stepFailed(StepCreateConnection, err)
+		}
+		if err := o.point("connection_created"); err != nil {
+			return err
+		}
+	}
+	if err := o.checkpoint(ctx, StepCreateConnection, registry.ConnectionCheckpoint{AirbyteConnectionID: conn.ConnectionID}); err != nil {
+		return stepFailed(StepCreateConnection, err)
+	}
+	return o.point("connection_checkpointed")
+}
+
+// activate runs step 6: catalog version 1, ACTIVE, inbox and fact in one
+// transaction.
+func (o *onboarding) activate(ctx context.Context, read *airbyte.ConnectionRead) error {
+	catalog, err := json.Marshal(read.SyncCatalog)
+	if err != nil {
+		return stepFailed(StepActivate, fmt.Errorf("encode sync catalog: %w", err))
+	}
+	sourceCatalogID := read.SourceCatalogID
+	if sourceCatalogID == "" {
+		sourceCatalogID = o.conn.AirbyteSourceCatalogID
+	}
+	streams := make([]string, 0, len(read.SyncCatalog.Streams))
+	for _, s := range read.SyncCatalog.Streams {
+		if s.Stream != nil {
+			streams = append(streams, s.Stream.Name)
+		}
+	}
+	err = o.w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
+		c, err := q.ConnectionGetForUpdate(ctx, o.id)
+		if err != nil {
+			return err
+		}
+		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: o.ev.Source, ID: o.ev.ID, Type: o.ev.Type, Outcome: registry.OutcomeDone})
+		if err != nil {
+			return err
+		}
+		if !inserted || c.Status == registry.StatusActive {
+			return errDuplicate
+		}
+		if _, err := q.CatalogVersionCreate(ctx, registry.CatalogVersionCreateParams{
+			ConnectionID: o.id, VersionNumber: 1, SyncCatalog: catalog, SourceCatalogID: sourceCatalogID,
+			Reason: "onboarded", RequestSource: o.ev.Source, RequestID: o.ev.ID,
+		}); err != nil {
+			return err
+		}
+		c, err = q.ConnectionActivate(ctx, o.id, 1, sourceCatalogID)
+		if err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeOnboarded, Source, o.id, o.req, events.ConnectionOnboarded{
+			ID: c.ID, Name: c.Name, SourceType: c.SourceType, Status: string(c.Status),
+			AirbyteSourceID: c.AirbyteSourceID, AirbyteConnectionID: c.AirbyteConnectionID,
+			CreatedAt: c.CreatedAt.UTC(), CatalogVersion: c.CatalogVersion, Streams: streams,
+		})
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	if err != nil {
+		return stepFailed(StepActivate, err)
+	}
+	return nil
+}
+
+// fail ends a request that cannot be onboarded: the connection FAILED, the
+// inbox entry and the onboard_failed fact, in one transaction.
+func (w *Worker) fail(ctx context.Context, ev bus.Event[events.OnboardRequested], cause error) error {
+	id := ConnectionID(ev.Source, ev.ID)
+	d := ev.Data
+	dest := d.DestinationID
+	if dest == "" {
+		dest = w.cfg.DestinationID
+	}
+	// The row may be missing when registering was what failed.
+	_, _, err := w.deps.Store.ConnectionCreate(ctx, registry.ConnectionCreateParams{
+		ID: id, Name: d.ConnectionName, SourceType: d.SourceType, CredentialID: d.CredentialID,
+		AirbyteDestinationID: dest, RequestSource: ev.Source, RequestID: ev.ID, RequestedStreams: d.Streams,
+	})
+	haveRow := err == nil
+	if err != nil && !errors.Is(err, registry.ErrInvalid) && !errors.Is(err, registry.ErrConflict) {
+		return fmt.Errorf("record failure: %w", err)
+	}
+
+	err = w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
+		fact := events.OnboardFailed{Name: d.ConnectionName, SourceType: d.SourceType, Status: string(registry.StatusFailed)}
+		var conn registry.Connection
+		if haveRow {
+			var err error
+			if conn, err = q.ConnectionGetForUpdate(ctx, id); err != nil {
+				return err
+			}
+		}
+		fact.Step, fact.Reason = failure(conn, ev, cause)
+		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type,
+			Outcome: registry.OutcomeFailed, Reason: fact.Step + ": " + fact.Reason})
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			return errDuplicate
+		}
+		subject := ""
+		if haveRow {
+			if conn.Status == registry.StatusActive {
+				// Activated after all (a delivery raced this one): the
+				// inbox entry just written must not stand.
+				return errDuplicate
+			}
+			if conn, err = q.ConnectionSetStatus(ctx, id, registry.StatusFailed, fact.Step+": "+fact.Reason); err != nil {
+				return err
+			}
+			fact.ID, fact.AirbyteSourceID, subject = conn.ID, conn.AirbyteSourceID, conn.ID
+		}
+		return outbox.Emit(ctx, q, events.TypeOnboardFailed, Source, subject, outbox.RequestOf(ev), fact)
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	return err
+}
+
+// failure returns the step and reason of a failed request.
+func failure(conn registry.Connection, ev bus.Event[events.OnboardRequested], cause error) (step, reason string) {
+	var se *StepError
+	if errors.As(cause, &se) {
+		step, reason = se.Step, se.Err.Error()
+		if !bus.IsPermanent(cause) {
+			reason = fmt.Sprintf("%s (gave up after %d deliveries)", reason, ev.Msg.NumDelivered)
+		}
+		return step, reason
+	}
+	return nextStep(conn), cause.Error()
+}
+
+// nextStep is the step a connection's onboarding was at, from its
+// checkpoint.
+func nextStep(c registry.Connection) string {
+	switch {
+	case c.ID == "":
+		return StepRegister
+	case c.AirbyteConnectionID != "":
+		return StepActivate
+	case c.AirbyteSourceCatalogID != "":
+		return StepCreateConnection
+	case c.AirbyteSourceID != "":
+		return StepDiscover
+	case c.AirbyteSourceDefinitionID != "":
+		return StepCreateSource
+	}
+	return StepCredentials
+}
+
+// definition returns the source definition of a source type, from the
+// cache or Airbyte.
+func (w *Worker) definition(ctx context.Context, sourceType string) (*airbyte.Definition, error) {
+	key := strings.ToLower(strings.TrimSpace(sourceType))
+	if d, ok := w.defs.get(key); ok {
+		return d, nil
+	}
+	v, err, _ := w.defs.group.Do(key, func() (any, error) {
+		d, err := w.ab.FindSourceDefinition(ctx, w.cfg.WorkspaceID, sourceType)
+		if err != nil {
+			return nil, err
+		}
+		w.defs.put(key, d)
+		return d, nil
+	})
+	if err != nil {
+		if airbyte.IsNotFound(err) {
+			return nil, newPermanent(fmt.Sprintf("source definition not found for source_type %s", sourceType))
+		}
+		return nil, err
+	}
+	return v.(*airbyte.Definition), nil
+}
+
+type defEntry struct {
+	def     *airbyte.Definition
+	expires time.Time
+}
+
+// defCache remembers source definitions by lower-case source type.
+type defCache struct {
+	ttl   time.Duration
+	group singleflight.Group
+	mu    sync.Mutex
+	m     map[string]defEntry
+}
+
+func (c *defCache) get(key string) (*airbyte.Definition, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || time.Now().After(e.expires) {
+		return nil, false
+	}
+	return e.def, true
+}
+
+func (c *defCache) put(key string, d *airbyte.Definition) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[key] = defEntry{def: d, expires: time.Now().Add(c.ttl)}
+}

@@ -1,0 +1,374 @@
+package repair
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
+)
+
+// Source is the CloudEvent source of the facts the worker emits.
+const Source = "/aam/repair"
+
+// Consumer is the worker's durable consumer.
+const Consumer = "repair"
+
+// Messages of io.aam.catalog.versioned.v1.
+const (
+	MessageVersioned = "Catalog updated and versioned successfully"
+	MessageUnchanged = "Catalog identical to the current version; no new version created"
+)
+
+// DefaultReason is recorded with a version when the request gives none.
+const DefaultReason = "drift repair"
+
+// Worker applies new catalogs to connections on request. Build it with New
+// and run it with Run.
+type Worker struct {
+	deps *app.Deps
+	ab   *airbyte.Client
+	cfg  Config
+	log  *zap.Logger
+
+	// crash, when set, is called at each crash point; a non-nil error
+	// makes the delivery stop there, as if the process died. Tests use it.
+	crash func(point string) error
+}
+
+// New returns a repair worker.
+func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
+	if deps == nil || deps.Store == nil || deps.JS == nil {
+		return nil, errors.New("repair: deps need Store and JS")
+	}
+	if ab == nil {
+		return nil, errors.New("repair: an Airbyte client is required")
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("repair: %w", err)
+	}
+	log := deps.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Worker{deps: deps, ab: ab, cfg: cfg, log: log.Named("repair")}, nil
+}
+
+// Route returns the worker's route on the request subject.
+func (w *Worker) Route() bus.Route[events.RepairRequested] {
+	return bus.Route[events.RepairRequested]{
+		Consumer:    Consumer,
+		Subject:     events.SubjectRepairRequest,
+		Type:        events.TypeRepairRequested,
+		Handle:      w.handle,
+		Fail:        w.fail,
+		Concurrency: w.cfg.Concurrency,
+		MaxDeliver:  w.cfg.MaxDeliver,
+		AckWait:     w.cfg.AckWait,
+		Timeout:     w.cfg.Timeout,
+		Backoff:     w.cfg.Backoff,
+	}
+}
+
+// Run handles repair requests until ctx is cancelled.
+func (w *Worker) Run(ctx context.Context) error {
+	return bus.Serve(ctx, w.deps.Runtime(Source), w.Route())
+}
+
+// errDuplicate rolls back a transaction whose request is already recorded.
+var errDuplicate = errors.New("request already recorded")
+
+func (w *Worker) point(p string) error {
+	if w.crash == nil {
+		return nil
+	}
+	return w.crash(p)
+}
+
+func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested]) error {
+	want, err := parseCatalog(ev.Data.NewSyncCatalog)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	conn, err := w.startHealing(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if err := w.point("healing"); err != nil {
+		return err
+	}
+
+	disc, err := w.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: conn.AirbyteSourceID})
+	if err != nil {
+		return airbyteFailed("discover the source's catalog", err)
+	}
+	var modes validModes
+	if conn.AirbyteDestinationID != "" {
+		props, err := w.ab.GetStreamProperties(ctx, airbyte.StreamPropertiesParams{
+			SourceID: conn.AirbyteSourceID, DestinationID: conn.AirbyteDestinationID})
+		if err != nil {
+			return airbyteFailed("read the valid sync modes", err)
+		}
+		modes = newValidModes(props)
+	}
+	catalog, err := buildCatalog(want, disc.Catalog, modes)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	if err := w.point("validated"); err != nil {
+		return err
+	}
+
+	current, err := w.deps.Store.CatalogVersionLatest(ctx, conn.ID)
+	if err != nil {
+		if registry.IsNotFound(err) {
+			return bus.Permanent(reject("", "", "connection %s has no catalog version", conn.ID))
+		}
+		return fmt.Errorf("read current catalog version: %w", err)
+	}
+	var cur airbyte.AirbyteCatalog
+	if err := json.Unmarshal(current.SyncCatalog, &cur); err != nil {
+		return bus.Permanent(fmt.Errorf("catalog version %d does not decode: %w", current.VersionNumber, err))
+	}
+	same, err := sameCatalog(catalog, &cur)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	if same {
+		return w.finishUnchanged(ctx, ev, conn.ID)
+	}
+
+	no := false
+	updated, err := w.ab.ConfigAPI().UpdateConnection(ctx, airbyte.ConnectionUpdate{
+		ConnectionID: conn.AirbyteConnectionID, SyncCatalog: catalog,
+		SourceCatalogID: disc.CatalogID, BreakingChange: &no,
+	})
+	if err != nil {
+		return airbyteFailed("update the Airbyte connection's catalog", err)
+	}
+	if err := w.point("updated"); err != nil {
+		return err
+	}
+	return w.finish(ctx, ev, conn.ID, &updated.SyncCatalog, disc.CatalogID)
+}
+
+// startHealing sets the connection HEALING for the request (committed), or
+// finds it already HEALING for this request.
+func (w *Worker) startHealing(ctx context.Context, ev bus.Event[events.RepairRequested]) (registry.Connection, error) {
+	id := ev.Data.ConnectionID
+	var conn registry.Connection
+	err := w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
+		c, err := q.ConnectionGetForUpdate(ctx, id)
+		if registry.IsNotFound(err) {
+			return bus.Permanent(reject("", "connection_id", "connection %s not found", id))
+		}
+		if err != nil {
+			return err
+		}
+		switch c.Status {
+		case registry.StatusActive:
+		case registry.StatusHealing:
+			h, err := q.ConnectionHealingHolder(ctx, id)
+			if err != nil {
+				return err
+			}
+			if h.Is(ev.Source, ev.ID) {
+				conn = c // resume this request's repair
+				return nil
+			}
+			if h.Held() && time.Since(h.StartedAt) < w.cfg.HealingStaleAfter {
+				return bus.RetryAfter(w.cfg.BusyRetry, fmt.Errorf("connection %s is being repaired by request %s", id, h.RequestID))
+			}
+		default:
+			return bus.Permanent(reject("", "connection_id",
+				"connection %s is %s, not ACTIVE: only an ACTIVE connection can be repaired", id, c.Status))
+		}
+		if c.AirbyteConnectionID == "" || c.AirbyteSourceID == "" {
+			return bus.Permanent(reject("", "connection_id", "connection %s has no Airbyte source and connection", id))
+		}
+		conn, err = q.ConnectionStartHealing(ctx, id, ev.Source, ev.ID, "repair: applying a new catalog")
+		return err
+	})
+	return conn, err
+}
+
+// finish records the applied catalog as version n+1 and ends the repair.
+func (w *Worker) finish(ctx context.Context, ev bus.Event[events.RepairRequested], id string, applied *airbyte.AirbyteCatalog, sourceCatalogID string) error {
+	catalog, err := json.Marshal(applied)
+	if err != nil {
+		return fmt.Errorf("encode applied catalog: %w", err)
+	}
+	reason := reasonOf(ev)
+	err = w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
+		if err := w.holdAndRecord(ctx, q, ev, id); err != nil {
+			return err
+		}
+		prev, err := q.CatalogVersionLatest(ctx, id)
+		if err != nil {
+			return err
+		}
+		v, err := q.CatalogVersionCreate(ctx, registry.CatalogVersionCreateParams{
+			ConnectionID: id, VersionNumber: prev.VersionNumber + 1, SyncCatalog: catalog,
+			SourceCatalogID: sourceCatalogID, Reason: reason, RequestSource: ev.Source, RequestID: ev.ID,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := q.ConnectionActivate(ctx, id, v.VersionNumber, sourceCatalogID); err != nil {
+			return err
+		}
+		if err := q.ConnectionStopHealing(ctx, id); err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeCatalogVersioned, Source, id, outbox.RequestOf(ev), events.CatalogVersioned{
+			ConnectionID: id, PreviousVersion: prev.VersionNumber, NewVersion: v.VersionNumber,
+			Status: "success", Message: MessageVersioned, ContentHash: v.ContentHash, Reason: reason,
+		})
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	return err
+}
+
+// finishUnchanged ends a repair whose catalog equals the current version.
+func (w *Worker) finishUnchanged(ctx context.Context, ev bus.Event[events.RepairRequested], id string) error {
+	err := w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
+		if err := w.holdAndRecord(ctx, q, ev, id); err != nil {
+			return err
+		}
+		cur, err := q.CatalogVersionLatest(ctx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ConnectionSetStatus(ctx, id, registry.StatusActive, ""); err != nil {
+			return err
+		}
+		if err := q.ConnectionStopHealing(ctx, id); err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeCatalogVersioned, Source, id, outbox.RequestOf(ev), events.CatalogVersioned{
+			ConnectionID: id, PreviousVersion: cur.VersionNumber, NewVersion: cur.VersionNumber,
+			Status: "success", Message: MessageUnchanged, ContentHash: cur.ContentHash, Reason: reasonOf(ev),
+			Unchanged: true,
+		})
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	return err
+}
+
+// holdAndRecord locks the connection, checks that the request still holds
+// it HEALING and records the request done.
+func (w *Worker) holdAndRecord(ctx context.Context, q *registry.Queries, ev bus.Event[events.RepairRequested], id string) error {
+	c, err := q.ConnectionGetForUpdate(ctx, id)
+	if err != nil {
+		return err
+	}
+	h, err := q.ConnectionHealingHolder(ctx, id)
+	if err != nil {
+		return err
+	}
+	inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
+	if err != nil {
+		return err
+	}
+	if !inserted {
+		return errDuplicate
+	}
+	if c.Status != registry.StatusHealing || !h.Is(ev.Source, ev.ID) {
+		return fmt.Errorf("connection %s is no longer HEALING for this repair (status %s)", id, c.Status)
+	}
+	return nil
+}
+
+// fail ends a request that cannot be applied: the connection's status
+// restored when this request set it HEALING, the inbox entry and the
+// repair_failed fact, in one transaction.
+func (w *Worker) fail(ctx context.Context, ev bus.Event[events.RepairRequested], cause error) error {
+	id := ev.Data.ConnectionID
+	fact := events.RepairFailed{ConnectionID: id, Reason: cause.Error()}
+	var rej *RejectError
+	if errors.As(cause, &rej) {
+		fact.Reason, fact.Stream, fact.Field = rej.Reason, rej.Stream, rej.Field
+	} else if !bus.IsPermanent(cause) {
+		fact.Reason = fmt.Sprintf("%s (gave up after %d deliveries)", cause.Error(), ev.Msg.NumDelivered)
+	}
+	err := w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
+		c, err := q.ConnectionGetForUpdate(ctx, id)
+		found := err == nil
+		if err != nil && !registry.IsNotFound(err) {
+			return err
+		}
+		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type,
+			Outcome: registry.OutcomeFailed, Reason: fact.Reason})
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			return errDuplicate
+		}
+		if found {
+			if c.Status == registry.StatusHealing {
+				h, err := q.ConnectionHealingHolder(ctx, id)
+				if err != nil {
+					return err
+				}
+				if h.Is(ev.Source, ev.ID) {
+					if c, err = q.ConnectionSetStatus(ctx, id, registry.StatusActive, ""); err != nil {
+						return err
+					}
+					if err := q.ConnectionStopHealing(ctx, id); err != nil {
+						return err
+					}
+				}
+			}
+			fact.Status = string(c.Status)
+		}
+		return outbox.Emit(ctx, q, events.TypeRepairFailed, Source, id, outbox.RequestOf(ev), fact)
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	return err
+}
+
+func reasonOf(ev bus.Event[events.RepairRequested]) string {
+	if ev.Data.Reason != "" {
+		return ev.Data.Reason
+	}
+	return DefaultReason
+}
+
+// airbyteFailed wraps an Airbyte failure: 4xx answers are permanent, the
+// others are retried (after Airbyte's Retry-After when it sent one).
+func airbyteFailed(what string, err error) error {
+	err = fmt.Errorf("%s: %w", what, err)
+	var de *airbyte.DiscoverError
+	switch {
+	case errors.As(err, &de):
+		if f := de.JobInfo.FailureReason; f == nil || f.Retryable == nil || !*f.Retryable {
+			return bus.Permanent(err)
+		}
+		return err
+	case airbyte.IsRetryable(err), airbyte.IsAuth(err):
+		if d, ok := airbyte.RetryAfter(err); ok {
+			return bus.RetryAfter(d, err)
+		}
+		return err
+	case airbyte.IsValidation(err), airbyte.IsNotFound(err), airbyte.IsConflict(err):
+		return bus.Permanent(err)
+	}
+	return err
+}
