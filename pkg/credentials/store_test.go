@@ -22,7 +22,7 @@ type storeBundle struct {
 	store  *Store
 }
 
-func setupStore(t *testing.T) *storeBundle {
+func setupStore(t testing.TB) *storeBundle {
 	t.Helper()
 	schema := dbtest.NewSchema(t)
 	reg := registry.NewStore(schema.Pool)
