@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
 	"go.uber.org/zap"
 
 	"github.com/aam-mesh/aam/events"
@@ -295,7 +296,14 @@ func (s *server[T]) process(msg jetstream.Msg) {
 		return
 	}
 
-	err = s.call(msg, ev)
+	spanCtx, span, tp := startSpan(s.workCtx, ev)
+	ev.TraceParent = tp
+	err = s.call(spanCtx, msg, ev)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, truncate(err.Error(), 256))
+	}
+	span.End()
 	var retryAfter *RetryAfterError
 	switch {
 	case err == nil:
@@ -378,8 +386,8 @@ func (s *server[T]) decode(h nats.Header, data []byte, info MsgInfo) (Event[T], 
 
 // call runs the handler with a timeout, InProgress heartbeats and panic
 // recovery.
-func (s *server[T]) call(msg jetstream.Msg, ev Event[T]) (err error) {
-	ctx, cancel := context.WithTimeout(s.workCtx, s.r.Timeout)
+func (s *server[T]) call(ctx context.Context, msg jetstream.Msg, ev Event[T]) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.r.Timeout)
 	defer cancel()
 	done := make(chan struct{})
 	defer close(done)

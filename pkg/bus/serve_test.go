@@ -500,3 +500,33 @@ func TestDataFailingItsSchemaIsRejected(t *testing.T) {
 		"s3": "data.new_sync_catalog",
 	}, fields)
 }
+
+func TestTraceContextReachesFacts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	succeeded := b.facts(events.SubjectSyncSucceeded)
+	var seen sync.Map
+	b.serve(bus.Route[events.SyncRequested]{Consumer: "w", Subject: events.SubjectSyncRequest, Type: events.TypeSyncRequested,
+		Handle: func(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
+			seen.Store(ev.ID, ev.TraceParent)
+			return b.effect(ctx, ev)
+		}})
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	e, err := events.New(events.TypeSyncRequested, "/test", events.SyncRequested{ConnectionID: "c-t"},
+		events.WithID("traced"), events.WithTraceParent(tp))
+	require.NoError(t, err)
+	_, err = bus.NewPublisher(b.js).Publish(b.ctx, events.SubjectSyncRequest, e, events.Binary)
+	require.NoError(t, err)
+	b.publish("untraced", "c-u")
+	require.Eventually(t, func() bool { return len(succeeded()) == 2 }, 5*time.Second, 10*time.Millisecond)
+	byID := map[string]string{}
+	for _, m := range succeeded() {
+		ev, _, err := events.FromMsg(m)
+		require.NoError(t, err)
+		byID[events.CorrelationID(ev)] = events.TraceParent(ev)
+	}
+	require.Equal(t, tp, byID["traced"], "the request's trace id is on its completion event")
+	require.Regexp(t, `^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$`, byID["untraced"], "an untraced request gets a trace of its own")
+	v, _ := seen.Load("untraced")
+	require.Equal(t, byID["untraced"], v)
+}
