@@ -36,6 +36,7 @@ type Common struct {
 	config.HTTP
 	config.Postgres
 	config.NATS
+	observability.Tracing
 }
 
 // Deps are a role's shared dependencies.
@@ -50,6 +51,8 @@ type Deps struct {
 	JS      jetstream.JetStream
 	// BusMetrics are shared by every consumer of the process.
 	BusMetrics *bus.Metrics
+
+	stopTracing func(context.Context) error
 }
 
 // Runtime returns the worker runtime for this process: registry ledger,
@@ -63,6 +66,11 @@ func (d *Deps) Runtime(source string) bus.Runtime {
 
 // Close releases the connections.
 func (d *Deps) Close() {
+	if d.stopTracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = d.stopTracing(ctx)
+		cancel()
+	}
 	if d.NC != nil {
 		_ = d.NC.Drain()
 	}
@@ -87,6 +95,11 @@ func Open(ctx context.Context, role string, c Common, log *zap.Logger, opts ...O
 		o = opts[0]
 	}
 	d := &Deps{Role: role, Log: log, Metrics: observability.NewRegistry()}
+	stop, err := observability.SetupTracing(ctx, c.Tracing, "aam-"+role)
+	if err != nil {
+		return nil, err
+	}
+	d.stopTracing = stop
 	d.Health = observability.NewHandler(d.Metrics)
 	d.BusMetrics = bus.NewMetrics(d.Metrics)
 	pool, err := OpenPostgres(ctx, c.Postgres, role)
