@@ -145,7 +145,8 @@ func deriveConfigAPIURL(base string) string {
 func (cfg Config) Validate() error {
 	cfg = cfg.withDefaults()
 	var errs []error
-	for name, raw := range map[string]string{"BaseURL": cfg.BaseURL, "ConfigAPIURL": cfg.ConfigAPIURL} {
+	for _, f := range [...]struct{ name, raw string }{{"BaseURL", cfg.BaseURL}, {"ConfigAPIURL", cfg.ConfigAPIURL}} {
+		name, raw := f.name, f.raw
 		u, err := url.Parse(raw)
 		switch {
 		case err != nil:

@@ -40,7 +40,8 @@
 //   - Idempotent calls (GET, DELETE, PATCH, and the configuration API's
 //     reads, discover and connections/update, which converge when repeated)
 //     are retried on 408, 429, 500, 502, 503, 504, attempt timeouts and
-//     connection errors.
+//     connection errors; except that a 500 from a call that runs a discover
+//     is the connector failing and is returned at once.
 //   - Creates (POST /sources, /destinations, /connections, /jobs) are retried
 //     only when the failure proves Airbyte did not act on the request: the
 //     connection could not be opened, or the answer was 429 (Airbyte's load

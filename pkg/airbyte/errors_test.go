@@ -55,8 +55,8 @@ func TestAPIErrorShapes(t *testing.T) {
 		},
 		{
 			name: "config known exception", status: 409,
-			body: `{"message":"A sync is already running for: 9924bcd0-99be-453d-ba47-c2c9766f7da5","exceptionClassName":"io.airbyte.commons.server.errors.ValueConflictKnownException","errorId":"4b7f4c1e-0000-4000-8000-000000000001"}`,
-			want: APIError{StatusCode: 409, Message: "A sync is already running for: 9924bcd0-99be-453d-ba47-c2c9766f7da5", ErrorID: "4b7f4c1e-0000-4000-8000-000000000001"},
+			body:  `{"message":"A sync is already running for: 9924bcd0-99be-453d-ba47-c2c9766f7da5","exceptionClassName":"io.airbyte.commons.server.errors.ValueConflictKnownException","errorId":"4b7f4c1e-0000-4000-8000-000000000001"}`,
+			want:  APIError{StatusCode: 409, Message: "A sync is already running for: 9924bcd0-99be-453d-ba47-c2c9766f7da5", ErrorID: "4b7f4c1e-0000-4000-8000-000000000001"},
 			check: func(t *testing.T, err error) { require.True(t, IsSyncRunning(err)) },
 		},
 		{
@@ -70,8 +70,8 @@ func TestAPIErrorShapes(t *testing.T) {
 		},
 		{
 			name: "config known exception with details", status: 422,
-			body: `{"message":"Invalid input","details":{"field":"x"},"errorId":"e"}`,
-			want: APIError{StatusCode: 422, Message: "Invalid input", ErrorID: "e", Data: json.RawMessage(`{"field":"x"}`)},
+			body:  `{"message":"Invalid input","details":{"field":"x"},"errorId":"e"}`,
+			want:  APIError{StatusCode: 422, Message: "Invalid input", ErrorID: "e", Data: json.RawMessage(`{"field":"x"}`)},
 			check: func(t *testing.T, err error) { require.True(t, IsValidation(err)) },
 		},
 		{
@@ -88,8 +88,8 @@ func TestAPIErrorShapes(t *testing.T) {
 		},
 		{
 			name: "load shedding 429", status: 429,
-			body: `{"message":"You are being rate limited."}`,
-			want: APIError{StatusCode: 429, Message: "You are being rate limited."},
+			body:  `{"message":"You are being rate limited."}`,
+			want:  APIError{StatusCode: 429, Message: "You are being rate limited."},
 			check: func(t *testing.T, err error) { require.True(t, IsRetryable(err)) },
 		},
 		{
