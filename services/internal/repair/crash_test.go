@@ -1,0 +1,98 @@
+package repair
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/testenv"
+)
+
+// TestRepairCrashAtEachStep kills the worker after HEALING is committed,
+// after the catalog is validated, and after connections/update answered but
+// before the version was recorded; a new worker finishes the repair with
+// one version and one fact.
+func TestRepairCrashAtEachStep(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"healing", "validated", "updated"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			conn := b.seed(t, seedOpts{})
+			require.NoError(t, b.env.Emulator.MutateSchema(conn.AirbyteSourceID,
+				emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"}))
+			first := b.start(t, workerOpts{crashAt: point})
+			reqID := b.repair(t, conn.ID, catalogOf(protocol("Account", "incremental", "append_dedup"),
+				protocol("Lead", "full_refresh", "overwrite")), "")
+			select {
+			case <-first.crashed:
+			case <-time.After(15 * time.Second):
+				t.Fatalf("the worker never reached %s", point)
+			}
+			first.kill()
+			require.Equal(t, registry.StatusHealing, b.connection(t, conn.ID).Status, "left HEALING by the crash")
+			b.start(t, workerOpts{ownConn: true})
+			requireRepairedOnce(t, b, conn, reqID)
+		})
+	}
+}
+
+// TestRepairCrashWhileUpdating loses the answer of connections/update,
+// which Airbyte carried out, and kills the worker at that instant.
+func TestRepairCrashWhileUpdating(t *testing.T) {
+	t.Parallel()
+	var first *runningWorker
+	killed := make(chan struct{})
+	lossy := &testenv.LossyTransport{Method: http.MethodPost, PathSuffix: updatePath}
+	lossy.OnLoss = func() {
+		first.nc.Close()
+		close(killed)
+	}
+	b := setup(t, setupOpts{transport: func(rt http.RoundTripper) http.RoundTripper {
+		lossy.Next = rt
+		return lossy
+	}})
+	conn := b.seed(t, seedOpts{})
+	first = b.start(t, workerOpts{ownConn: true})
+	reqID := b.repair(t, conn.ID, catalogOf(protocol("Account", "incremental", "append_dedup"),
+		protocol("Lead", "full_refresh", "overwrite")), "")
+	select {
+	case <-killed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("connections/update was never sent")
+	}
+	first.kill()
+	b.start(t, workerOpts{ownConn: true})
+	requireRepairedOnce(t, b, conn, reqID)
+	require.Equal(t, 2, b.calls.Count(http.MethodPost, updatePath), "the update is sent again: it converges")
+}
+
+func requireRepairedOnce(t *testing.T, b *bundle, conn registry.Connection, reqID string) {
+	t.Helper()
+	fact := b.env.WaitFact(reqID, events.TypeCatalogVersioned, 30*time.Second)
+	got := testenv.Data[events.CatalogVersioned](t, fact)
+	require.Equal(t, 1, got.PreviousVersion)
+	require.Equal(t, 2, got.NewVersion)
+	require.False(t, got.Unchanged)
+
+	versions := b.versions(t, conn.ID)
+	require.Len(t, versions, 2, "one new version")
+	require.Equal(t, reqID, versions[1].RequestID)
+	require.Equal(t, got.ContentHash, versions[1].ContentHash)
+	b.requireActiveAndFree(t, conn.ID)
+	require.Equal(t, 2, b.connection(t, conn.ID).CatalogVersion)
+	require.Equal(t, []string{"Account", "Lead"}, streamNames(b.airbyteConnection(t, conn.AirbyteConnectionID)))
+
+	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.outboxFor(t, reqID), "one fact")
+	ids := map[string]bool{}
+	for _, f := range b.env.Facts(reqID) {
+		require.Equal(t, events.TypeCatalogVersioned, f.Type(), "no other fact answers the request")
+		ids[f.ID()] = true
+	}
+	require.Len(t, ids, 1, "one fact id")
+}

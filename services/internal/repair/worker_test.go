@@ -1,0 +1,418 @@
+package repair
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/schemas"
+	"github.com/aam-mesh/aam/services/internal/testenv"
+)
+
+const updatePath = "/api/v1/connections/update"
+
+// TestRepairAppliesSeedCatalog applies the seed's documented repair (in the
+// Airbyte protocol form) after the source drifted.
+func TestRepairAppliesSeedCatalog(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.start(t)
+	ctx := context.Background()
+	conn := b.seed(t, seedOpts{})
+	// The source drifts: Account gains a field.
+	require.NoError(t, b.env.Emulator.MutateSchema(conn.AirbyteSourceID,
+		emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"}))
+
+	reqID := b.repair(t, conn.ID, catalogOf(
+		protocol("Account", "incremental", "append_dedup"),
+		protocol("Contact", "full_refresh", "overwrite"),
+	), "Region__c added upstream")
+	fact := b.env.WaitFact(reqID, events.TypeCatalogVersioned)
+
+	versions := b.versions(t, conn.ID)
+	require.Len(t, versions, 2)
+	v2 := versions[1]
+	require.Equal(t, 2, v2.VersionNumber)
+	require.Equal(t, "Region__c added upstream", v2.Reason)
+	require.Equal(t, reqID, v2.RequestID)
+	require.Equal(t, b.requestSource(), v2.RequestSource)
+	hash, err := registry.CatalogHash(v2.SyncCatalog)
+	require.NoError(t, err)
+	require.Equal(t, hash, v2.ContentHash)
+	require.NotEqual(t, versions[0].ContentHash, v2.ContentHash)
+
+	// The fact: the seed's repair response, answering the request.
+	require.Equal(t, Source, fact.Source())
+	require.Equal(t, conn.ID, fact.Subject())
+	require.Equal(t, reqID, events.CorrelationID(fact))
+	require.Equal(t, events.DeterministicID(b.requestSource(), reqID, events.TypeCatalogVersioned), fact.ID())
+	require.NoError(t, schemas.Validate(events.TypeCatalogVersioned, fact.Data()))
+	want := events.CatalogVersioned{ConnectionID: conn.ID, PreviousVersion: 1, NewVersion: 2, Status: "success",
+		Message: "Catalog updated and versioned successfully", ContentHash: v2.ContentHash, Reason: "Region__c added upstream"}
+	if diff := cmp.Diff(want, testenv.Data[events.CatalogVersioned](t, fact)); diff != "" {
+		t.Errorf("catalog.versioned (-want +got):\n%s", diff)
+	}
+
+	// Registry: ACTIVE at version 2, the new source catalog recorded.
+	b.requireActiveAndFree(t, conn.ID)
+	after := b.connection(t, conn.ID)
+	require.Equal(t, 2, after.CatalogVersion)
+	require.Equal(t, v2.SourceCatalogID, after.AirbyteSourceCatalogID)
+	require.NotEqual(t, conn.AirbyteSourceCatalogID, after.AirbyteSourceCatalogID, "a fresh discover's catalog")
+
+	// Airbyte: the whole catalog replaced, the new field there, the
+	// connection pointing at the new discover, breakingChange false.
+	ac := b.airbyteConnection(t, conn.AirbyteConnectionID)
+	require.Equal(t, []string{"Account", "Contact"}, streamNames(ac))
+	require.Equal(t, after.AirbyteSourceCatalogID, ac.SourceCatalogID)
+	require.False(t, ac.BreakingChange)
+	account := ac.Streams[0]
+	require.Contains(t, account.Stream.JSONSchema["properties"], "Region__c")
+	require.Equal(t, "incremental", account.Config.SyncMode)
+	require.Equal(t, "append_dedup", account.Config.DestinationSyncMode)
+	require.Equal(t, []string{"SystemModstamp"}, account.Config.CursorField, "the source's cursor")
+	require.Equal(t, [][]string{{"Id"}}, account.Config.PrimaryKey, "the source's primary key")
+	require.Equal(t, "full_refresh", ac.Streams[1].Config.SyncMode)
+
+	// The stored version is what Airbyte now holds.
+	var stored airbyte.AirbyteCatalog
+	require.NoError(t, json.Unmarshal(v2.SyncCatalog, &stored))
+	require.Len(t, stored.Streams, 2)
+	require.Contains(t, string(stored.Streams[0].Stream.JSONSchema), "Region__c")
+
+	require.Equal(t, 1, b.calls.Count(http.MethodPost, updatePath))
+	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.outboxFor(t, reqID))
+	in, err := b.env.Store.InboxGet(ctx, b.requestSource(), reqID)
+	require.NoError(t, err)
+	require.Equal(t, registry.OutcomeDone, in.Outcome)
+}
+
+// TestRepairConfigAPIForm applies a catalog in the configuration API's form,
+// with a user-chosen cursor on a stream whose source defines none.
+func TestRepairConfigAPIForm(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	registerWarehouse(t, b.env.Emulator)
+	b.start(t)
+	conn := b.seed(t, seedOpts{sourceType: "Warehouse", streams: []airbyte.StreamConfiguration{
+		{Name: "orders", SyncMode: airbyte.SyncModeFullRefreshOverwrite}}})
+
+	reqID := b.repair(t, conn.ID, map[string]any{"streams": []any{
+		map[string]any{
+			"stream": map[string]any{"name": "orders"},
+			"config": map[string]any{"syncMode": "incremental", "destinationSyncMode": "append_dedup",
+				"cursorField": []string{"updated_at"}, "primaryKey": [][]string{{"id"}}, "selected": true},
+		},
+		map[string]any{ // not selected: dropped
+			"stream": map[string]any{"name": "customers"},
+			"config": map[string]any{"syncMode": "full_refresh", "destinationSyncMode": "overwrite", "selected": false},
+		},
+	}}, "")
+	fact := b.env.WaitFact(reqID, events.TypeCatalogVersioned)
+	got := testenv.Data[events.CatalogVersioned](t, fact)
+	require.Equal(t, 2, got.NewVersion)
+	require.Equal(t, DefaultReason, got.Reason)
+
+	ac := b.airbyteConnection(t, conn.AirbyteConnectionID)
+	require.Equal(t, []string{"orders"}, streamNames(ac))
+	cfg := ac.Streams[0].Config
+	require.Equal(t, "incremental", cfg.SyncMode)
+	require.Equal(t, []string{"updated_at"}, cfg.CursorField)
+	require.Equal(t, [][]string{{"id"}}, cfg.PrimaryKey)
+	b.requireActiveAndFree(t, conn.ID)
+}
+
+// TestRepairIdenticalCatalogIsIdempotent applies the connection's current
+// catalog: no new version, no Airbyte update.
+func TestRepairIdenticalCatalogIsIdempotent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.start(t)
+	conn := b.seed(t, seedOpts{})
+	before := b.versions(t, conn.ID)
+
+	// The same configuration in the protocol form, and the stored version
+	// itself in the configuration API form.
+	for _, catalog := range []any{
+		catalogOf(protocol("Account", "incremental", "append_dedup")),
+		json.RawMessage(before[0].SyncCatalog),
+	} {
+		reqID := b.repair(t, conn.ID, catalog, "nothing changed")
+		fact := b.env.WaitFact(reqID, events.TypeCatalogVersioned)
+		require.NoError(t, schemas.Validate(events.TypeCatalogVersioned, fact.Data()))
+		want := events.CatalogVersioned{ConnectionID: conn.ID, PreviousVersion: 1, NewVersion: 1, Status: "success",
+			Message: MessageUnchanged, ContentHash: before[0].ContentHash, Reason: "nothing changed", Unchanged: true}
+		if diff := cmp.Diff(want, testenv.Data[events.CatalogVersioned](t, fact)); diff != "" {
+			t.Errorf("catalog.versioned (-want +got):\n%s", diff)
+		}
+	}
+	require.Len(t, b.versions(t, conn.ID), 1)
+	require.Zero(t, b.calls.Count(http.MethodPost, updatePath))
+	b.requireActiveAndFree(t, conn.ID)
+	require.Equal(t, 1, b.connection(t, conn.ID).CatalogVersion)
+}
+
+// TestRepairRejectsCatalog sends catalogs Airbyte would refuse: each ends
+// in repair_failed naming the stream and field, the connection ACTIVE as it
+// was, and no connections/update call.
+func TestRepairRejectsCatalog(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		warehouse  bool
+		drift      []emulator.SchemaOp
+		catalog    any
+		wantStream string
+		wantField  string
+		wantReason string
+	}{
+		{
+			name:       "unknown stream",
+			catalog:    catalogOf(protocol("Invoice__c", "full_refresh", "overwrite")),
+			wantStream: "Invoice__c", wantField: "stream.name",
+			wantReason: "No streams found with name [Invoice__c] and namespace [null]",
+		},
+		{
+			name:       "unsupported sync mode",
+			drift:      []emulator.SchemaOp{{Op: "add_stream", Stream: "Note", Schema: plainSchema("Id", "Body")}},
+			catalog:    catalogOf(protocol("Note", "incremental", "append")),
+			wantStream: "Note", wantField: "sync_mode",
+			wantReason: "Cannot set sync mode to incremental for stream Note. Supported sync modes are: [full_refresh]",
+		},
+		{
+			name:       "destination sync mode the destination lacks",
+			catalog:    catalogOf(protocol("Account", "incremental", "update")),
+			wantStream: "Account", wantField: "destination_sync_mode",
+			wantReason: "Cannot set sync mode to incremental_update for stream Account. Valid sync modes are:",
+		},
+		{
+			name:       "missing cursor",
+			warehouse:  true,
+			catalog:    catalogOf(protocol("orders", "incremental", "append")),
+			wantStream: "orders", wantField: "cursor_field",
+			wantReason: "No default cursor field for stream: orders. Please include a cursor field configuration for this stream.",
+		},
+		{
+			name:       "cursor not in the schema",
+			warehouse:  true,
+			catalog:    catalogOf(protocol("orders", "incremental", "append", map[string]any{"cursor_field": []string{"modified"}})),
+			wantStream: "orders", wantField: "cursor_field",
+			wantReason: "Invalid cursor field [modified] for stream: orders",
+		},
+		{
+			name:       "cursor contradicting the source's",
+			catalog:    catalogOf(protocol("Account", "incremental", "append_dedup", map[string]any{"cursor_field": []string{"CreatedDate"}})),
+			wantStream: "Account", wantField: "cursor_field",
+			wantReason: "Cursor Field [CreatedDate] is already defined by source for stream: Account.",
+		},
+		{
+			name:       "primary key contradicting the source's",
+			catalog:    catalogOf(protocol("Account", "incremental", "append_dedup", map[string]any{"primary_key": [][]string{{"Name"}}})),
+			wantStream: "Account", wantField: "primary_key",
+			wantReason: "Primary key for stream: Account is already pre-defined. Please remove the primaryKey or provide the value as [[Id]].",
+		},
+		{
+			name:       "dedup without a primary key",
+			warehouse:  true,
+			catalog:    catalogOf(protocol("events", "incremental", "append_dedup", map[string]any{"cursor_field": []string{"at"}})),
+			wantStream: "events", wantField: "primary_key",
+			wantReason: "No default primary key for stream: events.",
+		},
+		{
+			name:       "primary key not in the schema",
+			warehouse:  true,
+			catalog:    catalogOf(protocol("events", "incremental", "append_dedup", map[string]any{
+				"cursor_field": []string{"at"}, "primary_key": [][]string{{"event_id"}}})),
+			wantStream: "events", wantField: "primary_key",
+			wantReason: "Invalid primary key [[event_id]] for stream: events.",
+		},
+		{
+			name: "configuration API form names its own fields",
+			catalog: map[string]any{"streams": []any{map[string]any{
+				"stream": map[string]any{"name": "Account"},
+				"config": map[string]any{"syncMode": "incremental", "destinationSyncMode": "append_dedup", "cursorField": []string{"Name"}},
+			}}},
+			wantStream: "Account", wantField: "config.cursorField",
+			wantReason: "Cursor Field [Name] is already defined by source",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			var conn registry.Connection
+			if tc.warehouse {
+				registerWarehouse(t, b.env.Emulator)
+				conn = b.seed(t, seedOpts{sourceType: "Warehouse", streams: []airbyte.StreamConfiguration{
+					{Name: "orders", SyncMode: airbyte.SyncModeFullRefreshOverwrite}}})
+			} else {
+				conn = b.seed(t, seedOpts{})
+			}
+			if len(tc.drift) > 0 {
+				require.NoError(t, b.env.Emulator.MutateSchema(conn.AirbyteSourceID, tc.drift...))
+			}
+			before := b.airbyteConnection(t, conn.AirbyteConnectionID)
+			b.start(t)
+
+			reqID := b.repair(t, conn.ID, tc.catalog, "")
+			fact := b.env.WaitFact(reqID, events.TypeRepairFailed)
+			require.NoError(t, schemas.Validate(events.TypeRepairFailed, fact.Data()))
+			got := testenv.Data[events.RepairFailed](t, fact)
+			require.Equal(t, conn.ID, got.ConnectionID)
+			require.Equal(t, conn.ID, fact.Subject())
+			require.Equal(t, reqID, events.CorrelationID(fact))
+			require.Equal(t, tc.wantStream, got.Stream)
+			require.Equal(t, tc.wantField, got.Field)
+			require.Contains(t, got.Reason, tc.wantReason)
+			require.Equal(t, events.StatusActive, got.Status)
+
+			b.requireActiveAndFree(t, conn.ID)
+			require.Len(t, b.versions(t, conn.ID), 1)
+			require.Zero(t, b.calls.Count(http.MethodPost, updatePath), "Airbyte was not changed")
+			if diff := cmp.Diff(before, b.airbyteConnection(t, conn.AirbyteConnectionID)); diff != "" {
+				t.Errorf("Airbyte connection changed (-before +after):\n%s", diff)
+			}
+			in, err := b.env.Store.InboxGet(context.Background(), b.requestSource(), reqID)
+			require.NoError(t, err)
+			require.Equal(t, registry.OutcomeFailed, in.Outcome)
+			require.Equal(t, map[string]int{events.TypeRepairFailed: 1}, b.outboxFor(t, reqID))
+		})
+	}
+}
+
+// TestRepairRefusesConnections covers connections that cannot be repaired:
+// unknown, or not ACTIVE. Airbyte is not called.
+func TestRepairRefusesConnections(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.start(t)
+	ctx := context.Background()
+	failed := b.seed(t, seedOpts{})
+	_, err := b.env.Store.ConnectionSetStatus(ctx, failed.ID, registry.StatusFailed, "create_connection: boom")
+	require.NoError(t, err)
+	pending, _, err := b.env.Store.ConnectionCreate(ctx, registry.ConnectionCreateParams{
+		ID: registry.NewID(), Name: "Pending", SourceType: "Salesforce", RequestSource: "/test", RequestID: "pending"})
+	require.NoError(t, err)
+	calls := b.calls.Total()
+
+	unknown := registry.NewID()
+	for _, tc := range []struct {
+		id, wantStatus, wantReason string
+	}{
+		{unknown, "", "connection " + unknown + " not found"},
+		{failed.ID, events.StatusFailed, "is FAILED, not ACTIVE: only an ACTIVE connection can be repaired"},
+		{pending.ID, events.StatusPending, "is PENDING, not ACTIVE"},
+	} {
+		reqID := b.repair(t, tc.id, catalogOf(protocol("Account", "incremental", "append_dedup")), "")
+		fact := b.env.WaitFact(reqID, events.TypeRepairFailed)
+		require.NoError(t, schemas.Validate(events.TypeRepairFailed, fact.Data()))
+		got := testenv.Data[events.RepairFailed](t, fact)
+		require.Equal(t, tc.id, got.ConnectionID)
+		require.Equal(t, tc.wantStatus, got.Status)
+		require.Contains(t, got.Reason, tc.wantReason)
+		require.Equal(t, "connection_id", got.Field)
+	}
+	require.Equal(t, calls, b.calls.Total(), "no Airbyte call")
+	require.Equal(t, registry.StatusFailed, b.connection(t, failed.ID).Status)
+	require.Equal(t, registry.StatusPending, b.connection(t, pending.ID).Status)
+}
+
+// TestRepairWaitsForAnotherRepair starts a repair while another request
+// holds the connection HEALING; it goes through once that one ends.
+func TestRepairWaitsForAnotherRepair(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	conn := b.seed(t, seedOpts{})
+	_, err := b.env.Store.ConnectionStartHealing(ctx, conn.ID, "/other", "other-repair", "repair: applying a new catalog")
+	require.NoError(t, err)
+	b.start(t, workerOpts{maxDeliver: 100})
+
+	reqID := b.repair(t, conn.ID, catalogOf(protocol("Contact", "full_refresh", "overwrite")), "")
+	require.Eventually(t, func() bool { return b.env.Logs.FilterMessage("request will be retried").Len() >= 2 },
+		10*time.Second, 10*time.Millisecond)
+	require.Empty(t, b.env.Facts(reqID))
+	require.Zero(t, b.calls.Count(http.MethodPost, updatePath))
+
+	// The other repair ends.
+	require.NoError(t, b.env.Store.InTx(ctx, func(q *registry.Queries) error {
+		if _, err := q.ConnectionSetStatus(ctx, conn.ID, registry.StatusActive, ""); err != nil {
+			return err
+		}
+		return q.ConnectionStopHealing(ctx, conn.ID)
+	}))
+	got := testenv.Data[events.CatalogVersioned](t, b.env.WaitFact(reqID, events.TypeCatalogVersioned))
+	require.Equal(t, 2, got.NewVersion)
+	require.Equal(t, []string{"Contact"}, streamNames(b.airbyteConnection(t, conn.AirbyteConnectionID)))
+}
+
+// TestRepairRidesOutAirbyteFaults injects 5xx and 429 answers on every
+// Airbyte call the repair makes.
+func TestRepairRidesOutAirbyteFaults(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	conn := b.seed(t, seedOpts{})
+	b.env.Emulator.SetFaults(emulator.Faults{ErrorRate: 0.4, ErrorStatus: http.StatusServiceUnavailable, RateLimitRate: 0.2})
+	b.start(t, workerOpts{maxDeliver: 50})
+	reqID := b.repair(t, conn.ID, catalogOf(protocol("Account", "full_refresh", "overwrite")), "")
+	got := testenv.Data[events.CatalogVersioned](t, b.env.WaitFact(reqID, events.TypeCatalogVersioned, 60*time.Second))
+	require.Equal(t, 2, got.NewVersion)
+	require.Positive(t, b.calls.Status(http.StatusServiceUnavailable))
+	require.Positive(t, b.calls.Status(http.StatusTooManyRequests))
+	require.Len(t, b.versions(t, conn.ID), 2)
+	b.requireActiveAndFree(t, conn.ID)
+	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.outboxFor(t, reqID))
+}
+
+// TestRepairGivesUpRestoresStatus fails every update until the request
+// gives up: the connection is ACTIVE again and the reason says why.
+func TestRepairGivesUpRestoresStatus(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{airbyte: airbyte.Config{MaxAttempts: 1}})
+	conn := b.seed(t, seedOpts{})
+	b.env.Emulator.SetFaults(emulator.Faults{Path: updatePath, ErrorRate: 1, ErrorStatus: http.StatusInternalServerError})
+	b.start(t, workerOpts{maxDeliver: 3})
+	reqID := b.repair(t, conn.ID, catalogOf(protocol("Contact", "full_refresh", "overwrite")), "")
+	got := testenv.Data[events.RepairFailed](t, b.env.WaitFact(reqID, events.TypeRepairFailed))
+	require.Equal(t, events.StatusActive, got.Status)
+	require.Contains(t, got.Reason, "update the Airbyte connection's catalog")
+	require.Contains(t, got.Reason, "gave up after 3 deliveries")
+	b.requireActiveAndFree(t, conn.ID)
+	require.Len(t, b.versions(t, conn.ID), 1)
+}
+
+// registerWarehouse adds a source type whose streams have no source-defined
+// cursor: "orders" (primary key id; fields id, updated_at, total) and
+// "events" (no primary key; fields at, kind).
+func registerWarehouse(t *testing.T, e *emulator.Emulator) {
+	t.Helper()
+	require.NoError(t, e.RegisterSourceDefinition(emulator.SourceDefinition{
+		ID: "4f0b6c8e-2a51-4b6c-9d0e-7a3c1e5b9f21", Name: "Warehouse", SourceType: "warehouse",
+		Streams: []emulator.Stream{
+			{Name: "orders", JSONSchema: plainSchema("id", "updated_at", "total"),
+				SupportedSyncModes: []string{"full_refresh", "incremental"}, DefaultCursorField: []string{},
+				SourceDefinedPrimaryKey: [][]string{{"id"}}},
+			{Name: "events", JSONSchema: plainSchema("at", "kind"),
+				SupportedSyncModes: []string{"full_refresh", "incremental"}, DefaultCursorField: []string{},
+				SourceDefinedPrimaryKey: [][]string{}},
+		},
+		SuggestedStreams: []string{"orders"},
+	}))
+}
+
+func plainSchema(fields ...string) map[string]any {
+	props := map[string]any{}
+	for _, f := range fields {
+		props[f] = map[string]any{"type": []any{"string", "null"}}
+	}
+	return map[string]any{"type": "object", "properties": props}
+}
+
