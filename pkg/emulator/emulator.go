@@ -226,5 +226,6 @@ func (e *Emulator) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("emulator: serve: %w", err)
 	}
+	e.log.Info("airbyte emulator stopped")
 	return nil
 }

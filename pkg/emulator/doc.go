@@ -1,0 +1,81 @@
+// Package emulator is an in-memory, stateful stand-in for an Airbyte OSS server,
+// faithful to Airbyte's OpenAPI documents and to the behaviour recorded in the
+// project's Airbyte reference. It backs the tests of pkg/airbyte and the workers,
+// `aam dev`, and `aam emulator` (services/airbyte-emulator serves it alone).
+//
+// # What it serves
+//
+// The public API under /api/public/v1: POST /applications/token (JSON or form
+// bodies), workspaces, source definitions, connector_definitions, sources
+// (create/get/list/patch/put/delete), destinations (get/list), GET /streams,
+// connections (create/get/list/patch/delete) and jobs (create/get/list/cancel).
+// The Configuration API under /api/v1 (all POST): applications/token,
+// sources/discover_schema, sources/create, sources/get,
+// source_definitions/list_for_workspace, connections/get, connections/update,
+// connections/sync, connections/reset, connections/status, jobs/get, jobs/list and
+// jobs/cancel.
+//
+// Wire details follow Airbyte: creates answer 200 and deletes 204; lists are
+// {previous, next, data} with next set whenever the page is non-empty; errors are
+// problem bodies (application/json) with the message in data.message on the public
+// API and {message, errorId} bodies on the Configuration API; public timestamps
+// are epoch seconds on resources and Java-style ISO strings on jobs
+// ("2025-09-16T20:13Z" when the seconds are zero), durations are ISO-8601;
+// Configuration API timestamps are epoch seconds, FailureReason.timestamp epoch ms.
+//
+// Every route except the token endpoints needs `Authorization: Bearer <token>`;
+// tokens are JWT-shaped and expire after Config.TokenTTL (900 s by default).
+//
+// # The pre-seeded world
+//
+// One workspace (Config.WorkspaceID, default DefaultWorkspaceID), one Postgres
+// destination (Config.DestinationID, default DefaultDestinationID) and the
+// Salesforce source definition (SalesforceDefinitionID) with a realistic org:
+// Account, Contact, Lead, Opportunity, OpportunityStage, Stage, Task and User
+// (suggested), plus Campaign, Case, AccountHistory and LoginHistory. Each source
+// owns an upstream schema that the emulated connector discovers; tests change it
+// to produce drift.
+//
+// # Jobs
+//
+// A job is pending for Config.JobPending, then each attempt runs for
+// Config.JobRunning; a failed attempt leaves the job incomplete for
+// Config.JobRetryDelay before the next one, and the job fails after
+// Config.MaxAttempts. States are computed from the job's own timeline on the
+// injected Clock whenever a job is read, so results do not depend on polling;
+// with zero durations a job is created pending and is succeeded the first time it
+// is read. Each sync attempt starts with Airbyte's pre-sync schema check
+// (discover at most once per source and Config.DiscoverWindow, diff, breaking
+// flag, auto-disable, auto-propagation by preference); a connection left inactive
+// cancels the job.
+//
+// # Test and demo controls
+//
+// Under /_emulator (no authentication), and as methods on *Emulator:
+//
+//	POST   /_emulator/sources/{sourceId}/schema   MutateSchema: {"op":"add_field","stream":"Account","field":"Region__c"}
+//	                                              or {"ops":[...]}; ops add_stream, remove_stream, add_field,
+//	                                              remove_field, change_type, change_primary_key
+//	GET    /_emulator/sources/{sourceId}/schema   the upstream schema
+//	POST   /_emulator/faults                      SetFaults: {"path","latency" (ms),"error_rate","status"
+//	                                              (500|502|503|504),"rate_limit_rate","retry_after" (s),
+//	                                              "timeout_rate","fail_next_jobs","fail_attempts",
+//	                                              "fail_next_discovers"}
+//	GET    /_emulator/faults, DELETE /_emulator/faults
+//	POST   /_emulator/tokens/expire               ExpireTokens
+//	POST   /_emulator/connections/{id}/status     SetConnectionStatus: {"status":"locked","reason":"..."}
+//	POST   /_emulator/clock/advance               {"seconds":N}, only with a ManualClock
+//	GET    /_emulator/state                       sources, connections, job counts, faults, live tokens
+//	POST   /_emulator/reset                       Reset
+//
+// Go-only: FailNextJobs, RegisterSourceDefinition, Sources, Connections and Jobs
+// (snapshots for assertions).
+//
+// # Determinism and concurrency
+//
+// Config.Seed seeds the generator of every UUID and of fault decisions;
+// Config.Clock (a ManualClock in tests) drives every timestamp. The emulator is
+// safe for concurrent use: one mutex guards the state and is never held while a
+// request sleeps (latency faults, discover latency); job look-ups are by id and
+// per-connection indexes, not scans.
+package emulator
