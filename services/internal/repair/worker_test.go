@@ -228,9 +228,9 @@ func TestRepairRejectsCatalog(t *testing.T) {
 			wantReason: "No default primary key for stream: events.",
 		},
 		{
-			name:       "primary key not in the schema",
-			warehouse:  true,
-			catalog:    catalogOf(protocol("events", "incremental", "append_dedup", map[string]any{
+			name:      "primary key not in the schema",
+			warehouse: true,
+			catalog: catalogOf(protocol("events", "incremental", "append_dedup", map[string]any{
 				"cursor_field": []string{"at"}, "primary_key": [][]string{{"event_id"}}})),
 			wantStream: "events", wantField: "primary_key",
 			wantReason: "Invalid primary key [[event_id]] for stream: events.",
@@ -415,4 +415,3 @@ func plainSchema(fields ...string) map[string]any {
 	}
 	return map[string]any{"type": "object", "properties": props}
 }
-
