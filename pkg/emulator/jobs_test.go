@@ -240,3 +240,35 @@ func TestListJobs(t *testing.T) {
 	require.Equal(t, "failed", snaps[4].Status)
 	require.Equal(t, 3, snaps[4].Attempts)
 }
+
+func TestQueuedState(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Config{JobPending: time.Second, JobQueued: 5 * time.Second, JobRunning: 10 * time.Second})
+	conn := b.createConnection(t, b.createSource(t), nil)
+	id := b.startSync(t, conn)
+	b.clock.Advance(2 * time.Second)
+	require.Equal(t, "queued", b.job(t, id)["status"])
+	r := b.c.cfg("/connections/status", map[string]any{"connectionIds": []string{conn}})
+	var st []map[string]any
+	r.json(t, &st)
+	require.Equal(t, "queued", st[0]["connectionSyncStatus"])
+	b.clock.Advance(4 * time.Second)
+	require.Equal(t, "running", b.job(t, id)["status"])
+	b.clock.Advance(10 * time.Second)
+	require.Equal(t, "succeeded", b.job(t, id)["status"])
+	b.c.cfg("/connections/status", map[string]any{"connectionIds": []string{conn}}).json(t, &st)
+	require.Equal(t, "synced", st[0]["connectionSyncStatus"])
+	require.EqualValues(t, t0.Add(16*time.Second).Unix(), st[0]["lastSuccessfulSync"])
+}
+
+func TestConfigReset(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Config{JobRunning: time.Minute})
+	conn := b.createConnection(t, b.createSource(t), nil)
+	sync := b.startSync(t, conn)
+	info := b.c.ok(http.StatusOK, http.MethodPost, "/api/v1/connections/reset", map[string]any{"connectionId": conn})
+	require.Equal(t, "reset_connection", info["job"].(map[string]any)["configType"])
+	require.Equal(t, "cancelled", b.job(t, sync)["status"])
+	list := b.c.ok(http.StatusOK, http.MethodGet, "/api/public/v1/jobs?connectionId="+conn+"&jobType=reset", nil)
+	require.Len(t, list["data"], 1)
+}
