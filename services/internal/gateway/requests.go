@@ -326,7 +326,9 @@ func (s *Server) unavailable(w http.ResponseWriter, eventType, why string) {
 
 // prior looks the request up in the registry: known is true when an answer
 // or an inbox entry exists for its id; conflict explains why the id belongs
-// to a different request. A registry that cannot be read makes the request
+// to a different request (another type, or another connection: the
+// registry keeps the answers, not the request, so a repeat found there is
+// compared by type and connection only). A registry that cannot be read makes the request
 // go to JetStream, whose window and the workers' inbox keep it once.
 func (s *Server) prior(ctx context.Context, ev event.Event) (known bool, conflict string) {
 	id := ev.ID()
@@ -338,6 +340,9 @@ func (s *Server) prior(ctx context.Context, ev event.Event) (known bool, conflic
 	for _, f := range facts {
 		if t := answeredType(f); t != "" && t != ev.Type() {
 			return true, fmt.Sprintf("request id %s was already used for a %s request", id, t)
+		}
+		if ev.Subject() != "" && f.Subject() != "" && f.Subject() != ev.Subject() {
+			return true, fmt.Sprintf("request id %s was already used for a request about connection %s", id, f.Subject())
 		}
 	}
 	entry, err := s.store.InboxGet(ctx, ev.Source(), id)

@@ -21,7 +21,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/dbtest"
+	"github.com/aam-mesh/aam/pkg/observability"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
@@ -137,7 +137,7 @@ func Start(tb testing.TB, opts ...Options) *Mesh {
 // Deps returns dependencies for a role of the mesh, with a fresh metrics
 // registry.
 func (m *Mesh) Deps() *app.Deps {
-	return &app.Deps{Role: "test", Log: m.Log, Metrics: prometheus.NewRegistry(), Store: m.Store, NC: m.NC, JS: m.JS}
+	return &app.Deps{Role: "test", Log: m.Log, Metrics: observability.NewRegistry(), Store: m.Store, NC: m.NC, JS: m.JS}
 }
 
 // Gateway starts a gateway on the mesh behind an httptest server. Zero
