@@ -158,6 +158,17 @@ func TestNoSecretLeaks(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the spy did not see the end marker")
 	}
+	// Stop the service and drain its connection, so that every handler
+	// has returned and written its log line.
+	require.NoError(t, svc.Stop())
+	closed := make(chan struct{})
+	brokerNC.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	require.NoError(t, brokerNC.Drain())
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("the broker connection did not drain")
+	}
 	require.NoError(t, logger.Sync())
 
 	// Messages: everything but put/rotate requests and get replies.

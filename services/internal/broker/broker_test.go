@@ -120,7 +120,8 @@ func freeAddr(t *testing.T) string {
 
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url) //nolint:noctx // test
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := client.Get(url) //nolint:noctx // test
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -185,8 +186,11 @@ func TestRun(t *testing.T) {
 	require.Equal(t, credentials.ServiceName, info.Name)
 	require.Len(t, info.Endpoints, 5)
 
-	_, body = httpGet(t, "http://"+addr+"/metrics")
-	require.Contains(t, body, `aam_credentials_requests_total{code="200",endpoint="get"} 1`)
+	// The service counts a request after it answered it.
+	require.Eventually(t, func() bool {
+		_, body := httpGet(t, "http://"+addr+"/metrics")
+		return strings.Contains(body, `aam_credentials_requests_total{code="200",endpoint="get"} 1`)
+	}, 5*time.Second, 10*time.Millisecond)
 
 	stopped(cancel, errc)
 	_, err = client.Get(ctx, credentials.DefaultSalesforceCredentialID)
