@@ -61,7 +61,11 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		opt(c)
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		var rt http.RoundTripper = http.DefaultTransport
+		if t, ok := rt.(*http.Transport); ok {
+			rt = t.Clone() // own connection pool
+		}
+		c.http = &http.Client{Transport: rt}
 	}
 	if cfg.RateLimit > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
