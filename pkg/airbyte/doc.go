@@ -42,7 +42,7 @@
 //     are retried on 408, 429, 500, 502, 503, 504, attempt timeouts and
 //     connection errors; except that a 500 from a call that runs a discover
 //     is the connector failing and is returned at once.
-//   - Creates (POST /sources, /destinations, /connections, /jobs) are retried
+//   - Creates (POST /sources, /connections, /jobs) are retried
 //     only when the failure proves Airbyte did not act on the request: the
 //     connection could not be opened, or the answer was 429 (Airbyte's load
 //     shedding rejects before any work) or 503. After a timeout, a reset
