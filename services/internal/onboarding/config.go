@@ -80,8 +80,8 @@ func (c Config) Validate() error {
 	if c.MaxDeliver < 0 {
 		errs = append(errs, fmt.Errorf("ONBOARDING_MAX_DELIVER: %d is negative", c.MaxDeliver))
 	}
-	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
-		errs = append(errs, fmt.Errorf("ONBOARDING_ACK_WAIT: %s is below 1s", c.AckWait))
+	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < 100*time.Millisecond) {
+		errs = append(errs, fmt.Errorf("ONBOARDING_ACK_WAIT: %s is below 100ms", c.AckWait))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("ONBOARDING_TIMEOUT: %s is negative", c.Timeout))

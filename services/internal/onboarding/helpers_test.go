@@ -53,7 +53,8 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 	if acfg.BreakerOpenTimeout == 0 {
 		acfg.BreakerOpenTimeout = 100 * time.Millisecond
 	}
-	env := testenv.New(t, testenv.Options{Emulator: o.emulator, Airbyte: acfg})
+	env := testenv.New(t, testenv.Options{Emulator: o.emulator, Airbyte: acfg, NoRelay: true})
+	env.StartRelay()
 	return &bundle{env: env, broker: env.StartBroker(), calls: calls}
 }
 
@@ -80,7 +81,7 @@ var errKilled = errors.New("worker killed")
 func (b *bundle) config() Config {
 	return Config{
 		WorkspaceID: b.env.Emulator.WorkspaceID(), DestinationID: b.env.Emulator.DestinationID(),
-		AckWait: time.Second, MaxDeliver: 8,
+		AckWait: 500 * time.Millisecond, MaxDeliver: 8,
 		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond },
 	}
 }

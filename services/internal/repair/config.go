@@ -65,8 +65,8 @@ func (c Config) Validate() error {
 	if c.MaxDeliver < 0 {
 		errs = append(errs, fmt.Errorf("REPAIR_MAX_DELIVER: %d is negative", c.MaxDeliver))
 	}
-	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
-		errs = append(errs, fmt.Errorf("REPAIR_ACK_WAIT: %s is below 1s", c.AckWait))
+	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < 100*time.Millisecond) {
+		errs = append(errs, fmt.Errorf("REPAIR_ACK_WAIT: %s is below 100ms", c.AckWait))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("REPAIR_TIMEOUT: %s is negative", c.Timeout))

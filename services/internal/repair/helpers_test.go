@@ -50,7 +50,9 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 	if acfg.BreakerOpenTimeout == 0 {
 		acfg.BreakerOpenTimeout = 100 * time.Millisecond
 	}
-	return &bundle{env: testenv.New(t, testenv.Options{Airbyte: acfg}), calls: calls}
+	env := testenv.New(t, testenv.Options{Airbyte: acfg, NoRelay: true})
+	env.StartRelay()
+	return &bundle{env: env, calls: calls}
 }
 
 // seedOpts describe a connection made by seed.
@@ -147,7 +149,7 @@ func (b *bundle) start(t *testing.T, opts ...workerOpts) *runningWorker {
 		rw.nc, deps.JS = bustest.Connect(t, b.env.NS)
 		deps.NC = rw.nc
 	}
-	cfg := Config{AckWait: time.Second, MaxDeliver: o.maxDeliver, BusyRetry: 50 * time.Millisecond,
+	cfg := Config{AckWait: 500 * time.Millisecond, MaxDeliver: o.maxDeliver, BusyRetry: 50 * time.Millisecond,
 		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}
 	w, err := New(&deps, b.env.Airbyte, cfg)
 	require.NoError(t, err)
