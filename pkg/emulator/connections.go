@@ -208,15 +208,13 @@ func (e *Emulator) buildCatalog(def *SourceDefinition, discovered []Stream, dest
 	return out, nil
 }
 
-func topLevelSet(schema map[string]any) []string { return topLevelFields(schema) }
-
 // configureStream validates one stream configuration (validateStreamConfig) and
 // converts it (updateAirbyteStreamConfiguration).
 func configureStream(def *SourceDefinition, s Stream, destModes []string, sc streamConfigurationRequest, catalogSize int) (StreamConfig, error) {
 	base := defaultConfig(def, s, catalogSize)
 	// 1. field selection
 	if sc.SelectedFields != nil {
-		top := topLevelSet(s.JSONSchema)
+		top := topLevelFields(s.JSONSchema)
 		if len(*sc.SelectedFields) == 0 {
 			return StreamConfig{}, problem(probBadRequest, "No fields selected for stream "+s.Name+". The list of valid field names includes: "+listString(top)+".")
 		}

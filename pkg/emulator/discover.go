@@ -14,7 +14,9 @@ import (
 // discovers are stored as actor catalogs (deduplicated by content hash, as Airbyte
 // does) and cached per (source, connector version, md5(config)).
 
-// storeCatalog records streams as an actor catalog and returns it. Callers hold e.mu.
+// storeCatalog records streams as an actor catalog and returns it. Like Airbyte's
+// actor_catalog table, catalogs are deduplicated by content: rediscovering an
+// unchanged schema yields the same catalogId. Callers hold e.mu.
 func (e *Emulator) storeCatalog(streams []Stream, at time.Time) *actorCatalog {
 	b, _ := json.Marshal(streams)
 	sum := sha256.Sum256(b)
@@ -47,8 +49,8 @@ func (e *Emulator) cachedCatalog(s *sourceRec) (*actorCatalog, bool) {
 	return e.st.catalogs[id], true
 }
 
-// catalogFor returns the cached catalog or, when there is none, whether a fresh
-// discover is needed. Callers hold e.mu.
+// needsDiscover reports whether a request must run the connector: when the cache
+// is bypassed or holds nothing for the source's current config. Callers hold e.mu.
 func (e *Emulator) needsDiscover(s *sourceRec, disableCache bool) bool {
 	if disableCache {
 		return true
@@ -295,12 +297,11 @@ func (e *Emulator) getStreams(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	destID := q.Get("destinationId")
-	s, c, err := e.discoverForPublic(r, sourceID, ignoreCache)
+	_, c, err := e.discoverForPublic(r, sourceID, ignoreCache)
 	defer e.mu.Unlock()
 	if err != nil {
 		return 0, nil, err
 	}
-	_ = s
 	var destModes []string
 	if destID != "" {
 		d, ok := e.st.destinations[destID]

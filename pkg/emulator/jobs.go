@@ -338,7 +338,7 @@ func (e *Emulator) lookupJob(idStr string) (*jobRec, error) {
 	}
 	j, ok := e.st.jobs[id]
 	if !ok {
-		return nil, &apiError{kind: probStateConflict, message: "Job is not currently running", configStatus: 404}
+		return nil, &apiError{kind: probStateConflict, message: "Job is not currently running"}
 	}
 	e.advance(j, e.clock.Now())
 	return j, nil
