@@ -43,7 +43,7 @@ func ParseFrom[T any](environ map[string]string) (T, error) {
 	cfg, err := env.ParseAsWithOptions[T](opts)
 	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("configuration: %w", err)
+		return zero, fmt.Errorf("configuration: %w", explain[T](err))
 	}
 	if err := validate(&cfg); err != nil {
 		var zero T
@@ -196,4 +196,72 @@ func (n NATS) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// explain rewrites the env library's parse errors, which name the Go field
+// and quote the value, to name the variable and leave the value out (it may
+// be a secret).
+func explain[T any](err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	keys := map[string]string{}
+	var zero T
+	collectKeys(reflect.TypeOf(zero), "", keys)
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			name := keys[pe.Name]
+			if name == "" {
+				name = pe.Name
+			}
+			out = append(out, fmt.Errorf("%s: not a valid %s", name, describeType(pe.Type)))
+			continue
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+func collectKeys(t reflect.Type, prefix string, keys map[string]string) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, ok := f.Tag.Lookup("env"); ok && tag != "-" {
+			if key, _, _ := strings.Cut(tag, ","); key != "" {
+				keys[f.Name] = prefix + key
+				continue
+			}
+		}
+		if f.Type.Kind() == reflect.Struct || (f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct) {
+			collectKeys(f.Type, prefix+f.Tag.Get("envPrefix"), keys)
+		}
+	}
+}
+
+func describeType(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	switch t.String() {
+	case "time.Duration":
+		return "duration (e.g. 30s, 5m)"
+	case "bool":
+		return "boolean (true or false)"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "whole number"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return t.String()
 }

@@ -55,3 +55,17 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	require.Equal(t, "hunter2", s.Value())
 }
+
+func TestParseErrorsNameTheVariableNotTheValue(t *testing.T) {
+	t.Parallel()
+	type withDuration struct {
+		config.Postgres
+		Timeout int `env:"SOME_TIMEOUT_SECONDS"`
+	}
+	_, err := config.ParseFrom[withDuration](map[string]string{
+		"DATABASE_URL": "postgres://u:pw@db/aam", "DATABASE_MAX_CONNS": "lots-s3cret", "SOME_TIMEOUT_SECONDS": "soon",
+	})
+	require.ErrorContains(t, err, "DATABASE_MAX_CONNS: not a valid whole number")
+	require.ErrorContains(t, err, "SOME_TIMEOUT_SECONDS: not a valid whole number")
+	require.NotContains(t, err.Error(), "lots-s3cret")
+}
