@@ -266,7 +266,7 @@ func (c *Client) do(ctx context.Context, r *request, out any) (err error) {
 			zap.Int("status", res.status), zap.Int("attempt", tries), zap.Duration("wait", wait),
 			zap.Error(callErr))
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return callErr
+			return fmt.Errorf("%w (while waiting to retry: %w)", callErr, serr)
 		}
 	}
 }

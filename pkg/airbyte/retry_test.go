@@ -356,3 +356,21 @@ func TestRetryableClassification(t *testing.T) {
 	require.False(t, IsRetryable(errors.New("plain")))
 	require.True(t, IsRetryable(&net.OpError{Op: "dial", Err: errors.New("refused")}))
 }
+
+func TestCancelWhileWaitingToRetry(t *testing.T) {
+	t.Parallel()
+	h, calls := failing(100, http.StatusServiceUnavailable, nil, serveSource)
+	b := setup(t, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.client.sleep = func(context.Context, time.Duration) error {
+		cancel() // shutdown arrives during the backoff
+		return context.Canceled
+	}
+	_, err := b.client.GetSource(ctx, testSource)
+	require.ErrorIs(t, err, context.Canceled)
+	e, ok := AsAPIError(err)
+	require.True(t, ok, "the last answer is kept")
+	require.Equal(t, http.StatusServiceUnavailable, e.StatusCode)
+	require.False(t, IsRetryable(err), "a cancelled call is the caller's decision")
+	require.EqualValues(t, 1, calls.Load())
+}
