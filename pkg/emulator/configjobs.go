@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -207,7 +208,7 @@ func (e *Emulator) configStartJob(r *http.Request, jobType string) (int, any, er
 	defer e.mu.Unlock()
 	j, err := e.startJob(req.ConnectionID, jobType)
 	if err != nil {
-		if ae, ok := err.(*apiError); ok && ae.kind == probStateConflict {
+		if ae := (*apiError)(nil); errors.As(err, &ae) && ae.kind == probStateConflict {
 			ae.message = "Can only sync an active connection"
 		}
 		return 0, nil, err
