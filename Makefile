@@ -58,8 +58,11 @@ tools: ## install the tools the tests drive (nats CLI, docker-compose)
 	@deploy/scripts/install-test-tools.sh
 
 .PHONY: bench
-bench: postgres ## load-test the whole pipeline and print throughput, latency and peak RSS
-	@$(GO) run ./services/internal/bench/cmd/aam-bench $(ARGS)
+bench: ## load-test the whole pipeline (aam bench) and print throughput, latency and peak RSS
+	@AAM_PG_DATABASES="aam aam_test aam_bench" deploy/local/postgres.sh
+	@mkdir -p $(BIN)
+	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aam ./services/aam
+	$(BIN)/aam bench $(ARGS)
 
 .PHONY: fuzz
 fuzz: ## fuzz the CloudEvents decoder for 60 s

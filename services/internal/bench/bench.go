@@ -1,0 +1,460 @@
+// Package bench is AAM's load benchmark: it starts `aam dev` as a separate
+// process (so that its memory can be measured alone), drives requests
+// through the whole pipeline (publish → worker → Airbyte emulator →
+// registry → completion event) over NATS, and reports throughput,
+// request→completion latency percentiles and the stack's peak RSS.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aam-mesh/aam/events"
+)
+
+// Config sets what the benchmark runs.
+type Config struct {
+	// Binary is the aam executable to start as `aam dev`.
+	Binary string
+	// DatabaseURL is given to aam dev (its registry).
+	DatabaseURL string
+	// Connections onboarded before the sync runs (syncs are spread over them).
+	Connections int
+	// SyncDuration is the length of each sync phase.
+	SyncDuration time.Duration
+	// SyncRate is the paced rate of the latency phase (requests/s).
+	SyncRate int
+	// Onboardings is the number of concurrent onboardings of the last phase,
+	// with OnboardLatency added by the emulator to every Airbyte call.
+	Onboardings    int
+	OnboardLatency time.Duration
+	// Out receives progress and the report.
+	Out io.Writer
+}
+
+// Result is one phase's measurements.
+type Result struct {
+	Phase      string        `json:"phase"`
+	Requests   int           `json:"requests"`
+	Completed  int           `json:"completed"`
+	Failed     int           `json:"failed"`
+	Elapsed    time.Duration `json:"elapsed"`
+	Throughput float64       `json:"throughput_per_s"`
+	P50        time.Duration `json:"p50"`
+	P99        time.Duration `json:"p99"`
+	Max        time.Duration `json:"max"`
+}
+
+// Report is the whole run.
+type Report struct {
+	Results    []Result `json:"results"`
+	PeakRSSMiB float64  `json:"peak_rss_mib"`
+}
+
+// Run runs the benchmark.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	out := cfg.Out
+	dir, err := os.MkdirTemp("", "aam-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
+	natsAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	emuAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	gwAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
+
+	// A fresh registry: the benchmark's database is emptied first.
+	if err := resetDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, cfg.Binary, "dev", "--data-dir", filepath.Join(dir, "data"),
+		"--nats-addr", natsAddr, "--emulator-addr", emuAddr, "--http-addr", httpAddr, "--gateway-addr", gwAddr,
+		"--emulator-jobs", "instant")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "LOG_LEVEL=warn", "LOG_FORMAT=json")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	fmt.Fprintf(out, "aam dev started (pid %d), waiting for readiness\n", pid)
+	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 60*time.Second); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, tail(logs.String(), 40))
+	}
+
+	nc, err := nats.Connect("nats://"+natsAddr, nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, err
+	}
+	d := newDriver(nc, js)
+	if err := d.listen(); err != nil {
+		return nil, err
+	}
+
+	rep := &Report{}
+	// 0. Connections to sync.
+	fmt.Fprintf(out, "onboarding %d connections for the sync phases\n", cfg.Connections)
+	conns, res, err := d.onboard(ctx, cfg.Connections, 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	res.Phase = "setup: onboard (emulator at zero latency)"
+	rep.Results = append(rep.Results, res)
+
+	// 1. Sync throughput, as fast as the stack takes them.
+	fmt.Fprintf(out, "sync throughput for %s (open throttle)\n", cfg.SyncDuration)
+	res, err = d.sync(ctx, conns, 0, cfg.SyncDuration)
+	if err != nil {
+		return nil, err
+	}
+	res.Phase = "sync, max throughput"
+	rep.Results = append(rep.Results, res)
+
+	// 2. Sync latency at a paced rate.
+	fmt.Fprintf(out, "sync latency at %d requests/s for %s\n", cfg.SyncRate, cfg.SyncDuration)
+	res, err = d.sync(ctx, conns, cfg.SyncRate, cfg.SyncDuration)
+	if err != nil {
+		return nil, err
+	}
+	res.Phase = fmt.Sprintf("sync, paced at %d/s", cfg.SyncRate)
+	rep.Results = append(rep.Results, res)
+
+	// 3. Concurrent onboardings with Airbyte latency.
+	fmt.Fprintf(out, "%d concurrent onboardings with %s per Airbyte call\n", cfg.Onboardings, cfg.OnboardLatency)
+	if err := setLatency("http://"+emuAddr, cfg.OnboardLatency); err != nil {
+		return nil, err
+	}
+	_, res, err = d.onboard(ctx, cfg.Onboardings, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	res.Phase = fmt.Sprintf("onboard x%d, %s per Airbyte call", cfg.Onboardings, cfg.OnboardLatency)
+	rep.Results = append(rep.Results, res)
+
+	rep.PeakRSSMiB = peakRSS(pid)
+	if strings.Contains(logs.String(), `"level":"error"`) {
+		fmt.Fprintf(out, "note: aam dev logged errors:\n%s\n", tail(grepLines(logs.String(), `"level":"error"`), 10))
+	}
+	return rep, nil
+}
+
+// driver publishes requests and matches their facts by correlation id.
+type driver struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+
+	mu      sync.Mutex
+	waiting map[string]*pending
+}
+
+type pending struct {
+	sent     time.Time
+	terminal map[string]bool
+	done     chan fact
+}
+
+type fact struct {
+	typ  string
+	at   time.Time
+	data []byte
+	subj string
+}
+
+func newDriver(nc *nats.Conn, js jetstream.JetStream) *driver {
+	return &driver{nc: nc, js: js, waiting: map[string]*pending{}}
+}
+
+func (d *driver) listen() error {
+	sub, err := d.nc.Subscribe(events.SubjectEventsAll, func(m *nats.Msg) {
+		now := time.Now()
+		e, _, err := events.FromMsg(m)
+		if err != nil {
+			return
+		}
+		id := events.CorrelationID(e)
+		d.mu.Lock()
+		p := d.waiting[id]
+		if p != nil && p.terminal[e.Type()] {
+			delete(d.waiting, id)
+		} else {
+			p = nil
+		}
+		d.mu.Unlock()
+		if p != nil {
+			p.done <- fact{typ: e.Type(), at: now, data: e.Data(), subj: e.Subject()}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	return d.nc.Flush()
+}
+
+func (d *driver) send(ctx context.Context, typ string, data any, terminal ...string) (*pending, error) {
+	desc, _ := events.Lookup(typ)
+	e, err := events.New(typ, "/aam/bench", data)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := events.ToMsg(desc.Subject, e, events.Binary)
+	if err != nil {
+		return nil, err
+	}
+	p := &pending{terminal: map[string]bool{}, done: make(chan fact, 1)}
+	for _, t := range terminal {
+		p.terminal[t] = true
+	}
+	d.mu.Lock()
+	d.waiting[e.ID()] = p
+	d.mu.Unlock()
+	p.sent = time.Now()
+	if _, err := d.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID())); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (d *driver) onboard(ctx context.Context, n int, timeout time.Duration) ([]string, Result, error) {
+	var ps []*pending
+	start := time.Now()
+	for i := range n {
+		p, err := d.send(ctx, events.TypeOnboardRequested, events.OnboardRequested{
+			SourceType: "Salesforce", ConnectionName: fmt.Sprintf("bench-%d-%d", start.UnixNano(), i), CredentialID: "salesforce-prod",
+		}, events.TypeOnboarded, events.TypeOnboardFailed, events.TypeRequestRejected)
+		if err != nil {
+			return nil, Result{}, err
+		}
+		ps = append(ps, p)
+	}
+	res, facts := collect(ctx, ps, start, timeout)
+	var conns []string
+	for _, f := range facts {
+		if f.typ == events.TypeOnboarded {
+			conns = append(conns, f.subj)
+		}
+	}
+	if len(conns) == 0 {
+		return nil, res, errors.New("no connection was onboarded")
+	}
+	return conns, res, nil
+}
+
+// sync sends sync requests round-robin over conns for dur, paced at rate
+// per second (0: as fast as acknowledgements allow).
+func (d *driver) sync(ctx context.Context, conns []string, rate int, dur time.Duration) (Result, error) {
+	var ps []*pending
+	start := time.Now()
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Second / time.Duration(rate)
+	}
+	next := start
+	for i := 0; time.Since(start) < dur; i++ {
+		if interval > 0 {
+			next = next.Add(interval)
+			if w := time.Until(next); w > 0 {
+				time.Sleep(w)
+			}
+		} else if i%512 == 511 {
+			// Open throttle: keep at most a few thousand requests in flight.
+			for d.inflight() > 4000 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		p, err := d.send(ctx, events.TypeSyncRequested, events.SyncRequested{ConnectionID: conns[i%len(conns)]},
+			events.TypeSyncSucceeded, events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeRequestRejected)
+		if err != nil {
+			return Result{}, err
+		}
+		ps = append(ps, p)
+	}
+	res, _ := collect(ctx, ps, start, 2*time.Minute)
+	return res, nil
+}
+
+func (d *driver) inflight() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.waiting)
+}
+
+func collect(ctx context.Context, ps []*pending, start time.Time, timeout time.Duration) (Result, []fact) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	var lat []time.Duration
+	var facts []fact
+	var last time.Time
+	failed := 0
+	for _, p := range ps {
+		select {
+		case f := <-p.done:
+			facts = append(facts, f)
+			lat = append(lat, f.at.Sub(p.sent))
+			if f.at.After(last) {
+				last = f.at
+			}
+			if !strings.HasSuffix(f.typ, ".onboarded.v1") && !strings.HasSuffix(f.typ, ".succeeded.v1") {
+				failed++
+			}
+		case <-deadline.C:
+			goto done
+		case <-ctx.Done():
+			goto done
+		}
+	}
+done:
+	slices.Sort(lat)
+	r := Result{Requests: len(ps), Completed: len(lat), Failed: failed}
+	if len(lat) > 0 {
+		r.Elapsed = last.Sub(start)
+		r.Throughput = float64(len(lat)) / r.Elapsed.Seconds()
+		r.P50 = lat[len(lat)*50/100]
+		r.P99 = lat[min(len(lat)-1, len(lat)*99/100)]
+		r.Max = lat[len(lat)-1]
+	}
+	return r, facts
+}
+
+func setLatency(emulatorURL string, d time.Duration) error {
+	body := fmt.Sprintf(`{"latency": %d}`, d.Milliseconds())
+	resp, err := http.Post(emulatorURL+"/_emulator/faults", "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("set emulator latency: %s", resp.Status)
+	}
+	return nil
+}
+
+func waitReady(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("aam dev not ready at %s after %s", url, timeout)
+}
+
+// peakRSS reads the process's high-water resident set (VmHWM) in MiB.
+func peakRSS(pid int) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func freePorts(n int) ([]int, error) {
+	var out []int
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	return out, nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Print writes the report as a table.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "\n%-48s %8s %8s %7s %9s %10s %9s %9s\n", "phase", "sent", "done", "failed", "elapsed", "per second", "p50", "p99")
+	for _, x := range r.Results {
+		fmt.Fprintf(w, "%-48s %8d %8d %7d %9s %10.0f %9s %9s\n", x.Phase, x.Requests, x.Completed, x.Failed,
+			x.Elapsed.Round(10*time.Millisecond), x.Throughput, x.P50.Round(100*time.Microsecond), x.P99.Round(100*time.Microsecond))
+	}
+	fmt.Fprintf(w, "aam dev peak RSS: %.0f MiB\n", r.PeakRSSMiB)
+}
+
+// JSON returns the report as JSON.
+func (r *Report) JSON() []byte {
+	b, _ := json.MarshalIndent(r, "", "  ")
+	return b
+}
+
+func resetDatabase(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("benchmark database: %w", err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public`)
+	return err
+}
