@@ -223,7 +223,9 @@ func TestSameCatalog(t *testing.T) {
 	require.True(t, same(t, base(), &stored))
 
 	for name, change := range map[string]func(c *airbyte.AirbyteCatalog){
-		"sync mode":   func(c *airbyte.AirbyteCatalog) { c.Streams[0].Config.DestinationSyncMode = airbyte.DestinationSyncAppend },
+		"sync mode": func(c *airbyte.AirbyteCatalog) {
+			c.Streams[0].Config.DestinationSyncMode = airbyte.DestinationSyncAppend
+		},
 		"cursor":      func(c *airbyte.AirbyteCatalog) { c.Streams[1].Config.CursorField = []string{"Name"} },
 		"schema":      func(c *airbyte.AirbyteCatalog) { c.Streams[1].Stream.JSONSchema = json.RawMessage(`{"type":"object"}`) },
 		"stream gone": func(c *airbyte.AirbyteCatalog) { c.Streams = c.Streams[:1] },
