@@ -22,6 +22,7 @@ type Config struct {
 	config.Log
 	config.Postgres
 	config.NATS
+	observability.Tracing
 	gateway.Config
 }
 
@@ -44,7 +45,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	deps, err := app.Open(ctx, "gateway", app.Common{Log: cfg.Log, Postgres: cfg.Postgres, NATS: cfg.NATS}, log)
+	deps, err := app.Open(ctx, "gateway", app.Common{Log: cfg.Log, Postgres: cfg.Postgres, NATS: cfg.NATS, Tracing: cfg.Tracing}, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,261 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aam-mesh/aam/services/internal/gateway"
+)
+
+func init() { register(registryCommands) }
+
+func registryCommands(root *cobra.Command) {
+	root.AddCommand(connectionsCommand(), versionsCommand(), jobsCommand())
+}
+
+// readCmd runs fn with a registry reader and maps a missing row to exit 1
+// with a clear message.
+func readCmd(f *clientFlags, fn func(ctx context.Context, r registryReader, out io.Writer) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := f.validateOutput(); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+		defer cancel()
+		r, err := f.reader(ctx)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return fn(ctx, r, cmd.OutOrStdout())
+	}
+}
+
+const registryHelp = `Reads the registry through the gateway when --gateway or AAM_GATEWAY_URL is set
+(with --token or AAM_GATEWAY_TOKEN), otherwise from PostgreSQL at DATABASE_URL.`
+
+func connectionsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "connections", Aliases: []string{"connection", "conn"}, Short: "List and show registered connections"}
+	var lf, gf clientFlags
+	ls := &cobra.Command{
+		Use: "ls", Aliases: []string{"list"}, Short: "List connections", Long: registryHelp, Args: cobra.NoArgs,
+		RunE: readCmd(&lf, func(ctx context.Context, r registryReader, out io.Writer) error {
+			cs, err := r.Connections(ctx)
+			if err != nil {
+				return err
+			}
+			if lf.output == outputJSON {
+				if cs == nil {
+					cs = []gateway.Connection{}
+				}
+				return writeJSON(out, cs)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tSOURCE TYPE\tSTATUS\tCATALOG\tCREATED")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\n", c.ID, c.Name, c.SourceType, c.Status, c.CatalogVersion, c.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}),
+	}
+	lf.addRegistryFlags(ls)
+	var id string
+	get := &cobra.Command{
+		Use: "get CONNECTION_ID", Aliases: []string{"show"}, Short: "Show a connection", Long: registryHelp, Args: cobra.ExactArgs(1),
+		PreRun: func(_ *cobra.Command, args []string) { id = args[0] },
+		RunE: readCmd(&gf, func(ctx context.Context, r registryReader, out io.Writer) error {
+			c, err := r.Connection(ctx, id)
+			if err != nil {
+				return err
+			}
+			if gf.output == outputJSON {
+				return writeJSON(out, c)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+			row("id", c.ID)
+			row("name", c.Name)
+			row("source type", c.SourceType)
+			status := c.Status
+			if c.StatusReason != "" {
+				status += " (" + c.StatusReason + ")"
+			}
+			row("status", status)
+			row("catalog version", strconv.Itoa(c.CatalogVersion))
+			row("credential", c.CredentialID)
+			if len(c.RequestedStreams) > 0 {
+				row("requested streams", strings.Join(c.RequestedStreams, ", "))
+			}
+			row("airbyte source", c.AirbyteSourceID)
+			row("airbyte connection", c.AirbyteConnectionID)
+			row("airbyte destination", c.AirbyteDestinationID)
+			row("onboarded by request", c.RequestID)
+			row("created", c.CreatedAt.Format(time.RFC3339))
+			row("updated", c.UpdatedAt.Format(time.RFC3339))
+			return tw.Flush()
+		}),
+	}
+	gf.addRegistryFlags(get)
+	cmd.AddCommand(ls, get)
+	return cmd
+}
+
+func versionsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "versions", Aliases: []string{"version", "catalog"}, Short: "List, show and compare a connection's catalog versions"}
+	var lf, sf, df clientFlags
+	var args []string
+	keep := func(_ *cobra.Command, a []string) { args = a }
+	ls := &cobra.Command{
+		Use: "ls CONNECTION_ID", Aliases: []string{"list"}, Short: "List catalog versions", Long: registryHelp, Args: cobra.ExactArgs(1), PreRun: keep,
+		RunE: readCmd(&lf, func(ctx context.Context, r registryReader, out io.Writer) error {
+			vs, err := r.Versions(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if lf.output == outputJSON {
+				if vs == nil {
+					vs = []gateway.CatalogVersion{}
+				}
+				return writeJSON(out, vs)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tCREATED\tSTREAMS\tHASH\tREASON")
+			for _, v := range vs {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.VersionNumber, v.CreatedAt.Format(time.RFC3339),
+					strings.Join(v.Streams, ","), shortHash(v.ContentHash), v.Reason)
+			}
+			return tw.Flush()
+		}),
+	}
+	lf.addRegistryFlags(ls)
+	show := &cobra.Command{
+		Use: "show CONNECTION_ID N", Short: "Show one catalog version, catalog included", Long: registryHelp, Args: cobra.ExactArgs(2), PreRun: keep,
+		RunE: readCmd(&sf, func(ctx context.Context, r registryReader, out io.Writer) error {
+			n, err := versionArg(args[1])
+			if err != nil {
+				return err
+			}
+			v, err := r.Version(ctx, args[0], n)
+			if err != nil {
+				return err
+			}
+			if sf.output == outputJSON {
+				return writeJSON(out, v)
+			}
+			fmt.Fprintf(out, "connection %s, catalog version %d\n", v.ConnectionID, v.VersionNumber)
+			fmt.Fprintf(out, "created %s by request %s (%s)\n", v.CreatedAt.Format(time.RFC3339), v.RequestID, v.RequestSource)
+			if v.Reason != "" {
+				fmt.Fprintf(out, "reason: %s\n", v.Reason)
+			}
+			fmt.Fprintf(out, "hash: %s\n\n", v.ContentHash)
+			for _, s := range normalizeCatalog(v.SyncCatalog) {
+				fmt.Fprintf(out, "stream %s (%s)\n", s.Name, s.mode())
+				for _, f := range s.fieldNames() {
+					fmt.Fprintf(out, "    %s %s\n", f, s.Fields[f])
+				}
+			}
+			return nil
+		}),
+	}
+	sf.addRegistryFlags(show)
+	diff := &cobra.Command{
+		Use: "diff CONNECTION_ID N M", Short: "Compare two catalog versions: streams, sync modes, keys and fields", Long: registryHelp,
+		Args: cobra.ExactArgs(3), PreRun: keep,
+		RunE: readCmd(&df, func(ctx context.Context, r registryReader, out io.Writer) error {
+			n, err := versionArg(args[1])
+			if err != nil {
+				return err
+			}
+			m, err := versionArg(args[2])
+			if err != nil {
+				return err
+			}
+			a, err := r.Version(ctx, args[0], n)
+			if err != nil {
+				return err
+			}
+			b, err := r.Version(ctx, args[0], m)
+			if err != nil {
+				return err
+			}
+			d := diffCatalogs(a.SyncCatalog, b.SyncCatalog)
+			d.ConnectionID, d.From, d.To = args[0], n, m
+			if df.output == outputJSON {
+				return writeJSON(out, d)
+			}
+			d.print(out)
+			return nil
+		}),
+	}
+	df.addRegistryFlags(diff)
+	cmd.AddCommand(ls, show, diff)
+	return cmd
+}
+
+func versionArg(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "v"))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("version %q is not a positive number", s)
+	}
+	return n, nil
+}
+
+func shortHash(h string) string {
+	h = strings.TrimPrefix(h, "sha256:")
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func jobsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "jobs", Aliases: []string{"job"}, Short: "List a connection's sync jobs"}
+	var f clientFlags
+	var limit int
+	var args []string
+	ls := &cobra.Command{
+		Use: "ls CONNECTION_ID", Aliases: []string{"list"}, Short: "List sync jobs, newest first", Long: registryHelp, Args: cobra.ExactArgs(1),
+		PreRun: func(_ *cobra.Command, a []string) { args = a },
+		RunE: readCmd(&f, func(ctx context.Context, r registryReader, out io.Writer) error {
+			jobs, err := r.Jobs(ctx, args[0], limit)
+			if err != nil {
+				return err
+			}
+			if f.output == outputJSON {
+				if jobs == nil {
+					jobs = []gateway.Job{}
+				}
+				return writeJSON(out, jobs)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "AIRBYTE JOB\tSTATUS\tCATALOG\tSTARTED\tDURATION\tROWS\tBYTES\tERROR")
+			for _, j := range jobs {
+				started, dur := "-", "-"
+				if j.StartedAt != nil {
+					started = j.StartedAt.Format(time.RFC3339)
+					if j.CompletedAt != nil {
+						dur = j.CompletedAt.Sub(*j.StartedAt).Round(time.Millisecond).String()
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\t%d\t%s\t%s\n", j.AirbyteJobID, j.Status, j.CatalogVersion, started, dur,
+					j.RowsSynced, byteSize(j.BytesSynced), j.ErrorMessage)
+			}
+			return tw.Flush()
+		}),
+	}
+	f.addRegistryFlags(ls)
+	ls.Flags().IntVar(&limit, "limit", 20, "how many jobs")
+	cmd.AddCommand(ls)
+	return cmd
+}
+
+// isNotFound reports a registry row that does not exist.
+func isNotFound(err error) bool { return errors.Is(err, errNotFound) }
