@@ -275,4 +275,3 @@ func orNone(s string) string {
 	}
 	return s
 }
-
