@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/aam-mesh/aam/events"
 )
@@ -37,8 +38,15 @@ type SyncIntent struct {
 // SyncIntentBegin reads a connection and, when it is ACTIVE with an Airbyte
 // connection, records that a sync request is about to ask Airbyte for a job
 // (or counts one more delivery of it), in one statement. A connection that
-// does not exist is ErrNotFound. Call it outside a transaction so that the
-// intent is committed before Airbyte is called.
+// does not exist is ErrNotFound. Run it outside a transaction.
+//
+// The statement commits on its own, without waiting for the WAL flush
+// (synchronous_commit off for its transaction): the intent is visible at
+// once and survives the caller's crash, and it survives the database's
+// crash unless that comes within a few hundred milliseconds. A caller that
+// must not depend on it after a database crash checks for a missing intent
+// itself (the sync worker looks for a job when a request is redelivered
+// without one).
 func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID string) (SyncIntent, error) {
 	if !validUUID(connectionID) {
 		return SyncIntent{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
@@ -47,7 +55,9 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 	var status string
 	var requestedAt *time.Time
 	var deliveries *int
-	err := q.db.QueryRow(ctx, `WITH c AS (
+	err := q.db.QueryRow(ctx, `WITH s AS (
+			SELECT set_config('synchronous_commit', 'off', true)
+		), c AS (
 			SELECT id, status::text AS status, status_reason, coalesce(airbyte_connection_id, '') AS ab, catalog_version
 			FROM connections WHERE id = $3
 		), i AS (
@@ -57,7 +67,7 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 			RETURNING requested_at, deliveries
 		)
 		SELECT c.status, c.status_reason, c.ab, c.catalog_version, i.requested_at, i.deliveries
-		FROM c LEFT JOIN i ON true`, source, id, connectionID).
+		FROM s, c LEFT JOIN i ON true`, source, id, connectionID).
 		Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &deliveries)
 	if err != nil {
 		return SyncIntent{}, translate(err)
@@ -130,6 +140,80 @@ func (q *Queries) SyncLink(ctx context.Context, p SyncLinkParams) (SyncLinkResul
 		return SyncLinkResult{}, &Error{Kind: ErrNotFound, Err: errBadID(p.ConnectionID)}
 	}
 	b := &pgx.Batch{}
+	queueSyncLink(b, p)
+	br := q.db.SendBatch(ctx, b)
+	res, err := readSyncLink(br)
+	if cerr := br.Close(); err == nil {
+		err = translate(cerr)
+	}
+	return res, err
+}
+
+// SyncRecord is the sync worker's fast path: one round trip sends BEGIN,
+// the statements of SyncLink and the facts the caller predicted for the
+// usual outcome; accept then judges the outcome. When it accepts, a second
+// round trip commits; otherwise the transaction is rolled back and
+// committed is false (the caller takes the general path: a transaction
+// with SyncLink, then facts built from its result).
+func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []OutboxEvent, accept func(SyncLinkResult) bool) (res SyncLinkResult, committed bool, err error) {
+	if !validUUID(p.ConnectionID) {
+		return SyncLinkResult{}, false, &Error{Kind: ErrNotFound, Err: errBadID(p.ConnectionID)}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	queueSyncLink(b, p)
+	for _, f := range facts {
+		if err := queueOutbox(b, f); err != nil {
+			return SyncLinkResult{}, false, err
+		}
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return SyncLinkResult{}, false, fmt.Errorf("acquire: %w", translate(err))
+	}
+	// A connection released inside a transaction (an error below) is
+	// closed by the pool, which rolls the transaction back.
+	defer conn.Release()
+	br := conn.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		res, err = readSyncLink(br)
+	}
+	added := 0
+	for range facts {
+		if err != nil {
+			break
+		}
+		var tag pgconn.CommandTag
+		if tag, err = br.Exec(); err == nil {
+			added += int(tag.RowsAffected())
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		return SyncLinkResult{}, false, translate(err)
+	}
+	if !accept(res) {
+		if _, err := conn.Exec(ctx, `ROLLBACK`); err != nil {
+			return SyncLinkResult{}, false, fmt.Errorf("rollback: %w", translate(err))
+		}
+		return res, false, nil
+	}
+	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
+		return SyncLinkResult{}, false, fmt.Errorf("commit: %w", translate(err))
+	}
+	if added > 0 {
+		if fn := s.onOutbox.Load(); fn != nil {
+			(*fn)()
+		}
+	}
+	return res, true, nil
+}
+
+func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
 	b.Queue(`SELECT catalog_version FROM connections WHERE id = $1 FOR UPDATE`, p.ConnectionID)
 	b.Queue(`WITH j AS (
 			INSERT INTO job_history AS h (id, connection_id, airbyte_job_id, status, catalog_version, started_at,
@@ -151,9 +235,9 @@ func (q *Queries) SyncLink(ctx context.Context, p SyncLinkParams) (SyncLinkResul
 	b.Queue(`INSERT INTO inbox (source, id, type, outcome) VALUES ($1, $2, $3, 'done')
 		ON CONFLICT (source, id) DO NOTHING`, p.RequestSource, p.RequestID, p.RequestType)
 	b.Queue(`DELETE FROM sync_intents WHERE request_source = $1 AND request_id = $2`, p.RequestSource, p.RequestID)
+}
 
-	br := q.db.SendBatch(ctx, b)
-	defer func() { _ = br.Close() }()
+func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
 	var res SyncLinkResult
 	if err := br.QueryRow().Scan(&res.CatalogVersion); err != nil {
 		return SyncLinkResult{}, translate(err)
@@ -179,7 +263,7 @@ func (q *Queries) SyncLink(ctx context.Context, p SyncLinkParams) (SyncLinkResul
 	if _, err := br.Exec(); err != nil {
 		return SyncLinkResult{}, translate(err)
 	}
-	return res, translate(br.Close())
+	return res, nil
 }
 
 // SyncFollowState is a followed job locked for its terminal transition.
@@ -288,21 +372,9 @@ func (q *Queries) OutboxAddAll(ctx context.Context, evs []OutboxEvent) (int, err
 	}
 	b := &pgx.Batch{}
 	for _, oe := range evs {
-		msg, err := events.ToMsg(oe.Subject, oe.Event, events.Binary)
-		if err != nil {
-			return 0, &Error{Kind: ErrInvalid, Err: err}
-		}
-		headers, err := jsonHeaders(msg.Header)
-		if err != nil {
+		if err := queueOutbox(b, oe); err != nil {
 			return 0, err
 		}
-		data := msg.Data
-		if data == nil {
-			data = []byte{}
-		}
-		b.Queue(`INSERT INTO outbox (event_id, event_type, subject, connection_id, correlation_id, headers, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
-			oe.Event.ID(), oe.Event.Type(), oe.Subject, oe.Event.Subject(), events.CorrelationID(oe.Event), headers, data)
 	}
 	br := q.db.SendBatch(ctx, b)
 	n := 0
@@ -323,12 +395,24 @@ func (q *Queries) OutboxAddAll(ctx context.Context, evs []OutboxEvent) (int, err
 	return n, firstErr
 }
 
-func jsonHeaders(h map[string][]string) ([]byte, error) {
-	b, err := json.Marshal(h)
+// queueOutbox queues OutboxAdd's statement for oe on b.
+func queueOutbox(b *pgx.Batch, oe OutboxEvent) error {
+	msg, err := events.ToMsg(oe.Subject, oe.Event, events.Binary)
 	if err != nil {
-		return nil, &Error{Kind: ErrInvalid, Err: fmt.Errorf("outbox headers: %w", err)}
+		return &Error{Kind: ErrInvalid, Err: err}
 	}
-	return b, nil
+	headers, err := json.Marshal(msg.Header)
+	if err != nil {
+		return &Error{Kind: ErrInvalid, Err: fmt.Errorf("outbox headers: %w", err)}
+	}
+	data := msg.Data
+	if data == nil {
+		data = []byte{}
+	}
+	b.Queue(`INSERT INTO outbox (event_id, event_type, subject, connection_id, correlation_id, headers, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+		oe.Event.ID(), oe.Event.Type(), oe.Subject, oe.Event.Subject(), events.CorrelationID(oe.Event), headers, data)
+	return nil
 }
 
 // JobsRecordedBefore returns which of a connection's Airbyte job ids were

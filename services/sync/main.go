@@ -1,5 +1,4 @@
-// Command aam-sync runs AAM's sync worker: it consumes sync requests,
-// starts Airbyte sync jobs and follows them to their terminal state.
+// Command aam-sync runs AAM's sync worker: sync requests in, Airbyte jobs followed to their end.
 package main
 
 import (
@@ -47,6 +46,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer deps.Close()
+	cfg.Airbyte.HTTPClient = syncer.HTTPClient(cfg.Sync)
 	ab, err := airbyte.New(cfg.Airbyte, airbyte.WithLogger(log))
 	if err != nil {
 		return err

@@ -12,9 +12,9 @@
 //
 //  1. The connection is read and, in the same statement, the request's
 //     intent is committed (sync_intents: "request R asks for a sync of
-//     connection C, first seen at T"). An unknown connection, or one that is
-//     not ACTIVE, ends the request with sync.failed and the reason, without
-//     any Airbyte call.
+//     connection C, first seen at T") before Airbyte is called. An unknown
+//     connection, or one that is not ACTIVE, ends the request with
+//     sync.failed and the reason, without any Airbyte call.
 //  2. POST /jobs starts the sync. Airbyte's 409 "A sync is already running
 //     for: <id>" attaches the request to the running job (sync.started with
 //     attached=true) instead of failing it.
@@ -24,7 +24,8 @@
 //  4. One transaction locks the connection row, records the job (or finds
 //     it recorded), links the request to it (job_requests), marks the
 //     request done in the inbox, drops the intent and queues the facts in
-//     the outbox.
+//     the outbox. In the usual case (a new job) this is one pipelined round
+//     trip and the commit.
 //
 // Airbyte 5xx, 429, timeouts and an open circuit breaker are retried (after
 // Airbyte's Retry-After when it sent one); other 4xx answers end the
@@ -34,16 +35,24 @@
 //
 // A repeated request id never starts a second job. A request already done
 // is acknowledged by the worker runtime without reaching the handler. A
-// delivery that finds its request's intent already recorded (an earlier
-// delivery may have started a job and died before step 4) does not call
-// POST /jobs at once: it asks Airbyte for the connection's first sync job
-// created at or after the intent's time, less SYNC_CLOCK_SKEW
-// (GET /jobs?connectionId=…&createdAtStart=…&orderBy=createdAt|ASC), and
-// answers the request with that job. Only when there is none does it start
-// one. The rule: the first sync of the connection that Airbyte created after
-// the request was first seen answers the request. A job created by other
-// means in that window would answer it too, which is what the requester
-// asked for: a sync of the connection since the request.
+// delivery that may follow an earlier one that started a job and died
+// before step 4 does not call POST /jobs at once: it asks Airbyte for the
+// connection's sync jobs created since the request was first seen, less
+// SYNC_CLOCK_SKEW (GET /jobs?connectionId=…&createdAtStart=…&orderBy=
+// createdAt|ASC), and answers the request with the first of them that no
+// other request had recorded before the request was first seen. Only when
+// there is none does it start one. The rule: the first sync of the
+// connection that Airbyte created after the request was first seen answers
+// the request. A job started in that window for another request answers it
+// too, which is what the requester asked for: a sync of the connection
+// since the request.
+//
+// "First seen" is the intent's time when the intent was recorded by an
+// earlier delivery. The intent is committed without waiting for the WAL
+// flush (it costs no fsync on the hot path), so a database crash right
+// after it may lose it; a redelivered message (JetStream's delivery count
+// above one) without an intent therefore counts from the request's arrival
+// in the stream, which precedes every delivery.
 //
 // # Following
 //

@@ -35,7 +35,7 @@ type envOptions struct {
 	emulator emulator.Config
 }
 
-func setup(t *testing.T, o envOptions) *harness {
+func setup(t testing.TB, o envOptions) *harness {
 	t.Helper()
 	h := &harness{calls: &callLog{}}
 	ecfg := o.emulator

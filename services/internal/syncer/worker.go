@@ -121,10 +121,10 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 
 	var job *airbyte.Job
 	attached := false
-	if in.Deliveries > 1 {
+	if since, ok := w.earlierDelivery(ctx, ev, in); ok {
 		// An earlier delivery may have started a job and died before
 		// recording it: answer with that job rather than start another.
-		if job, err = w.jobStartedSince(ctx, connID, in.AirbyteConnectionID, in.RequestedAt); err != nil {
+		if job, err = w.jobStartedSince(ctx, connID, in.AirbyteConnectionID, since); err != nil {
 			return airbyteError("look for the job of an earlier delivery", err)
 		}
 	}
@@ -142,7 +142,30 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 		}
 	}
 	obs := w.observe(ctx, job)
-	return w.record(ctx, ev, connID, obs, attached)
+	return w.record(ctx, ev, connID, in.CatalogVersion, obs, attached)
+}
+
+// earlierDelivery reports whether an earlier delivery of the request may
+// have started a job, and since when. The intent says so when it was
+// recorded before; a redelivered message whose intent is new (its earlier
+// delivery died before recording it, or a database crash lost it) counts
+// from the request's arrival in the stream.
+func (w *Worker) earlierDelivery(ctx context.Context, ev bus.Event[events.SyncRequested], in registry.SyncIntent) (time.Time, bool) {
+	switch {
+	case in.Deliveries > 1:
+		return in.RequestedAt, true
+	case ev.Msg.NumDelivered <= 1:
+		return time.Time{}, false
+	}
+	if st, err := w.deps.JS.Stream(ctx, ev.Msg.Stream); err == nil {
+		if m, err := st.GetMsg(ctx, ev.Msg.Sequence); err == nil {
+			return m.Time, true
+		}
+	}
+	if !ev.Time.IsZero() && ev.Time.Before(in.RequestedAt) {
+		return ev.Time, true
+	}
+	return in.RequestedAt, true
 }
 
 // jobStartedSince returns the job that answers a request first seen at
@@ -287,8 +310,11 @@ func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 }
 
 // record links the request to its job and emits sync.started, and the
-// terminal fact when the job already ended, in one transaction.
-func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, obs observation, attached bool) error {
+// terminal fact when the job already ended, in one transaction. The usual
+// case (a new job, the catalog version read before the start) takes one
+// round trip and a commit; anything else is handled by record's general
+// path.
+func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, version int, obs observation, attached bool) error {
 	req := outbox.RequestOf(ev)
 	p := registry.SyncLinkParams{
 		ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
@@ -302,6 +328,47 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 		deadline := now.Add(w.cfg.FollowTimeout)
 		p.NextCheckAt, p.FollowDeadline = &next, &deadline
 	}
+
+	// The row this request will most likely create, and its facts.
+	predicted := registry.Job{ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
+		CatalogVersion: version, StartedAt: obs.startedAt, CompletedAt: obs.completedAt,
+		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason, CreatedAt: now}
+	facts, err := jobFacts(predicted, req, attached)
+	if err != nil {
+		return err
+	}
+	res, committed, err := w.store.SyncRecord(ctx, p, facts, func(r registry.SyncLinkResult) bool {
+		return r.Done && r.Linked && r.JobCreated && r.Job.CatalogVersion == version
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("record job %s: %w", obs.jobID, err)
+	case committed:
+		if obs.terminal() {
+			w.m.finished.WithLabelValues(string(obs.status)).Inc()
+		} else {
+			w.wakeFollowerAt(next)
+		}
+		return nil
+	case !res.Done || !res.Linked:
+		return nil // another delivery of the request finished it
+	}
+	return w.recordGeneral(ctx, p, req, obs, next)
+}
+
+// jobFacts are sync.started and, for an ended job, its terminal fact.
+func jobFacts(job registry.Job, req outbox.Request, attached bool) ([]registry.OutboxEvent, error) {
+	started, err := startedFact(job, req, attached)
+	if err != nil || !job.Status.Terminal() {
+		return []registry.OutboxEvent{started}, err
+	}
+	finished, err := finishedFact(job, req)
+	return []registry.OutboxEvent{started, finished}, err
+}
+
+// recordGeneral is record for a job already recorded (for another
+// request), or a catalog version that changed since the start.
+func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, req outbox.Request, obs observation, next time.Time) error {
 	follow := false
 	var finished *registry.Job
 	err := w.store.InTx(ctx, func(q *registry.Queries) error {

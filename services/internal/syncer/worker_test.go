@@ -148,11 +148,16 @@ func TestCrashAfterStartingJobDoesNotStartAnother(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  emulator.Config
+		// loseIntent drops the request's intent as a database crash right
+		// after its asynchronous commit would.
+		loseIntent bool
 	}{
 		// The job has ended by the time the request is delivered again.
-		{"job ended", emulator.Config{}},
+		{"job ended", emulator.Config{}, false},
 		// The job still runs when the request is delivered again.
-		{"job running", emulator.Config{JobRunning: time.Hour}},
+		{"job running", emulator.Config{JobRunning: time.Hour}, false},
+		// The redelivery finds no intent: the message's arrival counts.
+		{"intent lost", emulator.Config{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -171,6 +176,10 @@ func TestCrashAfterStartingJobDoesNotStartAnother(t *testing.T) {
 			h.start(testConfig(), func(w *Worker) {
 				w.afterStart = func(ctx context.Context, job *airbyte.Job) error {
 					if crashed.CompareAndSwap(false, true) {
+						if tc.loseIntent {
+							_, err := h.Store.DB().Exec(ctx, `DELETE FROM sync_intents`)
+							require.NoError(t, err)
+						}
 						return errors.New("process killed after POST /jobs")
 					}
 					return nil

@@ -1,0 +1,180 @@
+package registry_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/registry"
+)
+
+func activeConnection(t *testing.T, b *testBundle, requestID string) registry.Connection {
+	t.Helper()
+	c := newConnection(t, b, requestID)
+	_, err := b.store.ConnectionSaveCheckpoint(b.ctx, c.ID, registry.ConnectionCheckpoint{AirbyteConnectionID: "ab-" + requestID})
+	require.NoError(t, err)
+	c, err = b.store.ConnectionActivate(b.ctx, c.ID, 1, "")
+	require.NoError(t, err)
+	return c
+}
+
+func TestSyncIntentBegin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", uuid.NewString())
+	require.ErrorIs(t, err, registry.ErrNotFound)
+	_, err = b.store.SyncIntentBegin(b.ctx, "/s", "r1", "not-a-uuid")
+	require.ErrorIs(t, err, registry.ErrNotFound)
+
+	pending := newConnection(t, b, "pending")
+	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", pending.ID)
+	require.NoError(t, err)
+	require.Equal(t, registry.StatusPending, in.Status)
+	require.False(t, in.Recorded, "no intent for a connection that cannot sync")
+
+	c := activeConnection(t, b, "active")
+	first, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
+	require.NoError(t, err)
+	require.True(t, first.Recorded)
+	require.Equal(t, registry.StatusActive, first.Status)
+	require.Equal(t, "ab-active", first.AirbyteConnectionID)
+	require.Equal(t, 1, first.CatalogVersion)
+	require.Equal(t, 1, first.Deliveries)
+	again, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, again.Deliveries)
+	require.True(t, again.RequestedAt.Equal(first.RequestedAt), "first seen stays")
+
+	require.NoError(t, b.store.SyncIntentDelete(b.ctx, "/s", "r1"))
+	fresh, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, fresh.Deliveries)
+}
+
+func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := activeConnection(t, b, "c")
+	fact := func(reqID string) []registry.OutboxEvent {
+		e, err := events.New(events.TypeSyncStarted, "/aam/sync", events.SyncStarted{ConnectionID: c.ID, JobID: "7"},
+			events.WithID(events.DeterministicID("/s", reqID, events.TypeSyncStarted)), events.WithCorrelationID(reqID),
+			events.WithSubject(c.ID))
+		require.NoError(t, err)
+		return []registry.OutboxEvent{{Subject: events.SubjectSyncStarted, Event: e}}
+	}
+	params := func(reqID string) registry.SyncLinkParams {
+		next := time.Now().Add(time.Second)
+		return registry.SyncLinkParams{ConnectionID: c.ID, AirbyteJobID: "7", Status: registry.JobRunning,
+			NextCheckAt: &next, RequestSource: "/s", RequestID: reqID, RequestType: events.TypeSyncRequested}
+	}
+	_, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID)
+	require.NoError(t, err)
+
+	// Refused: nothing stays, not even the intent's removal.
+	res, committed, err := b.store.SyncRecord(b.ctx, params("a"), fact("a"), func(r registry.SyncLinkResult) bool {
+		require.True(t, r.JobCreated)
+		require.True(t, r.Linked)
+		require.True(t, r.Done)
+		require.Equal(t, 1, r.CatalogVersion)
+		return false
+	})
+	require.NoError(t, err)
+	require.False(t, committed)
+	require.True(t, res.JobCreated)
+	_, err = b.store.JobGetByAirbyteID(b.ctx, c.ID, "7")
+	require.ErrorIs(t, err, registry.ErrNotFound)
+	msgs, err := b.store.OutboxByCorrelation(b.ctx, "a")
+	require.NoError(t, err)
+	require.Empty(t, msgs)
+	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, in.Deliveries)
+
+	kicked := make(chan struct{}, 4)
+	b.store.OnOutboxCommit(func() { kicked <- struct{}{} })
+	res, committed, err = b.store.SyncRecord(b.ctx, params("a"), fact("a"), func(registry.SyncLinkResult) bool { return true })
+	require.NoError(t, err)
+	require.True(t, committed)
+	require.Equal(t, registry.JobRunning, res.Job.Status)
+	require.False(t, res.Attached)
+	<-kicked
+	msgs, err = b.store.OutboxByCorrelation(b.ctx, "a")
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	e, err := b.store.InboxGet(b.ctx, "/s", "a")
+	require.NoError(t, err)
+	require.Equal(t, registry.OutcomeDone, e.Outcome)
+	in, err = b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, in.Deliveries, "the intent went with the link")
+
+	// A second request for the same job is attached to the recorded row.
+	res, committed, err = b.store.SyncRecord(b.ctx, params("b"), nil, func(r registry.SyncLinkResult) bool { return r.JobCreated })
+	require.NoError(t, err)
+	require.False(t, committed)
+	require.False(t, res.JobCreated)
+	require.True(t, res.Attached)
+	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
+		res, err = q.SyncLink(b.ctx, params("b"))
+		return err
+	})
+	require.NoError(t, err)
+	require.True(t, res.Linked)
+	require.True(t, res.Attached)
+	// The same request again is neither linked nor done.
+	res, committed, err = b.store.SyncRecord(b.ctx, params("b"), nil, func(r registry.SyncLinkResult) bool { return r.Done })
+	require.NoError(t, err)
+	require.False(t, committed)
+	require.False(t, res.Linked)
+	require.False(t, res.Done)
+
+	st := registry.SyncFollowState{}
+	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
+		st, err = q.SyncLockJob(b.ctx, c.ID, res.Job.ID)
+		return err
+	})
+	require.NoError(t, err)
+	require.Len(t, st.Requests, 2)
+	require.Equal(t, "a", st.Requests[0].RequestID)
+}
+
+func TestFollowBookkeeping(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := activeConnection(t, b, "c")
+	_, ok, err := b.store.JobNextCheckAt(b.ctx)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	at := time.Now().Add(time.Minute).Truncate(time.Microsecond)
+	j, _, err := b.store.JobCreate(b.ctx, registry.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "1",
+		Status: registry.JobPending, CatalogVersion: 1, NextCheckAt: &at})
+	require.NoError(t, err)
+	next, ok, err := b.store.JobNextCheckAt(b.ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, next.Equal(at))
+
+	require.NoError(t, b.store.JobReschedule(b.ctx, j.ID, registry.JobRunning, nil, 5, 50, at.Add(time.Hour)))
+	j, err = b.store.JobGet(b.ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, registry.JobRunning, j.Status)
+	require.EqualValues(t, 5, j.RowsSynced)
+	require.Equal(t, 1, j.CheckCount)
+
+	now := time.Now()
+	require.NoError(t, b.store.JobRelease(b.ctx, []string{j.ID}, now))
+	claimed, err := b.store.JobClaimDue(b.ctx, now, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	before, err := b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"1", "2"}, time.Now().Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"1": true}, before)
+	before, err = b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"1"}, j.CreatedAt)
+	require.NoError(t, err)
+	require.Empty(t, before)
+}
