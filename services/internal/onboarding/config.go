@@ -18,6 +18,7 @@ const (
 	DefaultAckWait            = 30 * time.Second
 	DefaultTimeout            = 15 * time.Minute
 	DefaultDefinitionCacheTTL = 5 * time.Minute
+	DefaultCredentialsTimeout = 10 * time.Second
 )
 
 // Config configures the onboard worker. Parse it from the environment with
@@ -47,6 +48,9 @@ type Config struct {
 	// DefinitionCacheTTL is how long a source definition found for a
 	// source type is reused (ONBOARDING_DEFINITION_CACHE_TTL, default 5m).
 	DefinitionCacheTTL time.Duration `env:"ONBOARDING_DEFINITION_CACHE_TTL" envDefault:"5m"`
+	// CredentialsTimeout bounds a credential look-up in the broker
+	// (ONBOARDING_CREDENTIALS_TIMEOUT, default 10s).
+	CredentialsTimeout time.Duration `env:"ONBOARDING_CREDENTIALS_TIMEOUT" envDefault:"10s"`
 	// Backoff gives the redelivery delay of retryable failures (default:
 	// the runtime's exponential backoff from 500 ms to 30 s).
 	Backoff bus.BackoffFunc `env:"-"`
@@ -58,6 +62,7 @@ func (c Config) withDefaults() Config {
 	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.DefinitionCacheTTL = cmp.Or(c.DefinitionCacheTTL, DefaultDefinitionCacheTTL)
+	c.CredentialsTimeout = cmp.Or(c.CredentialsTimeout, DefaultCredentialsTimeout)
 	return c
 }
 
@@ -88,6 +93,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefinitionCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("ONBOARDING_DEFINITION_CACHE_TTL: %s is negative", c.DefinitionCacheTTL))
+	}
+	if c.CredentialsTimeout < 0 {
+		errs = append(errs, fmt.Errorf("ONBOARDING_CREDENTIALS_TIMEOUT: %s is negative", c.CredentialsTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -21,6 +21,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.Equal(t, DefaultAckWait, cfg.AckWait)
 	require.Equal(t, DefaultTimeout, cfg.Timeout)
 	require.Equal(t, DefaultDefinitionCacheTTL, cfg.DefinitionCacheTTL)
+	require.Equal(t, DefaultCredentialsTimeout, cfg.CredentialsTimeout)
 
 	cfg, err = config.ParseFrom[Config](map[string]string{
 		"AIRBYTE_WORKSPACE_ID": "744cc0ed-7f05-4949-9e60-2a814f90c035", "AIRBYTE_DESTINATION_ID": "e478de0d-a3a0-475c-b019-25f7dd29e281",

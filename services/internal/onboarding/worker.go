@@ -170,6 +170,10 @@ func (o *onboarding) run(ctx context.Context) error {
 	if err := o.point("registered"); err != nil {
 		return err
 	}
+	if o.ev.Msg.NumDelivered > 1 {
+		o.w.log.Info("resuming onboarding", zap.String("connection_id", o.id), zap.String("checkpoint", conn.OnboardStep),
+			zap.Uint64("num_delivered", o.ev.Msg.NumDelivered))
+	}
 
 	if o.conn.AirbyteSourceID == "" {
 		if err := o.createSource(ctx); err != nil {
@@ -209,7 +213,9 @@ func (o *onboarding) run(ctx context.Context) error {
 // createSource runs steps 1–3: credentials, source definition, source.
 func (o *onboarding) createSource(ctx context.Context) error {
 	d := o.ev.Data
-	cred, err := o.w.creds.Get(ctx, d.CredentialID)
+	cctx, cancel := context.WithTimeout(ctx, o.w.cfg.CredentialsTimeout)
+	cred, err := o.w.creds.Get(cctx, d.CredentialID)
+	cancel()
 	if err != nil {
 		if errors.Is(err, credentials.ErrNotFound) {
 			err = fmt.Errorf("credential %q not found in the credential broker: %w", d.CredentialID, err)
@@ -358,6 +364,9 @@ func (o *onboarding) activate(ctx context.Context, read *airbyte.ConnectionRead)
 	if err != nil {
 		return stepFailed(StepActivate, err)
 	}
+	o.w.log.Info("connection onboarded", zap.String("connection_id", o.id),
+		zap.String("airbyte_source_id", o.conn.AirbyteSourceID), zap.String("airbyte_connection_id", o.conn.AirbyteConnectionID),
+		zap.Int("num_streams", len(streams)))
 	return nil
 }
 

@@ -209,15 +209,16 @@ func (w *Worker) finish(ctx context.Context, ev bus.Event[events.RepairRequested
 		return fmt.Errorf("encode applied catalog: %w", err)
 	}
 	reason := reasonOf(ev)
+	var prev, v registry.CatalogVersion
 	err = w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
 		if err := w.holdAndRecord(ctx, q, ev, id); err != nil {
 			return err
 		}
-		prev, err := q.CatalogVersionLatest(ctx, id)
-		if err != nil {
+		var err error
+		if prev, err = q.CatalogVersionLatest(ctx, id); err != nil {
 			return err
 		}
-		v, err := q.CatalogVersionCreate(ctx, registry.CatalogVersionCreateParams{
+		v, err = q.CatalogVersionCreate(ctx, registry.CatalogVersionCreateParams{
 			ConnectionID: id, VersionNumber: prev.VersionNumber + 1, SyncCatalog: catalog,
 			SourceCatalogID: sourceCatalogID, Reason: reason, RequestSource: ev.Source, RequestID: ev.ID,
 		})
@@ -237,6 +238,10 @@ func (w *Worker) finish(ctx context.Context, ev bus.Event[events.RepairRequested
 	})
 	if errors.Is(err, errDuplicate) {
 		return nil
+	}
+	if err == nil {
+		w.log.Info("catalog versioned", zap.String("connection_id", id), zap.Int("previous_version", prev.VersionNumber),
+			zap.Int("new_version", v.VersionNumber), zap.String("content_hash", v.ContentHash))
 	}
 	return err
 }
