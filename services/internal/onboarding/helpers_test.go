@@ -14,6 +14,7 @@ import (
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bustest"
+	"github.com/aam-mesh/aam/pkg/credentials"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/testenv"
@@ -32,6 +33,9 @@ type setupOpts struct {
 	airbyte  airbyte.Config
 	// transport wraps the client's transport (after the call log).
 	transport func(http.RoundTripper) http.RoundTripper
+	// noBroker leaves the credential broker stopped (start it with
+	// env.StartBroker).
+	noBroker bool
 }
 
 func setup(t *testing.T, opts ...setupOpts) *bundle {
@@ -55,7 +59,11 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 	}
 	env := testenv.New(t, testenv.Options{Emulator: o.emulator, Airbyte: acfg, NoRelay: true})
 	env.StartRelay()
-	return &bundle{env: env, broker: env.StartBroker(), calls: calls}
+	b := &bundle{env: env, calls: calls}
+	if !o.noBroker {
+		b.broker = env.StartBroker()
+	}
+	return b
 }
 
 // workerOpts tune a worker started by start.
@@ -102,7 +110,7 @@ func (b *bundle) start(t *testing.T, opts ...workerOpts) *runningWorker {
 	if o.maxDeliver != 0 {
 		cfg.MaxDeliver = o.maxDeliver
 	}
-	w, err := New(&deps, b.env.Airbyte, b.broker.Client, cfg)
+	w, err := New(&deps, b.env.Airbyte, credentials.NewClient(deps.NC, credentials.ClientOptions{Timeout: time.Second}), cfg)
 	require.NoError(t, err)
 	rw.w = w
 	if o.crashAt != "" {

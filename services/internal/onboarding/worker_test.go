@@ -284,6 +284,24 @@ func TestOnboardGivesUpAfterMaxDeliver(t *testing.T) {
 	require.Equal(t, registry.StatusFailed, b.connection(t, got.ID).Status)
 }
 
+func TestOnboardWaitsForTheCredentialBroker(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{noBroker: true})
+	b.start(t, workerOpts{maxDeliver: 100})
+	reqID, _ := b.request("Patient")
+	require.Eventually(t, func() bool {
+		return b.env.Logs.FilterMessage("request will be retried").FilterFieldKey("error").Len() >= 2
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Empty(t, b.env.Facts(reqID))
+	retried := b.env.Logs.FilterMessage("request will be retried").All()[0]
+	require.Contains(t, retried.ContextMap()["error"], "credentials: broker unavailable")
+	require.Zero(t, b.calls.Count(http.MethodPost, "/v1/sources"))
+
+	b.broker = b.env.StartBroker()
+	got := testenv.Data[events.ConnectionOnboarded](t, b.env.WaitFact(reqID, events.TypeOnboarded))
+	require.Len(t, b.sourcesNamed(ObjectName("Patient", got.ID)), 1)
+}
+
 func TestOnboardSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
