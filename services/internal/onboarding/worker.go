@@ -218,7 +218,7 @@ func (o *onboarding) createSource(ctx context.Context) error {
 	cancel()
 	if err != nil {
 		if errors.Is(err, credentials.ErrNotFound) {
-			err = fmt.Errorf("credential %q not found in the credential broker: %w", d.CredentialID, err)
+			err = newPermanent(fmt.Sprintf("credential %q not found in the credential broker", d.CredentialID))
 		}
 		return stepFailed(StepCredentials, err)
 	}
