@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -256,6 +255,3 @@ func jobsCommand() *cobra.Command {
 	cmd.AddCommand(ls)
 	return cmd
 }
-
-// isNotFound reports a registry row that does not exist.
-func isNotFound(err error) bool { return errors.Is(err, errNotFound) }
