@@ -327,3 +327,5 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+func envToken() string { return os.Getenv("AAM_GATEWAY_TOKEN") }

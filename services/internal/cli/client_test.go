@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -298,4 +300,65 @@ func TestEventsTail(t *testing.T) {
 	code, _, stderr = run(t, "events", "tail", nurl, "--type", events.TypeSyncRequested)
 	require.Equal(t, ExitError, code)
 	require.Contains(t, stderr, "not a fact type")
+}
+
+func TestRequestCommandsThroughTheGateway(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t)
+	_, ts := mesh.Gateway(gateway.Config{Tokens: "cli-token", WaitMax: 2 * time.Second})
+	gw := []string{"--gateway", ts.URL, "--token", "cli-token"}
+	with := func(args ...string) []string { return append(args, gw...) }
+
+	code, out, stderr := run(t, with("onboard", "--source-type", "Salesforce", "--name", "Via gateway", "--credential", "sf", "--wait", "-o", "json")...)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	var st gateway.RequestStatus
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, gateway.RequestSucceeded, st.Status)
+	connID := st.ConnectionID
+	require.NotEmpty(t, connID)
+
+	code, out, stderr = run(t, with("sync", connID, "--until", "terminal")...)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	require.Contains(t, out, "io.aam.sync.succeeded.v1: job ")
+
+	code, out, _ = run(t, with("sync", connID)...)
+	require.Equal(t, ExitOK, code)
+	require.Contains(t, out, "accepted on aam.requests.connection.sync through the gateway")
+
+	code, out, _ = run(t, with("onboard", "--source-type", "Salesforce", "--name", "Broken", "--credential", gatewaytest.CredentialMissing, "-w")...)
+	require.Equal(t, ExitFailed, code)
+	require.Contains(t, out, "onboarding failed: credentials: ")
+
+	code, _, stderr = run(t, "sync", connID, "--gateway", ts.URL, "--token", "wrong")
+	require.Equal(t, ExitError, code)
+	require.Contains(t, stderr, "401")
+
+	// A gateway wait shorter than --timeout is asked again; past --timeout: exit 4.
+	gate := make(chan struct{})
+	slow := gatewaytest.Start(t, gatewaytest.Options{SyncGate: gate})
+	_, sts := slow.Gateway(gateway.Config{WaitMax: 300 * time.Millisecond})
+	c := slow.AddConnection("", "Slow")
+	go func() {
+		// End the job once the command had to ask the gateway again.
+		defer close(gate)
+		for range 200 {
+			resp, err := http.Get(sts.URL + "/metrics")
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if strings.Contains(string(b), `route="GET /v1/requests/{id}"`) {
+					return
+				}
+			}
+			<-time.After(25 * time.Millisecond)
+		}
+	}()
+	code, out, stderr = run(t, "sync", c.ID, "--gateway", sts.URL, "--until", "terminal", "--timeout", "10s")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	require.Contains(t, out, "succeeded")
+	idle := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
+	_, its := idle.Gateway(gateway.Config{WaitMax: 200 * time.Millisecond})
+	code, _, stderr = run(t, "onboard", "--gateway", its.URL, "--source-type", "S", "--name", "n", "--credential", "c", "-w", "--timeout", "500ms")
+	require.Equal(t, ExitTimeout, code, stderr)
+	require.Contains(t, stderr, "no answer within 500ms")
 }

@@ -39,6 +39,8 @@ type requestFlags struct {
 func (f *requestFlags) add(cmd *cobra.Command) {
 	f.addNATSFlags(cmd)
 	fl := cmd.Flags()
+	fl.StringVar(&f.gatewayURL, "gateway", "", "send the request through the gateway at this URL instead of NATS (default $AAM_GATEWAY_URL)")
+	fl.StringVar(&f.token, "token", "", "bearer token for the gateway (default $AAM_GATEWAY_TOKEN)")
 	fl.BoolVarP(&f.wait, "wait", "w", false, "wait for the answer and report it (exit 2 rejected, 3 failed, 4 timed out)")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	fl.StringVar(&f.id, "id", "", "request id (idempotency key): the same id is the same request (default: a new UUIDv7)")
@@ -181,6 +183,9 @@ func (f *requestFlags) submit(cmd *cobra.Command, eventType string, data any, co
 		return err
 	}
 	d, _ := events.Lookup(eventType)
+	if g := cmp.Or(f.gatewayURL, os.Getenv("AAM_GATEWAY_URL")); g != "" {
+		return f.submitViaGateway(cmd, strings.TrimRight(g, "/"), ev, untilTerminal)
+	}
 
 	nc, js, err := f.connectNATS(ctx)
 	if err != nil {
