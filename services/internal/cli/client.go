@@ -74,7 +74,7 @@ func (f *clientFlags) validateOutput() error {
 }
 
 // connectNATS connects to NATS for one command.
-func (f *clientFlags) connectNATS(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+func (f *clientFlags) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
 	servers := cmp.Or(f.natsURL, os.Getenv("NATS_URL"), nats.DefaultURL)
 	opts := []nats.Option{nats.Name("aam-cli"), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond)}
@@ -93,7 +93,6 @@ func (f *clientFlags) connectNATS(ctx context.Context) (*nats.Conn, jetstream.Je
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	_ = ctx
 	return nc, js, nil
 }
 

@@ -135,7 +135,7 @@ func credCmd(f *clientFlags, fn func(ctx context.Context, c *credentials.Client,
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 		defer cancel()
-		nc, _, err := f.connectNATS(ctx)
+		nc, _, err := f.connectNATS()
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ start of the stream. -o json prints one structured CloudEvent per line.`,
 				cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 			}
 			ctx := cmd.Context()
-			nc, js, err := f.connectNATS(ctx)
+			nc, js, err := f.connectNATS()
 			if err != nil {
 				return err
 			}

@@ -187,7 +187,7 @@ func (f *requestFlags) submit(cmd *cobra.Command, eventType string, data any, co
 		return f.submitViaGateway(cmd, strings.TrimRight(g, "/"), ev, untilTerminal)
 	}
 
-	nc, js, err := f.connectNATS(ctx)
+	nc, js, err := f.connectNATS()
 	if err != nil {
 		return err
 	}

@@ -161,11 +161,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve is Run on an open listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return s.ctx },
-	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Shutdown waits for in-flight requests; event streams and waits end
+	// at once (a wait then answers 202: its request is stored).
 	srv.RegisterOnShutdown(s.cancel)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 )
 
 // sse is one server-sent event, or a comment when comment is set.
@@ -158,4 +161,39 @@ func TestEventStream(t *testing.T) {
 	r = b.do(http.MethodGet, "/v1/events/stream", "", "Last-Event-ID", "-1")
 	require.Equal(t, http.StatusBadRequest, r.status)
 	require.Equal(t, "Last-Event-ID", r.errBody(t).Field)
+}
+
+// TestServeStopsWithOpenStreams: shutting the server down ends open event
+// streams at once instead of waiting for them forever.
+func TestServeStopsWithOpenStreams(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
+	cfg := gateway.DefaultConfig()
+	srv, err := gateway.New(cfg, mesh.Deps())
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/v1/events/stream")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	ended := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, resp.Body); close(ended) }()
+
+	cancel()
+	select {
+	case err := <-served:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return with a stream open")
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end")
+	}
 }
