@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,7 +27,9 @@ type RelayConfig struct {
 	// request" lookups (default 7 days).
 	Retention time.Duration
 	// LockID is the PostgreSQL advisory lock that elects one publishing
-	// relay among all processes (default fixed per registry).
+	// relay among all processes (default: derived from the registry's
+	// schema, so that registries in separate schemas of one database each
+	// have their relay).
 	LockID int64
 	// Logger (default none) and Registerer for metrics (default none).
 	Logger     *zap.Logger
@@ -36,7 +39,20 @@ type RelayConfig struct {
 	beforeMark func(seqs []int64) error
 }
 
-const defaultLockID = 0x6161_6d5f_6f62 // "aam_ob"
+// lockID returns the configured lock id, or one derived from the current
+// schema.
+func (r *Relay) lockID(ctx context.Context, q *registry.Queries) (int64, error) {
+	if r.cfg.LockID != 0 {
+		return r.cfg.LockID, nil
+	}
+	var schema string
+	if err := q.DB().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("aam-outbox-relay:" + schema))
+	return int64(h.Sum64() >> 1), nil
+}
 
 // Relay publishes the outbox to JetStream in order, with Nats-Msg-Id =
 // event id. One relay is active at a time across all processes (a
@@ -60,7 +76,6 @@ func NewRelay(store *registry.Store, js jetstream.JetStream, cfg RelayConfig) *R
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 100*time.Millisecond)
 	cfg.Retention = cmp.Or(cfg.Retention, 7*24*time.Hour)
-	cfg.LockID = cmp.Or(cfg.LockID, defaultLockID)
 	r := &Relay{
 		store: store, js: js, cfg: cfg,
 		log:  cmp.Or(cfg.Logger, zap.NewNop()).Named("outbox"),
@@ -112,18 +127,22 @@ func (r *Relay) lead(ctx context.Context) error {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
+	q := registry.New(conn)
+	lockID, err := r.lockID(ctx, q)
+	if err != nil {
+		return fmt.Errorf("leader lock: %w", err)
+	}
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.cfg.LockID).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockID).Scan(&locked); err != nil {
 		return fmt.Errorf("leader lock: %w", err)
 	}
 	if !locked {
 		return nil // another relay leads; try again later
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, r.cfg.LockID)
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID)
 	}()
 	r.log.Debug("relay leading")
-	q := registry.New(conn)
 	lastPurge, lastGauge := time.Time{}, time.Time{}
 	for ctx.Err() == nil {
 		n, err := r.publishBatch(ctx, q)
