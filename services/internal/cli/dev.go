@@ -310,3 +310,17 @@ type devParts struct {
 	airbyte *airbyte.Client
 	creds   *credentials.Client
 }
+
+// mergeEnv returns the process environment with over applied on top.
+func mergeEnv(over map[string]string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	for k, v := range over {
+		m[k] = v
+	}
+	return m
+}
