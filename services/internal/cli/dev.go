@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +54,7 @@ type devFlags struct {
 	httpAddr        string
 	emulatorJobs    string
 	emulatorLatency time.Duration
+	pprof           bool
 }
 
 func devCommand(root *cobra.Command) {
@@ -79,6 +82,7 @@ JetStream under --data-dir and the registry in PostgreSQL.`,
 	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:9090", "health and metrics of the dev process (/healthz, /readyz, /metrics)")
 	fl.StringVar(&f.emulatorJobs, "emulator-jobs", "realistic", "emulator job timing: realistic (seconds) or instant")
 	fl.DurationVar(&f.emulatorLatency, "emulator-latency", 0, "latency the emulator adds to every Airbyte call")
+	fl.BoolVar(&f.pprof, "pprof", false, "also serve Go profiles under /debug/pprof/ on --http-addr")
 	root.AddCommand(cmd)
 }
 
@@ -180,7 +184,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		return err
 	}
 	runners = append(runners, more...)
-	runners = append(runners, deps.Relay(), deps.HealthServer(f.httpAddr))
+	runners = append(runners, deps.Relay(), devHTTP(deps, f))
 	deps.Health.AddCheck(observability.Check{Name: "jetstream", Fn: func(context.Context) error {
 		if !ns.JetStreamEnabled() {
 			return errors.New("jetstream disabled")
@@ -323,4 +327,18 @@ func mergeEnv(over map[string]string) map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// devHTTP serves health, metrics and, with --pprof, Go profiles.
+func devHTTP(deps *app.Deps, f devFlags) app.Runner {
+	return func(ctx context.Context) error {
+		mux := http.NewServeMux()
+		deps.Health.Register(mux)
+		if f.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
+		return observability.Serve(ctx, f.httpAddr, mux, deps.Log)
+	}
 }
