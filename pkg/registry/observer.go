@@ -1,0 +1,136 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// The schema observer's statements: its per-connection observation (the
+// baseline new streams are measured against, and the claim that keeps two
+// observers from discovering the same source at once) and the drifts it
+// found.
+
+// StreamName names a stream of a source.
+type StreamName struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Observation is a row of schema_observations.
+type Observation struct {
+	ConnectionID   string `json:"connection_id"`
+	CatalogVersion int    `json:"catalog_version"`
+	// Baseline is nil until known.
+	Baseline          []StreamName `json:"baseline_streams"`
+	BaselineCatalogID string       `json:"baseline_catalog_id"`
+	LastHash          string       `json:"last_hash"`
+	CheckedAt         time.Time    `json:"checked_at"`
+}
+
+// ObservationClaim claims a connection's observation at a catalog version:
+// it succeeds (claimed true) when nobody checked the connection since
+// checkedBefore, or when the version changed (the baseline is then reset),
+// and marks it checked now.
+func (q *Queries) ObservationClaim(ctx context.Context, connectionID string, version int, checkedBefore time.Time) (o Observation, claimed bool, err error) {
+	if !validUUID(connectionID) {
+		return Observation{}, false, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	var baseline []byte
+	err = q.db.QueryRow(ctx, `INSERT INTO schema_observations AS o (connection_id, catalog_version)
+		VALUES ($1, $2)
+		ON CONFLICT (connection_id) DO UPDATE SET
+			checked_at = now(),
+			catalog_version = $2,
+			baseline_streams = CASE WHEN o.catalog_version = $2 THEN o.baseline_streams END,
+			baseline_catalog_id = CASE WHEN o.catalog_version = $2 THEN o.baseline_catalog_id ELSE '' END
+		WHERE o.checked_at < $3 OR o.catalog_version <> $2
+		RETURNING connection_id::text, catalog_version, baseline_streams, baseline_catalog_id, last_hash, checked_at`,
+		connectionID, version, checkedBefore).
+		Scan(&o.ConnectionID, &o.CatalogVersion, &baseline, &o.BaselineCatalogID, &o.LastHash, &o.CheckedAt)
+	if IsNotFound(translate(err)) {
+		return Observation{}, false, nil
+	}
+	if err != nil {
+		return Observation{}, false, translate(err)
+	}
+	if baseline != nil {
+		if err := json.Unmarshal(baseline, &o.Baseline); err != nil {
+			return Observation{}, false, &Error{Kind: ErrInvalid, Err: err}
+		}
+		if o.Baseline == nil {
+			o.Baseline = []StreamName{}
+		}
+	}
+	return o, true, nil
+}
+
+// ObservationRecord records a check's outcome: the baseline (when it was
+// unknown) and the hash of the discovered catalog. A version that changed
+// meanwhile is left alone.
+func (q *Queries) ObservationRecord(ctx context.Context, connectionID string, version int, baseline []StreamName, baselineCatalogID, hash string) error {
+	var b []byte
+	if baseline != nil {
+		var err error
+		if b, err = json.Marshal(baseline); err != nil {
+			return &Error{Kind: ErrInvalid, Err: err}
+		}
+	}
+	_, err := q.db.Exec(ctx, `UPDATE schema_observations SET
+			baseline_streams = coalesce(baseline_streams, $3::jsonb),
+			baseline_catalog_id = CASE WHEN baseline_streams IS NULL THEN $4 ELSE baseline_catalog_id END,
+			last_hash = $5
+		WHERE connection_id = $1 AND catalog_version = $2`, connectionID, version, b, baselineCatalogID, hash)
+	return translate(err)
+}
+
+// Drift is a row of schema_drifts.
+type Drift struct {
+	ConnectionID    string          `json:"connection_id"`
+	CatalogVersion  int             `json:"catalog_version"`
+	DiscoveredHash  string          `json:"discovered_hash"`
+	SourceCatalogID string          `json:"source_catalog_id"`
+	Breaking        bool            `json:"breaking"`
+	Diff            json.RawMessage `json:"diff"`
+	RepairRequestID string          `json:"repair_request_id"`
+	DetectedAt      time.Time       `json:"detected_at"`
+}
+
+// DriftInsert records a drift; it reports false when the same drift (the
+// connection's version and discovered catalog) was recorded before.
+func (q *Queries) DriftInsert(ctx context.Context, d Drift) (bool, error) {
+	tag, err := q.db.Exec(ctx, `INSERT INTO schema_drifts (connection_id, catalog_version, discovered_hash,
+			source_catalog_id, breaking, diff, repair_request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		d.ConnectionID, d.CatalogVersion, d.DiscoveredHash, d.SourceCatalogID, d.Breaking, []byte(d.Diff), d.RepairRequestID)
+	if err != nil {
+		return false, translate(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// DriftList lists a connection's drifts, oldest first.
+func (q *Queries) DriftList(ctx context.Context, connectionID string) ([]Drift, error) {
+	if !validUUID(connectionID) {
+		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	rows, err := q.db.Query(ctx, `SELECT connection_id::text, catalog_version, discovered_hash, source_catalog_id,
+			breaking, diff, repair_request_id, detected_at
+		FROM schema_drifts WHERE connection_id = $1 ORDER BY detected_at, catalog_version, discovered_hash`, connectionID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []Drift
+	for rows.Next() {
+		var d Drift
+		var diff []byte
+		if err := rows.Scan(&d.ConnectionID, &d.CatalogVersion, &d.DiscoveredHash, &d.SourceCatalogID,
+			&d.Breaking, &diff, &d.RepairRequestID, &d.DetectedAt); err != nil {
+			return nil, translate(err)
+		}
+		d.Diff = diff
+		out = append(out, d)
+	}
+	return out, translate(rows.Err())
+}

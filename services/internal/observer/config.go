@@ -1,0 +1,90 @@
+package observer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Heal policies (OBSERVER_HEAL).
+const (
+	// HealOff reports drift and changes nothing.
+	HealOff = "off"
+	// HealNonBreaking publishes a repair request for every non-breaking
+	// drift. Breaking drift is only reported: it needs a person.
+	HealNonBreaking = "non_breaking"
+)
+
+// Propagation policies (OBSERVER_PROPAGATE), Airbyte's vocabulary.
+const (
+	// PropagateColumns carries field changes of the configured streams.
+	PropagateColumns = "columns"
+	// PropagateFully also selects the streams the source added.
+	PropagateFully = "fully"
+)
+
+// SubjectCheck is the default subject of on-demand checks (NATS
+// request/reply; see Observer.Serve).
+const SubjectCheck = "aam.observer.check"
+
+// Config tunes the schema observer. A zero field takes the default given
+// in its comment.
+type Config struct {
+	// Interval between rounds over every ACTIVE connection
+	// (OBSERVER_INTERVAL, default 15 min).
+	Interval time.Duration `env:"OBSERVER_INTERVAL" envDefault:"15m"`
+	// Heal is off or non_breaking (OBSERVER_HEAL, default off).
+	Heal string `env:"OBSERVER_HEAL" envDefault:"off"`
+	// Propagate is columns or fully (OBSERVER_PROPAGATE, default columns):
+	// what a heal carries besides field changes of the configured streams.
+	Propagate string `env:"OBSERVER_PROPAGATE" envDefault:"columns"`
+	// Concurrency bounds the discovers one observer runs at once
+	// (OBSERVER_CONCURRENCY, default 4).
+	Concurrency int `env:"OBSERVER_CONCURRENCY" envDefault:"4"`
+	// CheckSubject is where on-demand checks are asked for
+	// (OBSERVER_CHECK_SUBJECT, default aam.observer.check; "" disables).
+	CheckSubject string `env:"OBSERVER_CHECK_SUBJECT" envDefault:"aam.observer.check"`
+	// CheckTimeout bounds one connection's check, its discover included
+	// (OBSERVER_CHECK_TIMEOUT, default 10 min).
+	CheckTimeout time.Duration `env:"OBSERVER_CHECK_TIMEOUT" envDefault:"10m"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.Interval == 0 {
+		c.Interval = 15 * time.Minute
+	}
+	if c.Heal == "" {
+		c.Heal = HealOff
+	}
+	if c.Propagate == "" {
+		c.Propagate = PropagateColumns
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = 10 * time.Minute
+	}
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Interval < 0 {
+		errs = append(errs, fmt.Errorf("OBSERVER_INTERVAL: %s is negative", c.Interval))
+	}
+	if c.Heal != "" && c.Heal != HealOff && c.Heal != HealNonBreaking {
+		errs = append(errs, fmt.Errorf("OBSERVER_HEAL: %q is not off or non_breaking", c.Heal))
+	}
+	if c.Propagate != "" && c.Propagate != PropagateColumns && c.Propagate != PropagateFully {
+		errs = append(errs, fmt.Errorf("OBSERVER_PROPAGATE: %q is not columns or fully", c.Propagate))
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("OBSERVER_CONCURRENCY: %d is negative", c.Concurrency))
+	}
+	if c.CheckTimeout < 0 {
+		errs = append(errs, errors.New("OBSERVER_CHECK_TIMEOUT: negative"))
+	}
+	return errors.Join(errs...)
+}

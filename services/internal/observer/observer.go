@@ -1,0 +1,434 @@
+package observer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
+)
+
+// Source is the CloudEvent source of the observer's facts and requests.
+const Source = "/aam/schema-observer"
+
+// Observer discovers sources and reports how they drifted from their
+// connections' catalogs.
+type Observer struct {
+	deps  *app.Deps
+	store *registry.Store
+	ab    *airbyte.Client
+	cfg   Config
+	log   *zap.Logger
+}
+
+// New returns an observer on deps' registry and NATS connection, calling
+// Airbyte through ab.
+func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Observer, error) {
+	if deps == nil || deps.Store == nil {
+		return nil, errors.New("observer: deps need Store")
+	}
+	if ab == nil {
+		return nil, errors.New("observer: an Airbyte client is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := deps.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Observer{deps: deps, store: deps.Store, ab: ab, cfg: cfg.withDefaults(), log: log.Named("observer")}, nil
+}
+
+// Result is the outcome of one connection's check.
+type Result struct {
+	ConnectionID   string `json:"connection_id"`
+	CatalogVersion int    `json:"catalog_version"`
+	// Skipped says why the connection was not checked.
+	Skipped string `json:"skipped,omitempty"`
+	// Drift reports a difference between the source and the catalog
+	// version; New that it was seen for the first time (and reported).
+	Drift    bool `json:"drift"`
+	New      bool `json:"new"`
+	Breaking bool `json:"breaking"`
+	// Summary describes the drift; Diff is Airbyte's CatalogDiff form.
+	Summary string               `json:"summary,omitempty"`
+	Diff    *airbyte.CatalogDiff `json:"diff,omitempty"`
+	// RepairRequestID is the id of the repair request published to heal
+	// the drift.
+	RepairRequestID string `json:"repair_request_id,omitempty"`
+	// Error says why the check failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Run checks every ACTIVE connection every Interval, and answers on-demand
+// checks on CheckSubject, until ctx is cancelled.
+func (o *Observer) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	if o.cfg.CheckSubject != "" && o.deps.NC != nil {
+		g.Go(func() error { return o.Serve(gctx) })
+	}
+	g.Go(func() error {
+		o.log.Info("observer started", zap.Duration("interval", o.cfg.Interval), zap.String("heal", o.cfg.Heal),
+			zap.String("propagate", o.cfg.Propagate))
+		t := time.NewTicker(o.cfg.Interval)
+		defer t.Stop()
+		for {
+			if _, err := o.CheckAll(gctx, false); err != nil && gctx.Err() == nil {
+				o.log.Warn("observation round failed", zap.Error(err))
+			}
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// CheckRequest is the body of an on-demand check: one connection, or all
+// ACTIVE ones when ConnectionID is empty.
+type CheckRequest struct {
+	ConnectionID string `json:"connection_id,omitempty"`
+}
+
+// CheckReply answers an on-demand check.
+type CheckReply struct {
+	Results []Result `json:"results"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// Serve answers on-demand checks (NATS request/reply on CheckSubject, in a
+// queue group so that one observer answers) until ctx is cancelled. An
+// on-demand check discovers even a source checked a moment ago.
+func (o *Observer) Serve(ctx context.Context) error {
+	sub, err := o.deps.NC.QueueSubscribe(o.cfg.CheckSubject, "aam-observer", func(m *nats.Msg) {
+		go o.answer(ctx, m)
+	})
+	if err != nil {
+		return fmt.Errorf("observer: subscribe %s: %w", o.cfg.CheckSubject, err)
+	}
+	<-ctx.Done()
+	return sub.Unsubscribe()
+}
+
+func (o *Observer) answer(ctx context.Context, m *nats.Msg) {
+	var req CheckRequest
+	var reply CheckReply
+	if len(m.Data) > 0 {
+		if err := json.Unmarshal(m.Data, &req); err != nil {
+			reply.Error = "body is not a check request: " + err.Error()
+		}
+	}
+	if reply.Error == "" {
+		if req.ConnectionID != "" {
+			r, err := o.Check(ctx, req.ConnectionID)
+			reply.Results = []Result{r}
+			if err != nil {
+				reply.Error = err.Error()
+			}
+		} else {
+			var err error
+			if reply.Results, err = o.CheckAll(ctx, true); err != nil {
+				reply.Error = err.Error()
+			}
+		}
+	}
+	if reply.Results == nil {
+		reply.Results = []Result{}
+	}
+	b, _ := json.Marshal(reply)
+	if m.Reply != "" {
+		_ = m.Respond(b)
+	}
+}
+
+// CheckAll checks every ACTIVE connection, a bounded number at once. Unless
+// forced, a connection another observer checked within half an interval is
+// skipped.
+func (o *Observer) CheckAll(ctx context.Context, force bool) ([]Result, error) {
+	var (
+		mu      sync.Mutex
+		results []Result
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, o.cfg.Concurrency)
+	p := registry.ConnectionListParams{Status: registry.StatusActive, Limit: 500}
+	for {
+		page, err := o.store.ConnectionList(ctx, p)
+		if err != nil {
+			wg.Wait()
+			return results, fmt.Errorf("list connections: %w", err)
+		}
+		for _, c := range page {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				wg.Wait()
+				return results, ctx.Err()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				r := o.check(ctx, c, force)
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			}()
+		}
+		if len(page) < p.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		p.AfterCreatedAt, p.AfterID = last.CreatedAt, last.ID
+	}
+	wg.Wait()
+	return results, nil
+}
+
+// Check checks one connection now.
+func (o *Observer) Check(ctx context.Context, connectionID string) (Result, error) {
+	c, err := o.store.ConnectionGet(ctx, connectionID)
+	if err != nil {
+		return Result{ConnectionID: connectionID, Error: err.Error()}, fmt.Errorf("connection %s: %w", connectionID, err)
+	}
+	r := o.check(ctx, c, true)
+	if r.Error != "" {
+		return r, errors.New(r.Error)
+	}
+	return r, nil
+}
+
+// check discovers a connection's source (configuration API, disable_cache
+// true and no connectionId: a read-only discover that neither flags nor
+// disables the Airbyte connection), diffs it against the connection's
+// catalog version and records a new drift, its fact and, by policy, the
+// repair request that heals it, in one transaction.
+func (o *Observer) check(ctx context.Context, c registry.Connection, force bool) Result {
+	r := Result{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion}
+	switch {
+	case c.Status != registry.StatusActive:
+		r.Skipped = "connection is " + string(c.Status)
+		return r
+	case c.AirbyteSourceID == "" || c.CatalogVersion == 0:
+		r.Skipped = "connection has no Airbyte source or catalog version"
+		return r
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.CheckTimeout)
+	defer cancel()
+	log := o.log.With(zap.String("connection_id", c.ID), zap.Int("catalog_version", c.CatalogVersion))
+	fail := func(what string, err error) Result {
+		r.Error = what + ": " + err.Error()
+		log.Warn("check failed", zap.String("step", what), zap.Error(err))
+		return r
+	}
+
+	checkedBefore := time.Now().Add(-o.cfg.Interval / 2)
+	if force {
+		checkedBefore = time.Now().Add(time.Hour)
+	}
+	obs, claimed, err := o.store.ObservationClaim(ctx, c.ID, c.CatalogVersion, checkedBefore)
+	if err != nil {
+		return fail("claim", err)
+	}
+	if !claimed {
+		r.Skipped = "checked recently"
+		return r
+	}
+	ver, err := o.store.CatalogVersionGet(ctx, c.ID, c.CatalogVersion)
+	if err != nil {
+		return fail("read catalog version", err)
+	}
+	var configured airbyte.AirbyteCatalog
+	if err := json.Unmarshal(ver.SyncCatalog, &configured); err != nil {
+		return fail("read catalog version", err)
+	}
+
+	// The baseline: every stream the source offered when the version was
+	// made. Airbyte's cached catalog is that one when its id is the
+	// version's source catalog; otherwise the first discover stands in.
+	baseline, baselineID := descriptors(obs.Baseline), obs.BaselineCatalogID
+	learn := obs.Baseline == nil
+	if learn && ver.SourceCatalogID != "" {
+		cached, err := o.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: c.AirbyteSourceID, UseCache: true})
+		if err == nil && cached.CatalogID == ver.SourceCatalogID {
+			baseline, baselineID = streamDescriptors(cached.Catalog), cached.CatalogID
+		}
+	}
+	disc, err := o.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: c.AirbyteSourceID})
+	if err != nil {
+		return fail("discover", err)
+	}
+	if learn && baselineID == "" {
+		baseline, baselineID = streamDescriptors(disc.Catalog), disc.CatalogID
+	}
+	var learned []registry.StreamName
+	if learn {
+		learned = names(baseline)
+	}
+	hash, err := streamsHash(disc.Catalog)
+	if err != nil {
+		return fail("hash the discovered catalog", err)
+	}
+
+	diff := Diff(baseline, &configured, disc.Catalog)
+	if diff.IsEmpty() {
+		if err := o.store.ObservationRecord(ctx, c.ID, c.CatalogVersion, learned, baselineID, hash); err != nil {
+			return fail("record observation", err)
+		}
+		return r
+	}
+	r.Drift, r.Breaking, r.Diff, r.Summary = true, diff.HasBreakingChange(), &diff, Summary(diff)
+	if err := o.record(ctx, c, &r, &configured, disc, hash, learned, baselineID); err != nil {
+		return fail("record drift", err)
+	}
+	if r.New {
+		log.Info("schema drift detected", zap.Bool("breaking", r.Breaking), zap.String("summary", r.Summary),
+			zap.String("repair_request_id", r.RepairRequestID))
+	}
+	return r
+}
+
+// errVersionMoved ends a check whose connection changed version meanwhile.
+var errVersionMoved = errors.New("catalog version changed during the check")
+
+// record stores a drift once and queues its drift.detected fact and, when
+// the policy heals it, the repair request, in one transaction holding the
+// connection's row lock.
+func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result, configured *airbyte.AirbyteCatalog,
+	disc *airbyte.SourceDiscoverSchemaRead, hash string, learned []registry.StreamName, baselineID string) error {
+	diffJSON, err := json.Marshal(r.Diff)
+	if err != nil {
+		return err
+	}
+	key := c.ID + "/" + strconv.Itoa(c.CatalogVersion) + "/" + hash
+	fully := o.cfg.Propagate == PropagateFully
+	var repair json.RawMessage
+	if o.cfg.Heal == HealNonBreaking && !r.Breaking && healChanges(*r.Diff, fully) {
+		healed := HealCatalog(configured, disc.Catalog, *r.Diff, fully)
+		if len(healed.Streams) > 0 {
+			if repair, err = json.Marshal(healed); err != nil {
+				return err
+			}
+		}
+	}
+	err = o.store.InTx(ctx, func(q *registry.Queries) error {
+		cur, err := q.ConnectionGetForUpdate(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if cur.CatalogVersion != c.CatalogVersion {
+			return errVersionMoved
+		}
+		d := registry.Drift{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, DiscoveredHash: hash,
+			SourceCatalogID: disc.CatalogID, Breaking: r.Breaking, Diff: diffJSON}
+		if repair != nil && cur.Status == registry.StatusActive {
+			d.RepairRequestID = events.DeterministicID(Source, key, events.TypeRepairRequested)
+		}
+		inserted, err := q.DriftInsert(ctx, d)
+		if err != nil {
+			return err
+		}
+		if err := q.ObservationRecord(ctx, c.ID, c.CatalogVersion, learned, baselineID, hash); err != nil {
+			return err
+		}
+		if !inserted {
+			return nil
+		}
+		r.New, r.RepairRequestID = true, d.RepairRequestID
+		fact, err := events.New(events.TypeDriftDetected, Source, events.DriftDetected{
+			ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, Breaking: r.Breaking, Diff: diffJSON,
+		}, events.WithID(events.DeterministicID(Source, key, events.TypeDriftDetected)), events.WithSubject(c.ID))
+		if err != nil {
+			return err
+		}
+		if _, err := q.OutboxAdd(ctx, events.SubjectDriftDetected, fact); err != nil {
+			return err
+		}
+		if d.RepairRequestID == "" {
+			return nil
+		}
+		req, err := events.New(events.TypeRepairRequested, Source, events.RepairRequested{
+			ConnectionID: c.ID, NewSyncCatalog: repair, Reason: "schema drift: " + r.Summary,
+		}, events.WithID(d.RepairRequestID), events.WithSubject(c.ID))
+		if err != nil {
+			return err
+		}
+		_, err = q.OutboxAdd(ctx, events.SubjectRepairRequest, req)
+		return err
+	})
+	if errors.Is(err, errVersionMoved) {
+		r.Drift, r.Diff, r.Summary, r.Breaking = false, nil, "", false
+		r.Skipped = errVersionMoved.Error()
+		return nil
+	}
+	return err
+}
+
+// healChanges reports whether healing a drift changes the connection's
+// catalog: a configured stream changed or went away, or (fully) the source
+// added streams. A drift of unselected streams only changes nothing.
+func healChanges(d airbyte.CatalogDiff, fully bool) bool {
+	for _, t := range d.Transforms {
+		switch t.TransformType {
+		case airbyte.TransformUpdateStream, airbyte.TransformRemoveStream:
+			return true
+		case airbyte.TransformAddStream:
+			if fully {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamsHash hashes a discovered catalog's stream definitions (not the
+// default configurations Airbyte adds to them).
+func streamsHash(c *airbyte.AirbyteCatalog) (string, error) {
+	defs := make([]*airbyte.AirbyteStream, 0, len(c.Streams))
+	for _, s := range streamsOf(c) {
+		defs = append(defs, s.Stream)
+	}
+	b, err := json.Marshal(defs)
+	if err != nil {
+		return "", err
+	}
+	return registry.CatalogHash(b)
+}
+
+func streamDescriptors(c *airbyte.AirbyteCatalog) []airbyte.StreamDescriptor {
+	out := []airbyte.StreamDescriptor{}
+	for _, s := range streamsOf(c) {
+		out = append(out, airbyte.StreamDescriptor{Name: s.Stream.Name, Namespace: s.Stream.Namespace})
+	}
+	return out
+}
+
+func descriptors(ns []registry.StreamName) []airbyte.StreamDescriptor {
+	out := make([]airbyte.StreamDescriptor, len(ns))
+	for i, n := range ns {
+		out[i] = airbyte.StreamDescriptor{Name: n.Name, Namespace: n.Namespace}
+	}
+	return out
+}
+
+func names(ds []airbyte.StreamDescriptor) []registry.StreamName {
+	out := make([]registry.StreamName, len(ds))
+	for i, d := range ds {
+		out[i] = registry.StreamName{Name: d.Name, Namespace: d.Namespace}
+	}
+	return out
+}
