@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -49,5 +48,4 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	valid, errs := openAPIValidator(t).ValidateDocument()
 	require.True(t, valid, "document errors: %v", errs)
-	_ = context.Background()
 }

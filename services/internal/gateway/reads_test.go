@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -185,5 +184,4 @@ func TestNATSOutage(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return b.do(http.MethodGet, "/readyz", "").status == http.StatusOK
 	}, 5*time.Second, 20*time.Millisecond)
-	_ = context.Background()
 }
