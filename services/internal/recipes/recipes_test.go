@@ -32,6 +32,9 @@ const seedConnectionID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 
 func TestNATSCLIRecipes(t *testing.T) {
 	natsBin := natsCLI(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Fatal("script(1) runs the recipes under a terminal (nats stream view pages interactively); install util-linux (Debian: bsdutils)")
+	}
 	recipes := parseRecipes(t, filepath.Join(repoRoot(t), "docs", "nats-cli.md"))
 	var names []string
 	for n := range recipes {
