@@ -26,8 +26,10 @@ CREATE TABLE schema_drifts (
     breaking           boolean NOT NULL,
     -- The difference, in Airbyte's CatalogDiff form.
     diff               jsonb NOT NULL,
-    -- The repair request published to heal it ('' when none).
+    -- The repair request that heals it ('' when none), and when JetStream
+    -- acknowledged it.
     repair_request_id  text NOT NULL DEFAULT '',
+    repair_published_at timestamptz,
     detected_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (connection_id, catalog_version, discovered_hash)
 );

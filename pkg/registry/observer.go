@@ -93,7 +93,23 @@ type Drift struct {
 	Breaking        bool            `json:"breaking"`
 	Diff            json.RawMessage `json:"diff"`
 	RepairRequestID string          `json:"repair_request_id"`
-	DetectedAt      time.Time       `json:"detected_at"`
+	// RepairPublishedAt is when the repair request was published.
+	RepairPublishedAt *time.Time `json:"repair_published_at,omitempty"`
+	DetectedAt        time.Time  `json:"detected_at"`
+}
+
+const driftColumns = `connection_id::text, catalog_version, discovered_hash, source_catalog_id,
+	breaking, diff, repair_request_id, repair_published_at, detected_at`
+
+func scanDrift(row interface{ Scan(...any) error }) (Drift, error) {
+	var d Drift
+	var diff []byte
+	if err := row.Scan(&d.ConnectionID, &d.CatalogVersion, &d.DiscoveredHash, &d.SourceCatalogID,
+		&d.Breaking, &diff, &d.RepairRequestID, &d.RepairPublishedAt, &d.DetectedAt); err != nil {
+		return Drift{}, translate(err)
+	}
+	d.Diff = diff
+	return d, nil
 }
 
 // DriftInsert records a drift; it reports false when the same drift (the
@@ -109,13 +125,28 @@ func (q *Queries) DriftInsert(ctx context.Context, d Drift) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
+// DriftGet returns a recorded drift.
+func (q *Queries) DriftGet(ctx context.Context, connectionID string, version int, hash string) (Drift, error) {
+	if !validUUID(connectionID) {
+		return Drift{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	return scanDrift(q.db.QueryRow(ctx, `SELECT `+driftColumns+` FROM schema_drifts
+		WHERE connection_id = $1 AND catalog_version = $2 AND discovered_hash = $3`, connectionID, version, hash))
+}
+
+// DriftRepairPublished records that a drift's repair request was published.
+func (q *Queries) DriftRepairPublished(ctx context.Context, connectionID string, version int, hash string, at time.Time) error {
+	_, err := q.db.Exec(ctx, `UPDATE schema_drifts SET repair_published_at = $4
+		WHERE connection_id = $1 AND catalog_version = $2 AND discovered_hash = $3`, connectionID, version, hash, at)
+	return translate(err)
+}
+
 // DriftList lists a connection's drifts, oldest first.
 func (q *Queries) DriftList(ctx context.Context, connectionID string) ([]Drift, error) {
 	if !validUUID(connectionID) {
 		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
-	rows, err := q.db.Query(ctx, `SELECT connection_id::text, catalog_version, discovered_hash, source_catalog_id,
-			breaking, diff, repair_request_id, detected_at
+	rows, err := q.db.Query(ctx, `SELECT `+driftColumns+`
 		FROM schema_drifts WHERE connection_id = $1 ORDER BY detected_at, catalog_version, discovered_hash`, connectionID)
 	if err != nil {
 		return nil, translate(err)
@@ -123,13 +154,10 @@ func (q *Queries) DriftList(ctx context.Context, connectionID string) ([]Drift, 
 	defer rows.Close()
 	var out []Drift
 	for rows.Next() {
-		var d Drift
-		var diff []byte
-		if err := rows.Scan(&d.ConnectionID, &d.CatalogVersion, &d.DiscoveredHash, &d.SourceCatalogID,
-			&d.Breaking, &diff, &d.RepairRequestID, &d.DetectedAt); err != nil {
-			return nil, translate(err)
+		d, err := scanDrift(rows)
+		if err != nil {
+			return nil, err
 		}
-		d.Diff = diff
 		out = append(out, d)
 	}
 	return out, translate(rows.Err())

@@ -65,4 +65,13 @@ func TestDriftsOncePerVersionAndCatalog(t *testing.T) {
 	require.True(t, list[0].Breaking)
 	require.Equal(t, "r1", list[0].RepairRequestID)
 	require.JSONEq(t, `{"transforms":[]}`, string(list[0].Diff))
+	require.Nil(t, list[0].RepairPublishedAt)
+
+	at := time.Now().Truncate(time.Microsecond)
+	require.NoError(t, b.store.DriftRepairPublished(b.ctx, c.ID, 1, "h1", at))
+	got, err := b.store.DriftGet(b.ctx, c.ID, 1, "h1")
+	require.NoError(t, err)
+	require.True(t, got.RepairPublishedAt.Equal(at))
+	_, err = b.store.DriftGet(b.ctx, c.ID, 3, "h1")
+	require.ErrorIs(t, err, registry.ErrNotFound)
 }

@@ -41,9 +41,11 @@
 // # Healing
 //
 // With OBSERVER_HEAL=non_breaking a non-breaking drift that changes the
-// connection's catalog also queues, in the same transaction, an
+// connection's catalog is also answered with an
 // io.aam.connection.repair.requested.v1 request (reason "schema drift: …")
-// for the repair worker: the configured streams with their new definitions
+// for the repair worker, its id recorded with the drift and derived from
+// it, published until JetStream acknowledges it (the repair worker's inbox
+// makes a second copy harmless): the configured streams with their new definitions
 // (new fields flow in), streams the source no longer offers dropped, and
 // with OBSERVER_PROPAGATE=fully the streams the source added selected with
 // their default configuration. A breaking drift is only reported: a person

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
 )
@@ -28,6 +29,7 @@ type Observer struct {
 	deps  *app.Deps
 	store *registry.Store
 	ab    *airbyte.Client
+	pub   *bus.Publisher
 	cfg   Config
 	log   *zap.Logger
 }
@@ -35,8 +37,8 @@ type Observer struct {
 // New returns an observer on deps' registry and NATS connection, calling
 // Airbyte through ab.
 func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Observer, error) {
-	if deps == nil || deps.Store == nil {
-		return nil, errors.New("observer: deps need Store")
+	if deps == nil || deps.Store == nil || deps.JS == nil {
+		return nil, errors.New("observer: deps need Store and JS")
 	}
 	if ab == nil {
 		return nil, errors.New("observer: an Airbyte client is required")
@@ -48,7 +50,8 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Observer, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Observer{deps: deps, store: deps.Store, ab: ab, cfg: cfg.withDefaults(), log: log.Named("observer")}, nil
+	return &Observer{deps: deps, store: deps.Store, ab: ab, pub: bus.NewPublisher(deps.JS), cfg: cfg.withDefaults(),
+		log: log.Named("observer")}, nil
 }
 
 // Result is the outcome of one connection's check.
@@ -305,9 +308,14 @@ func (o *Observer) check(ctx context.Context, c registry.Connection, force bool)
 // errVersionMoved ends a check whose connection changed version meanwhile.
 var errVersionMoved = errors.New("catalog version changed during the check")
 
-// record stores a drift once and queues its drift.detected fact and, when
-// the policy heals it, the repair request, in one transaction holding the
-// connection's row lock.
+// record stores a drift once and queues its drift.detected fact in the
+// outbox, in one transaction holding the connection's row lock. When the
+// policy heals the drift, the repair request's id is recorded with it, and
+// the request is then published to JetStream (with that id as Nats-Msg-Id)
+// and marked published; a check that finds the drift recorded but its
+// request not published publishes it again. The request does not go
+// through the outbox: every role's relay publishes the outbox, and only the
+// observer may publish repair requests.
 func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result, configured *airbyte.AirbyteCatalog,
 	disc *airbyte.SourceDiscoverSchemaRead, hash string, learned []registry.StreamName, baselineID string) error {
 	diffJSON, err := json.Marshal(r.Diff)
@@ -325,6 +333,7 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 			}
 		}
 	}
+	publish := false
 	err = o.store.InTx(ctx, func(q *registry.Queries) error {
 		cur, err := q.ConnectionGetForUpdate(ctx, c.ID)
 		if err != nil {
@@ -346,28 +355,22 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 			return err
 		}
 		if !inserted {
+			known, err := q.DriftGet(ctx, c.ID, c.CatalogVersion, hash)
+			if err != nil {
+				return err
+			}
+			r.RepairRequestID = known.RepairRequestID
+			publish = repair != nil && known.RepairRequestID != "" && known.RepairPublishedAt == nil
 			return nil
 		}
-		r.New, r.RepairRequestID = true, d.RepairRequestID
+		r.New, r.RepairRequestID, publish = true, d.RepairRequestID, d.RepairRequestID != ""
 		fact, err := events.New(events.TypeDriftDetected, Source, events.DriftDetected{
 			ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, Breaking: r.Breaking, Diff: diffJSON,
 		}, events.WithID(events.DeterministicID(Source, key, events.TypeDriftDetected)), events.WithSubject(c.ID))
 		if err != nil {
 			return err
 		}
-		if _, err := q.OutboxAdd(ctx, events.SubjectDriftDetected, fact); err != nil {
-			return err
-		}
-		if d.RepairRequestID == "" {
-			return nil
-		}
-		req, err := events.New(events.TypeRepairRequested, Source, events.RepairRequested{
-			ConnectionID: c.ID, NewSyncCatalog: repair, Reason: "schema drift: " + r.Summary,
-		}, events.WithID(d.RepairRequestID), events.WithSubject(c.ID))
-		if err != nil {
-			return err
-		}
-		_, err = q.OutboxAdd(ctx, events.SubjectRepairRequest, req)
+		_, err = q.OutboxAdd(ctx, events.SubjectDriftDetected, fact)
 		return err
 	})
 	if errors.Is(err, errVersionMoved) {
@@ -375,7 +378,19 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 		r.Skipped = errVersionMoved.Error()
 		return nil
 	}
-	return err
+	if err != nil || !publish {
+		return err
+	}
+	req, err := events.New(events.TypeRepairRequested, Source, events.RepairRequested{
+		ConnectionID: c.ID, NewSyncCatalog: repair, Reason: "schema drift: " + r.Summary,
+	}, events.WithID(r.RepairRequestID), events.WithSubject(c.ID))
+	if err != nil {
+		return err
+	}
+	if _, err := o.pub.Publish(ctx, events.SubjectRepairRequest, req, events.Binary); err != nil {
+		return fmt.Errorf("publish repair request (published on the next check): %w", err)
+	}
+	return o.store.DriftRepairPublished(ctx, c.ID, c.CatalogVersion, hash, time.Now())
 }
 
 // healChanges reports whether healing a drift changes the connection's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
@@ -293,15 +294,20 @@ func TestRepairRequestIsValidAtTheEdge(t *testing.T) {
 	r, err := o.Check(env.Ctx, c.ID)
 	require.NoError(t, err)
 	require.NotEmpty(t, r.RepairRequestID)
-	msgs, err := env.Store.OutboxByConnection(env.Ctx, c.ID, 10)
+	stream, err := env.JS.Stream(env.Ctx, bus.StreamRequests)
 	require.NoError(t, err)
-	require.Len(t, msgs, 2)
-	require.Equal(t, events.SubjectRepairRequest, msgs[1].Subject)
-	ev, err := msgs[1].Event()
+	raw, err := stream.GetLastMsgForSubject(env.Ctx, events.SubjectRepairRequest)
 	require.NoError(t, err)
+	ev, _, err := events.Decode(raw.Header, raw.Data)
+	require.NoError(t, err)
+	require.Equal(t, r.RepairRequestID, ev.ID())
 	require.Equal(t, events.TypeRepairRequested, ev.Type())
 	require.Equal(t, Source, ev.Source())
+	require.Equal(t, c.ID, ev.Subject())
 	require.NoError(t, bus.SchemaValidator()(ev.Type(), ev.Data()))
+	drift, err := env.Store.DriftGet(env.Ctx, c.ID, 1, mustDrift(t, env, c.ID).DiscoveredHash)
+	require.NoError(t, err)
+	require.NotNil(t, drift.RepairPublishedAt)
 	// A nested field: the field and its parent object changed.
 	var fields [][]string
 	for _, f := range r.Diff.Transforms[0].UpdateStream.FieldTransforms {
@@ -381,4 +387,38 @@ func TestFirstCheckMeasuresNewStreamsAgainstAirbytesCatalog(t *testing.T) {
 	require.Len(t, r.Diff.Transforms, 1)
 	require.Equal(t, airbyte.TransformAddStream, r.Diff.Transforms[0].TransformType)
 	require.Equal(t, "Invoice__c", r.Diff.Transforms[0].StreamDescriptor.Name)
+}
+
+func mustDrift(t *testing.T, env *testenv.Env, connID string) registry.Drift {
+	t.Helper()
+	list, err := env.Store.DriftList(env.Ctx, connID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	return list[0]
+}
+
+func TestUnpublishedRepairRequestIsPublishedOnNextCheck(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	c := env.SeedConnection()
+	o := newObserver(t, env, Config{Heal: HealNonBreaking})
+	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
+	r, err := o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, r.RepairRequestID)
+	// As if the process died before it recorded JetStream's acknowledgement.
+	_, err = env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET repair_published_at = NULL`)
+	require.NoError(t, err)
+
+	again, err := o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.False(t, again.New)
+	require.Equal(t, r.RepairRequestID, again.RepairRequestID)
+	require.NotNil(t, mustDrift(t, env, c.ID).RepairPublishedAt, "published again")
+	stream, err := env.JS.Stream(env.Ctx, bus.StreamRequests)
+	require.NoError(t, err)
+	info, err := stream.Info(env.Ctx, jetstream.WithSubjectFilter(events.SubjectRepairRequest))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, info.State.Subjects[events.SubjectRepairRequest], "stored once (Nats-Msg-Id)")
+	require.Len(t, drifts(env, c.ID), 1, "the fact once")
 }
