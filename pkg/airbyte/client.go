@@ -63,7 +63,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if c.http == nil {
 		var rt http.RoundTripper = http.DefaultTransport
 		if t, ok := rt.(*http.Transport); ok {
-			rt = t.Clone() // own connection pool
+			t = t.Clone() // own connection pool
+			// Workers call Airbyte from many goroutines at once: keep their
+			// connections instead of the default two idle per host.
+			t.MaxIdleConns = 256
+			t.MaxIdleConnsPerHost = 128
+			rt = t
 		}
 		c.http = &http.Client{Transport: rt}
 	}

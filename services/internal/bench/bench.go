@@ -48,6 +48,9 @@ type Config struct {
 	// with OnboardLatency added by the emulator to every Airbyte call.
 	Onboardings    int
 	OnboardLatency time.Duration
+	// CPUProfile, when set, receives a CPU profile of aam dev taken during
+	// the max-throughput sync phase.
+	CPUProfile string
 	// Out receives progress and the report.
 	Out io.Writer
 }
@@ -63,6 +66,16 @@ type Result struct {
 	P50        time.Duration `json:"p50"`
 	P99        time.Duration `json:"p99"`
 	Max        time.Duration `json:"max"`
+	// CPU is the processor time spent during the phase by aam dev, by
+	// PostgreSQL and by the load generator itself.
+	CPU CPUSplit `json:"cpu"`
+}
+
+// CPUSplit is processor time by process group.
+type CPUSplit struct {
+	AAM      time.Duration `json:"aam_dev"`
+	Postgres time.Duration `json:"postgres"`
+	LoadGen  time.Duration `json:"load_generator"`
 }
 
 // Report is the whole run.
@@ -94,7 +107,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	cmd := exec.CommandContext(ctx, cfg.Binary, "dev", "--data-dir", filepath.Join(dir, "data"),
 		"--nats-addr", natsAddr, "--emulator-addr", emuAddr, "--http-addr", httpAddr, "--gateway-addr", gwAddr,
-		"--emulator-jobs", "instant")
+		"--emulator-jobs", "instant", "--pprof")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "LOG_LEVEL=warn", "LOG_FORMAT=json")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -131,16 +144,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{}
 	// 0. Connections to sync.
 	fmt.Fprintf(out, "onboarding %d connections for the sync phases\n", cfg.Connections)
+	cpu0 := sampleCPU(pid)
 	conns, res, err := d.onboard(ctx, cfg.Connections, 2*time.Minute)
 	if err != nil {
 		return nil, err
 	}
+	res.CPU = sampleCPU(pid).since(cpu0)
 	res.Phase = "setup: onboard (emulator at zero latency)"
 	rep.Results = append(rep.Results, res)
 
 	// 1. Sync throughput, as fast as the stack takes them.
 	fmt.Fprintf(out, "sync throughput for %s (open throttle)\n", cfg.SyncDuration)
+	profDone := make(chan error, 1)
+	if cfg.CPUProfile != "" {
+		go func() {
+			profDone <- fetchProfile("http://"+httpAddr, cfg.SyncDuration, cfg.CPUProfile)
+		}()
+	} else {
+		profDone <- nil
+	}
+	cpu0 = sampleCPU(pid)
 	res, err = d.sync(ctx, conns, 0, cfg.SyncDuration)
+	res.CPU = sampleCPU(pid).since(cpu0)
+	if perr := <-profDone; perr != nil {
+		fmt.Fprintf(out, "cpu profile: %v\n", perr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -149,10 +177,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// 2. Sync latency at a paced rate.
 	fmt.Fprintf(out, "sync latency at %d requests/s for %s\n", cfg.SyncRate, cfg.SyncDuration)
+	cpu0 = sampleCPU(pid)
 	res, err = d.sync(ctx, conns, cfg.SyncRate, cfg.SyncDuration)
 	if err != nil {
 		return nil, err
 	}
+	res.CPU = sampleCPU(pid).since(cpu0)
 	res.Phase = fmt.Sprintf("sync, paced at %d/s", cfg.SyncRate)
 	rep.Results = append(rep.Results, res)
 
@@ -161,10 +191,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := setLatency("http://"+emuAddr, cfg.OnboardLatency); err != nil {
 		return nil, err
 	}
+	cpu0 = sampleCPU(pid)
 	_, res, err = d.onboard(ctx, cfg.Onboardings, 5*time.Minute)
 	if err != nil {
 		return nil, err
 	}
+	res.CPU = sampleCPU(pid).since(cpu0)
 	res.Phase = fmt.Sprintf("onboard x%d, %s per Airbyte call", cfg.Onboardings, cfg.OnboardLatency)
 	rep.Results = append(rep.Results, res)
 
@@ -202,23 +234,22 @@ func newDriver(nc *nats.Conn, js jetstream.JetStream) *driver {
 }
 
 func (d *driver) listen() error {
+	// Facts are matched on their binary-mode headers (AAM's relay always
+	// publishes binary mode), so the load generator spends little CPU.
 	sub, err := d.nc.Subscribe(events.SubjectEventsAll, func(m *nats.Msg) {
 		now := time.Now()
-		e, _, err := events.FromMsg(m)
-		if err != nil {
-			return
-		}
-		id := events.CorrelationID(e)
+		id, typ := m.Header.Get("ce-correlationid"), m.Header.Get("ce-type")
 		d.mu.Lock()
 		p := d.waiting[id]
-		if p != nil && p.terminal[e.Type()] {
+		if p != nil && p.terminal[typ] {
 			delete(d.waiting, id)
 		} else {
 			p = nil
 		}
 		d.mu.Unlock()
 		if p != nil {
-			p.done <- fact{typ: e.Type(), at: now, data: e.Data(), subj: e.Subject()}
+			subj, _ := events.PercentDecode(m.Header.Get("ce-subject"))
+			p.done <- fact{typ: typ, at: now, data: m.Data, subj: subj}
 		}
 	})
 	if err != nil {
@@ -353,6 +384,22 @@ done:
 	return r, facts
 }
 
+func fetchProfile(base string, d time.Duration, path string) error {
+	secs := max(1, int(d.Seconds())-1)
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
 func setLatency(emulatorURL string, d time.Duration) error {
 	body := fmt.Sprintf(`{"latency": %d}`, d.Milliseconds())
 	resp, err := http.Post(emulatorURL+"/_emulator/faults", "application/json", strings.NewReader(body))
@@ -435,10 +482,18 @@ func grepLines(s, sub string) string {
 
 // Print writes the report as a table.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "\n%-48s %8s %8s %7s %9s %10s %9s %9s\n", "phase", "sent", "done", "failed", "elapsed", "per second", "p50", "p99")
+	fmt.Fprintf(w, "\n%-44s %7s %7s %6s %8s %7s %9s %9s   %s\n", "phase", "sent", "done", "failed", "elapsed", "per s", "p50", "p99",
+		"CPU µs/request: aam dev + postgres + load generator")
 	for _, x := range r.Results {
-		fmt.Fprintf(w, "%-48s %8d %8d %7d %9s %10.0f %9s %9s\n", x.Phase, x.Requests, x.Completed, x.Failed,
-			x.Elapsed.Round(10*time.Millisecond), x.Throughput, x.P50.Round(100*time.Microsecond), x.P99.Round(100*time.Microsecond))
+		per := func(d time.Duration) float64 {
+			if x.Completed == 0 {
+				return 0
+			}
+			return float64(d.Microseconds()) / float64(x.Completed)
+		}
+		fmt.Fprintf(w, "%-44s %7d %7d %6d %8s %7.0f %9s %9s   %.0f + %.0f + %.0f\n", x.Phase, x.Requests, x.Completed, x.Failed,
+			x.Elapsed.Round(10*time.Millisecond), x.Throughput, x.P50.Round(100*time.Microsecond), x.P99.Round(100*time.Microsecond),
+			per(x.CPU.AAM), per(x.CPU.Postgres), per(x.CPU.LoadGen))
 	}
 	fmt.Fprintf(w, "aam dev peak RSS: %.0f MiB\n", r.PeakRSSMiB)
 }
@@ -457,4 +512,52 @@ func resetDatabase(ctx context.Context, url string) error {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public`)
 	return err
+}
+
+// cpuSample is cumulative processor time of the process groups.
+type cpuSample struct{ aam, pg, self time.Duration }
+
+func (a cpuSample) since(b cpuSample) CPUSplit {
+	return CPUSplit{AAM: a.aam - b.aam, Postgres: a.pg - b.pg, LoadGen: a.self - b.self}
+}
+
+// sampleCPU reads utime+stime of aam dev, of every postgres process and of
+// this process from /proc.
+func sampleCPU(pid int) cpuSample {
+	var s cpuSample
+	s.aam = procCPU(fmt.Sprintf("/proc/%d/stat", pid))
+	s.self = procCPU("/proc/self/stat")
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if err != nil || strings.TrimSpace(string(b)) != "postgres" {
+			continue
+		}
+		s.pg += procCPU("/proc/" + e.Name() + "/stat")
+	}
+	return s
+}
+
+// procCPU returns utime+stime of a /proc/<pid>/stat file (clock ticks of
+// 10 ms on Linux).
+func procCPU(path string) time.Duration {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }

@@ -55,6 +55,7 @@ type devFlags struct {
 	emulatorJobs    string
 	emulatorLatency time.Duration
 	pprof           bool
+	syncAlways      bool
 }
 
 func devCommand(root *cobra.Command) {
@@ -64,7 +65,9 @@ func devCommand(root *cobra.Command) {
 		Short: "Run the whole mesh in one process: NATS, workers, broker, gateway and an Airbyte emulator",
 		Long: `aam dev runs every AAM role in one process for local work:
 
-  - an embedded NATS server with JetStream (files under --data-dir, fsync on every write),
+  - an embedded NATS server with JetStream (files under --data-dir; written through to the
+    operating system on every acknowledgement, so a killed process loses nothing it
+    accepted; --nats-sync-always also fsyncs each write, for power loss),
   - the registry migrations on DATABASE_URL (a local PostgreSQL by default),
   - the Airbyte API emulator on --emulator-addr, unless AIRBYTE_API_URL points at a real Airbyte,
   - the credential broker, the onboarding, sync and repair workers, the outbox relay,
@@ -83,6 +86,7 @@ JetStream under --data-dir and the registry in PostgreSQL.`,
 	fl.StringVar(&f.emulatorJobs, "emulator-jobs", "realistic", "emulator job timing: realistic (seconds) or instant")
 	fl.DurationVar(&f.emulatorLatency, "emulator-latency", 0, "latency the emulator adds to every Airbyte call")
 	fl.BoolVar(&f.pprof, "pprof", false, "also serve Go profiles under /debug/pprof/ on --http-addr")
+	fl.BoolVar(&f.syncAlways, "nats-sync-always", false, "fsync every JetStream write before acknowledging it (survives power loss; slower)")
 	root.AddCommand(cmd)
 }
 
@@ -109,7 +113,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		return fmt.Errorf("--nats-addr: %w", err)
 	}
 	ns, err := natsembed.Start(natsembed.Options{Name: "aam-dev", Host: host, Port: port,
-		StoreDir: filepath.Join(f.dataDir, "jetstream"), SyncAlways: true, Logger: log})
+		StoreDir: filepath.Join(f.dataDir, "jetstream"), SyncAlways: f.syncAlways, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -268,10 +272,9 @@ func devCredentials(ctx context.Context, store *credentials.Store, cfg devConfig
 		RefreshToken: credentials.Secret("demo-refresh-token"),
 		StartDate:    "2024-01-01T00:00:00Z",
 	}.Credential(credentials.DefaultSalesforceCredentialID)
-	if _, err := store.Create(ctx, demo); err != nil && !errors.Is(err, credentials.ErrExists) {
-		return err
-	}
-	return nil
+	// Apply re-seals it when an earlier run's data folder (and key) is gone.
+	_, _, err := store.Apply(ctx, demo)
+	return err
 }
 
 func splitHostPort(addr string) (string, int, error) {

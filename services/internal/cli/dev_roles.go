@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/services/internal/app"
+	"github.com/aam-mesh/aam/services/internal/gateway"
 	"github.com/aam-mesh/aam/services/internal/onboarding"
 	"github.com/aam-mesh/aam/services/internal/repair"
 	"github.com/aam-mesh/aam/services/internal/syncer"
@@ -40,5 +41,15 @@ func (p devParts) roles() ([]app.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []app.Runner{ow.Run, sw.Run, rw.Run}, nil
+	gcfg, err := config.ParseFrom[gateway.Config](mergeEnv(map[string]string{
+		"GATEWAY_ADDR": p.flags.gatewayAddr, "GATEWAY_TOKENS": p.cfg.GatewayTokens.Value(),
+	}))
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(gcfg, p.deps)
+	if err != nil {
+		return nil, err
+	}
+	return []app.Runner{ow.Run, sw.Run, rw.Run, gw.Run}, nil
 }
