@@ -33,6 +33,14 @@ type StreamsConfig struct {
 	DLQMaxAge time.Duration
 	// Duplicates is the Nats-Msg-Id de-duplication window (default 10 min).
 	Duplicates time.Duration
+	// RequestsMaxBytes, EventsMaxBytes and DLQMaxBytes cap each stream's
+	// storage (defaults 512 MiB, 1 GiB, 256 MiB). A full requests stream
+	// refuses new requests (publishers get an error; nothing accepted is
+	// dropped); full events and DLQ streams drop their oldest messages
+	// (the registry keeps every outcome).
+	RequestsMaxBytes int64
+	EventsMaxBytes   int64
+	DLQMaxBytes      int64
 }
 
 func (c StreamsConfig) withDefaults() StreamsConfig {
@@ -41,20 +49,24 @@ func (c StreamsConfig) withDefaults() StreamsConfig {
 	c.EventsMaxAge = cmp.Or(c.EventsMaxAge, 14*24*time.Hour)
 	c.DLQMaxAge = cmp.Or(c.DLQMaxAge, 30*24*time.Hour)
 	c.Duplicates = cmp.Or(c.Duplicates, 10*time.Minute)
+	c.RequestsMaxBytes = cmp.Or(c.RequestsMaxBytes, 512<<20)
+	c.EventsMaxBytes = cmp.Or(c.EventsMaxBytes, 1<<30)
+	c.DLQMaxBytes = cmp.Or(c.DLQMaxBytes, 256<<20)
 	return c
 }
 
 // StreamConfigs returns the configurations Provision applies.
 func StreamConfigs(c StreamsConfig) []jetstream.StreamConfig {
 	c = c.withDefaults()
-	mk := func(name, subject, desc string, age time.Duration) jetstream.StreamConfig {
+	mk := func(name, subject, desc string, age time.Duration, maxBytes int64, discard jetstream.DiscardPolicy) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
 			Name:        name,
 			Description: desc,
 			Subjects:    []string{subject},
 			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardOld,
+			Discard:     discard,
 			MaxAge:      age,
+			MaxBytes:    maxBytes,
 			Duplicates:  min(c.Duplicates, age),
 			Storage:     c.Storage,
 			Replicas:    c.Replicas,
@@ -62,9 +74,12 @@ func StreamConfigs(c StreamsConfig) []jetstream.StreamConfig {
 		}
 	}
 	return []jetstream.StreamConfig{
-		mk(StreamRequests, events.SubjectRequestsAll, "AAM requests (onboard, sync, repair)", c.RequestsMaxAge),
-		mk(StreamEvents, events.SubjectEventsAll, "AAM facts (completion events), replayable", c.EventsMaxAge),
-		mk(StreamDLQ, events.SubjectDLQAll, "AAM dead letters: requests that could not be processed, with the reason", c.DLQMaxAge),
+		mk(StreamRequests, events.SubjectRequestsAll, "AAM requests (onboard, sync, repair)", c.RequestsMaxAge,
+			c.RequestsMaxBytes, jetstream.DiscardNew),
+		mk(StreamEvents, events.SubjectEventsAll, "AAM facts (completion events), replayable", c.EventsMaxAge,
+			c.EventsMaxBytes, jetstream.DiscardOld),
+		mk(StreamDLQ, events.SubjectDLQAll, "AAM dead letters: requests that could not be processed, with the reason", c.DLQMaxAge,
+			c.DLQMaxBytes, jetstream.DiscardOld),
 	}
 }
 

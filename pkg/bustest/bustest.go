@@ -27,7 +27,7 @@ func NewServer(tb testing.TB) *server.Server {
 // the folder and port of the one it shut down.
 func NewServerAt(tb testing.TB, storeDir string, port int) *server.Server {
 	tb.Helper()
-	ns, err := natsembed.Start(natsembed.Options{Port: port, StoreDir: storeDir, MaxMemory: 64 << 20, MaxStore: 1 << 30})
+	ns, err := natsembed.Start(natsembed.Options{Port: port, StoreDir: storeDir, MaxMemory: 64 << 20, MaxStore: 4 << 30})
 	if err != nil {
 		tb.Fatalf("bustest: %v", err)
 	}

@@ -39,7 +39,7 @@ func NewCluster(tb testing.TB, n int) *Cluster {
 			JetStream:          true,
 			StoreDir:           tb.TempDir(),
 			JetStreamMaxMemory: 64 << 20,
-			JetStreamMaxStore:  1 << 30,
+			JetStreamMaxStore:  4 << 30,
 			NoSigs:             true,
 			NoLog:              true,
 			Cluster:            server.ClusterOpts{Name: c.Name, Host: "127.0.0.1", Port: ports[i]},

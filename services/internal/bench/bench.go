@@ -51,6 +51,8 @@ type Config struct {
 	// CPUProfile, when set, receives a CPU profile of aam dev taken during
 	// the max-throughput sync phase.
 	CPUProfile string
+	// HeapProfile, when set, receives aam dev's heap profile at the end.
+	HeapProfile string
 	// Out receives progress and the report.
 	Out io.Writer
 }
@@ -201,6 +203,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Results = append(rep.Results, res)
 
 	rep.PeakRSSMiB = peakRSS(pid)
+	if cfg.HeapProfile != "" {
+		if err := fetchURL("http://"+httpAddr+"/debug/pprof/heap", cfg.HeapProfile); err != nil {
+			fmt.Fprintf(out, "heap profile: %v\n", err)
+		}
+	}
 	if strings.Contains(logs.String(), `"level":"error"`) {
 		fmt.Fprintf(out, "note: aam dev logged errors:\n%s\n", tail(grepLines(logs.String(), `"level":"error"`), 10))
 	}
@@ -386,7 +393,11 @@ done:
 
 func fetchProfile(base string, d time.Duration, path string) error {
 	secs := max(1, int(d.Seconds())-1)
-	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs))
+	return fetchURL(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), path)
+}
+
+func fetchURL(url, path string) error {
+	resp, err := http.Get(url)
 	if err != nil {
 		return err
 	}

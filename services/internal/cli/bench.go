@@ -59,5 +59,7 @@ database of its own (the default is the local aam_bench database).`,
 	f.IntVar(&cfg.Onboardings, "onboardings", 1000, "concurrent onboardings of the last phase")
 	f.DurationVar(&cfg.OnboardLatency, "onboard-latency", 200*time.Millisecond, "emulated latency per Airbyte call in the onboarding phase")
 	f.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
+	f.StringVar(&cfg.HeapProfile, "memprofile", "", "write aam dev's heap profile at the end to this file")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of aam dev during the max-throughput phase to this file")
 	root.AddCommand(cmd)
 }
