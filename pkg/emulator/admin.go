@@ -58,7 +58,9 @@ func (op SchemaOp) fieldSchema() map[string]any {
 
 // MutateSchema applies ops, in order and atomically, to the upstream schema of
 // sourceID. The change is seen by the next uncached discover (and by the next
-// pre-sync check in a new discover window).
+// pre-sync check in a new discover window). Only this source's schema changes:
+// the source gets its own copy of every stream an op changes, and keeps sharing
+// the others.
 func (e *Emulator) MutateSchema(sourceID string, ops ...SchemaOp) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -66,19 +68,24 @@ func (e *Emulator) MutateSchema(sourceID string, ops ...SchemaOp) error {
 	if !ok {
 		return fmt.Errorf("%w: source %s", ErrNotFound, sourceID)
 	}
-	streams := cloneStreams(s.upstream)
+	streams := slices.Clone(s.upstream.streams)
+	owned := map[string]bool{} // streams whose schema this mutation already copied
 	for _, op := range ops {
 		var err error
-		if streams, err = applyOp(streams, op); err != nil {
+		if streams, err = applyOp(streams, op, owned); err != nil {
 			return err
 		}
 	}
-	s.upstream = streams
+	s.upstream = &schema{streams: streams}
 	e.log.Info("upstream schema changed", zap.String("source_id", sourceID), zap.Int("num_ops", len(ops)))
 	return nil
 }
 
-func applyOp(streams []Stream, op SchemaOp) ([]Stream, error) {
+// applyOp applies op to streams, a copy of the source's list whose elements still
+// share their schemas; a stream's JSON schema is copied before it is first changed
+// and recorded in owned. Every other change replaces slices rather than editing
+// them.
+func applyOp(streams []Stream, op SchemaOp, owned map[string]bool) ([]Stream, error) {
 	idx := slices.IndexFunc(streams, func(s Stream) bool { return s.Name == op.Stream })
 	if op.Stream == "" {
 		return nil, fmt.Errorf("%w: %s needs a stream", ErrInvalidOp, op.Op)
@@ -106,6 +113,7 @@ func applyOp(streams []Stream, op SchemaOp) ([]Stream, error) {
 		s := Stream{Name: op.Stream, JSONSchema: deepCopy(schema).(map[string]any), SupportedSyncModes: []string{"full_refresh"},
 			DefaultCursorField: []string{}, SourceDefinedPrimaryKey: [][]string{}, IsResumable: true}
 		deriveKeys(&s, op.PrimaryKey, op.Cursor)
+		owned[op.Stream] = true
 		return append(streams, s), nil
 	case "remove_stream":
 		return slices.Delete(streams, idx, idx+1), nil
@@ -115,6 +123,10 @@ func applyOp(streams []Stream, op SchemaOp) ([]Stream, error) {
 			return nil, fmt.Errorf("%w: %s needs field or path", ErrInvalidOp, op.Op)
 		}
 		s := &streams[idx]
+		if !owned[op.Stream] {
+			s.JSONSchema = deepCopy(s.JSONSchema).(map[string]any)
+			owned[op.Stream] = true
+		}
 		parent, err := propsAt(s.JSONSchema, p[:len(p)-1])
 		if err != nil {
 			return nil, err
@@ -325,7 +337,7 @@ func (e *Emulator) Sources() []SourceSnapshot {
 	for _, id := range e.st.sourceOrder {
 		s := e.st.sources[id]
 		out = append(out, SourceSnapshot{ID: s.ID, Name: s.Name, WorkspaceID: s.WorkspaceID, DefinitionID: s.DefinitionID,
-			Deleted: s.Deleted, Configuration: maskConfig(e.st.sourceDefs[s.DefinitionID], s.Config), Streams: cloneStreams(s.upstream)})
+			Deleted: s.Deleted, Configuration: maskConfig(e.st.sourceDefs[s.DefinitionID], s.Config), Streams: cloneStreams(s.upstream.streams)})
 	}
 	return out
 }
@@ -339,7 +351,7 @@ func (e *Emulator) Connections() []ConnectionSnapshot {
 		c := e.st.connections[id]
 		streams := make([]StreamAndConfig, len(c.Catalog))
 		for i, sc := range c.Catalog {
-			streams[i] = StreamAndConfig{Stream: sc.Stream.clone(), Config: renderedConfig(sc.Config)}
+			streams[i] = StreamAndConfig{Stream: sc.stream.clone(), Config: cloneConfig(renderedConfig(sc.config))}
 		}
 		var diff *CatalogDiff
 		if c.lastDiff != nil {
@@ -353,20 +365,27 @@ func (e *Emulator) Connections() []ConnectionSnapshot {
 	return out
 }
 
-// Jobs returns every job in creation order.
+// Jobs returns every job of the job history (see Config.JobRetention) in
+// creation order.
 func (e *Emulator) Jobs() []JobSnapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.clock.Now()
-	out := make([]JobSnapshot, 0, len(e.st.jobOrder))
-	for _, id := range e.st.jobOrder {
-		j := e.st.jobs[id]
-		e.advance(j, now)
+	e.advanceActive("", e.clock.Now())
+	jobs := e.allJobs()
+	out := make([]JobSnapshot, 0, len(jobs))
+	for _, j := range jobs {
 		rows, b := j.committed()
 		out = append(out, JobSnapshot{ID: j.ID, ConnectionID: j.ConnectionID, JobType: j.JobType, Status: j.Status,
-			Attempts: len(j.Attempts), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Rows: rows, Bytes: b})
+			Attempts: len(j.Attempts), CreatedAt: j.created.time(), UpdatedAt: j.updated.time(), Rows: rows, Bytes: b})
 	}
 	return out
+}
+
+// prunedJobs returns how many terminal jobs have left the job history.
+func (e *Emulator) prunedJobs() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.st.prunedJobs
 }
 
 // adminFaults is the JSON form of Faults (durations in ms / s).
@@ -498,7 +517,7 @@ func (e *Emulator) writeUpstream(w http.ResponseWriter, sourceID string) {
 	s, ok := e.st.sources[sourceID]
 	var streams []Stream
 	if ok {
-		streams = cloneStreams(s.upstream)
+		streams = s.upstream.streams // immutable: serialised without the lock
 	}
 	e.mu.Unlock()
 	if !ok {
@@ -539,7 +558,7 @@ func (e *Emulator) stateJSON() map[string]any {
 		"destinationId": e.cfg.DestinationID,
 		"sources":       srcOut,
 		"connections":   connOut,
-		"jobs":          map[string]any{"total": len(jobs), "byStatus": byStatus},
+		"jobs":          map[string]any{"total": len(jobs), "byStatus": byStatus, "pruned": e.prunedJobs()},
 		"faults":        faultsJSON(e.Faults()),
 		"injected":      e.faults.counts(),
 		"liveTokens":    e.auth.count(),

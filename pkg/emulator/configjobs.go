@@ -24,8 +24,8 @@ func configJobJSON(j *jobRec) map[string]any {
 		enabled[i] = map[string]any{"name": s}
 	}
 	var streamStats []map[string]any
-	for _, a := range j.Attempts {
-		for _, s := range a.Streams {
+	for i := range j.Attempts {
+		for _, s := range j.attemptStats(&j.Attempts[i]) {
 			st := statsJSON(s.Records, s.Bytes)
 			st["streamName"] = s.Name
 			streamStats = append(streamStats, st)
@@ -33,10 +33,10 @@ func configJobJSON(j *jobRec) map[string]any {
 	}
 	out := map[string]any{
 		"id":              j.ID,
-		"configType":      j.ConfigType,
+		"configType":      j.configType(),
 		"configId":        j.ConnectionID,
-		"createdAt":       epoch(j.CreatedAt),
-		"updatedAt":       epoch(j.UpdatedAt),
+		"createdAt":       epoch(j.created.time()),
+		"updatedAt":       epoch(j.updated.time()),
 		"status":          j.Status,
 		"aggregatedStats": statsJSON(rec, b),
 		"enabledStreams":  enabled,
@@ -44,45 +44,49 @@ func configJobJSON(j *jobRec) map[string]any {
 	if streamStats != nil {
 		out["streamAggregatedStats"] = streamStats
 	}
-	if !j.StartedAt.IsZero() {
-		out["startedAt"] = epoch(j.StartedAt)
+	if j.started != 0 {
+		out["startedAt"] = epoch(j.started.time())
 	}
 	return out
 }
 
-func attemptJSON(a *attemptRec) map[string]any {
+// attemptJSON renders attempt number n of j (AttemptRead).
+func attemptJSON(j *jobRec, n int) map[string]any {
+	a := &j.Attempts[n]
+	records, bytes := j.attemptTotals(a)
 	out := map[string]any{
-		"id":            int64(a.Number),
-		"status":        a.Status,
-		"createdAt":     epoch(a.CreatedAt),
-		"updatedAt":     epoch(a.UpdatedAt),
-		"bytesSynced":   a.Bytes,
-		"recordsSynced": a.Records,
+		"id":            int64(n),
+		"status":        a.status.String(),
+		"createdAt":     epoch(a.created.time()),
+		"updatedAt":     epoch(a.updated().time()),
+		"bytesSynced":   bytes,
+		"recordsSynced": records,
 		"totalStats": map[string]any{
-			"recordsEmitted": a.Records, "bytesEmitted": a.Bytes,
-			"recordsCommitted": a.Records, "bytesCommitted": a.Bytes,
+			"recordsEmitted": records, "bytesEmitted": bytes,
+			"recordsCommitted": records, "bytesCommitted": bytes,
 		},
 	}
-	if !a.EndedAt.IsZero() {
-		out["endedAt"] = epoch(a.EndedAt)
+	if a.ended != 0 {
+		out["endedAt"] = epoch(a.ended.time())
 	}
-	streams := make([]map[string]any, 0, len(a.Streams))
-	for _, s := range a.Streams {
+	stats := j.attemptStats(a)
+	streams := make([]map[string]any, 0, len(stats))
+	for _, s := range stats {
 		streams = append(streams, map[string]any{"streamName": s.Name, "stats": map[string]any{
 			"recordsEmitted": s.Records, "bytesEmitted": s.Bytes, "recordsCommitted": s.Records, "bytesCommitted": s.Bytes,
 		}})
 	}
 	out["streamStats"] = streams
-	if a.Failure != nil {
-		out["failureSummary"] = map[string]any{"failures": []any{a.Failure}, "partialSuccess": false}
+	if f := j.attemptFailure(a); f != nil {
+		out["failureSummary"] = map[string]any{"failures": []any{f}, "partialSuccess": false}
 	}
 	return out
 }
 
 func jobInfoJSON(j *jobRec) map[string]any {
 	attempts := make([]map[string]any, len(j.Attempts))
-	for i, a := range j.Attempts {
-		attempts[i] = map[string]any{"attempt": attemptJSON(a), "logType": "formatted", "logs": map[string]any{"logLines": []string{}}}
+	for i := range j.Attempts {
+		attempts[i] = map[string]any{"attempt": attemptJSON(j, i), "logType": "formatted", "logs": map[string]any{"logLines": []string{}}}
 	}
 	return map[string]any{"job": configJobJSON(j), "attempts": attempts}
 }
@@ -189,8 +193,8 @@ func (e *Emulator) configListJobs(r *http.Request) (int, any, error) {
 	out := make([]map[string]any, len(jobs))
 	for i, j := range jobs {
 		attempts := make([]map[string]any, len(j.Attempts))
-		for k, a := range j.Attempts {
-			attempts[k] = attemptJSON(a)
+		for k := range j.Attempts {
+			attempts[k] = attemptJSON(j, k)
 		}
 		out[i] = map[string]any{"job": configJobJSON(j), "attempts": attempts}
 	}
@@ -239,23 +243,23 @@ func (e *Emulator) configConnectionStatus(r *http.Request) (int, any, error) {
 			return 0, nil, err
 		}
 		st := map[string]any{"connectionId": c.ID}
+		e.advanceActive(c.ID, now)
 		jobs := e.st.jobsByConn[c.ID]
 		status := "pending"
 		if c.Status == "inactive" {
 			status = "paused"
 		}
-		var lastSuccess int64
+		lastSuccess := c.prunedSuccess
 		for i := len(jobs) - 1; i >= 0; i-- {
-			j := e.st.jobs[jobs[i]]
-			e.advance(j, now)
-			if j.Status == jobSucceeded && lastSuccess == 0 {
-				lastSuccess = epoch(j.UpdatedAt)
+			if j := jobs[i]; j.Status == jobSucceeded {
+				lastSuccess = epoch(j.updated.time())
+				break
 			}
 		}
 		if len(jobs) > 0 {
-			last := e.st.jobs[jobs[len(jobs)-1]]
+			last := jobs[len(jobs)-1]
 			st["lastSyncJobId"] = last.ID
-			st["lastSyncJobCreatedAt"] = epoch(last.CreatedAt)
+			st["lastSyncJobCreatedAt"] = epoch(last.created.time())
 			if n := len(last.Attempts); n > 0 {
 				st["lastSyncAttemptNumber"] = n - 1
 			}
@@ -284,7 +288,7 @@ func (e *Emulator) configConnectionStatus(r *http.Request) (int, any, error) {
 				}
 			}
 			if last.Status == jobFailed && len(last.Attempts) > 0 {
-				if f := last.Attempts[len(last.Attempts)-1].Failure; f != nil {
+				if f := last.attemptFailure(&last.Attempts[len(last.Attempts)-1]); f != nil {
 					st["failureReason"] = f
 				}
 			}

@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,9 +61,11 @@ func toConfigNamespace(n string) string {
 
 // storedConfig normalises a stream configuration the way Airbyte persists it: only
 // selected streams, and field-level lists present (empty) rather than absent.
+// Connections keep their configurations as configured; this is applied when one
+// is read (it is idempotent and allocates only the empty lists it adds).
 func storedConfig(c StreamConfig) StreamConfig {
 	c.Selected = true
-	c.CursorField = cloneStrings(c.CursorField)
+	c.CursorField = orEmpty(c.CursorField)
 	if c.PrimaryKey == nil {
 		c.PrimaryKey = [][]string{}
 	}
@@ -169,25 +172,26 @@ func pkString(pk [][]string) string {
 func listString(s []string) string { return "[" + strings.Join(s, ", ") + "]" }
 
 // buildCatalog turns public stream configurations into a stored catalog against
-// the discovered streams, with AirbyteCatalogHelper's validations and messages.
-// Without configurations every discovered stream keeps its default selection and
-// is set to full_refresh/overwrite. Callers hold e.mu.
-func (e *Emulator) buildCatalog(def *SourceDefinition, discovered []Stream, destModes []string, confs []streamConfigurationRequest) ([]StreamAndConfig, error) {
-	var out []StreamAndConfig
+// the discovered streams (shared, not copied), with AirbyteCatalogHelper's
+// validations and messages. Without configurations every discovered stream keeps
+// its default selection and is set to full_refresh/overwrite. Callers hold e.mu.
+func (e *Emulator) buildCatalog(def *SourceDefinition, discovered []Stream, destModes []string, confs []streamConfigurationRequest) ([]catalogStream, error) {
+	var out []catalogStream
 	if len(confs) == 0 {
-		for _, s := range discovered {
-			cfg := defaultConfig(def, s, len(discovered))
+		for i := range discovered {
+			s := &discovered[i]
+			cfg := defaultConfig(def, *s, len(discovered))
 			if !cfg.Selected {
 				continue
 			}
 			cfg.SyncMode, cfg.DestinationSyncMode = "full_refresh", "overwrite"
-			out = append(out, StreamAndConfig{Stream: s.clone(), Config: storedConfig(cfg)})
+			out = append(out, catalogStream{stream: s, config: cfg})
 		}
 		return out, nil
 	}
-	byName := map[string]Stream{}
-	for _, s := range discovered {
-		byName[s.Name] = s
+	byName := make(map[string]*Stream, len(discovered))
+	for i := range discovered {
+		byName[discovered[i].Name] = &discovered[i]
 	}
 	seen := map[string]bool{}
 	for _, sc := range confs {
@@ -199,11 +203,11 @@ func (e *Emulator) buildCatalog(def *SourceDefinition, discovered []Stream, dest
 			return nil, problem(probBadRequest, "Duplicate stream found in configuration for stream name ["+sc.Name+"] in namespace [null].")
 		}
 		seen[sc.Name] = true
-		cfg, err := configureStream(def, s, destModes, sc, len(discovered))
+		cfg, err := configureStream(def, *s, destModes, sc, len(discovered))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, StreamAndConfig{Stream: s.clone(), Config: storedConfig(cfg)})
+		out = append(out, catalogStream{stream: s, config: cfg})
 	}
 	return out, nil
 }
@@ -368,17 +372,17 @@ func sameSet(a, b []string) bool {
 func (e *Emulator) publicConnectionJSON(c *connectionRec) map[string]any {
 	streams := make([]map[string]any, 0, len(c.Catalog))
 	for _, sc := range c.Catalog {
-		cfg := storedConfig(sc.Config)
+		cfg := storedConfig(sc.config)
 		m := map[string]any{
-			"name":           sc.Stream.Name,
+			"name":           sc.stream.Name,
 			"syncMode":       toPublicSyncMode(cfg.SyncMode, cfg.DestinationSyncMode),
 			"cursorField":    cfg.CursorField,
 			"primaryKey":     cfg.PrimaryKey,
 			"selectedFields": *cfg.SelectedFields,
 			"mappers":        *cfg.Mappers,
 		}
-		if sc.Stream.Namespace != "" {
-			m["namespace"] = sc.Stream.Namespace
+		if sc.stream.Namespace != "" {
+			m["namespace"] = sc.stream.Namespace
 		}
 		streams = append(streams, m)
 	}
@@ -586,7 +590,7 @@ func (e *Emulator) patchConnection(r *http.Request) (int, any, error) {
 	sourceID := c.SourceID
 	e.mu.Unlock()
 
-	var catalog []StreamAndConfig
+	var catalog []catalogStream
 	var catalogID string
 	if len(req.streams()) > 0 {
 		s, ac, err := e.discoverForPublic(r, sourceID, false)
@@ -617,8 +621,8 @@ func (e *Emulator) patchConnection(r *http.Request) (int, any, error) {
 // deprecateConnection marks c deprecated and cancels its running job. Callers hold e.mu.
 func (e *Emulator) deprecateConnection(c *connectionRec) {
 	c.Status = "deprecated"
-	if id, ok := e.st.active[c.ID]; ok {
-		e.cancelLocked(e.st.jobs[id], e.clock.Now())
+	if j, ok := e.st.active[c.ID]; ok {
+		e.cancelLocked(j, e.clock.Now())
 	}
 }
 
@@ -638,7 +642,7 @@ func (e *Emulator) deleteConnection(r *http.Request) (int, any, error) {
 func (e *Emulator) configConnectionJSON(c *connectionRec) map[string]any {
 	streams := make([]StreamAndConfig, len(c.Catalog))
 	for i, sc := range c.Catalog {
-		streams[i] = StreamAndConfig{Stream: sc.Stream, Config: renderedConfig(sc.Config)}
+		streams[i] = StreamAndConfig{Stream: *sc.stream, Config: renderedConfig(sc.config)}
 	}
 	out := map[string]any{
 		"connectionId":                 c.ID,
@@ -739,19 +743,16 @@ func (e *Emulator) configUpdateConnection(r *http.Request) (int, any, error) {
 		return 0, nil, &apiError{kind: probLocked, message: "Connection is locked and cannot be modified.", configStatus: 409}
 	}
 	if req.SyncCatalog != nil {
-		var catalog []StreamAndConfig
-		for _, sc := range req.SyncCatalog.Streams {
+		var catalog []catalogStream
+		for i := range req.SyncCatalog.Streams {
+			sc := &req.SyncCatalog.Streams[i]
 			if !sc.Config.Selected {
 				continue
 			}
 			if sc.Stream.Name == "" || sc.Config.SyncMode == "" || sc.Config.DestinationSyncMode == "" {
 				return 0, nil, &apiError{kind: probUnprocessable, message: "syncCatalog streams need stream.name, config.syncMode and config.destinationSyncMode"}
 			}
-			st := sc.Stream.clone()
-			if st.JSONSchema == nil {
-				st.JSONSchema = map[string]any{"type": "object", "properties": map[string]any{}}
-			}
-			catalog = append(catalog, StreamAndConfig{Stream: st, Config: storedConfig(sc.Config)})
+			catalog = append(catalog, catalogStream{stream: e.internStream(c, req.SourceCatalogID, &sc.Stream), config: sc.Config})
 		}
 		c.Catalog = catalog
 	}
@@ -813,4 +814,44 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// internStream returns the stored stream for a stream sent in a connections/update
+// catalog: the equal stream of the connection's catalogs when there is one (the
+// usual case: clients send back what they discovered), else st itself, normalised
+// as a stored stream. st was decoded from the request, so nothing else holds it.
+// Callers hold e.mu.
+func (e *Emulator) internStream(c *connectionRec, sourceCatalogID *string, st *Stream) *Stream {
+	// Decoded streams normalise like copies of stored ones: an absent schema is an
+	// empty object, an absent cursor or primary key an empty list.
+	if st.JSONSchema == nil {
+		st.JSONSchema = map[string]any{}
+	}
+	st.DefaultCursorField = orEmpty(st.DefaultCursorField)
+	if st.SourceDefinedPrimaryKey == nil {
+		st.SourceDefinedPrimaryKey = [][]string{}
+	}
+	equal := func(s *Stream) bool { return s.Name == st.Name && reflect.DeepEqual(*s, *st) }
+	for _, cs := range c.Catalog {
+		if equal(cs.stream) {
+			return cs.stream
+		}
+	}
+	for _, id := range []string{c.SourceCatalogID, deref(sourceCatalogID)} {
+		if ac, ok := e.st.catalogs[id]; ok {
+			for i := range ac.Streams {
+				if equal(&ac.Streams[i]) {
+					return &ac.Streams[i]
+				}
+			}
+		}
+	}
+	return st
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -95,7 +95,7 @@ func keyOf(s Stream) streamKey { return streamKey{s.Name, s.Namespace} }
 // configured (the connection's selected streams) whose field map or source-defined
 // primary key changed, with breaking flags per fieldTransformBreaksConnection and
 // primaryKeyTransformBreaksConnection.
-func diffCatalogs(old, new []Stream, configured []StreamAndConfig) CatalogDiff {
+func diffCatalogs(old, new []Stream, configured []catalogStream) CatalogDiff {
 	oldBy := map[streamKey]Stream{}
 	for _, s := range old {
 		oldBy[keyOf(s)] = s
@@ -106,7 +106,7 @@ func diffCatalogs(old, new []Stream, configured []StreamAndConfig) CatalogDiff {
 	}
 	confBy := map[streamKey]StreamConfig{}
 	for _, c := range configured {
-		confBy[keyOf(c.Stream)] = c.Config
+		confBy[keyOf(*c.stream)] = c.config
 	}
 	diff := CatalogDiff{Transforms: []StreamTransform{}}
 	for _, s := range old {
@@ -281,7 +281,7 @@ func (e *Emulator) catalogStreamsOf(c *connectionRec) []Stream {
 	}
 	out := make([]Stream, len(c.Catalog))
 	for i, s := range c.Catalog {
-		out[i] = s.Stream
+		out[i] = *s.stream
 	}
 	return out
 }
@@ -335,11 +335,13 @@ func (e *Emulator) postprocessDiscovered(c *connectionRec, ac *actorCatalog) {
 }
 
 // applySchemaChange auto-propagates a non-breaking diff
-// (ApplySchemaChangeHelper.getUpdatedSchema).
+// (ApplySchemaChangeHelper.getUpdatedSchema). The catalog takes the discovered
+// streams themselves (shared); configurations are replaced, never changed in
+// place, because responses may still be serialising the old ones.
 func (e *Emulator) applySchemaChange(c *connectionRec, ac *actorCatalog, diff CatalogDiff) {
-	newBy := map[streamKey]Stream{}
-	for _, s := range ac.Streams {
-		newBy[keyOf(s)] = s
+	newBy := make(map[streamKey]*Stream, len(ac.Streams))
+	for i := range ac.Streams {
+		newBy[keyOf(ac.Streams[i])] = &ac.Streams[i]
 	}
 	def := e.st.sourceDefs[e.st.sources[c.SourceID].DefinitionID]
 	destModes := e.st.destinations[c.DestinationID].SyncModes
@@ -348,37 +350,39 @@ func (e *Emulator) applySchemaChange(c *connectionRec, ac *actorCatalog, diff Ca
 		switch t.TransformType {
 		case "update_stream":
 			for i := range c.Catalog {
-				if keyOf(c.Catalog[i].Stream) != k {
+				if keyOf(*c.Catalog[i].stream) != k {
 					continue
 				}
-				old := c.Catalog[i].Stream
-				c.Catalog[i].Stream = newBy[k].clone()
-				cfg := &c.Catalog[i].Config
+				old := c.Catalog[i].stream
+				c.Catalog[i].stream = newBy[k]
+				cfg := &c.Catalog[i].config
 				if cfg.FieldSelectionEnabled != nil && *cfg.FieldSelectionEnabled && cfg.SelectedFields != nil {
 					oldTop := topLevelFields(old.JSONSchema)
+					sel := slices.Clone(*cfg.SelectedFields)
 					for _, f := range topLevelFields(newBy[k].JSONSchema) {
 						if !slices.Contains(oldTop, f) {
-							*cfg.SelectedFields = append(*cfg.SelectedFields, SelectedField{FieldPath: []string{f}})
+							sel = append(sel, SelectedField{FieldPath: []string{f}})
 						}
 					}
+					cfg.SelectedFields = &sel
 				}
 			}
 		case "add_stream":
 			if c.NonBreakingPreference != "propagate_fully" {
 				continue
 			}
-			s := newBy[k].clone()
-			cfg := defaultConfig(def, s, len(ac.Streams))
+			s := newBy[k]
+			cfg := defaultConfig(def, *s, len(ac.Streams))
 			cfg.Selected = true
 			if !slices.Contains(destModes, cfg.DestinationSyncMode) {
 				cfg.SyncMode, cfg.DestinationSyncMode = "full_refresh", "overwrite"
 			}
-			c.Catalog = append(c.Catalog, StreamAndConfig{Stream: s, Config: storedConfig(cfg)})
+			c.Catalog = append(c.Catalog, catalogStream{stream: s, config: cfg})
 		case "remove_stream":
 			if c.NonBreakingPreference != "propagate_fully" {
 				continue
 			}
-			c.Catalog = slices.DeleteFunc(c.Catalog, func(sc StreamAndConfig) bool { return keyOf(sc.Stream) == k })
+			c.Catalog = slices.DeleteFunc(c.Catalog, func(sc catalogStream) bool { return keyOf(*sc.stream) == k })
 		}
 	}
 }

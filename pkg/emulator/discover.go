@@ -1,9 +1,6 @@
 package emulator
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
@@ -14,17 +11,16 @@ import (
 // discovers are stored as actor catalogs (deduplicated by content hash, as Airbyte
 // does) and cached per (source, connector version, md5(config)).
 
-// storeCatalog records streams as an actor catalog and returns it. Like Airbyte's
-// actor_catalog table, catalogs are deduplicated by content: rediscovering an
-// unchanged schema yields the same catalogId. Callers hold e.mu.
-func (e *Emulator) storeCatalog(streams []Stream, at time.Time) *actorCatalog {
-	b, _ := json.Marshal(streams)
-	sum := sha256.Sum256(b)
-	hash := hex.EncodeToString(sum[:])
+// storeCatalog records a discovered schema as an actor catalog and returns it.
+// Like Airbyte's actor_catalog table, catalogs are deduplicated by content:
+// rediscovering an unchanged schema yields the same catalogId, and every source
+// discovering the same schema shares one catalog. Callers hold e.mu.
+func (e *Emulator) storeCatalog(sch *schema, at time.Time) *actorCatalog {
+	hash := sch.contentHash()
 	if id, ok := e.st.catalogByHash[hash]; ok {
 		return e.st.catalogs[id]
 	}
-	c := &actorCatalog{ID: e.newID(), Streams: cloneStreams(streams), CreatedAt: at}
+	c := &actorCatalog{ID: e.newID(), Streams: sch.streams, CreatedAt: at}
 	e.st.catalogs[c.ID] = c
 	e.st.catalogByHash[hash] = c.ID
 	return c
@@ -34,7 +30,7 @@ func (e *Emulator) storeCatalog(streams []Stream, at time.Time) *actorCatalog {
 func (e *Emulator) freshDiscover(s *sourceRec, at time.Time) *actorCatalog {
 	def := e.st.sourceDefs[s.DefinitionID]
 	c := e.storeCatalog(s.upstream, at)
-	s.cache[s.cacheKey(def)] = c.ID
+	s.setCached(s.cacheKey(def), c.ID)
 	s.lastFetch = c.ID
 	return c
 }
@@ -42,7 +38,7 @@ func (e *Emulator) freshDiscover(s *sourceRec, at time.Time) *actorCatalog {
 // cachedCatalog returns the catalog cached for the source's current config.
 func (e *Emulator) cachedCatalog(s *sourceRec) (*actorCatalog, bool) {
 	def := e.st.sourceDefs[s.DefinitionID]
-	id, ok := s.cache[s.cacheKey(def)]
+	id, ok := s.cached(s.cacheKey(def))
 	if !ok {
 		return nil, false
 	}
@@ -70,11 +66,12 @@ func (e *Emulator) runDiscover(r *http.Request) (failed bool, ok bool) {
 
 // defaultConfig is Airbyte's default configuration for a freshly discovered stream
 // (CatalogConverter#generateDefaultConfiguration, configureDefaultSyncModesForNewStream).
+// Its cursor and primary key share the stream's (immutable) slices.
 func defaultConfig(def *SourceDefinition, s Stream, catalogSize int) StreamConfig {
 	suggested := catalogSize == 1 || (def != nil && slices.Contains(def.SuggestedStreams, s.Name))
 	cfg := StreamConfig{
-		CursorField: cloneStrings(s.DefaultCursorField),
-		PrimaryKey:  clonePK(s.SourceDefinedPrimaryKey),
+		CursorField: orEmpty(s.DefaultCursorField),
+		PrimaryKey:  orEmpty(s.SourceDefinedPrimaryKey),
 		AliasName:   aliasName(s.Name),
 		Selected:    suggested,
 		Suggested:   suggested,

@@ -27,6 +27,9 @@ const (
 	// DefaultDiscoverWindow is Airbyte OSS's DISCOVER_REFRESH_WINDOW_MINUTES (24 h):
 	// the pre-sync discover runs at most once per window per source.
 	DefaultDiscoverWindow = 24 * time.Hour
+	// DefaultJobRetention is how many terminal jobs per connection the job history
+	// keeps by default.
+	DefaultJobRetention = 100
 )
 
 // Config configures an [Emulator]. The zero value is usable: credentials and ids
@@ -78,6 +81,12 @@ type Config struct {
 	// DiscoverWindow buckets the automatic pre-sync discover: at most one per source
 	// and window. Default DefaultDiscoverWindow; negative means every attempt.
 	DiscoverWindow time.Duration
+	// JobRetention bounds the job history: every non-terminal job is kept, and the
+	// newest JobRetention terminal jobs of each connection; older ones are
+	// forgotten and answer as unknown job ids. Airbyte keeps its job history in its
+	// database; the emulator keeps this window. Zero means DefaultJobRetention,
+	// negative keeps every job.
+	JobRetention int
 	// CancelTerminalConflict makes DELETE /jobs/{id} (and config jobs/cancel) on a
 	// job that is no longer running answer 409 "Job is not currently running"
 	// instead of 200 with the unchanged job.
@@ -111,6 +120,7 @@ func (c Config) withDefaults() Config {
 	c.DestinationID = cmp.Or(c.DestinationID, DefaultDestinationID)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.DiscoverWindow = cmp.Or(c.DiscoverWindow, DefaultDiscoverWindow)
+	c.JobRetention = cmp.Or(c.JobRetention, DefaultJobRetention)
 	if c.Clock == nil {
 		c.Clock = SystemClock{}
 	}

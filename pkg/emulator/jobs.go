@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"hash/fnv"
 	"net/http"
 	"slices"
@@ -25,16 +26,71 @@ func terminal(status string) bool {
 	return status == jobFailed || status == jobSucceeded || status == jobCancelled
 }
 
+// stamp is an instant as Unix nanoseconds, 0 when unset. Jobs and attempts keep
+// their times as stamps: a third of a time.Time's size.
+type stamp int64
+
+func stampOf(t time.Time) stamp {
+	if t.IsZero() {
+		return 0
+	}
+	return stamp(t.UnixNano())
+}
+
+// time returns the instant in UTC (the zero Time when unset).
+func (s stamp) time() time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(s)).UTC()
+}
+
+func (s stamp) add(d time.Duration) stamp { return s + stamp(d) }
+
+// attemptStatus is an attempt's AttemptStatus.
+type attemptStatus uint8
+
+const (
+	attemptRunning attemptStatus = iota
+	attemptFailed
+	attemptSucceeded
+)
+
+func (s attemptStatus) String() string {
+	switch s {
+	case attemptFailed:
+		return "failed"
+	case attemptSucceeded:
+		return "succeeded"
+	}
+	return "running"
+}
+
+// failureKind says which FailureReason a failed attempt reports; the reason
+// itself is built when it is read.
+type failureKind uint8
+
+const (
+	noFailure     failureKind = iota
+	syncFailure               // the connector failed (FailNextJobs)
+	cancelFailure             // the job was cancelled while the attempt ran
+)
+
+// attemptRec is one attempt, kept compact: its stats and failure reason are
+// computed on read from the job (see attemptStats, attemptFailure).
 type attemptRec struct {
-	Number    int
-	Status    string // running|failed|succeeded
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	EndedAt   time.Time
-	Records   int64
-	Bytes     int64
-	Streams   []streamStat
-	Failure   map[string]any // FailureReason, nil when none
+	created stamp
+	ended   stamp // 0 while running
+	status  attemptStatus
+	failure failureKind
+}
+
+// updated is the attempt's updatedAt: when it ended, or when it started.
+func (a *attemptRec) updated() stamp {
+	if a.ended != 0 {
+		return a.ended
+	}
+	return a.created
 }
 
 type streamStat struct {
@@ -46,108 +102,220 @@ type jobRec struct {
 	ID           int64
 	ConnectionID string
 	JobType      string // public: sync|reset
-	ConfigType   string // config: sync|reset_connection
 	Status       string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	StartedAt    time.Time
-	Attempts     []*attemptRec
-	Streams      []string // enabled streams
+	// Streams are the enabled streams, shared with the connection and the other
+	// jobs created while its catalog kept them; never modified.
+	Streams  []string
+	Attempts []attemptRec
+	created  stamp
+	updated  stamp
+	started  stamp
+	// nextAt is when the next transition is due (pending/queued/incomplete).
+	nextAt stamp
 	// failAttempts is how many attempts fail (from FailNextJobs).
 	failAttempts int
-	// nextAt is when the next transition is due (pending/queued/incomplete).
-	nextAt time.Time
+}
+
+// configType is the job's Configuration API JobConfigType.
+func (j *jobRec) configType() string {
+	if j.JobType == "reset" {
+		return "reset_connection"
+	}
+	return "sync"
+}
+
+// attemptStats returns the per-stream stats of attempt a: a succeeded sync
+// attempt moved a deterministic volume per enabled stream (streamVolume); any
+// other attempt moved nothing.
+func (j *jobRec) attemptStats(a *attemptRec) []streamStat {
+	if a.status != attemptSucceeded || j.JobType != "sync" {
+		return nil
+	}
+	out := make([]streamStat, len(j.Streams))
+	for i, name := range j.Streams {
+		rec, b := streamVolume(j.ID, name)
+		out[i] = streamStat{Name: name, Records: rec, Bytes: b}
+	}
+	return out
+}
+
+// attemptTotals returns the records and bytes attempt a moved.
+func (j *jobRec) attemptTotals(a *attemptRec) (records, bytes int64) {
+	if a.status != attemptSucceeded || j.JobType != "sync" {
+		return 0, 0
+	}
+	for _, name := range j.Streams {
+		rec, b := streamVolume(j.ID, name)
+		records += rec
+		bytes += b
+	}
+	return records, bytes
+}
+
+// attemptFailure returns attempt a's FailureReason, nil when it has none.
+func (j *jobRec) attemptFailure(a *attemptRec) map[string]any {
+	switch a.failure {
+	case syncFailure:
+		stream := "Account"
+		if len(j.Streams) > 0 {
+			stream = j.Streams[0]
+		}
+		return salesforceSyncFailure(a.ended.time(), stream)
+	case cancelFailure:
+		return map[string]any{
+			"failureOrigin":   "airbyte_platform",
+			"failureType":     "manual_cancellation",
+			"externalMessage": "The sync was cancelled.",
+			"internalMessage": "Setting attempt to FAILED because the job was cancelled",
+			"retryable":       false,
+			"timestamp":       a.ended.time().UnixMilli(),
+		}
+	}
+	return nil
 }
 
 // newJob creates a job for c. Callers hold e.mu.
 func (e *Emulator) newJob(c *connectionRec, jobType string) *jobRec {
-	now := e.clock.Now()
+	now := stampOf(e.clock.Now())
 	j := &jobRec{
 		ID:           e.st.nextJobID,
 		ConnectionID: c.ID,
 		JobType:      jobType,
-		ConfigType:   "sync",
 		Status:       jobPending,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-		nextAt:       now.Add(e.cfg.JobPending),
+		Streams:      c.streamNames(),
+		created:      now,
+		updated:      now,
+		nextAt:       now.add(e.cfg.JobPending),
 	}
-	if jobType == "reset" {
-		j.ConfigType = "reset_connection"
-	} else {
+	if jobType != "reset" {
 		j.failAttempts = e.faults.takeJobFailure(e.cfg.MaxAttempts)
-	}
-	for _, sc := range c.Catalog {
-		j.Streams = append(j.Streams, sc.Stream.Name)
 	}
 	e.st.nextJobID++
 	e.st.jobs[j.ID] = j
-	e.st.jobOrder = append(e.st.jobOrder, j.ID)
-	e.st.jobsByConn[c.ID] = append(e.st.jobsByConn[c.ID], j.ID)
-	e.st.active[c.ID] = j.ID
+	e.st.jobsByConn[c.ID] = append(e.st.jobsByConn[c.ID], j)
+	e.st.active[c.ID] = j
 	return j
 }
 
 // advance moves j through its states up to now. Transition times come from the
 // job's own timeline (creation + configured durations), never from when it is
-// read, so the outcome does not depend on polling. Callers hold e.mu.
+// read, so the outcome does not depend on polling. Finishing j may drop older
+// jobs of its connection from the history (pruneJobs), never j itself. Callers
+// hold e.mu.
 func (e *Emulator) advance(j *jobRec, now time.Time) {
+	t := stampOf(now)
 	for !terminal(j.Status) {
 		switch j.Status {
 		case jobPending:
-			if now.Before(j.nextAt) {
+			if t < j.nextAt {
 				return
 			}
 			if e.cfg.JobQueued > 0 {
-				j.Status, j.UpdatedAt = jobQueued, j.nextAt
-				j.nextAt = j.nextAt.Add(e.cfg.JobQueued)
+				j.Status, j.updated = jobQueued, j.nextAt
+				j.nextAt = j.nextAt.add(e.cfg.JobQueued)
 				continue
 			}
 			e.startAttempt(j, j.nextAt)
 		case jobQueued, jobIncomplete:
-			if now.Before(j.nextAt) {
+			if t < j.nextAt {
 				return
 			}
 			e.startAttempt(j, j.nextAt)
 		case jobRunning:
-			a := j.Attempts[len(j.Attempts)-1]
-			end := a.CreatedAt.Add(e.cfg.JobRunning)
-			if now.Before(end) {
+			n := len(j.Attempts)
+			end := j.Attempts[n-1].created.add(e.cfg.JobRunning)
+			if t < end {
 				return
 			}
-			if a.Number < j.failAttempts {
-				e.failAttempt(j, a, end)
+			if n-1 < j.failAttempts {
+				e.failAttempt(j, end)
 			} else {
-				e.succeedAttempt(j, a, end)
+				e.succeedAttempt(j, end)
 			}
 		}
 	}
 }
 
-func (e *Emulator) finish(j *jobRec, status string, at time.Time) {
-	j.Status, j.UpdatedAt = status, at
-	if e.st.active[j.ConnectionID] == j.ID {
+// advanceActive advances every non-terminal job (of one connection when
+// connectionID is set). Callers hold e.mu.
+func (e *Emulator) advanceActive(connectionID string, now time.Time) {
+	if connectionID != "" {
+		if j, ok := e.st.active[connectionID]; ok {
+			e.advance(j, now)
+		}
+		return
+	}
+	running := make([]*jobRec, 0, len(e.st.active))
+	for _, j := range e.st.active {
+		running = append(running, j)
+	}
+	for _, j := range running {
+		e.advance(j, now)
+	}
+}
+
+func (e *Emulator) finish(j *jobRec, status string, at stamp) {
+	j.Status, j.updated = status, at
+	if e.st.active[j.ConnectionID] == j {
 		delete(e.st.active, j.ConnectionID)
 	}
+	e.pruneJobs(j.ConnectionID)
+}
+
+// pruneJobs bounds a connection's job history to the newest Config.JobRetention
+// terminal jobs (non-terminal jobs always stay). A dropped job is unknown from
+// then on, as in an Airbyte whose job history was cleaned up. Callers hold e.mu.
+func (e *Emulator) pruneJobs(connectionID string) {
+	keep := e.cfg.JobRetention
+	if keep < 0 {
+		return
+	}
+	list := e.st.jobsByConn[connectionID]
+	done := 0
+	for _, j := range list {
+		if terminal(j.Status) {
+			done++
+		}
+	}
+	drop := done - keep
+	if drop <= 0 {
+		return
+	}
+	c := e.st.connections[connectionID]
+	// Jobs are oldest first: the oldest terminal jobs go.
+	e.st.jobsByConn[connectionID] = slices.DeleteFunc(list, func(j *jobRec) bool {
+		if drop == 0 || !terminal(j.Status) {
+			return false
+		}
+		drop--
+		delete(e.st.jobs, j.ID)
+		e.st.prunedJobs++
+		if j.Status == jobSucceeded && c != nil {
+			c.prunedSuccess = epoch(j.updated.time())
+		}
+		return true
+	})
 }
 
 // startAttempt begins the next attempt at `at`. A sync attempt first runs the
 // pre-sync schema check (SyncWorkflowV2: discover, postprocess); if that leaves
 // the connection inactive the job ends cancelled without syncing.
-func (e *Emulator) startAttempt(j *jobRec, at time.Time) {
+func (e *Emulator) startAttempt(j *jobRec, at stamp) {
 	c := e.st.connections[j.ConnectionID]
-	if j.ConfigType == "sync" && c != nil {
-		e.preSyncSchemaCheck(c, at)
+	if j.JobType == "sync" && c != nil {
+		e.preSyncSchemaCheck(c, at.time())
 		if c.Status != "active" {
 			e.finish(j, jobCancelled, at)
 			return
 		}
 	}
-	a := &attemptRec{Number: len(j.Attempts), Status: "running", CreatedAt: at, UpdatedAt: at}
-	j.Attempts = append(j.Attempts, a)
-	j.Status, j.UpdatedAt = jobRunning, at
-	if j.StartedAt.IsZero() {
-		j.StartedAt = at
+	if j.Attempts == nil {
+		j.Attempts = make([]attemptRec, 0, 1) // most jobs need one
+	}
+	j.Attempts = append(j.Attempts, attemptRec{created: at})
+	j.Status, j.updated = jobRunning, at
+	if j.started == 0 {
+		j.started = at
 	}
 }
 
@@ -187,31 +355,22 @@ func salesforceSyncFailure(at time.Time, stream string) map[string]any {
 	}
 }
 
-func (e *Emulator) failAttempt(j *jobRec, a *attemptRec, at time.Time) {
-	stream := "Account"
-	if len(j.Streams) > 0 {
-		stream = j.Streams[0]
-	}
-	a.Status, a.UpdatedAt, a.EndedAt = "failed", at, at
-	a.Failure = salesforceSyncFailure(at, stream)
+// failAttempt fails the running attempt at `at`.
+func (e *Emulator) failAttempt(j *jobRec, at stamp) {
+	a := &j.Attempts[len(j.Attempts)-1]
+	a.status, a.ended, a.failure = attemptFailed, at, syncFailure
 	if len(j.Attempts) >= e.cfg.MaxAttempts {
 		e.finish(j, jobFailed, at)
 		return
 	}
-	j.Status, j.UpdatedAt = jobIncomplete, at
-	j.nextAt = at.Add(e.cfg.JobRetryDelay)
+	j.Status, j.updated = jobIncomplete, at
+	j.nextAt = at.add(e.cfg.JobRetryDelay)
 }
 
-func (e *Emulator) succeedAttempt(j *jobRec, a *attemptRec, at time.Time) {
-	a.Status, a.UpdatedAt, a.EndedAt = "succeeded", at, at
-	if j.ConfigType == "sync" {
-		for _, name := range j.Streams {
-			rec, b := streamVolume(j.ID, name)
-			a.Streams = append(a.Streams, streamStat{Name: name, Records: rec, Bytes: b})
-			a.Records += rec
-			a.Bytes += b
-		}
-	}
+// succeedAttempt ends the running attempt at `at` and the job with it.
+func (e *Emulator) succeedAttempt(j *jobRec, at stamp) {
+	a := &j.Attempts[len(j.Attempts)-1]
+	a.status, a.ended = attemptSucceeded, at
 	e.finish(j, jobSucceeded, at)
 }
 
@@ -229,27 +388,21 @@ func streamVolume(jobID int64, stream string) (int64, int64) {
 // cancelLocked cancels a non-terminal job at `at`: the running attempt fails with
 // a manual_cancellation failure. Callers hold e.mu.
 func (e *Emulator) cancelLocked(j *jobRec, at time.Time) {
-	if len(j.Attempts) > 0 {
-		if a := j.Attempts[len(j.Attempts)-1]; a.Status == "running" {
-			a.Status, a.UpdatedAt, a.EndedAt = "failed", at, at
-			a.Failure = map[string]any{
-				"failureOrigin":   "airbyte_platform",
-				"failureType":     "manual_cancellation",
-				"externalMessage": "The sync was cancelled.",
-				"internalMessage": "Setting attempt to FAILED because the job was cancelled",
-				"retryable":       false,
-				"timestamp":       at.UnixMilli(),
-			}
+	t := stampOf(at)
+	if n := len(j.Attempts); n > 0 {
+		if a := &j.Attempts[n-1]; a.status == attemptRunning {
+			a.status, a.ended, a.failure = attemptFailed, t, cancelFailure
 		}
 	}
-	e.finish(j, jobCancelled, at)
+	e.finish(j, jobCancelled, t)
 }
 
 // committed returns the job's committed records and bytes (all attempts).
 func (j *jobRec) committed() (records, bytes int64) {
-	for _, a := range j.Attempts {
-		records += a.Records
-		bytes += a.Bytes
+	for i := range j.Attempts {
+		r, b := j.attemptTotals(&j.Attempts[i])
+		records += r
+		bytes += b
 	}
 	return
 }
@@ -260,14 +413,14 @@ func publicJobJSON(j *jobRec) map[string]any {
 		"jobId":        j.ID,
 		"status":       j.Status,
 		"jobType":      j.JobType,
-		"startTime":    isoTime(j.CreatedAt),
+		"startTime":    isoTime(j.created.time()),
 		"connectionId": j.ConnectionID,
 	}
 	if terminal(j.Status) {
-		out["lastUpdatedAt"] = isoTime(j.UpdatedAt)
+		out["lastUpdatedAt"] = isoTime(j.updated.time())
 	}
 	if j.Status != jobPending {
-		out["duration"] = isoDuration(j.UpdatedAt.Sub(j.CreatedAt))
+		out["duration"] = isoDuration(time.Duration(j.updated - j.created))
 	}
 	rec, b := j.committed()
 	out["bytesSynced"], out["rowsSynced"] = b, rec
@@ -286,8 +439,7 @@ func (e *Emulator) startJob(connectionID, jobType string) (*jobRec, error) {
 		return nil, err
 	}
 	now := e.clock.Now()
-	if id, ok := e.st.active[c.ID]; ok {
-		running := e.st.jobs[id]
+	if running, ok := e.st.active[c.ID]; ok {
 		e.advance(running, now)
 		if !terminal(running.Status) {
 			if jobType == "sync" {
@@ -329,8 +481,9 @@ func (e *Emulator) createJob(r *http.Request) (int, any, error) {
 	return http.StatusOK, publicJobJSON(j), nil
 }
 
-// lookupJob returns the advanced job. An unknown id is Airbyte's
-// "Could not find job with id" → 409 "Job is not currently running".
+// lookupJob returns the advanced job. An unknown id (never created, or dropped from
+// the job history) is Airbyte's "Could not find job with id" → 409 "Job is not
+// currently running".
 func (e *Emulator) lookupJob(idStr string) (*jobRec, error) {
 	id, err := strconv.ParseInt(idStr, 10, 64)
 	if err != nil {
@@ -399,46 +552,57 @@ func (f jobFilter) match(j *jobRec) bool {
 	if len(f.statuses) > 0 && !slices.Contains(f.statuses, j.Status) {
 		return false
 	}
-	if !f.createdStart.IsZero() && j.CreatedAt.Before(f.createdStart) ||
-		!f.createdEnd.IsZero() && j.CreatedAt.After(f.createdEnd) ||
-		!f.updatedStart.IsZero() && j.UpdatedAt.Before(f.updatedStart) ||
-		!f.updatedEnd.IsZero() && j.UpdatedAt.After(f.updatedEnd) {
+	created, updated := j.created.time(), j.updated.time()
+	if !f.createdStart.IsZero() && created.Before(f.createdStart) ||
+		!f.createdEnd.IsZero() && created.After(f.createdEnd) ||
+		!f.updatedStart.IsZero() && updated.Before(f.updatedStart) ||
+		!f.updatedEnd.IsZero() && updated.After(f.updatedEnd) {
 		return false
 	}
 	return true
 }
 
+// allJobs returns every job in the history, in creation (id) order. Callers
+// hold e.mu.
+func (e *Emulator) allJobs() []*jobRec {
+	out := make([]*jobRec, 0, len(e.st.jobs))
+	for _, j := range e.st.jobs {
+		out = append(out, j)
+	}
+	slices.SortFunc(out, func(a, b *jobRec) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
 // selectJobs returns the matching, advanced jobs in order. With a connection
 // filter only that connection's jobs are visited. Callers hold e.mu.
 func (e *Emulator) selectJobs(f jobFilter) []*jobRec {
-	ids := e.st.jobOrder
-	if f.connectionID != "" {
-		ids = e.st.jobsByConn[f.connectionID]
+	// Advancing first: a job that finishes may drop older ones from the history.
+	e.advanceActive(f.connectionID, e.clock.Now())
+	jobs := e.st.jobsByConn[f.connectionID]
+	if f.connectionID == "" {
+		jobs = e.allJobs()
 	}
-	now := e.clock.Now()
-	out := make([]*jobRec, 0, len(ids))
-	for _, id := range ids {
-		j := e.st.jobs[id]
-		e.advance(j, now)
+	out := make([]*jobRec, 0, len(jobs))
+	for _, j := range jobs {
 		if f.match(j) {
 			out = append(out, j)
 		}
 	}
 	sort.SliceStable(out, func(a, b int) bool {
-		ta, tb := out[a].CreatedAt, out[b].CreatedAt
+		ta, tb := out[a].created, out[b].created
 		if f.orderBy == "updatedAt" {
-			ta, tb = out[a].UpdatedAt, out[b].UpdatedAt
+			ta, tb = out[a].updated, out[b].updated
 		}
-		if ta.Equal(tb) {
+		if ta == tb {
 			if f.asc {
 				return out[a].ID < out[b].ID
 			}
 			return out[a].ID > out[b].ID
 		}
 		if f.asc {
-			return ta.Before(tb)
+			return ta < tb
 		}
-		return ta.After(tb)
+		return ta > tb
 	})
 	return out
 }

@@ -168,8 +168,7 @@ func (e *Emulator) addSource(name, workspaceID string, def *SourceDefinition, cf
 		DefinitionID: def.ID,
 		Config:       cfg,
 		CreatedAt:    e.clock.Now(),
-		upstream:     cloneStreams(def.Streams),
-		cache:        map[string]string{},
+		upstream:     def.schemaOf(),
 	}
 	e.st.sources[s.ID] = s
 	e.st.sourceOrder = append(e.st.sourceOrder, s.ID)

@@ -2,11 +2,21 @@ package emulator
 
 import (
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"time"
 )
+
+// Sharing. A Stream held in the emulator's state is immutable: its JSON schema and
+// its slices are never changed in place, so one stream value is shared by the
+// definition that declares it, every source's upstream schema, the deduplicated
+// actor catalogs and the connection catalogs that use it. Data is copied only where
+// it crosses the package boundary: streams handed in (RegisterSourceDefinition,
+// SchemaOp.Schema) and snapshots handed out (Sources, Connections); MutateSchema
+// copies a stream before changing it (copy on write). HTTP responses are
+// serialised straight from the shared values.
 
 // Stream is a stream as a connector discovers it (the Configuration API's
 // AirbyteStream).
@@ -30,12 +40,59 @@ func (s Stream) clone() Stream {
 	return c
 }
 
+// cloneConfig returns a deep copy of c.
+func cloneConfig(c StreamConfig) StreamConfig {
+	c.CursorField = slices.Clone(c.CursorField)
+	if c.PrimaryKey != nil {
+		c.PrimaryKey = clonePK(c.PrimaryKey)
+	}
+	clonePtr := func(p *bool) *bool {
+		if p == nil {
+			return nil
+		}
+		v := *p
+		return &v
+	}
+	cloneFields := func(p *[]SelectedField) *[]SelectedField {
+		if p == nil {
+			return nil
+		}
+		v := make([]SelectedField, len(*p))
+		for i, f := range *p {
+			v[i] = SelectedField{FieldPath: slices.Clone(f.FieldPath)}
+		}
+		return &v
+	}
+	c.FieldSelectionEnabled = clonePtr(c.FieldSelectionEnabled)
+	c.SelectedFields = cloneFields(c.SelectedFields)
+	c.HashedFields = cloneFields(c.HashedFields)
+	if c.Mappers != nil {
+		m := deepCopy(*c.Mappers).([]any)
+		c.Mappers = &m
+	}
+	for _, p := range []**int64{&c.GenerationID, &c.MinimumGenerationID, &c.SyncID} {
+		if *p != nil {
+			v := **p
+			*p = &v
+		}
+	}
+	return c
+}
+
 func cloneStreams(in []Stream) []Stream {
 	out := make([]Stream, len(in))
 	for i, s := range in {
 		out[i] = s.clone()
 	}
 	return out
+}
+
+// orEmpty returns s, or an empty slice for nil (JSON [] rather than null).
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func cloneStrings(s []string) []string {
@@ -91,6 +148,35 @@ type SourceDefinition struct {
 	SuggestedStreams []string
 
 	spec connectorSpec
+	// upstream is Streams as the shared schema every new source starts from.
+	upstream *schema
+}
+
+// schema is an immutable list of streams, as a connector discovers them, with its
+// content hash computed once. Sources created from one definition share the
+// definition's schema until MutateSchema gives one of them its own.
+type schema struct {
+	streams []Stream
+	hash    string // "" until computed; guarded by Emulator.mu
+}
+
+// contentHash is the sha256 of the streams' JSON, the key under which identical
+// discovered catalogs are stored once. Callers hold e.mu.
+func (s *schema) contentHash() string {
+	if s.hash == "" {
+		b, _ := json.Marshal(s.streams)
+		sum := sha256.Sum256(b)
+		s.hash = hex.EncodeToString(sum[:])
+	}
+	return s.hash
+}
+
+// schemaOf returns the definition's shared upstream schema.
+func (d *SourceDefinition) schemaOf() *schema {
+	if d.upstream == nil {
+		d.upstream = &schema{streams: d.Streams}
+	}
+	return d.upstream
 }
 
 // connectorSpec is the subset of a connector specification the emulator checks.
@@ -149,11 +235,12 @@ type sourceRec struct {
 	Config                              map[string]any // unmasked, without sourceType
 	CreatedAt                           time.Time
 	Deleted                             bool
-	// upstream is the schema the emulated connector would discover right now.
-	upstream []Stream
+	// upstream is the schema the emulated connector would discover right now,
+	// shared with the definition (and other sources) until it is mutated.
+	upstream *schema
 	// cache maps a catalog cache key (connector version + md5(config)) to the
-	// actor catalog last discovered under it.
-	cache map[string]string
+	// actor catalog last discovered under it; nearly always one entry.
+	cache []catalogCacheEntry
 	// autoBucket / autoCatalog remember the last automatic pre-sync discover.
 	autoBucket  int64
 	autoCatalog string
@@ -161,10 +248,36 @@ type sourceRec struct {
 	lastFetch string
 }
 
+type catalogCacheEntry struct {
+	key       string
+	catalogID string
+}
+
 func (s *sourceRec) cacheKey(def *SourceDefinition) string {
 	b, _ := json.Marshal(s.Config) // map keys are sorted: stable
 	sum := md5.Sum(b)
 	return def.DockerImageTag + "/" + hex.EncodeToString(sum[:])
+}
+
+// cached returns the actor catalog id cached under key.
+func (s *sourceRec) cached(key string) (string, bool) {
+	for _, c := range s.cache {
+		if c.key == key {
+			return c.catalogID, true
+		}
+	}
+	return "", false
+}
+
+// setCached caches catalogID under key.
+func (s *sourceRec) setCached(key, catalogID string) {
+	for i := range s.cache {
+		if s.cache[i].key == key {
+			s.cache[i].catalogID = catalogID
+			return
+		}
+	}
+	s.cache = append(s.cache, catalogCacheEntry{key: key, catalogID: catalogID})
 }
 
 type actorCatalog struct {
@@ -218,13 +331,43 @@ type connectionRec struct {
 	NonBreakingPreference                          string // ignore|disable|propagate_columns|propagate_fully
 	BackfillPreference                             string
 	NotifySchemaChanges                            bool
-	Catalog                                        []StreamAndConfig // selected streams only
+	Catalog                                        []catalogStream // selected streams only
 	SourceCatalogID                                string
 	BreakingChange                                 bool
 	CreatedAt                                      time.Time
 	Tags                                           []any
 	// lastDiff is the diff computed by the last discover/pre-sync check.
 	lastDiff *CatalogDiff
+	// names are the catalog's stream names, shared by the jobs created while the
+	// catalog keeps them (see streamNames).
+	names []string
+	// prunedSuccess is the update time (epoch seconds) of the newest succeeded job
+	// dropped from the job history, for connections/status' lastSuccessfulSync.
+	prunedSuccess int64
+}
+
+// catalogStream is one stream of a connection's catalog: the shared, immutable
+// stream and the connection's own configuration of it, kept as configured
+// (storedConfig's normalisation is applied when it is read).
+type catalogStream struct {
+	stream *Stream
+	config StreamConfig
+}
+
+// streamNames returns the names of c's streams. The slice is shared by every job
+// created while the catalog holds the same streams and must not be modified.
+func (c *connectionRec) streamNames() []string {
+	same := len(c.names) == len(c.Catalog)
+	for i := 0; same && i < len(c.Catalog); i++ {
+		same = c.names[i] == c.Catalog[i].stream.Name
+	}
+	if !same {
+		c.names = make([]string, len(c.Catalog))
+		for i, cs := range c.Catalog {
+			c.names[i] = cs.stream.Name
+		}
+	}
+	return c.names
 }
 
 // state is everything the emulator stores. Guarded by Emulator.mu.
@@ -240,11 +383,13 @@ type state struct {
 	connOrder      []string
 	catalogs       map[string]*actorCatalog
 	catalogByHash  map[string]string
-	jobs           map[int64]*jobRec
-	jobOrder       []int64
-	jobsByConn     map[string][]int64
-	active         map[string]int64 // connection -> non-terminal job
-	nextJobID      int64
+	// jobs holds the job history: every non-terminal job and the newest
+	// Config.JobRetention terminal jobs of each connection.
+	jobs       map[int64]*jobRec
+	jobsByConn map[string][]*jobRec // oldest first
+	active     map[string]*jobRec   // connection -> its non-terminal job
+	prunedJobs int                  // terminal jobs dropped from the history
+	nextJobID  int64
 }
 
 func newState(e *Emulator) *state {
@@ -258,8 +403,8 @@ func newState(e *Emulator) *state {
 		catalogs:      map[string]*actorCatalog{},
 		catalogByHash: map[string]string{},
 		jobs:          map[int64]*jobRec{},
-		jobsByConn:    map[string][]int64{},
-		active:        map[string]int64{},
+		jobsByConn:    map[string][]*jobRec{},
+		active:        map[string]*jobRec{},
 		nextJobID:     1,
 	}
 	sf := salesforceDefinition()
