@@ -47,6 +47,12 @@
 // too, which is what the requester asked for: a sync of the connection
 // since the request.
 //
+// A copy of the request in another message (published again after
+// JetStream's two-minute duplicate window) that arrives while the first
+// copy is still being handled, i.e. within SYNC_HANDLER_TIMEOUT of the
+// intent, is put off until that delivery has ended; the worker runtime then
+// finds the request done.
+//
 // "First seen" is the intent's time when the intent was recorded by an
 // earlier delivery. The intent is committed without waiting for the WAL
 // flush (it costs no fsync on the hot path), so a database crash right

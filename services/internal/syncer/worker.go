@@ -43,9 +43,14 @@ type Worker struct {
 
 	// backoff, when set, replaces the runtime's redelivery delays.
 	backoff bus.BackoffFunc
-	// afterStart, when set, runs once Airbyte has answered POST /jobs and
-	// before anything is recorded; tests use it to crash there.
+	// beforeStart and afterStart, when set, run just before POST /jobs and
+	// once Airbyte has answered it, before anything is recorded; tests use
+	// them to hold or crash a delivery there.
+	beforeStart func(ctx context.Context) error
 	afterStart func(ctx context.Context, job *airbyte.Job) error
+	// onDuplicateInFlight, when set, runs when a copy of a request in
+	// progress is put off.
+	onDuplicateInFlight func()
 }
 
 // New returns a sync worker on deps' registry and bus, calling Airbyte
@@ -119,6 +124,18 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 		return bus.Permanentf("connection %s has no Airbyte connection", connID)
 	}
 
+	if in.Deliveries > 1 && ev.Msg.NumDelivered <= 1 && time.Since(in.RequestedAt) < w.cfg.HandlerTimeout {
+		// The same request id in another message (published again after
+		// JetStream's duplicate window), seen moments ago: its first copy
+		// may be between POST /jobs and its commit. Come back when that
+		// delivery has ended; the runtime then finds the request done.
+		if w.onDuplicateInFlight != nil {
+			w.onDuplicateInFlight()
+		}
+		return bus.RetryAfter(max(time.Second, w.cfg.HandlerTimeout/10),
+			fmt.Errorf("request %s is being handled by another delivery", ev.ID))
+	}
+
 	var job *airbyte.Job
 	attached := false
 	if since, ok := w.earlierDelivery(ctx, ev, in); ok {
@@ -129,6 +146,11 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 		}
 	}
 	if job == nil {
+		if w.beforeStart != nil {
+			if err := w.beforeStart(ctx); err != nil {
+				return err
+			}
+		}
 		var started bool
 		job, started, err = w.ab.StartSyncOrGetRunning(ctx, in.AirbyteConnectionID)
 		if err != nil {

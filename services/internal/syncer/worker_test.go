@@ -143,6 +143,48 @@ func TestRepeatedRequestIDNeverStartsSecondJob(t *testing.T) {
 	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
 }
 
+func TestCopyOfRequestInProgressWaits(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{})
+	conn := h.SeedConnection()
+	deferred := make(chan struct{})
+	var once atomic.Bool
+	h.start(testConfig(), func(w *Worker) {
+		w.beforeStart = func(ctx context.Context) error {
+			if once.CompareAndSwap(false, true) {
+				// Hold the first copy just before it starts the job until
+				// the second copy was put off.
+				select {
+				case <-deferred:
+				case <-time.After(5 * time.Second):
+				case <-ctx.Done():
+				}
+			}
+			return nil
+		}
+		w.onDuplicateInFlight = func() {
+			select {
+			case <-deferred:
+			default:
+				close(deferred)
+			}
+		}
+	})
+	id := uuid.NewString()
+	h.publishAgain(id, conn.ID)
+	require.Eventually(t, once.Load, 10*time.Second, 5*time.Millisecond)
+	h.publishAgain(id, conn.ID)
+	h.WaitFact(id, events.TypeSyncSucceeded)
+	select {
+	case <-deferred:
+	default:
+		t.Fatal("the second copy was not put off")
+	}
+	require.Equal(t, 1, h.calls.count("POST /jobs"))
+	require.Len(t, h.jobsOf(conn.AirbyteConnectionID), 1)
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+}
+
 func TestCrashAfterStartingJobDoesNotStartAnother(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
