@@ -47,7 +47,7 @@ type Worker struct {
 	// once Airbyte has answered it, before anything is recorded; tests use
 	// them to hold or crash a delivery there.
 	beforeStart func(ctx context.Context) error
-	afterStart func(ctx context.Context, job *airbyte.Job) error
+	afterStart  func(ctx context.Context, job *airbyte.Job) error
 	// onDuplicateInFlight, when set, runs when a copy of a request in
 	// progress is put off.
 	onDuplicateInFlight func()
