@@ -219,3 +219,15 @@ func BenchmarkMemory(b *testing.B) {
 		b.ReportMetric(float64(m.jobsRetained), "jobs_retained")
 	}
 }
+
+// TestMemoryFootprint guards the sharing and the compact jobs: an onboarded
+// connection must not cost a copy of its catalog (about 190 KB each when schemas
+// were copied per source and connection), nor a job more than a few hundred bytes.
+func TestMemoryFootprint(t *testing.T) {
+	// Not parallel: the live heap is measured while no other test runs.
+	m := measureMemory(t, emulator.Config{}, 100, 2000)
+	t.Logf("%.0f B/connection, %.0f B/job", m.perConnection, m.perJob)
+	require.Less(t, m.perConnection, 16_000.0, "bytes per connection")
+	require.Less(t, m.perJob, 512.0, "bytes per job")
+	require.Equal(t, 2000, m.jobsRetained)
+}
