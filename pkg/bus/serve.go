@@ -90,7 +90,26 @@ type Route[T any] struct {
 	// MaxAckPending caps unacknowledged messages across all instances
 	// (default 1000 or 4×Concurrency, whichever is larger).
 	MaxAckPending int
+	// OutcomeCheck says when the runtime reads the request's recorded
+	// outcome before calling Handle (default CheckAlways).
+	OutcomeCheck OutcomeCheck
 }
+
+// OutcomeCheck chooses when the runtime consults the Ledger before calling
+// a handler.
+type OutcomeCheck int
+
+const (
+	// CheckAlways reads the outcome on every delivery: a request id that
+	// already ended never reaches the handler.
+	CheckAlways OutcomeCheck = iota
+	// CheckRedeliveries reads it on redeliveries only, saving a registry
+	// read per request. The handler must itself recognise a request id it
+	// already handled that arrives again as a new message (a copy
+	// published after JetStream's duplicate window), for example by the
+	// inbox insert of its transaction.
+	CheckRedeliveries
+)
 
 func (r Route[T]) withDefaults() (Route[T], error) {
 	if r.Consumer == "" || r.Subject == "" || r.Type == "" || r.Handle == nil {
@@ -281,10 +300,13 @@ func (s *server[T]) process(msg jetstream.Msg) {
 		log = log.With(zap.String("connection_id", ev.Subject))
 	}
 
-	outcome, err := s.rt.Ledger.Outcome(s.workCtx, ev.Source, ev.ID)
-	if err != nil {
-		s.retry(msg, info, log, start, fmt.Errorf("read request outcome: %w", err), 0)
-		return
+	outcome := OutcomeNone
+	if s.r.OutcomeCheck == CheckAlways || info.NumDelivered > 1 {
+		var err error
+		if outcome, err = s.rt.Ledger.Outcome(s.workCtx, ev.Source, ev.ID); err != nil {
+			s.retry(msg, info, log, start, fmt.Errorf("read request outcome: %w", err), 0)
+			return
+		}
 	}
 	switch outcome {
 	case OutcomeDone:

@@ -216,7 +216,7 @@ wait:
 				return 0, err
 			}
 		}
-		if err := q.OutboxMarkPublished(ctx, seqs, time.Now()); err != nil {
+		if err := q.OutboxMarkPublished(ctx, seqs); err != nil {
 			return 0, fmt.Errorf("mark published: %w", err)
 		}
 		r.published.Add(float64(len(seqs)))

@@ -128,7 +128,8 @@ type OutboxMessage struct {
 	Headers       map[string][]string `json:"headers"`
 	Data          []byte              `json:"data"`
 	CreatedAt     time.Time           `json:"created_at"`
-	PublishedAt   *time.Time          `json:"published_at,omitempty"`
+	// Published is true once the relay has JetStream's acknowledgement.
+	Published bool `json:"published"`
 }
 
 // Credential is a row of credentials. Only ciphertext is stored.

@@ -13,14 +13,43 @@ import (
 	"github.com/aam-mesh/aam/events"
 )
 
-const outboxColumns = `seq, event_id, event_type, subject, connection_id, correlation_id, headers, data,
-	created_at, published_at`
+// outboxColumns select an outbox row (o) and whether it is still pending
+// (p, LEFT JOIN outbox_pending).
+const outboxColumns = `o.seq, o.event_id, o.event_type, o.subject, o.connection_id, o.correlation_id, o.headers,
+	o.data, o.created_at, p.seq IS NULL`
+
+const outboxFrom = ` FROM outbox o LEFT JOIN outbox_pending p ON p.seq = o.seq `
+
+// outboxInsert queues an event: the outbox row and its pending entry, in
+// one statement. An event id already queued is ignored.
+const outboxInsert = `WITH o AS (
+		INSERT INTO outbox (event_id, event_type, subject, connection_id, correlation_id, headers, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING RETURNING seq)
+	INSERT INTO outbox_pending (seq) SELECT seq FROM o`
+
+// outboxArgs encodes e in CloudEvents binary mode for subject and returns
+// outboxInsert's arguments.
+func outboxArgs(subject string, e event.Event) ([]any, error) {
+	msg, err := events.ToMsg(subject, e, events.Binary)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalid, Err: err}
+	}
+	headers, err := json.Marshal(msg.Header)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalid, Err: fmt.Errorf("outbox headers: %w", err)}
+	}
+	data := msg.Data
+	if data == nil {
+		data = []byte{}
+	}
+	return []any{e.ID(), e.Type(), subject, e.Subject(), events.CorrelationID(e), headers, data}, nil
+}
 
 func scanOutbox(row pgx.Row) (OutboxMessage, error) {
 	var m OutboxMessage
 	var headers []byte
 	err := row.Scan(&m.Seq, &m.EventID, &m.EventType, &m.Subject, &m.ConnectionID, &m.CorrelationID,
-		&headers, &m.Data, &m.CreatedAt, &m.PublishedAt)
+		&headers, &m.Data, &m.CreatedAt, &m.Published)
 	if err != nil {
 		return OutboxMessage{}, translate(err)
 	}
@@ -34,22 +63,11 @@ func scanOutbox(row pgx.Row) (OutboxMessage, error) {
 // for publication, in the caller's transaction. An event id already queued
 // is ignored (reported false): events are queued once.
 func (q *Queries) OutboxAdd(ctx context.Context, subject string, e event.Event) (bool, error) {
-	msg, err := events.ToMsg(subject, e, events.Binary)
+	args, err := outboxArgs(subject, e)
 	if err != nil {
-		return false, &Error{Kind: ErrInvalid, Err: err}
+		return false, err
 	}
-	headers, err := json.Marshal(msg.Header)
-	if err != nil {
-		return false, &Error{Kind: ErrInvalid, Err: err}
-	}
-	data := msg.Data
-	if data == nil {
-		data = []byte{}
-	}
-	tag, err := q.db.Exec(ctx, `INSERT INTO outbox (event_id, event_type, subject, connection_id,
-			correlation_id, headers, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
-		e.ID(), e.Type(), subject, e.Subject(), events.CorrelationID(e), headers, data)
+	tag, err := q.db.Exec(ctx, outboxInsert, args...)
 	if err != nil {
 		return false, translate(err)
 	}
@@ -62,13 +80,13 @@ func (q *Queries) OutboxAdd(ctx context.Context, subject string, e event.Event) 
 
 // OutboxPending returns up to limit unpublished messages in queue order.
 func (q *Queries) OutboxPending(ctx context.Context, limit int) ([]OutboxMessage, error) {
-	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit))
+	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+`
+		FROM outbox_pending p JOIN outbox o ON o.seq = p.seq ORDER BY p.seq LIMIT $1`, limit))
 }
 
 // OutboxMarkPublished marks messages as published.
-func (q *Queries) OutboxMarkPublished(ctx context.Context, seqs []int64, at time.Time) error {
-	_, err := q.db.Exec(ctx, `UPDATE outbox SET published_at = $2 WHERE seq = ANY($1)`, seqs, at)
+func (q *Queries) OutboxMarkPublished(ctx context.Context, seqs []int64) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM outbox_pending WHERE seq = ANY($1)`, seqs)
 	return translate(err)
 }
 
@@ -77,7 +95,8 @@ func (q *Queries) OutboxMarkPublished(ctx context.Context, seqs []int64, at time
 func (q *Queries) OutboxPendingCount(ctx context.Context) (int64, time.Duration, error) {
 	var n int64
 	var oldest *time.Time
-	err := q.db.QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE published_at IS NULL`).Scan(&n, &oldest)
+	err := q.db.QueryRow(ctx, `SELECT count(*), min(o.created_at)
+		FROM outbox_pending p JOIN outbox o ON o.seq = p.seq`).Scan(&n, &oldest)
 	if err != nil {
 		return 0, 0, translate(err)
 	}
@@ -90,8 +109,8 @@ func (q *Queries) OutboxPendingCount(ctx context.Context) (int64, time.Duration,
 // OutboxByCorrelation returns the events that answer a request id, in
 // queue order.
 func (q *Queries) OutboxByCorrelation(ctx context.Context, correlationID string) ([]OutboxMessage, error) {
-	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE correlation_id = $1 ORDER BY seq`, correlationID))
+	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+outboxFrom+`
+		WHERE o.correlation_id = $1 ORDER BY o.seq`, correlationID))
 }
 
 // OutboxByConnection returns the newest events about a connection, oldest
@@ -100,14 +119,15 @@ func (q *Queries) OutboxByConnection(ctx context.Context, connectionID string, l
 	if limit <= 0 {
 		limit = 100
 	}
-	return collectOutbox(q.db.Query(ctx, `SELECT * FROM (SELECT `+outboxColumns+` FROM outbox
-		WHERE connection_id = $1 ORDER BY seq DESC LIMIT $2) t ORDER BY seq`, connectionID, limit))
+	return collectOutbox(q.db.Query(ctx, `SELECT * FROM (SELECT `+outboxColumns+outboxFrom+`
+		WHERE o.connection_id = $1 ORDER BY o.seq DESC LIMIT $2) t ORDER BY seq`, connectionID, limit))
 }
 
-// OutboxPurge deletes messages published before the given time and returns
-// how many were deleted.
-func (q *Queries) OutboxPurge(ctx context.Context, publishedBefore time.Time) (int64, error) {
-	tag, err := q.db.Exec(ctx, `DELETE FROM outbox WHERE published_at < $1`, publishedBefore)
+// OutboxPurge deletes published messages queued before the given time and
+// returns how many were deleted.
+func (q *Queries) OutboxPurge(ctx context.Context, queuedBefore time.Time) (int64, error) {
+	tag, err := q.db.Exec(ctx, `DELETE FROM outbox o WHERE o.created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM outbox_pending p WHERE p.seq = o.seq)`, queuedBefore)
 	if err != nil {
 		return 0, translate(err)
 	}

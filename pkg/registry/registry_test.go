@@ -243,14 +243,15 @@ func TestOutboxQueueAndNotify(t *testing.T) {
 	require.Equal(t, ev.ID(), got.ID())
 	require.Equal(t, ev.ID(), m.Msg().Header.Get(events.HeaderMsgID))
 
-	require.NoError(t, b.store.OutboxMarkPublished(b.ctx, []int64{m.Seq}, time.Now()))
+	require.False(t, m.Published)
+	require.NoError(t, b.store.OutboxMarkPublished(b.ctx, []int64{m.Seq}))
 	pending, err = b.store.OutboxPending(b.ctx, 10)
 	require.NoError(t, err)
 	require.Empty(t, pending)
 	byCorr, err := b.store.OutboxByCorrelation(b.ctx, "req-9")
 	require.NoError(t, err)
 	require.Len(t, byCorr, 1)
-	require.NotNil(t, byCorr[0].PublishedAt)
+	require.True(t, byCorr[0].Published)
 }
 
 func TestJobClaimsDoNotOverlap(t *testing.T) {

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/aam-mesh/aam/events"
 )
 
 // The sync worker's statements: the intent recorded before Airbyte is asked
@@ -33,11 +31,16 @@ type SyncIntent struct {
 	// Deliveries how many times SyncIntentBegin saw it (1 the first time).
 	RequestedAt time.Time
 	Deliveries  int
+	// Outcome is the request's inbox outcome when it already ended (a copy
+	// published again after JetStream's duplicate window); no intent is
+	// recorded then.
+	Outcome string
 }
 
-// SyncIntentBegin reads a connection and, when it is ACTIVE with an Airbyte
-// connection, records that a sync request is about to ask Airbyte for a job
-// (or counts one more delivery of it), in one statement. A connection that
+// SyncIntentBegin reads a connection and the request's inbox outcome and,
+// when the request has not ended and the connection is ACTIVE with an
+// Airbyte connection, records that a sync request is about to ask Airbyte
+// for a job (or counts one more delivery of it), in one statement. A connection that
 // does not exist is ErrNotFound. Run it outside a transaction.
 //
 // The statement commits on its own, without waiting for the WAL flush
@@ -60,15 +63,18 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 		), c AS (
 			SELECT id, status::text AS status, status_reason, coalesce(airbyte_connection_id, '') AS ab, catalog_version
 			FROM connections WHERE id = $3
+		), d AS (
+			SELECT outcome FROM inbox WHERE source = $1 AND id = $2
 		), i AS (
 			INSERT INTO sync_intents (request_source, request_id, connection_id)
-			SELECT $1, $2, c.id FROM c WHERE c.status = 'ACTIVE' AND c.ab <> ''
+			SELECT $1, $2, c.id FROM c WHERE c.status = 'ACTIVE' AND c.ab <> '' AND NOT EXISTS (SELECT 1 FROM d)
 			ON CONFLICT (request_source, request_id) DO UPDATE SET deliveries = sync_intents.deliveries + 1
 			RETURNING requested_at, deliveries
 		)
-		SELECT c.status, c.status_reason, c.ab, c.catalog_version, i.requested_at, i.deliveries
+		SELECT c.status, c.status_reason, c.ab, c.catalog_version, i.requested_at, i.deliveries,
+			coalesce((SELECT outcome FROM d), '')
 		FROM s, c LEFT JOIN i ON true`, source, id, connectionID).
-		Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &deliveries)
+		Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &deliveries, &in.Outcome)
 	if err != nil {
 		return SyncIntent{}, translate(err)
 	}
@@ -397,21 +403,11 @@ func (q *Queries) OutboxAddAll(ctx context.Context, evs []OutboxEvent) (int, err
 
 // queueOutbox queues OutboxAdd's statement for oe on b.
 func queueOutbox(b *pgx.Batch, oe OutboxEvent) error {
-	msg, err := events.ToMsg(oe.Subject, oe.Event, events.Binary)
+	args, err := outboxArgs(oe.Subject, oe.Event)
 	if err != nil {
-		return &Error{Kind: ErrInvalid, Err: err}
+		return err
 	}
-	headers, err := json.Marshal(msg.Header)
-	if err != nil {
-		return &Error{Kind: ErrInvalid, Err: fmt.Errorf("outbox headers: %w", err)}
-	}
-	data := msg.Data
-	if data == nil {
-		data = []byte{}
-	}
-	b.Queue(`INSERT INTO outbox (event_id, event_type, subject, connection_id, correlation_id, headers, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
-		oe.Event.ID(), oe.Event.Type(), oe.Subject, oe.Event.Subject(), events.CorrelationID(oe.Event), headers, data)
+	b.Queue(outboxInsert, args...)
 	return nil
 }
 

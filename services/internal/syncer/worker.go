@@ -96,7 +96,11 @@ func (w *Worker) Route() bus.Route[events.SyncRequested] {
 		Concurrency: w.cfg.Concurrency,
 		MaxDeliver:  w.cfg.MaxDeliver,
 		Timeout:     w.cfg.HandlerTimeout,
-		Backoff:     w.backoff,
+		// The intent (keyed by request) and the inbox insert of the record
+		// transaction recognise a re-published request id, so first
+		// deliveries skip the ledger read.
+		OutcomeCheck: bus.CheckRedeliveries,
+		Backoff:      w.backoff,
 	}
 }
 
@@ -112,6 +116,12 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 	}
 	if err != nil {
 		return fmt.Errorf("read connection %s: %w", connID, err)
+	}
+	switch in.Outcome {
+	case registry.OutcomeDone:
+		return nil // a copy of a request that was answered
+	case registry.OutcomeFailed, registry.OutcomeRejected:
+		return bus.Permanentf("request %s already ended: %s", ev.ID, in.Outcome)
 	}
 	if in.Status != registry.StatusActive {
 		reason := fmt.Sprintf("connection %s is %s, not ACTIVE", connID, in.Status)
