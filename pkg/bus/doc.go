@@ -20,7 +20,7 @@
 // timeout, keeps long handlers alive with InProgress, and maps the outcome:
 //
 //	handler returns                 runtime does
-//	nil                             DoubleAck (after the handler's commit)
+//	nil                             Ack (after the handler's commit)
 //	Permanent(err)                  Route.Fail (failure fact) + DLQ copy + TermWithReason
 //	RetryAfter(d, err)              NakWithDelay(d)
 //	other error, panic              NakWithDelay(backoff(NumDelivered)); on the last

@@ -93,6 +93,11 @@ type Route[T any] struct {
 	// OutcomeCheck says when the runtime reads the request's recorded
 	// outcome before calling Handle (default CheckAlways).
 	OutcomeCheck OutcomeCheck
+	// DoubleAck waits for the server to confirm each acknowledgement. By
+	// default acknowledgements are sent without waiting: one that is lost
+	// only makes the server redeliver the request, and the redelivery finds
+	// the request's inbox entry and does nothing again.
+	DoubleAck bool
 }
 
 // OutcomeCheck chooses when the runtime consults the Ledger before calling
@@ -434,9 +439,15 @@ func (s *server[T]) call(ctx context.Context, msg jetstream.Msg, ev Event[T]) (e
 }
 
 func (s *server[T]) ack(msg jetstream.Msg, log *zap.Logger, start time.Time, outcome string) {
-	ctx, cancel := context.WithTimeout(s.workCtx, 5*time.Second)
-	defer cancel()
-	if err := msg.DoubleAck(ctx); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+	var err error
+	if s.r.DoubleAck {
+		ctx, cancel := context.WithTimeout(s.workCtx, 5*time.Second)
+		err = msg.DoubleAck(ctx)
+		cancel()
+	} else {
+		err = msg.Ack()
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		// The effect is committed; a redelivery finds it in the inbox.
 		log.Warn("ack not confirmed", zap.Error(err))
 	}

@@ -23,6 +23,9 @@ type RelayConfig struct {
 	// new events (default 100 ms). Commits in the same process signal the
 	// relay at once.
 	PollInterval time.Duration
+	// Linger is how long the relay waits after a signal for more commits,
+	// to publish them in one round (default 2 ms; negative: no wait).
+	Linger time.Duration
 	// Retention keeps published rows, which answer "what happened to my
 	// request" lookups (default 7 days).
 	Retention time.Duration
@@ -76,6 +79,7 @@ func NewRelay(store *registry.Store, js jetstream.JetStream, cfg RelayConfig) *R
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 100*time.Millisecond)
 	cfg.Retention = cmp.Or(cfg.Retention, 7*24*time.Hour)
+	cfg.Linger = cmp.Or(cfg.Linger, 2*time.Millisecond)
 	r := &Relay{
 		store: store, js: js, cfg: cfg,
 		log:  cmp.Or(cfg.Logger, zap.NewNop()).Named("outbox"),
@@ -143,9 +147,21 @@ func (r *Relay) lead(ctx context.Context) error {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID)
 	}()
 	r.log.Debug("relay leading")
-	lastPurge, lastGauge := time.Time{}, time.Time{}
+	lastPurge, lastGauge, lastFull := time.Time{}, time.Time{}, time.Time{}
+	var from int64
 	for ctx.Err() == nil {
-		n, err := r.publishBatch(ctx, q)
+		// Events are read from just past the last published one; once a
+		// second from the start, for transactions that took a sequence
+		// number early and committed late. Per-connection order holds
+		// either way: writers about one connection hold its row lock, so a
+		// late commit never overtakes an event of its own connection.
+		if time.Since(lastFull) > time.Second {
+			from, lastFull = 0, time.Now()
+		}
+		n, next, err := r.publishBatch(ctx, q, from)
+		if next > from {
+			from = next
+		}
 		if err != nil {
 			return err
 		}
@@ -168,19 +184,24 @@ func (r *Relay) lead(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-r.kick:
+			if r.cfg.Linger > 0 {
+				time.Sleep(r.cfg.Linger)
+			}
 		case <-time.After(r.cfg.PollInterval):
 		}
 	}
 	return nil
 }
 
-func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries) (int, error) {
-	rows, err := q.OutboxPending(ctx, r.cfg.BatchSize)
+// publishBatch publishes pending events from seq `from` on and returns how
+// many it published and the seq to read from next.
+func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int64) (int, int64, error) {
+	rows, err := q.OutboxPendingFrom(ctx, from, r.cfg.BatchSize)
 	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return 0, from, fmt.Errorf("read outbox: %w", err)
 	}
 	if len(rows) == 0 {
-		return 0, nil
+		return 0, from, nil
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(rows))
 	var pubErr error
@@ -207,22 +228,24 @@ wait:
 			pubErr = errors.New("publish acknowledgements timed out")
 			break wait
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, from, ctx.Err()
 		}
 	}
+	next := from
 	if len(seqs) > 0 {
 		if r.cfg.beforeMark != nil {
 			if err := r.cfg.beforeMark(seqs); err != nil {
-				return 0, err
+				return 0, from, err
 			}
 		}
 		if err := q.OutboxMarkPublished(ctx, seqs); err != nil {
-			return 0, fmt.Errorf("mark published: %w", err)
+			return 0, from, fmt.Errorf("mark published: %w", err)
 		}
 		r.published.Add(float64(len(seqs)))
+		next = seqs[len(seqs)-1] + 1
 	}
 	if pubErr != nil {
-		return len(seqs), fmt.Errorf("publish: %w", pubErr)
+		return len(seqs), from, fmt.Errorf("publish: %w", pubErr)
 	}
-	return len(seqs), nil
+	return len(seqs), next, nil
 }

@@ -80,8 +80,22 @@ func (q *Queries) OutboxAdd(ctx context.Context, subject string, e event.Event) 
 
 // OutboxPending returns up to limit unpublished messages in queue order.
 func (q *Queries) OutboxPending(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	return q.OutboxPendingFrom(ctx, 0, limit)
+}
+
+// OutboxPendingFrom returns up to limit unpublished messages with seq ≥
+// from, in queue order. The relay reads from just past what it published
+// last, so that it does not walk the entries it deleted before they are
+// vacuumed; it reads from 0 now and then for events of transactions that
+// committed late.
+func (q *Queries) OutboxPendingFrom(ctx context.Context, from int64, limit int) ([]OutboxMessage, error) {
+	// The page of pending sequence numbers is taken first, then each row is
+	// fetched by key (LATERAL: a nested loop, never a scan of the whole
+	// outbox).
 	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+`
-		FROM outbox_pending p JOIN outbox o ON o.seq = p.seq ORDER BY p.seq LIMIT $1`, limit))
+		FROM (SELECT seq FROM outbox_pending WHERE seq >= $1 ORDER BY seq LIMIT $2) p
+		CROSS JOIN LATERAL (SELECT * FROM outbox WHERE outbox.seq = p.seq) o
+		ORDER BY p.seq`, from, limit))
 }
 
 // OutboxMarkPublished marks messages as published.
@@ -95,8 +109,8 @@ func (q *Queries) OutboxMarkPublished(ctx context.Context, seqs []int64) error {
 func (q *Queries) OutboxPendingCount(ctx context.Context) (int64, time.Duration, error) {
 	var n int64
 	var oldest *time.Time
-	err := q.db.QueryRow(ctx, `SELECT count(*), min(o.created_at)
-		FROM outbox_pending p JOIN outbox o ON o.seq = p.seq`).Scan(&n, &oldest)
+	err := q.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox_pending),
+		(SELECT o.created_at FROM outbox o WHERE o.seq = (SELECT min(seq) FROM outbox_pending))`).Scan(&n, &oldest)
 	if err != nil {
 		return 0, 0, translate(err)
 	}
