@@ -42,7 +42,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	deps, err := app.Open(ctx, onboarding.Consumer, c.Common, log)
+	deps, err := app.Open(ctx, onboarding.Consumer, c.Common, log, app.OpenOptions{Provision: true})
 	if err != nil {
 		return err
 	}

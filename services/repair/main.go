@@ -41,7 +41,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	deps, err := app.Open(ctx, repair.Consumer, c.Common, log)
+	deps, err := app.Open(ctx, repair.Consumer, c.Common, log, app.OpenOptions{Provision: true})
 	if err != nil {
 		return err
 	}
