@@ -47,7 +47,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer deps.Close()
-	ab, err := airbyte.New(c.Airbyte, airbyte.WithLogger(log))
+	ab, err := deps.Airbyte(c.Airbyte)
 	if err != nil {
 		return err
 	}

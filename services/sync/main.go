@@ -46,8 +46,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer deps.Close()
-	cfg.Airbyte.HTTPClient = syncer.HTTPClient(cfg.Sync)
-	ab, err := airbyte.New(cfg.Airbyte, airbyte.WithLogger(log))
+	ab, err := deps.Airbyte(cfg.Airbyte)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aam-mesh/aam/migrations"
+	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/pkg/observability"
@@ -52,7 +53,8 @@ type Deps struct {
 	// BusMetrics are shared by every consumer of the process.
 	BusMetrics *bus.Metrics
 
-	stopTracing func(context.Context) error
+	stopTracing    func(context.Context) error
+	airbyteMetrics *observability.AirbyteMetrics
 }
 
 // Runtime returns the worker runtime for this process: registry ledger,
@@ -244,6 +246,17 @@ func (d *Deps) HealthServer(addr string) Runner {
 		d.Health.Register(mux)
 		return observability.Serve(ctx, addr, mux, d.Log)
 	}
+}
+
+// Airbyte returns an Airbyte client for this role, logging through the
+// role's logger and exporting its calls, errors and breaker state as
+// metrics.
+func (d *Deps) Airbyte(cfg airbyte.Config, opts ...airbyte.Option) (*airbyte.Client, error) {
+	if d.airbyteMetrics == nil {
+		d.airbyteMetrics = observability.NewAirbyteMetrics(d.Metrics)
+	}
+	opts = append([]airbyte.Option{airbyte.WithLogger(d.Log), airbyte.WithObserver(d.airbyteMetrics)}, opts...)
+	return airbyte.New(cfg, opts...)
 }
 
 // Relay is a Runner relaying this process's outbox commits (and any other's,

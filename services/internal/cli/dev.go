@@ -162,7 +162,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 	if cfg.WorkspaceID == "" || cfg.DestinationID == "" {
 		return errors.New("AIRBYTE_WORKSPACE_ID and AIRBYTE_DESTINATION_ID are required with AIRBYTE_API_URL")
 	}
-	abClient, err := airbyte.New(ab, airbyte.WithLogger(log))
+	abClient, err := deps.Airbyte(ab)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func runPipeline(b *testing.B, n, numConns, rate int) {
 	deps.Log = zap.NewNop()
 	ab, err := airbyte.New(airbyte.Config{BaseURL: h.AirbyteURL, ClientID: h.Emulator.Config().ClientID,
 		ClientSecret: airbyte.NewSecret(h.Emulator.Config().ClientSecret), RateLimit: -1,
-		HTTPClient: HTTPClient(Config{})})
+	})
 	require.NoError(b, err)
 	w, err := New(&deps, ab, Config{})
 	require.NoError(b, err)

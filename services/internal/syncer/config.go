@@ -3,7 +3,6 @@ package syncer
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -108,14 +107,3 @@ func (c Config) nextPoll(age time.Duration) time.Duration {
 	return min(max(c.PollInterval, age/10), c.MaxPollInterval)
 }
 
-// HTTPClient returns an HTTP client for the worker's Airbyte client. It
-// keeps as many idle connections to Airbyte as the worker makes calls at
-// once: net/http keeps two per host by default, and a busy worker would
-// open and close a connection for most calls.
-func HTTPClient(cfg Config) *http.Client {
-	cfg = cfg.withDefaults()
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = cfg.Concurrency + cfg.FollowConcurrency
-	t.MaxIdleConns = max(t.MaxIdleConns, 2*t.MaxIdleConnsPerHost)
-	return &http.Client{Transport: t}
-}
