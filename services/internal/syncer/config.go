@@ -106,4 +106,3 @@ func (c Config) Validate() error {
 func (c Config) nextPoll(age time.Duration) time.Duration {
 	return min(max(c.PollInterval, age/10), c.MaxPollInterval)
 }
-
