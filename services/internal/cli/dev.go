@@ -26,6 +26,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/natsembed"
 	"github.com/aam-mesh/aam/pkg/observability"
 	"github.com/aam-mesh/aam/services/internal/app"
+	"github.com/aam-mesh/aam/services/internal/emulatorrole"
 )
 
 func init() { register(devCommand) }
@@ -206,18 +207,11 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 }
 
 func startEmulator(f devFlags, log *zap.Logger) (*emulator.Emulator, app.Runner, error) {
-	ecfg := emulator.DefaultConfig()
-	switch f.emulatorJobs {
-	case "realistic":
-	case "instant":
-		ecfg = emulator.Config{}
-	default:
-		return nil, nil, fmt.Errorf("--emulator-jobs: %q is not realistic or instant", f.emulatorJobs)
+	ecfg, err := config.ParseFrom[emulatorrole.Config](mergeEnv(map[string]string{"EMULATOR_JOBS": f.emulatorJobs}))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--emulator-jobs: %w", err)
 	}
-	ecfg.ClientID = cmp.Or(os.Getenv("AIRBYTE_CLIENT_ID"), emulator.DefaultClientID)
-	ecfg.ClientSecret = cmp.Or(os.Getenv("AIRBYTE_CLIENT_SECRET"), emulator.DefaultClientSecret)
-	ecfg.Logger = log.Named("emulator")
-	emu := emulator.New(ecfg)
+	emu := emulator.New(ecfg.Emulator(log.Named("emulator")))
 	if f.emulatorLatency > 0 {
 		emu.SetFaults(emulator.Faults{Latency: f.emulatorLatency})
 	}

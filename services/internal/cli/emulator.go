@@ -1,0 +1,23 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/aam-mesh/aam/services/internal/emulatorrole"
+)
+
+func init() { register(emulatorCommand) }
+
+func emulatorCommand(root *cobra.Command) {
+	root.AddCommand(&cobra.Command{
+		Use:   "emulator",
+		Short: "Serve the Airbyte API emulator alone (EMULATOR_ADDR, default 127.0.0.1:8000)",
+		Long: `aam emulator serves the stateful Airbyte API emulator: the public API under
+/api/public/v1, the Configuration API under /api/v1, and test controls under /_emulator
+(see pkg/emulator/README.md). Environment: EMULATOR_ADDR (127.0.0.1:8000),
+AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (aam-local / aam-local-secret),
+EMULATOR_JOBS (realistic or instant), EMULATOR_LOG_LEVEL (info).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return emulatorrole.Run(cmd.Context()) },
+	})
+}
