@@ -31,7 +31,11 @@ func TestClusterSurvivesStreamLeaderLoss(t *testing.T) {
 
 	publish := func(i int) {
 		for {
-			_, err := js.Publish(ctx, "aam.requests.connection.sync", []byte("x"), jetstream.WithMsgID(fmt.Sprint(i)))
+			// A publish in flight to the stopped leader gets no answer:
+			// bound each attempt and retry with the same message id.
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.Publish(actx, "aam.requests.connection.sync", []byte("x"), jetstream.WithMsgID(fmt.Sprint(i)))
+			cancel()
 			if err == nil {
 				return
 			}
