@@ -8,35 +8,20 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/pkg/observability"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/broker"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := config.Parse[broker.Config]()
-	if err != nil {
-		return err
-	}
-	log, err := observability.NewLogger(cfg.Log, broker.Role)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	log.Info("credential broker starting")
-	return broker.Run(ctx, cfg, log)
+	app.Main("aam-credential-broker", func(ctx context.Context, cfg broker.Config) error {
+		log, err := observability.NewLogger(cfg.Log, broker.Role)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = log.Sync() }()
+		log.Info("credential broker starting")
+		return broker.Run(ctx, cfg, log)
+	})
 }

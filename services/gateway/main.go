@@ -4,10 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/pkg/observability"
@@ -17,7 +13,7 @@ import (
 
 // Config is the gateway's environment: logging, PostgreSQL, NATS and the
 // GATEWAY_* settings. The gateway serves its health and metrics endpoints
-// on GATEWAY_ADDR itself.
+// on GATEWAY_ADDR itself; its NATS user may not manage streams.
 type Config struct {
 	config.Log
 	config.Postgres
@@ -27,32 +23,21 @@ type Config struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "aam-gateway:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := config.Parse[Config]()
-	if err != nil {
-		return err
-	}
-	log, err := observability.NewLogger(cfg.Log, "gateway")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	deps, err := app.Open(ctx, "gateway", app.Common{Log: cfg.Log, Postgres: cfg.Postgres, NATS: cfg.NATS, Tracing: cfg.Tracing}, log)
-	if err != nil {
-		return err
-	}
-	defer deps.Close()
-	srv, err := gateway.New(cfg.Config, deps)
-	if err != nil {
-		return err
-	}
-	return srv.Run(ctx)
+	app.Main("aam-gateway", func(ctx context.Context, cfg Config) error {
+		log, err := observability.NewLogger(cfg.Log, "gateway")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = log.Sync() }()
+		deps, err := app.Open(ctx, "gateway", app.Common{Log: cfg.Log, Postgres: cfg.Postgres, NATS: cfg.NATS, Tracing: cfg.Tracing}, log)
+		if err != nil {
+			return err
+		}
+		defer deps.Close()
+		srv, err := gateway.New(cfg.Config, deps)
+		if err != nil {
+			return err
+		}
+		return srv.Run(ctx)
+	})
 }

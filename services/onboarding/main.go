@@ -1,59 +1,27 @@
-// Command aam-onboarding is AAM's onboard worker (package onboarding), configured
-// by app.Common, airbyte.Config and onboarding.Config from the environment.
+// Command aam-onboarding is AAM's onboarding worker (package onboarding),
+// configured by app.Common, airbyte.Config and onboarding.Config
+// (AIRBYTE_WORKSPACE_ID, AIRBYTE_DESTINATION_ID, ONBOARDING_*) from the
+// environment. It asks the credential broker for credentials over NATS.
 package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/aam-mesh/aam/pkg/airbyte"
-	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/pkg/credentials"
-	"github.com/aam-mesh/aam/pkg/observability"
 	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/onboarding"
 )
 
-type cfg struct {
-	app.Common
-	Airbyte airbyte.Config
-	Worker  onboarding.Config
-}
-
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	c, err := config.Parse[cfg]()
-	if err != nil {
-		return err
-	}
-	log, err := observability.NewLogger(c.Log, onboarding.Consumer)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	deps, err := app.Open(ctx, onboarding.Consumer, c.Common, log, app.OpenOptions{Provision: true})
-	if err != nil {
-		return err
-	}
-	defer deps.Close()
-	ab, err := deps.Airbyte(c.Airbyte)
-	if err != nil {
-		return err
-	}
-	w, err := onboarding.New(deps, ab, credentials.NewClient(deps.NC, credentials.ClientOptions{}), c.Worker)
-	if err != nil {
-		return err
-	}
-	return app.Run(ctx, deps.HealthServer(c.HTTP.Addr), deps.Relay(), w.Run)
+	app.Main("aam-onboarding", func(ctx context.Context, cfg app.AirbyteRole[onboarding.Config]) error {
+		return app.RunAirbyteRole(ctx, onboarding.Consumer, cfg, app.OpenOptions{Provision: true},
+			func(d *app.Deps, ab *airbyte.Client, c onboarding.Config) (app.Runner, error) {
+				w, err := onboarding.New(d, ab, credentials.NewClient(d.NC, credentials.ClientOptions{}), c)
+				if err != nil {
+					return nil, err
+				}
+				return w.Run, nil
+			})
+	})
 }
