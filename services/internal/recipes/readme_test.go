@@ -3,8 +3,8 @@ package recipes_test
 import (
 	"context"
 	"net"
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
