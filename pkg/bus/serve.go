@@ -59,6 +59,10 @@ type Runtime struct {
 	// SoftStop is how long in-flight handlers may run on after shutdown
 	// begins before their context is cancelled (default 10 s).
 	SoftStop time.Duration
+	// StateInterval is how often each consumer's pending and ack-pending
+	// counts are read from the server for Metrics (default 5 s). The first
+	// reading is taken when the consumer starts.
+	StateInterval time.Duration
 }
 
 // Route binds a request subject to a handler through a durable consumer.
@@ -160,6 +164,9 @@ func Serve[T any](ctx context.Context, rt Runtime, r Route[T]) error {
 	rt.Logger = cmp.Or(rt.Logger, zap.NewNop())
 	rt.Source = cmp.Or(rt.Source, "/aam/bus")
 	rt.SoftStop = cmp.Or(rt.SoftStop, 10*time.Second)
+	if rt.StateInterval <= 0 {
+		rt.StateInterval = 5 * time.Second
+	}
 	if rt.Ledger == nil {
 		rt.Ledger = NewDirectLedger(rt.JS, rt.Source)
 	}
@@ -203,20 +210,25 @@ func Serve[T any](ctx context.Context, rt Runtime, r Route[T]) error {
 	s.log.Info("consumer started", zap.String("subject", r.Subject), zap.Int("concurrency", r.Concurrency),
 		zap.Int("max_deliver", r.MaxDeliver))
 
-	stateTick := time.NewTicker(5 * time.Second)
+	sampleState := func() {
+		if rt.Metrics == nil {
+			return
+		}
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if info, err := cons.Info(ictx); err == nil {
+			rt.Metrics.consumerState(r.Consumer, info.NumPending, info.NumAckPending, info.NumRedelivered)
+		}
+	}
+	sampleState()
+	stateTick := time.NewTicker(rt.StateInterval)
 	defer stateTick.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
 		case <-stateTick.C:
-			if rt.Metrics != nil {
-				ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				if info, err := cons.Info(ictx); err == nil {
-					rt.Metrics.consumerState(r.Consumer, info.NumPending, info.NumAckPending, info.NumRedelivered)
-				}
-				cancel()
-			}
+			sampleState()
 		}
 	}
 

@@ -52,6 +52,9 @@ type Deps struct {
 	JS      jetstream.JetStream
 	// BusMetrics are shared by every consumer of the process.
 	BusMetrics *bus.Metrics
+	// ConsumerStateInterval is how often the consumers' pending counts are
+	// sampled for BusMetrics (default: the runtime's, 5 s).
+	ConsumerStateInterval time.Duration
 
 	stopTracing    func(context.Context) error
 	airbyteMetrics *observability.AirbyteMetrics
@@ -63,6 +66,7 @@ func (d *Deps) Runtime(source string) bus.Runtime {
 	return bus.Runtime{
 		JS: d.JS, Logger: d.Log, Ledger: outbox.NewLedger(d.Store, source),
 		Validate: bus.SchemaValidator(), Metrics: d.BusMetrics, Source: source,
+		StateInterval: d.ConsumerStateInterval,
 	}
 }
 
