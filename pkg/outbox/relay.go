@@ -193,8 +193,17 @@ func (r *Relay) lead(ctx context.Context) error {
 	return nil
 }
 
-// publishBatch publishes pending events from seq `from` on and returns how
+// publishBatch publishes pending events from seq ` + "`from`" + ` on and returns how
 // many it published and the seq to read from next.
+//
+// Events are published asynchronously, in waves: the first pending event
+// of every connection, then, once JetStream has acknowledged all of them,
+// each connection's second, and so on. An event is never in flight
+// together with an earlier event of its connection, so that when one
+// publish is lost (a stream leader that goes away, a reconnect), no later
+// event of that connection can be stored before it: the stream keeps each
+// connection's events in commit order. Events of different connections
+// still go out together.
 func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int64) (int, int64, error) {
 	rows, err := q.OutboxPendingFrom(ctx, from, r.cfg.BatchSize)
 	if err != nil {
@@ -203,35 +212,48 @@ func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int6
 	if len(rows) == 0 {
 		return 0, from, nil
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(rows))
+	acked := make([]bool, len(rows))
 	var pubErr error
-	for _, row := range rows {
-		f, err := r.js.PublishMsgAsync(row.Msg(), jetstream.WithMsgID(row.EventID))
-		if err != nil {
-			pubErr = err
+	timeout := time.After(10 * time.Second)
+	for _, wave := range publishWaves(rows) {
+		futures := make([]jetstream.PubAckFuture, 0, len(wave))
+		for _, i := range wave {
+			f, err := r.js.PublishMsgAsync(rows[i].Msg(), jetstream.WithMsgID(rows[i].EventID))
+			if err != nil {
+				pubErr = err
+				break
+			}
+			futures = append(futures, f)
+		}
+		// Wait for the whole wave, so that every event that went through
+		// is marked even when another did not.
+	wait:
+		for k, f := range futures {
+			select {
+			case <-f.Ok():
+				acked[wave[k]] = true
+			case err := <-f.Err():
+				pubErr = cmp.Or(pubErr, err)
+			case <-timeout:
+				pubErr = cmp.Or(pubErr, errors.New("publish acknowledgements timed out"))
+				break wait
+			case <-ctx.Done():
+				return 0, from, ctx.Err()
+			}
+		}
+		if pubErr != nil {
 			break
 		}
-		futures = append(futures, f)
 	}
-	// Mark the published prefix only, so that order is kept.
-	seqs := make([]int64, 0, len(futures))
-	timeout := time.After(10 * time.Second)
-wait:
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-			seqs = append(seqs, rows[i].Seq)
-		case err := <-f.Err():
-			pubErr = err
-			break wait
-		case <-timeout:
-			pubErr = errors.New("publish acknowledgements timed out")
-			break wait
-		case <-ctx.Done():
-			return 0, from, ctx.Err()
+	seqs := make([]int64, 0, len(rows))
+	next := rows[len(rows)-1].Seq + 1
+	for i, row := range rows {
+		if acked[i] {
+			seqs = append(seqs, row.Seq)
+		} else {
+			next = min(next, row.Seq)
 		}
 	}
-	next := from
 	if len(seqs) > 0 {
 		if r.cfg.beforeMark != nil {
 			if err := r.cfg.beforeMark(seqs); err != nil {
@@ -242,10 +264,34 @@ wait:
 			return 0, from, fmt.Errorf("mark published: %w", err)
 		}
 		r.published.Add(float64(len(seqs)))
-		next = seqs[len(seqs)-1] + 1
 	}
 	if pubErr != nil {
-		return len(seqs), from, fmt.Errorf("publish: %w", pubErr)
+		return len(seqs), next, fmt.Errorf("publish: %w", pubErr)
 	}
 	return len(seqs), next, nil
+}
+
+// publishWaves groups the indexes of rows (in queue order) into waves: a
+// row is in wave k when k earlier rows of the batch have its ordering key
+// (its connection, else the request it answers). Rows without a key are
+// all in the first wave.
+func publishWaves(rows []registry.OutboxMessage) [][]int {
+	var waves [][]int
+	seen := map[string]int{}
+	for i, row := range rows {
+		key := row.ConnectionID
+		if key == "" && row.CorrelationID != "" {
+			key = "request:" + row.CorrelationID
+		}
+		k := 0
+		if key != "" {
+			k = seen[key]
+			seen[key] = k + 1
+		}
+		if k == len(waves) {
+			waves = append(waves, nil)
+		}
+		waves[k] = append(waves[k], i)
+	}
+	return waves
 }
