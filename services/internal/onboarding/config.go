@@ -13,7 +13,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultConcurrency        = 64
+	DefaultConcurrency        = 128
 	DefaultMaxDeliver         = 8
 	DefaultAckWait            = 30 * time.Second
 	DefaultTimeout            = 15 * time.Minute
@@ -31,9 +31,9 @@ type Config struct {
 	// the request names one (AIRBYTE_DESTINATION_ID, required).
 	DestinationID string `env:"AIRBYTE_DESTINATION_ID,required,notEmpty"`
 	// Concurrency bounds the onboardings one process runs at once
-	// (ONBOARDING_CONCURRENCY, default 64). Onboarding waits on Airbyte
+	// (ONBOARDING_CONCURRENCY, default 128). Onboarding waits on Airbyte
 	// most of the time, so it can be high.
-	Concurrency int `env:"ONBOARDING_CONCURRENCY" envDefault:"64"`
+	Concurrency int `env:"ONBOARDING_CONCURRENCY" envDefault:"128"`
 	// MaxDeliver is the number of deliveries of a request before it fails
 	// (ONBOARDING_MAX_DELIVER, default 8).
 	MaxDeliver int `env:"ONBOARDING_MAX_DELIVER" envDefault:"8"`
