@@ -29,6 +29,17 @@ type RelayConfig struct {
 	// Retention keeps published rows, which answer "what happened to my
 	// request" lookups (default 7 days).
 	Retention time.Duration
+	// GapWait is how long the relay keeps reading from a sequence number
+	// taken by a transaction that has not committed yet, so that the
+	// transaction's events go out before later events of the same
+	// connection (default 1 s). Sequence numbers of rolled-back
+	// transactions are skipped after it.
+	GapWait time.Duration
+	// AckTimeout bounds the wait for JetStream's acknowledgements of a
+	// round of publishes (default 10 s). Publishes that a stream leader
+	// took with it when it went away are never acknowledged: the relay
+	// publishes them again after this long.
+	AckTimeout time.Duration
 	// LockID is the PostgreSQL advisory lock that elects one publishing
 	// relay among all processes (default: derived from the registry's
 	// schema, so that registries in separate schemas of one database each
@@ -80,6 +91,8 @@ func NewRelay(store *registry.Store, js jetstream.JetStream, cfg RelayConfig) *R
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 100*time.Millisecond)
 	cfg.Retention = cmp.Or(cfg.Retention, 7*24*time.Hour)
 	cfg.Linger = cmp.Or(cfg.Linger, 2*time.Millisecond)
+	cfg.AckTimeout = cmp.Or(cfg.AckTimeout, 10*time.Second)
+	cfg.GapWait = cmp.Or(cfg.GapWait, time.Second)
 	r := &Relay{
 		store: store, js: js, cfg: cfg,
 		log:  cmp.Or(cfg.Logger, zap.NewNop()).Named("outbox"),
@@ -149,18 +162,31 @@ func (r *Relay) lead(ctx context.Context) error {
 	r.log.Debug("relay leading")
 	lastPurge, lastGauge, lastFull := time.Time{}, time.Time{}, time.Time{}
 	var from int64
+	var held gapHold
+	// Sequence numbers from floor on that a round does not find were taken
+	// by transactions not committed yet (or rolled back).
+	floor := r.startFloor(ctx, q)
 	for ctx.Err() == nil {
-		// Events are read from just past the last published one; once a
-		// second from the start, for transactions that took a sequence
-		// number early and committed late. Per-connection order holds
-		// either way: writers about one connection hold its row lock, so a
-		// late commit never overtakes an event of its own connection.
+		// Events are read from just past the last published one, or from
+		// the first sequence number found missing, for up to GapWait: a
+		// transaction that took it has not committed yet. Writers about one
+		// connection hold its row lock, so an event of that connection
+		// committed later has a higher sequence number and is read with
+		// (and after) the late one: per-connection order holds. Once a
+		// second events are read from the start, for transactions that
+		// committed later still.
 		if time.Since(lastFull) > time.Second {
 			from, lastFull = 0, time.Now()
 		}
-		n, next, err := r.publishBatch(ctx, q, from)
+		n, next, read, err := r.publishBatch(ctx, q, from)
+		if err == nil {
+			next = held.track(floor, read, next, r.cfg.GapWait)
+		}
 		if next > from {
 			from = next
+		}
+		if from > 0 {
+			floor = from
 		}
 		if err != nil {
 			return err
@@ -193,8 +219,9 @@ func (r *Relay) lead(ctx context.Context) error {
 	return nil
 }
 
-// publishBatch publishes pending events from seq ` + "`from`" + ` on and returns how
-// many it published and the seq to read from next.
+// publishBatch publishes pending events from seq from on and returns how
+// many it published, the seq to read from next, and the sequence numbers
+// it read.
 //
 // Events are published asynchronously, in waves: the first pending event
 // of every connection, then, once JetStream has acknowledged all of them,
@@ -204,17 +231,21 @@ func (r *Relay) lead(ctx context.Context) error {
 // event of that connection can be stored before it: the stream keeps each
 // connection's events in commit order. Events of different connections
 // still go out together.
-func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int64) (int, int64, error) {
+func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int64) (int, int64, []int64, error) {
 	rows, err := q.OutboxPendingFrom(ctx, from, r.cfg.BatchSize)
 	if err != nil {
-		return 0, from, fmt.Errorf("read outbox: %w", err)
+		return 0, from, nil, fmt.Errorf("read outbox: %w", err)
 	}
 	if len(rows) == 0 {
-		return 0, from, nil
+		return 0, from, nil, nil
+	}
+	read := make([]int64, len(rows))
+	for i, row := range rows {
+		read[i] = row.Seq
 	}
 	acked := make([]bool, len(rows))
 	var pubErr error
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(r.cfg.AckTimeout)
 	for _, wave := range publishWaves(rows) {
 		futures := make([]jetstream.PubAckFuture, 0, len(wave))
 		for _, i := range wave {
@@ -238,7 +269,7 @@ func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int6
 				pubErr = cmp.Or(pubErr, errors.New("publish acknowledgements timed out"))
 				break wait
 			case <-ctx.Done():
-				return 0, from, ctx.Err()
+				return 0, from, read, ctx.Err()
 			}
 		}
 		if pubErr != nil {
@@ -257,18 +288,96 @@ func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int6
 	if len(seqs) > 0 {
 		if r.cfg.beforeMark != nil {
 			if err := r.cfg.beforeMark(seqs); err != nil {
-				return 0, from, err
+				return 0, from, read, err
 			}
 		}
 		if err := q.OutboxMarkPublished(ctx, seqs); err != nil {
-			return 0, from, fmt.Errorf("mark published: %w", err)
+			return 0, from, read, fmt.Errorf("mark published: %w", err)
 		}
 		r.published.Add(float64(len(seqs)))
 	}
 	if pubErr != nil {
-		return len(seqs), next, fmt.Errorf("publish: %w", pubErr)
+		return len(seqs), next, read, fmt.Errorf("publish: %w", pubErr)
 	}
-	return len(seqs), next, nil
+	return len(seqs), next, read, nil
+}
+
+// gapHold is the sequence number the relay keeps reading from while the
+// transaction that took it may still commit.
+type gapHold struct {
+	seq   int64
+	since time.Time
+	// skipped is the highest sequence number given up on.
+	skipped int64
+}
+
+// track updates the hold after a round that read the sequence numbers
+// read and returns where the next round reads from, given next, past
+// everything the round published. A sequence number from floor on that is
+// missing among those read (below the last one) was taken by a
+// transaction that has not committed yet, or by one that rolled back: the
+// relay keeps reading from the first such number for up to wait.
+func (h *gapHold) track(floor int64, read []int64, next int64, wait time.Duration) int64 {
+	if len(read) == 0 {
+		return next
+	}
+	expect := max(floor, h.skipped+1)
+	if floor == 0 {
+		expect = max(read[0], h.skipped+1)
+	}
+	for _, seq := range read {
+		for ; expect < seq; expect++ {
+			if expect != h.seq {
+				h.seq, h.since = expect, time.Now()
+				return min(next, expect)
+			}
+			if time.Since(h.since) < wait {
+				return min(next, expect)
+			}
+			// Rolled back, or a very long transaction: the read from the
+			// start, once a second, still finds it if it commits.
+			h.skipped, h.seq = expect, 0
+		}
+		expect = max(expect, seq+1)
+	}
+	h.seq = 0
+	return next
+}
+
+// startFloor waits until the transactions running when a relay starts
+// leading have ended (at most GapWait) and returns the first sequence
+// number they cannot hold: sequence numbers from there on that a read does
+// not find belong to transactions still running. It returns 0 when the
+// server cannot tell (then the first read's lowest event is the floor).
+func (r *Relay) startFloor(ctx context.Context, q *registry.Queries) int64 {
+	var last *int64
+	if err := q.DB().QueryRow(ctx,
+		`SELECT pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass)`).Scan(&last); err != nil {
+		r.log.Debug("outbox sequence not readable", zap.Error(err))
+		return 0
+	}
+	var xmax string
+	if err := q.DB().QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&xmax); err != nil {
+		r.log.Debug("snapshot not readable", zap.Error(err))
+		return 0
+	}
+	deadline := time.Now().Add(r.cfg.GapWait)
+	for {
+		var ended bool
+		err := q.DB().QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8`, xmax).Scan(&ended)
+		if err != nil || ended || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if last == nil {
+		return 1
+	}
+	return *last + 1
 }
 
 // publishWaves groups the indexes of rows (in queue order) into waves: a
