@@ -18,6 +18,12 @@ type Config struct {
 	// HandlerTimeout bounds one delivery: start the job, read it once,
 	// record it (SYNC_HANDLER_TIMEOUT, default 1 min).
 	HandlerTimeout time.Duration `env:"SYNC_HANDLER_TIMEOUT" envDefault:"1m"`
+	// AckWait is how long JetStream waits for a sign of life before it
+	// redelivers a request; the worker signals progress at a third of it
+	// (SYNC_ACK_WAIT, default 30s). A request whose delivery was lost (a
+	// killed worker, a NATS server that went away with it in flight) comes
+	// back after AckWait.
+	AckWait time.Duration `env:"SYNC_ACK_WAIT" envDefault:"30s"`
 
 	// PollInterval is how often a running job is polled at first
 	// (SYNC_POLL_INTERVAL, default 2 s). Long jobs are polled at about a
@@ -65,6 +71,7 @@ func (c Config) withDefaults() Config {
 		c.FollowConcurrency = 16
 	}
 	def(&c.HandlerTimeout, time.Minute)
+	def(&c.AckWait, 30*time.Second)
 	def(&c.PollInterval, 2*time.Second)
 	def(&c.MaxPollInterval, time.Minute)
 	def(&c.FollowTimeout, 24*time.Hour)
@@ -89,11 +96,14 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"SYNC_HANDLER_TIMEOUT": c.HandlerTimeout, "SYNC_POLL_INTERVAL": c.PollInterval,
 		"SYNC_MAX_POLL_INTERVAL": c.MaxPollInterval, "SYNC_FOLLOW_TIMEOUT": c.FollowTimeout,
-		"SYNC_FOLLOW_LEASE": c.FollowLease, "SYNC_CLOCK_SKEW": c.ClockSkew,
+		"SYNC_FOLLOW_LEASE": c.FollowLease, "SYNC_CLOCK_SKEW": c.ClockSkew, "SYNC_ACK_WAIT": c.AckWait,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative", name, d))
 		}
+	}
+	if c.AckWait > 0 && c.AckWait < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("SYNC_ACK_WAIT: %s is below 100ms", c.AckWait))
 	}
 	if c.MaxDeliver == 1 {
 		errs = append(errs, errors.New("SYNC_MAX_DELIVER: 1 leaves no delivery to recover a crash; use 2 or more"))

@@ -95,6 +95,7 @@ func (w *Worker) Route() bus.Route[events.SyncRequested] {
 		Fail:        w.fail,
 		Concurrency: w.cfg.Concurrency,
 		MaxDeliver:  w.cfg.MaxDeliver,
+		AckWait:     w.cfg.AckWait,
 		Timeout:     w.cfg.HandlerTimeout,
 		// The intent (keyed by request) and the inbox insert of the record
 		// transaction recognise a re-published request id, so first
