@@ -59,6 +59,12 @@ type Runtime struct {
 	// SoftStop is how long in-flight handlers may run on after shutdown
 	// begins before their context is cancelled (default 10 s).
 	SoftStop time.Duration
+	// PullHeartbeat is how often the server confirms a consumer's open pull
+	// request. A pull request lost with a consumer leader that went away
+	// without telling (or refused while the consumer had no leader) is
+	// noticed after two missed heartbeats and sent again (default 5 s;
+	// nats.go's own default, 15 s, leaves a consumer idle for 30 s).
+	PullHeartbeat time.Duration
 	// StateInterval is how often each consumer's pending and ack-pending
 	// counts are read from the server for Metrics (default 5 s). The first
 	// reading is taken when the consumer starts.
@@ -164,6 +170,9 @@ func Serve[T any](ctx context.Context, rt Runtime, r Route[T]) error {
 	rt.Logger = cmp.Or(rt.Logger, zap.NewNop())
 	rt.Source = cmp.Or(rt.Source, "/aam/bus")
 	rt.SoftStop = cmp.Or(rt.SoftStop, 10*time.Second)
+	if rt.PullHeartbeat <= 0 {
+		rt.PullHeartbeat = 5 * time.Second
+	}
 	if rt.StateInterval <= 0 {
 		rt.StateInterval = 5 * time.Second
 	}
@@ -199,6 +208,8 @@ func Serve[T any](ctx context.Context, rt Runtime, r Route[T]) error {
 
 	cc, err := cons.Consume(s.dispatch,
 		jetstream.PullMaxMessages(r.Concurrency),
+		jetstream.PullHeartbeat(rt.PullHeartbeat),
+		jetstream.PullExpiry(max(jetstream.DefaultExpires, 2*rt.PullHeartbeat)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrConsumerDeleted) && !errors.Is(err, nats.ErrConnectionClosed) {
 				s.log.Debug("consume", zap.Error(err))

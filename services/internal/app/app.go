@@ -55,6 +55,10 @@ type Deps struct {
 	// ConsumerStateInterval is how often the consumers' pending counts are
 	// sampled for BusMetrics (default: the runtime's, 5 s).
 	ConsumerStateInterval time.Duration
+	// ConsumerHeartbeat is the heartbeat of the consumers' pull requests
+	// (default: the runtime's, 5 s); a pull request lost in a NATS
+	// failover is sent again after two missed heartbeats.
+	ConsumerHeartbeat time.Duration
 
 	stopTracing    func(context.Context) error
 	airbyteMetrics *observability.AirbyteMetrics
@@ -66,7 +70,7 @@ func (d *Deps) Runtime(source string) bus.Runtime {
 	return bus.Runtime{
 		JS: d.JS, Logger: d.Log, Ledger: outbox.NewLedger(d.Store, source),
 		Validate: bus.SchemaValidator(), Metrics: d.BusMetrics, Source: source,
-		StateInterval: d.ConsumerStateInterval,
+		StateInterval: d.ConsumerStateInterval, PullHeartbeat: d.ConsumerHeartbeat,
 	}
 }
 
