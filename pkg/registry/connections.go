@@ -46,6 +46,10 @@ type ConnectionCreateParams struct {
 	RequestSource        string
 	RequestID            string
 	RequestedStreams     []string
+	// Holder names the delivery that creates the connection (see
+	// ConnectionClaimOnboarding); it holds the onboarding for Lease.
+	Holder string
+	Lease  time.Duration
 }
 
 // ConnectionCreate inserts a PENDING connection for an onboarding request.
@@ -56,14 +60,19 @@ func (q *Queries) ConnectionCreate(ctx context.Context, p ConnectionCreateParams
 	if streams == nil {
 		streams = []string{}
 	}
+	var leaseUntil *time.Time
+	if p.Holder != "" {
+		t := time.Now().Add(p.Lease)
+		leaseUntil = &t
+	}
 	c, err = scanConnection(q.db.QueryRow(ctx, `
 		INSERT INTO connections (id, name, source_type, credential_id, airbyte_destination_id,
-			request_source, request_id, requested_streams)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			request_source, request_id, requested_streams, onboard_holder, onboard_lease_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (request_source, request_id) DO NOTHING
 		RETURNING `+connectionColumns,
 		p.ID, p.Name, p.SourceType, p.CredentialID, p.AirbyteDestinationID,
-		p.RequestSource, p.RequestID, streams))
+		p.RequestSource, p.RequestID, streams, p.Holder, leaseUntil))
 	if err == nil {
 		return c, true, nil
 	}
@@ -196,4 +205,31 @@ func (q *Queries) ConnectionCount(ctx context.Context) (int64, error) {
 	var n int64
 	err := q.db.QueryRow(ctx, `SELECT count(*) FROM connections`).Scan(&n)
 	return n, translate(err)
+}
+
+// ConnectionClaimOnboarding makes holder (a delivery of the onboarding
+// request: its stream and sequence) the one doing the connection's
+// onboarding for lease, unless another holder's lease is still running.
+// It reports whether holder has the claim and, when not, until when the
+// other holds it. Redeliveries of one message share a holder and resume
+// each other's work; a copy of the request in another message leaves the
+// work to the holder.
+func (q *Queries) ConnectionClaimOnboarding(ctx context.Context, id, holder string, lease time.Duration) (bool, time.Time, error) {
+	var claimed bool
+	var until *time.Time
+	err := q.db.QueryRow(ctx, `WITH c AS (
+			UPDATE connections SET onboard_holder = $2, onboard_lease_until = now() + $3 * interval '1 millisecond'
+			WHERE id = $1 AND (onboard_holder = '' OR onboard_holder = $2 OR onboard_lease_until IS NULL
+				OR onboard_lease_until < now())
+			RETURNING onboard_lease_until)
+		SELECT EXISTS (SELECT 1 FROM c), coalesce((SELECT onboard_lease_until FROM c),
+			(SELECT onboard_lease_until FROM connections WHERE id = $1))`,
+		id, holder, lease.Milliseconds()).Scan(&claimed, &until)
+	if err != nil {
+		return false, time.Time{}, translate(err)
+	}
+	if until == nil {
+		return claimed, time.Time{}, nil
+	}
+	return claimed, *until, nil
 }

@@ -84,11 +84,18 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 	return in, nil
 }
 
-// SyncIntentDelete forgets a request's intent (the request ended without a
-// job).
-func (q *Queries) SyncIntentDelete(ctx context.Context, source, id string) error {
-	_, err := q.db.Exec(ctx, `DELETE FROM sync_intents WHERE request_source = $1 AND request_id = $2`, source, id)
-	return translate(err)
+// SyncIntentPurge deletes intents first seen before the given time and
+// returns how many it deleted. Intents outlive the requests they belong to
+// on purpose: a copy of a request that arrives while the request commits
+// finds the intent (and waits) rather than a row that just vanished (and
+// starts a job of its own); by the time an intent is purged, the request's
+// inbox entry answers such copies.
+func (q *Queries) SyncIntentPurge(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := q.db.Exec(ctx, `DELETE FROM sync_intents WHERE requested_at < $1`, before)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // SyncLinkParams describe a job as the sync worker observed it and the
@@ -239,7 +246,6 @@ func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
 		p.RequestSource, p.RequestID, p.TraceParent, p.Attached)
 	b.Queue(`INSERT INTO inbox (source, id, type, outcome) VALUES ($1, $2, $3, 'done')
 		ON CONFLICT (source, id) DO NOTHING`, p.RequestSource, p.RequestID, p.RequestType)
-	b.Queue(`DELETE FROM sync_intents WHERE request_source = $1 AND request_id = $2`, p.RequestSource, p.RequestID)
 }
 
 func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
@@ -265,9 +271,6 @@ func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
 		return SyncLinkResult{}, translate(err)
 	}
 	res.Done = tag.RowsAffected() == 1
-	if _, err := br.Exec(); err != nil {
-		return SyncLinkResult{}, translate(err)
-	}
 	return res, nil
 }
 

@@ -48,7 +48,13 @@ func TestSyncIntentBegin(t *testing.T) {
 	require.Equal(t, 2, again.Deliveries)
 	require.True(t, again.RequestedAt.Equal(first.RequestedAt), "first seen stays")
 
-	require.NoError(t, b.store.SyncIntentDelete(b.ctx, "/s", "r1"))
+	// Purged once old: the request's next copy is counted afresh.
+	n, err := b.store.SyncIntentPurge(b.ctx, time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, n, "a recent intent is kept")
+	n, err = b.store.SyncIntentPurge(b.ctx, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 	fresh, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, fresh.Deliveries)
@@ -110,7 +116,7 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	in, err = b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID)
 	require.NoError(t, err)
 	require.Equal(t, registry.OutcomeDone, in.Outcome, "a copy of the answered request is recognised")
-	require.False(t, in.Recorded, "the intent went with the link and is not recorded again")
+	require.False(t, in.Recorded, "a copy of an answered request records no intent")
 
 	// A second request for the same job is attached to the recorded row.
 	res, committed, err = b.store.SyncRecord(b.ctx, params("b"), nil, func(r registry.SyncLinkResult) bool { return r.JobCreated })

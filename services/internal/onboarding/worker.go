@@ -153,9 +153,11 @@ func (o *onboarding) run(ctx context.Context) error {
 	if dest == "" {
 		dest = o.w.cfg.DestinationID
 	}
-	conn, _, err := store.ConnectionCreate(ctx, registry.ConnectionCreateParams{
+	holder := fmt.Sprintf("%s:%d", o.ev.Msg.Stream, o.ev.Msg.Sequence)
+	conn, created, err := store.ConnectionCreate(ctx, registry.ConnectionCreateParams{
 		ID: o.id, Name: d.ConnectionName, SourceType: d.SourceType, CredentialID: d.CredentialID,
 		AirbyteDestinationID: dest, RequestSource: o.ev.Source, RequestID: o.ev.ID, RequestedStreams: d.Streams,
+		Holder: holder, Lease: o.w.cfg.Timeout,
 	})
 	if err != nil {
 		return stepFailed(StepRegister, err)
@@ -166,6 +168,21 @@ func (o *onboarding) run(ctx context.Context) error {
 		return nil // activated by an earlier delivery
 	case registry.StatusFailed:
 		return stepFailed(StepActivate, newPermanent("onboarding already failed: "+conn.StatusReason))
+	}
+	if !created {
+		// A copy of the request in another message (published again after
+		// JetStream's duplicate window) while a delivery of the first one
+		// is still onboarding: that delivery answers the request, and two
+		// would create Airbyte objects twice.
+		claimed, until, err := store.ConnectionClaimOnboarding(ctx, o.id, holder, o.w.cfg.Timeout)
+		if err != nil {
+			return stepFailed(StepRegister, err)
+		}
+		if !claimed {
+			o.w.log.Info("copy of an onboarding in progress elsewhere; leaving it to that delivery",
+				zap.String("connection_id", o.id), zap.Time("held_until", until))
+			return nil
+		}
 	}
 	if err := o.point("registered"); err != nil {
 		return err

@@ -23,8 +23,9 @@
 //     go out in the same transaction and the job is never followed.
 //  4. One transaction locks the connection row, records the job (or finds
 //     it recorded), links the request to it (job_requests), marks the
-//     request done in the inbox, drops the intent and queues the facts in
-//     the outbox. In the usual case (a new job) this is one pipelined round
+//     request done in the inbox and queues the facts in the outbox. The
+//     intent stays (an hour) so that a copy of the request arriving during
+//     that commit finds it and waits instead of starting a job. In the usual case (a new job) this is one pipelined round
 //     trip and the commit.
 //
 // Airbyte 5xx, 429, timeouts and an open circuit breaker are retried (after

@@ -47,7 +47,14 @@ func (w *Worker) takeWake() time.Time {
 func (w *Worker) follow(ctx context.Context) error {
 	w.log.Info("follower started", zap.Duration("poll_interval", w.cfg.PollInterval),
 		zap.Duration("follow_timeout", w.cfg.FollowTimeout))
+	lastPurge := time.Now()
 	for ctx.Err() == nil {
+		if time.Since(lastPurge) > intentPurgeEvery {
+			lastPurge = time.Now()
+			if n, err := w.store.SyncIntentPurge(ctx, lastPurge.Add(-intentRetention)); err == nil && n > 0 {
+				w.log.Debug("sync intents purged", zap.Int64("rows", n))
+			}
+		}
 		n, err := w.followDue(ctx)
 		if ctx.Err() != nil {
 			break
@@ -65,6 +72,14 @@ func (w *Worker) follow(ctx context.Context) error {
 	w.log.Info("follower stopped")
 	return nil
 }
+
+// Sync intents are kept for intentRetention after the request was first
+// seen (the inbox answers copies after that), and purged every
+// intentPurgeEvery.
+const (
+	intentRetention  = time.Hour
+	intentPurgeEvery = 10 * time.Minute
+)
 
 // nextRound is when the next round is due: the earliest scheduled check,
 // at most a poll interval away so that jobs other processes schedule are

@@ -475,9 +475,6 @@ func (w *Worker) fail(ctx context.Context, ev bus.Event[events.SyncRequested], c
 		if err != nil || !inserted {
 			return err
 		}
-		if err := q.SyncIntentDelete(ctx, ev.Source, ev.ID); err != nil {
-			return err
-		}
 		return outbox.Emit(ctx, q, events.TypeSyncFailed, Source, connID, outbox.RequestOf(ev),
 			events.SyncFinished{ConnectionID: connID, Status: events.JobFailed, ErrorMessage: reason})
 	})
