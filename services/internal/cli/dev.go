@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -94,6 +95,12 @@ JetStream under --data-dir and the registry in PostgreSQL.`,
 func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 	if os.Getenv("LOG_FORMAT") == "" {
 		_ = os.Setenv("LOG_FORMAT", "console")
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The whole mesh in one process, an Airbyte emulator included, is
+		// meant to stay small: collect garbage harder as the heap nears
+		// this soft limit (GOMEMLIMIT overrides it).
+		debug.SetMemoryLimit(devMemoryLimit)
 	}
 	cfg, err := config.Parse[devConfig]()
 	if err != nil {
@@ -205,6 +212,9 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 	}
 	return err
 }
+
+// devMemoryLimit is aam dev's soft Go memory limit.
+const devMemoryLimit = 96 << 20
 
 func startEmulator(f devFlags, log *zap.Logger) (*emulator.Emulator, app.Runner, error) {
 	ecfg, err := config.ParseFrom[emulatorrole.Config](mergeEnv(map[string]string{"EMULATOR_JOBS": f.emulatorJobs}))
