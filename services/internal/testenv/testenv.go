@@ -8,7 +8,6 @@ package testenv
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -19,8 +18,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aam-mesh/aam/events"
@@ -29,8 +26,6 @@ import (
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/dbtest"
 	"github.com/aam-mesh/aam/pkg/emulator"
-	"github.com/aam-mesh/aam/pkg/observability"
-	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
 )
@@ -71,66 +66,13 @@ type Env struct {
 	all   []*nats.Msg
 }
 
-// New builds an environment; everything stops when the test ends.
+// New builds an environment on an in-process JetStream server of its own;
+// everything stops when the test ends.
 func New(t testing.TB, opts ...Options) *Env {
 	t.Helper()
-	var o Options
-	if len(opts) > 0 {
-		o = opts[0]
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &Env{T: t, Ctx: ctx}
-	core, logs := observer.New(zapcore.DebugLevel)
-	e.Log = zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel)).Core(), core))
-	e.Logs = logs
-
-	e.NS, e.NC, e.JS = bustest.Provisioned(t)
-	e.Schema = dbtest.NewSchema(t, dbtest.Options{MaxConns: 16})
-	e.Store = registry.NewStore(e.Schema.Pool)
-
-	ecfg := o.Emulator
-	if ecfg.Seed == 0 {
-		ecfg.Seed = 1
-	}
-	e.Emulator = emulator.New(ecfg)
-	srv := httptest.NewServer(e.Emulator.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(e.Emulator.Close)
-	e.AirbyteURL = srv.URL + "/api/public/v1"
-
-	acfg := o.Airbyte
-	acfg.BaseURL = e.AirbyteURL
-	acfg.ClientID = e.Emulator.Config().ClientID
-	acfg.ClientSecret = airbyte.NewSecret(e.Emulator.Config().ClientSecret)
-	if acfg.RateLimit == 0 {
-		acfg.RateLimit = -1
-	}
-	client, err := airbyte.New(acfg, airbyte.WithLogger(e.Log))
-	require.NoError(t, err)
-	e.Airbyte = client
-
-	reg := observability.NewRegistry()
-	e.Deps = &app.Deps{
-		Role: "test", Log: e.Log, Metrics: reg, Health: observability.NewHandler(reg),
-		Pool: e.Schema.Pool, Store: e.Store, NC: e.NC, JS: e.JS, BusMetrics: bus.NewMetrics(reg),
-	}
-
-	sub, err := e.NC.Subscribe(events.SubjectEventsAll, func(m *nats.Msg) {
-		e.mu.Lock()
-		e.facts = append(e.facts, m)
-		e.mu.Unlock()
-	})
-	require.NoError(t, err)
-	require.NoError(t, e.NC.Flush())
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-
-	var wg sync.WaitGroup
-	if !o.NoRelay {
-		relay := outbox.NewRelay(e.Store, e.JS, outbox.RelayConfig{PollInterval: 10 * time.Millisecond, Logger: e.Log})
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = relay.Run(ctx) }()
-	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	ns, nc, js := bustest.Provisioned(t)
+	e := NewWithNATS(t, nc, js, opts...)
+	e.NS = ns
 	return e
 }
 
