@@ -86,11 +86,12 @@ type Route[T any] struct {
 	// Concurrency bounds the requests handled at once by this process
 	// (default 16).
 	Concurrency int
-	// MaxDeliver is the number of deliveries before giving up (default 8).
+	// MaxDeliver is the number of deliveries before giving up (default
+	// DefaultMaxDeliver, 8).
 	MaxDeliver int
 	// AckWait is how long the server waits for an acknowledgement before
 	// redelivering; long handlers are kept alive with InProgress at a third
-	// of it (default 30 s).
+	// of it (default DefaultAckWait, 30 s).
 	AckWait time.Duration
 	// Timeout bounds one handler call (default 2 min).
 	Timeout time.Duration
@@ -131,8 +132,8 @@ func (r Route[T]) withDefaults() (Route[T], error) {
 		return r, errors.New("bus: route needs Consumer, Subject, Type and Handle")
 	}
 	r.Concurrency = cmp.Or(r.Concurrency, 16)
-	r.MaxDeliver = cmp.Or(r.MaxDeliver, 8)
-	r.AckWait = cmp.Or(r.AckWait, 30*time.Second)
+	r.MaxDeliver = cmp.Or(r.MaxDeliver, DefaultMaxDeliver)
+	r.AckWait = cmp.Or(r.AckWait, DefaultAckWait)
 	r.Timeout = cmp.Or(r.Timeout, 2*time.Minute)
 	if r.Backoff == nil {
 		r.Backoff = ExponentialBackoff(500*time.Millisecond, 30*time.Second)

@@ -102,15 +102,15 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 	od := env.NewDeps("onboarding", onc, ojs)
 	od.ConsumerHeartbeat = 500 * time.Millisecond
 	ob, err := onboarding.New(od, env.Airbyte, credentials.NewClient(onc, credentials.ClientOptions{}), onboarding.Config{
-		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(), AckWait: 2 * time.Second,
-		Backoff: func(uint64) time.Duration { return 50 * time.Millisecond }})
+		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
+		Redelivery: bus.Redelivery{AckWait: 2 * time.Second, Backoff: func(uint64) time.Duration { return 50 * time.Millisecond }}})
 	require.NoError(t, err)
 	snc, sjs := connectCluster(t, c, "aam-e2e-sync")
 	sd := env.NewDeps("sync", snc, sjs)
 	sd.ConsumerHeartbeat = 500 * time.Millisecond
 	// A delivery the leaving consumer leader had in flight comes back
 	// after AckWait.
-	sy, err := syncer.New(sd, env.Airbyte, syncer.Config{AckWait: 2 * time.Second,
+	sy, err := syncer.New(sd, env.Airbyte, syncer.Config{Redelivery: bus.Redelivery{AckWait: 2 * time.Second},
 		PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond, HandlerTimeout: 10 * time.Second})
 	require.NoError(t, err)
 	env.Go(ob.Run)

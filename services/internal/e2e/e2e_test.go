@@ -17,6 +17,7 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/schemas"
@@ -48,12 +49,13 @@ func newMesh(t *testing.T) *mesh {
 
 	fast := func(uint64) time.Duration { return 20 * time.Millisecond }
 	ob, err := onboarding.New(env.Deps, env.Airbyte, m.broker.Client, onboarding.Config{
-		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(), Backoff: fast})
+		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
+		Redelivery: bus.Redelivery{Backoff: fast}})
 	require.NoError(t, err)
 	sy, err := syncer.New(env.Deps, env.Airbyte, syncer.Config{
 		PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
-	rp, err := repair.New(env.Deps, env.Airbyte, repair.Config{Backoff: fast})
+	rp, err := repair.New(env.Deps, env.Airbyte, repair.Config{Redelivery: bus.Redelivery{Backoff: fast}})
 	require.NoError(t, err)
 	env.Go(ob.Run)
 	env.Go(sy.Run)

@@ -131,13 +131,14 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	fast := func(uint64) time.Duration { return 50 * time.Millisecond }
 	ob := startRole(t, env, "onboarding", abCfg)
 	ow, err := onboarding.New(ob.deps, ob.ab, broker.Client, onboarding.Config{
-		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(), MaxDeliver: 100, Backoff: fast})
+		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
+		Redelivery: bus.Redelivery{MaxDeliver: 100, Backoff: fast}})
 	require.NoError(t, err)
 	sy := startRole(t, env, "sync", abCfg)
 	sw, err := syncer.New(sy.deps, sy.ab, syncer.Config{PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
 	rp := startRole(t, env, "repair", abCfg)
-	rw, err := repair.New(rp.deps, rp.ab, repair.Config{Backoff: fast})
+	rw, err := repair.New(rp.deps, rp.ab, repair.Config{Redelivery: bus.Redelivery{Backoff: fast}})
 	require.NoError(t, err)
 	env.Go(ow.Run)
 	env.Go(sw.Run)

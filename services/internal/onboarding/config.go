@@ -14,8 +14,8 @@ import (
 // Defaults of Config.
 const (
 	DefaultConcurrency        = 128
-	DefaultMaxDeliver         = 8
-	DefaultAckWait            = 30 * time.Second
+	DefaultMaxDeliver         = bus.DefaultMaxDeliver
+	DefaultAckWait            = bus.DefaultAckWait
 	DefaultTimeout            = 15 * time.Minute
 	DefaultDefinitionCacheTTL = 5 * time.Minute
 	DefaultCredentialsTimeout = 10 * time.Second
@@ -34,14 +34,10 @@ type Config struct {
 	// (ONBOARDING_CONCURRENCY, default 128). Onboarding waits on Airbyte
 	// most of the time, so it can be high.
 	Concurrency int `env:"ONBOARDING_CONCURRENCY" envDefault:"128"`
-	// MaxDeliver is the number of deliveries of a request before it fails
-	// (ONBOARDING_MAX_DELIVER, default 8).
-	MaxDeliver int `env:"ONBOARDING_MAX_DELIVER" envDefault:"8"`
-	// AckWait is how long JetStream waits for a sign of life before it
-	// redelivers a request; the worker signals progress at a third of it
-	// (ONBOARDING_ACK_WAIT, default 30s). A killed worker's request comes
-	// back after AckWait.
-	AckWait time.Duration `env:"ONBOARDING_ACK_WAIT" envDefault:"30s"`
+	// Redelivery is ONBOARDING_MAX_DELIVER (default 8), ONBOARDING_ACK_WAIT
+	// (default 30s: a killed worker's request comes back after it) and the
+	// redelivery backoff.
+	bus.Redelivery `envPrefix:"ONBOARDING_"`
 	// Timeout bounds one delivery's work; a Salesforce discover can take
 	// minutes (ONBOARDING_TIMEOUT, default 15m).
 	Timeout time.Duration `env:"ONBOARDING_TIMEOUT" envDefault:"15m"`
@@ -51,15 +47,10 @@ type Config struct {
 	// CredentialsTimeout bounds a credential look-up in the broker
 	// (ONBOARDING_CREDENTIALS_TIMEOUT, default 10s).
 	CredentialsTimeout time.Duration `env:"ONBOARDING_CREDENTIALS_TIMEOUT" envDefault:"10s"`
-	// Backoff gives the redelivery delay of retryable failures (default:
-	// the runtime's exponential backoff from 500 ms to 30 s).
-	Backoff bus.BackoffFunc `env:"-"`
 }
 
 func (c Config) withDefaults() Config {
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
-	c.MaxDeliver = cmp.Or(c.MaxDeliver, DefaultMaxDeliver)
-	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.DefinitionCacheTTL = cmp.Or(c.DefinitionCacheTTL, DefaultDefinitionCacheTTL)
 	c.CredentialsTimeout = cmp.Or(c.CredentialsTimeout, DefaultCredentialsTimeout)
@@ -82,12 +73,7 @@ func (c Config) Validate() error {
 	if c.Concurrency < 0 {
 		errs = append(errs, fmt.Errorf("ONBOARDING_CONCURRENCY: %d is negative", c.Concurrency))
 	}
-	if c.MaxDeliver < 0 {
-		errs = append(errs, fmt.Errorf("ONBOARDING_MAX_DELIVER: %d is negative", c.MaxDeliver))
-	}
-	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < 100*time.Millisecond) {
-		errs = append(errs, fmt.Errorf("ONBOARDING_ACK_WAIT: %s is below 100ms", c.AckWait))
-	}
+	errs = append(errs, c.Redelivery.Validate("ONBOARDING_"))
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("ONBOARDING_TIMEOUT: %s is negative", c.Timeout))
 	}

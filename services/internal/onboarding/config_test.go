@@ -31,6 +31,16 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.Equal(t, 200, cfg.Concurrency)
 	require.Equal(t, 10*time.Second, cfg.AckWait)
 
+	cfg, err = config.ParseFrom[Config](map[string]string{
+		"AIRBYTE_WORKSPACE_ID": "744cc0ed-7f05-4949-9e60-2a814f90c035", "AIRBYTE_DESTINATION_ID": "e478de0d-a3a0-475c-b019-25f7dd29e281",
+		"ONBOARDING_CONCURRENCY": "3", "ONBOARDING_MAX_DELIVER": "4", "ONBOARDING_ACK_WAIT": "5s", "ONBOARDING_TIMEOUT": "6m",
+		"ONBOARDING_DEFINITION_CACHE_TTL": "7m", "ONBOARDING_CREDENTIALS_TIMEOUT": "8s",
+	})
+	require.NoError(t, err)
+	require.Equal(t, []any{3, 4, 5 * time.Second, 6 * time.Minute, 7 * time.Minute, 8 * time.Second},
+		[]any{cfg.Concurrency, cfg.MaxDeliver, cfg.AckWait, cfg.Timeout, cfg.DefinitionCacheTTL, cfg.CredentialsTimeout},
+		"every variable is read")
+
 	_, err = config.ParseFrom[Config](map[string]string{})
 	require.ErrorContains(t, err, "AIRBYTE_WORKSPACE_ID")
 	require.ErrorContains(t, err, "AIRBYTE_DESTINATION_ID")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/credentials"
 	"github.com/aam-mesh/aam/pkg/emulator"
@@ -89,8 +90,8 @@ var errKilled = errors.New("worker killed")
 func (b *bundle) config() Config {
 	return Config{
 		WorkspaceID: b.env.Emulator.WorkspaceID(), DestinationID: b.env.Emulator.DestinationID(),
-		AckWait: 500 * time.Millisecond, MaxDeliver: 8,
-		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond },
+		Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond, MaxDeliver: 8,
+			Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }},
 	}
 }
 

@@ -73,18 +73,15 @@ func New(deps *app.Deps, ab *airbyte.Client, creds CredentialGetter, cfg Config)
 
 // Route returns the worker's route on the request subject.
 func (w *Worker) Route() bus.Route[events.OnboardRequested] {
-	return bus.Route[events.OnboardRequested]{
+	return bus.WithRedelivery(bus.Route[events.OnboardRequested]{
 		Consumer:    Consumer,
 		Subject:     events.SubjectOnboardRequest,
 		Type:        events.TypeOnboardRequested,
 		Handle:      w.handle,
 		Fail:        w.fail,
 		Concurrency: w.cfg.Concurrency,
-		MaxDeliver:  w.cfg.MaxDeliver,
-		AckWait:     w.cfg.AckWait,
 		Timeout:     w.cfg.Timeout,
-		Backoff:     w.cfg.Backoff,
-	}
+	}, w.cfg.Redelivery)
 }
 
 // Run handles onboard requests until ctx is cancelled.

@@ -25,12 +25,9 @@ type Config struct {
 	// Concurrency bounds the repairs one process runs at once
 	// (REPAIR_CONCURRENCY, default 16).
 	Concurrency int `env:"REPAIR_CONCURRENCY" envDefault:"16"`
-	// MaxDeliver is the number of deliveries of a request before it fails
-	// (REPAIR_MAX_DELIVER, default 8).
-	MaxDeliver int `env:"REPAIR_MAX_DELIVER" envDefault:"8"`
-	// AckWait is how long JetStream waits for a sign of life before it
-	// redelivers a request (REPAIR_ACK_WAIT, default 30s).
-	AckWait time.Duration `env:"REPAIR_ACK_WAIT" envDefault:"30s"`
+	// Redelivery is REPAIR_MAX_DELIVER (default 8), REPAIR_ACK_WAIT
+	// (default 30s) and the redelivery backoff.
+	bus.Redelivery `envPrefix:"REPAIR_"`
 	// Timeout bounds one delivery's work, a discover included
 	// (REPAIR_TIMEOUT, default 15m).
 	Timeout time.Duration `env:"REPAIR_TIMEOUT" envDefault:"15m"`
@@ -41,15 +38,10 @@ type Config struct {
 	// BusyRetry is how long a request waits before trying again while
 	// another repair holds its connection (REPAIR_BUSY_RETRY, default 2s).
 	BusyRetry time.Duration `env:"REPAIR_BUSY_RETRY" envDefault:"2s"`
-	// Backoff gives the redelivery delay of retryable failures (default:
-	// the runtime's exponential backoff from 500 ms to 30 s).
-	Backoff bus.BackoffFunc `env:"-"`
 }
 
 func (c Config) withDefaults() Config {
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
-	c.MaxDeliver = cmp.Or(c.MaxDeliver, DefaultMaxDeliver)
-	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.HealingStaleAfter = cmp.Or(c.HealingStaleAfter, DefaultHealingStaleAfter)
 	c.BusyRetry = cmp.Or(c.BusyRetry, DefaultBusyRetry)
@@ -62,12 +54,7 @@ func (c Config) Validate() error {
 	if c.Concurrency < 0 {
 		errs = append(errs, fmt.Errorf("REPAIR_CONCURRENCY: %d is negative", c.Concurrency))
 	}
-	if c.MaxDeliver < 0 {
-		errs = append(errs, fmt.Errorf("REPAIR_MAX_DELIVER: %d is negative", c.MaxDeliver))
-	}
-	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < 100*time.Millisecond) {
-		errs = append(errs, fmt.Errorf("REPAIR_ACK_WAIT: %s is below 100ms", c.AckWait))
-	}
+	errs = append(errs, c.Redelivery.Validate("REPAIR_"))
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("REPAIR_TIMEOUT: %s is negative", c.Timeout))
 	}

@@ -14,6 +14,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 	cfg, err := config.ParseFrom[Config](map[string]string{})
 	require.NoError(t, err)
 	require.Equal(t, DefaultConcurrency, cfg.Concurrency)
+	require.Equal(t, DefaultMaxDeliver, cfg.MaxDeliver)
+	require.Equal(t, DefaultAckWait, cfg.AckWait)
+	require.Equal(t, DefaultTimeout, cfg.Timeout)
 	require.Equal(t, DefaultHealingStaleAfter, cfg.HealingStaleAfter)
 	require.Equal(t, DefaultBusyRetry, cfg.BusyRetry)
 
@@ -21,6 +24,15 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 4, cfg.Concurrency)
 	require.Equal(t, 5*time.Minute, cfg.HealingStaleAfter)
+
+	cfg, err = config.ParseFrom[Config](map[string]string{
+		"REPAIR_CONCURRENCY": "3", "REPAIR_MAX_DELIVER": "4", "REPAIR_ACK_WAIT": "5s", "REPAIR_TIMEOUT": "6m",
+		"REPAIR_HEALING_STALE_AFTER": "7m", "REPAIR_BUSY_RETRY": "8s",
+	})
+	require.NoError(t, err)
+	require.Equal(t, []any{3, 4, 5 * time.Second, 6 * time.Minute, 7 * time.Minute, 8 * time.Second},
+		[]any{cfg.Concurrency, cfg.MaxDeliver, cfg.AckWait, cfg.Timeout, cfg.HealingStaleAfter, cfg.BusyRetry},
+		"every variable is read")
 
 	_, err = config.ParseFrom[Config](map[string]string{"REPAIR_MAX_DELIVER": "-2", "REPAIR_ACK_WAIT": "1ms"})
 	require.ErrorContains(t, err, "REPAIR_MAX_DELIVER: -2 is negative")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
@@ -149,8 +150,8 @@ func (b *bundle) start(t *testing.T, opts ...workerOpts) *runningWorker {
 		rw.nc, deps.JS = bustest.Connect(t, b.env.NS)
 		deps.NC = rw.nc
 	}
-	cfg := Config{AckWait: 500 * time.Millisecond, MaxDeliver: o.maxDeliver, BusyRetry: 50 * time.Millisecond,
-		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}
+	cfg := Config{BusyRetry: 50 * time.Millisecond, Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond,
+		MaxDeliver: o.maxDeliver, Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}}
 	w, err := New(&deps, b.env.Airbyte, cfg)
 	require.NoError(t, err)
 	rw.w = w

@@ -66,18 +66,15 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 
 // Route returns the worker's route on the request subject.
 func (w *Worker) Route() bus.Route[events.RepairRequested] {
-	return bus.Route[events.RepairRequested]{
+	return bus.WithRedelivery(bus.Route[events.RepairRequested]{
 		Consumer:    Consumer,
 		Subject:     events.SubjectRepairRequest,
 		Type:        events.TypeRepairRequested,
 		Handle:      w.handle,
 		Fail:        w.fail,
 		Concurrency: w.cfg.Concurrency,
-		MaxDeliver:  w.cfg.MaxDeliver,
-		AckWait:     w.cfg.AckWait,
 		Timeout:     w.cfg.Timeout,
-		Backoff:     w.cfg.Backoff,
-	}
+	}, w.cfg.Redelivery)
 }
 
 // Run handles repair requests until ctx is cancelled.

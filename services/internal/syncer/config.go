@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/aam-mesh/aam/pkg/bus"
 )
 
 // Config tunes the sync worker. Fields carry env tags for the sync role's
@@ -12,18 +14,13 @@ type Config struct {
 	// Concurrency bounds the sync requests one process handles at once
 	// (SYNC_CONCURRENCY, default 64).
 	Concurrency int `env:"SYNC_CONCURRENCY" envDefault:"64"`
-	// MaxDeliver is the number of deliveries of a request before it fails
-	// (SYNC_MAX_DELIVER, default 8).
-	MaxDeliver int `env:"SYNC_MAX_DELIVER" envDefault:"8"`
+	// Redelivery is SYNC_MAX_DELIVER (default 8; not 1: a crash needs a
+	// second delivery), SYNC_ACK_WAIT (default 30s) and the redelivery
+	// backoff.
+	bus.Redelivery `envPrefix:"SYNC_"`
 	// HandlerTimeout bounds one delivery: start the job, read it once,
 	// record it (SYNC_HANDLER_TIMEOUT, default 1 min).
 	HandlerTimeout time.Duration `env:"SYNC_HANDLER_TIMEOUT" envDefault:"1m"`
-	// AckWait is how long JetStream waits for a sign of life before it
-	// redelivers a request; the worker signals progress at a third of it
-	// (SYNC_ACK_WAIT, default 30s). A request whose delivery was lost (a
-	// killed worker, a NATS server that went away with it in flight) comes
-	// back after AckWait.
-	AckWait time.Duration `env:"SYNC_ACK_WAIT" envDefault:"30s"`
 
 	// PollInterval is how often a running job is polled at first
 	// (SYNC_POLL_INTERVAL, default 2 s). Long jobs are polled at about a
@@ -61,9 +58,6 @@ func (c Config) withDefaults() Config {
 	if c.Concurrency == 0 {
 		c.Concurrency = 64
 	}
-	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 8
-	}
 	if c.FollowBatch == 0 {
 		c.FollowBatch = 100
 	}
@@ -71,7 +65,6 @@ func (c Config) withDefaults() Config {
 		c.FollowConcurrency = 16
 	}
 	def(&c.HandlerTimeout, time.Minute)
-	def(&c.AckWait, 30*time.Second)
 	def(&c.PollInterval, 2*time.Second)
 	def(&c.MaxPollInterval, time.Minute)
 	def(&c.FollowTimeout, 24*time.Hour)
@@ -83,27 +76,23 @@ func (c Config) withDefaults() Config {
 
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
-	var errs []error
+	errs := []error{c.Redelivery.Validate("SYNC_")}
 	positive := func(name string, v int) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative", name, v))
 		}
 	}
 	positive("SYNC_CONCURRENCY", c.Concurrency)
-	positive("SYNC_MAX_DELIVER", c.MaxDeliver)
 	positive("SYNC_FOLLOW_BATCH", c.FollowBatch)
 	positive("SYNC_FOLLOW_CONCURRENCY", c.FollowConcurrency)
 	for name, d := range map[string]time.Duration{
 		"SYNC_HANDLER_TIMEOUT": c.HandlerTimeout, "SYNC_POLL_INTERVAL": c.PollInterval,
 		"SYNC_MAX_POLL_INTERVAL": c.MaxPollInterval, "SYNC_FOLLOW_TIMEOUT": c.FollowTimeout,
-		"SYNC_FOLLOW_LEASE": c.FollowLease, "SYNC_CLOCK_SKEW": c.ClockSkew, "SYNC_ACK_WAIT": c.AckWait,
+		"SYNC_FOLLOW_LEASE": c.FollowLease, "SYNC_CLOCK_SKEW": c.ClockSkew,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative", name, d))
 		}
-	}
-	if c.AckWait > 0 && c.AckWait < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("SYNC_ACK_WAIT: %s is below 100ms", c.AckWait))
 	}
 	if c.MaxDeliver == 1 {
 		errs = append(errs, errors.New("SYNC_MAX_DELIVER: 1 leaves no delivery to recover a crash; use 2 or more"))

@@ -74,9 +74,11 @@ func testConfig() Config {
 // start runs a worker until the returned stop is called (or the test ends).
 func (h *harness) start(cfg Config, hooks ...func(*Worker)) (*Worker, func()) {
 	h.T.Helper()
+	if cfg.Backoff == nil {
+		cfg.Backoff = func(uint64) time.Duration { return 20 * time.Millisecond }
+	}
 	w, err := New(h.Deps, h.Airbyte, cfg)
 	require.NoError(h.T, err)
-	w.backoff = func(uint64) time.Duration { return 20 * time.Millisecond }
 	for _, hook := range hooks {
 		hook(w)
 	}

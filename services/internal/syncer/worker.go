@@ -41,8 +41,6 @@ type Worker struct {
 	wakeMu sync.Mutex
 	wakeAt time.Time
 
-	// backoff, when set, replaces the runtime's redelivery delays.
-	backoff bus.BackoffFunc
 	// beforeStart and afterStart, when set, run just before POST /jobs and
 	// once Airbyte has answered it, before anything is recorded; tests use
 	// them to hold or crash a delivery there.
@@ -87,22 +85,19 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // Route is the worker's route on the sync request subject.
 func (w *Worker) Route() bus.Route[events.SyncRequested] {
-	return bus.Route[events.SyncRequested]{
+	return bus.WithRedelivery(bus.Route[events.SyncRequested]{
 		Consumer:    Consumer,
 		Subject:     events.SubjectSyncRequest,
 		Type:        events.TypeSyncRequested,
 		Handle:      w.handle,
 		Fail:        w.fail,
 		Concurrency: w.cfg.Concurrency,
-		MaxDeliver:  w.cfg.MaxDeliver,
-		AckWait:     w.cfg.AckWait,
 		Timeout:     w.cfg.HandlerTimeout,
 		// The intent (keyed by request) and the inbox insert of the record
 		// transaction recognise a re-published request id, so first
 		// deliveries skip the ledger read.
 		OutcomeCheck: bus.CheckRedeliveries,
-		Backoff:      w.backoff,
-	}
+	}, w.cfg.Redelivery)
 }
 
 // errDuplicate ends a delivery whose request another delivery finished.
