@@ -2,7 +2,6 @@ package observer
 
 import (
 	"encoding/json"
-	"hash/fnv"
 	"slices"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/emulator"
-	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/repair"
 	"github.com/aam-mesh/aam/services/internal/testenv"
@@ -24,11 +22,7 @@ import (
 func setup(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.New(t, testenv.Options{NoRelay: true})
-	lock := fnv.New64a()
-	_, _ = lock.Write([]byte("observer-test-relay:" + env.Schema.Name))
-	relay := outbox.NewRelay(env.Store, env.JS, outbox.RelayConfig{
-		PollInterval: 10 * time.Millisecond, LockID: int64(lock.Sum64() >> 1), Logger: env.Log})
-	env.Go(relay.Run)
+	env.StartRelay()
 	return env
 }
 

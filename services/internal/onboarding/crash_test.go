@@ -42,11 +42,11 @@ func TestOnboardCrashAtEachStep(t *testing.T) {
 			first := b.start(t, workerOpts{crashAt: point})
 			reqID, _ := b.request("Crashy")
 			select {
-			case <-first.crashed:
+			case <-first.Crashed:
 			case <-time.After(15 * time.Second):
 				t.Fatalf("the worker never reached %s", point)
 			}
-			first.kill()
+			first.Kill()
 			b.start(t, workerOpts{ownConn: true})
 			requireOnboardedOnce(t, b, reqID, "Crashy")
 		})
@@ -60,11 +60,11 @@ func TestOnboardCrashWhileCreating(t *testing.T) {
 	for _, path := range []string{"/v1/sources", "/v1/connections"} {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
-			var first *runningWorker
+			var first *testenv.Worker
 			killed := make(chan struct{})
 			lossy := &testenv.LossyTransport{Method: http.MethodPost, PathSuffix: path}
 			lossy.OnLoss = func() {
-				first.nc.Close()
+				first.NC.Close()
 				close(killed)
 			}
 			b := setup(t, setupOpts{transport: func(rt http.RoundTripper) http.RoundTripper {
@@ -78,7 +78,7 @@ func TestOnboardCrashWhileCreating(t *testing.T) {
 			case <-time.After(15 * time.Second):
 				t.Fatal("the create call was never sent")
 			}
-			first.kill()
+			first.Kill()
 			b.start(t, workerOpts{ownConn: true})
 			requireOnboardedOnce(t, b, reqID, "Reset")
 			// The second delivery looked the object up before creating it.
@@ -94,15 +94,15 @@ func TestOnboardCrashTwice(t *testing.T) {
 	b := setup(t)
 	first := b.start(t, workerOpts{crashAt: "source_created"})
 	reqID, _ := b.request("Twice crashed")
-	<-first.crashed
-	first.kill()
+	<-first.Crashed
+	first.Kill()
 	second := b.start(t, workerOpts{crashAt: "connection_created"})
 	select {
-	case <-second.crashed:
+	case <-second.Crashed:
 	case <-time.After(15 * time.Second):
 		t.Fatal("the second worker never reached connection_created")
 	}
-	second.kill()
+	second.Kill()
 	b.start(t, workerOpts{ownConn: true})
 	requireOnboardedOnce(t, b, reqID, "Twice crashed")
 }
@@ -123,13 +123,13 @@ func requireOnboardedOnce(t *testing.T, b *bundle, reqID, name string) {
 	require.Len(t, b.env.Emulator.Sources(), 1, "no other source at all")
 	require.Len(t, b.env.Emulator.Connections(), 1, "no other connection at all")
 
-	conn := b.connection(t, id)
+	conn := b.env.Connection(id)
 	require.Equal(t, registry.StatusActive, conn.Status)
 	versions, err := b.env.Store.CatalogVersionList(context.Background(), id)
 	require.NoError(t, err)
 	require.Len(t, versions, 1, "one catalog version")
 
-	require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.outboxFor(t, reqID), "one fact")
+	require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.env.OutboxTypes(reqID), "one fact")
 	require.Len(t, b.factIDs(reqID, events.TypeOnboarded), 1, "one fact id")
 	for _, f := range b.env.Facts(reqID) {
 		require.Equal(t, events.TypeOnboarded, f.Type(), "no other fact answers the request")

@@ -35,7 +35,7 @@ func TestOnboardHappyPath(t *testing.T) {
 	name := ObjectName("Salesforce Production", id)
 
 	// Registry: ACTIVE at catalog version 1.
-	conn := b.connection(t, id)
+	conn := b.env.Connection(id)
 	require.Equal(t, registry.StatusActive, conn.Status)
 	require.Equal(t, 1, conn.CatalogVersion)
 	require.Equal(t, StepCreateConnection, conn.OnboardStep)
@@ -106,7 +106,7 @@ func TestOnboardHappyPath(t *testing.T) {
 	require.Len(t, stored.Streams, len(suggested))
 
 	// Exactly one fact and one inbox entry.
-	require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.outboxFor(t, reqID))
+	require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.env.OutboxTypes(reqID))
 	in, err := b.env.Store.InboxGet(ctx, b.requestSource(), reqID)
 	require.NoError(t, err)
 	require.Equal(t, registry.OutcomeDone, in.Outcome)
@@ -137,7 +137,7 @@ func TestOnboardRequestedStreamsAndDestination(t *testing.T) {
 		names = append(names, s.Stream.Name)
 	}
 	require.ElementsMatch(t, []string{"Account", "Opportunity"}, names)
-	require.Equal(t, []string{"Opportunity", "Account"}, b.connection(t, got.ID).RequestedStreams)
+	require.Equal(t, []string{"Opportunity", "Account"}, b.env.Connection(got.ID).RequestedStreams)
 }
 
 func TestOnboardDuplicateRequestIsOneConnection(t *testing.T) {
@@ -168,7 +168,7 @@ func TestOnboardDuplicateRequestIsOneConnection(t *testing.T) {
 	id := ConnectionID(b.requestSource(), reqID)
 	require.Len(t, b.sourcesNamed(ObjectName("Twice", id)), 1)
 	require.Len(t, b.connectionsNamed(ObjectName("Twice", id)), 1)
-	require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.outboxFor(t, reqID))
+	require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.env.OutboxTypes(reqID))
 }
 
 func TestOnboardFailsPermanently(t *testing.T) {
@@ -217,14 +217,14 @@ func TestOnboardFailsPermanently(t *testing.T) {
 			require.Equal(t, tc.data.ConnectionName, got.Name)
 			require.Equal(t, tc.data.SourceType, got.SourceType)
 
-			conn := b.connection(t, id)
+			conn := b.env.Connection(id)
 			require.Equal(t, registry.StatusFailed, conn.Status)
 			require.Contains(t, conn.StatusReason, tc.wantStep+": ")
 			in, err := b.env.Store.InboxGet(context.Background(), b.requestSource(), reqID)
 			require.NoError(t, err)
 			require.Equal(t, registry.OutcomeFailed, in.Outcome)
 			// Permanent: one delivery, no retries; a dead-letter copy.
-			require.Equal(t, map[string]int{events.TypeOnboardFailed: 1}, b.outboxFor(t, reqID))
+			require.Equal(t, map[string]int{events.TypeOnboardFailed: 1}, b.env.OutboxTypes(reqID))
 			require.Empty(t, b.connectionsNamed(ObjectName("Nope", id)))
 			if tc.wantStep != StepCreateConnection {
 				require.Empty(t, b.sourcesNamed(ObjectName("Nope", id)))
@@ -263,7 +263,7 @@ func TestOnboardRidesOutAirbyteFaults(t *testing.T) {
 		got := testenv.Data[events.ConnectionOnboarded](t, fact)
 		require.Len(t, b.sourcesNamed(ObjectName(names[i], got.ID)), 1, "sources for %s", names[i])
 		require.Len(t, b.connectionsNamed(ObjectName(names[i], got.ID)), 1, "connections for %s", names[i])
-		require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.outboxFor(t, reqID))
+		require.Equal(t, map[string]int{events.TypeOnboarded: 1}, b.env.OutboxTypes(reqID))
 	}
 	require.Positive(t, b.calls.Status(http.StatusInternalServerError), "500s were injected")
 	require.Positive(t, b.calls.Status(http.StatusTooManyRequests), "429s were injected")
@@ -281,7 +281,7 @@ func TestOnboardGivesUpAfterMaxDeliver(t *testing.T) {
 	require.Contains(t, got.Reason, "502")
 	require.Contains(t, got.Reason, "gave up after 3 deliveries")
 	require.NotEmpty(t, got.AirbyteSourceID, "the source created before the failure is named")
-	require.Equal(t, registry.StatusFailed, b.connection(t, got.ID).Status)
+	require.Equal(t, registry.StatusFailed, b.env.Connection(got.ID).Status)
 }
 
 func TestOnboardWaitsForTheCredentialBroker(t *testing.T) {

@@ -30,12 +30,12 @@ func TestRepairCrashAtEachStep(t *testing.T) {
 			reqID := b.repair(t, conn.ID, catalogOf(protocol("Account", "incremental", "append_dedup"),
 				protocol("Lead", "full_refresh", "overwrite")), "")
 			select {
-			case <-first.crashed:
+			case <-first.Crashed:
 			case <-time.After(15 * time.Second):
 				t.Fatalf("the worker never reached %s", point)
 			}
-			first.kill()
-			require.Equal(t, registry.StatusHealing, b.connection(t, conn.ID).Status, "left HEALING by the crash")
+			first.Kill()
+			require.Equal(t, registry.StatusHealing, b.env.Connection(conn.ID).Status, "left HEALING by the crash")
 			b.start(t, workerOpts{ownConn: true})
 			requireRepairedOnce(t, b, conn, reqID)
 		})
@@ -46,11 +46,11 @@ func TestRepairCrashAtEachStep(t *testing.T) {
 // which Airbyte carried out, and kills the worker at that instant.
 func TestRepairCrashWhileUpdating(t *testing.T) {
 	t.Parallel()
-	var first *runningWorker
+	var first *testenv.Worker
 	killed := make(chan struct{})
 	lossy := &testenv.LossyTransport{Method: http.MethodPost, PathSuffix: updatePath}
 	lossy.OnLoss = func() {
-		first.nc.Close()
+		first.NC.Close()
 		close(killed)
 	}
 	b := setup(t, setupOpts{transport: func(rt http.RoundTripper) http.RoundTripper {
@@ -66,7 +66,7 @@ func TestRepairCrashWhileUpdating(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("connections/update was never sent")
 	}
-	first.kill()
+	first.Kill()
 	b.start(t, workerOpts{ownConn: true})
 	requireRepairedOnce(t, b, conn, reqID)
 	require.Equal(t, 2, b.calls.Count(http.MethodPost, updatePath), "the update is sent again: it converges")
@@ -85,10 +85,10 @@ func requireRepairedOnce(t *testing.T, b *bundle, conn registry.Connection, reqI
 	require.Equal(t, reqID, versions[1].RequestID)
 	require.Equal(t, got.ContentHash, versions[1].ContentHash)
 	b.requireActiveAndFree(t, conn.ID)
-	require.Equal(t, 2, b.connection(t, conn.ID).CatalogVersion)
+	require.Equal(t, 2, b.env.Connection(conn.ID).CatalogVersion)
 	require.Equal(t, []string{"Account", "Lead"}, streamNames(b.airbyteConnection(t, conn.AirbyteConnectionID)))
 
-	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.outboxFor(t, reqID), "one fact")
+	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.env.OutboxTypes(reqID), "one fact")
 	ids := map[string]bool{}
 	for _, f := range b.env.Facts(reqID) {
 		require.Equal(t, events.TypeCatalogVersioned, f.Type(), "no other fact answers the request")

@@ -3,22 +3,19 @@ package repair
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bus"
-	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -38,21 +35,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	calls := &testenv.CallLog{}
-	rt := calls.Transport(nil)
-	if o.transport != nil {
-		rt = o.transport(rt)
-	}
-	acfg := o.airbyte
-	acfg.HTTPClient = &http.Client{Transport: rt}
-	if acfg.BackoffBase == 0 {
-		acfg.BackoffBase, acfg.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
-	}
-	if acfg.BreakerOpenTimeout == 0 {
-		acfg.BreakerOpenTimeout = 100 * time.Millisecond
-	}
-	env := testenv.New(t, testenv.Options{Airbyte: acfg, NoRelay: true})
-	env.StartRelay()
+	env, calls := testenv.NewWorkerEnv(t, testenv.WorkerEnvOptions{Airbyte: o.airbyte, Transport: o.transport})
 	return &bundle{env: env, calls: calls}
 }
 
@@ -129,59 +112,20 @@ type workerOpts struct {
 	maxDeliver int
 }
 
-type runningWorker struct {
-	w       *Worker
-	nc      *nats.Conn
-	stop    func()
-	crashed chan struct{}
-}
-
-var errKilled = errors.New("worker killed")
-
-func (b *bundle) start(t *testing.T, opts ...workerOpts) *runningWorker {
+func (b *bundle) start(t *testing.T, opts ...workerOpts) *testenv.Worker {
 	t.Helper()
 	var o workerOpts
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	deps := *b.env.Deps
-	rw := &runningWorker{crashed: make(chan struct{})}
-	if o.ownConn || o.crashAt != "" {
-		rw.nc, deps.JS = bustest.Connect(t, b.env.NS)
-		deps.NC = rw.nc
-	}
-	cfg := Config{BusyRetry: 50 * time.Millisecond, Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond,
-		MaxDeliver: o.maxDeliver, Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}}
-	w, err := New(&deps, b.env.Airbyte, cfg)
-	require.NoError(t, err)
-	rw.w = w
-	if o.crashAt != "" {
-		var once sync.Once
-		w.crash = func(p string) error {
-			if p != o.crashAt {
-				return nil
-			}
-			fired := false
-			once.Do(func() {
-				fired = true
-				rw.nc.Close()
-				close(rw.crashed)
-			})
-			if fired {
-				return errKilled
-			}
-			return nil
-		}
-	}
-	rw.stop = b.env.Go(w.Run)
-	return rw
-}
-
-func (rw *runningWorker) kill() {
-	if rw.nc != nil {
-		rw.nc.Close()
-	}
-	go rw.stop()
+	return b.env.StartWorker(testenv.WorkerOptions{OwnConn: o.ownConn, CrashAt: o.crashAt}, func(deps *app.Deps, crash func(string) error) func(context.Context) error {
+		cfg := Config{BusyRetry: 50 * time.Millisecond, Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond,
+			MaxDeliver: o.maxDeliver, Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}}
+		w, err := New(deps, b.env.Airbyte, cfg)
+		require.NoError(t, err)
+		w.crash = crash
+		return w.Run
+	})
 }
 
 func (b *bundle) requestSource() string { return "/test/" + b.env.T.Name() }
@@ -193,13 +137,6 @@ func (b *bundle) repair(t *testing.T, connectionID string, catalog any, reason s
 	require.NoError(t, err)
 	return b.env.Publish(events.TypeRepairRequested, events.RepairRequested{
 		ConnectionID: connectionID, NewSyncCatalog: raw, Reason: reason})
-}
-
-func (b *bundle) connection(t *testing.T, id string) registry.Connection {
-	t.Helper()
-	c, err := b.env.Store.ConnectionGet(context.Background(), id)
-	require.NoError(t, err)
-	return c
 }
 
 func (b *bundle) versions(t *testing.T, id string) []registry.CatalogVersion {
@@ -220,27 +157,10 @@ func (b *bundle) airbyteConnection(t *testing.T, id string) emulator.ConnectionS
 	return emulator.ConnectionSnapshot{}
 }
 
-// outboxFor counts the outbox rows answering a request, by type.
-func (b *bundle) outboxFor(t *testing.T, requestID string) map[string]int {
-	t.Helper()
-	rows, err := b.env.Store.Pool().Query(context.Background(),
-		`SELECT event_type FROM outbox WHERE correlation_id = $1`, requestID)
-	require.NoError(t, err)
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var typ string
-		require.NoError(t, rows.Scan(&typ))
-		out[typ]++
-	}
-	require.NoError(t, rows.Err())
-	return out
-}
-
 // requireNotHealing checks the connection is ACTIVE and no repair holds it.
 func (b *bundle) requireActiveAndFree(t *testing.T, id string) {
 	t.Helper()
-	c := b.connection(t, id)
+	c := b.env.Connection(id)
 	require.Equal(t, registry.StatusActive, c.Status)
 	require.Empty(t, c.StatusReason)
 	h, err := b.env.Store.ConnectionHealingHolder(context.Background(), id)

@@ -64,7 +64,7 @@ func TestRepairAppliesSeedCatalog(t *testing.T) {
 
 	// Registry: ACTIVE at version 2, the new source catalog recorded.
 	b.requireActiveAndFree(t, conn.ID)
-	after := b.connection(t, conn.ID)
+	after := b.env.Connection(conn.ID)
 	require.Equal(t, 2, after.CatalogVersion)
 	require.Equal(t, v2.SourceCatalogID, after.AirbyteSourceCatalogID)
 	require.NotEqual(t, conn.AirbyteSourceCatalogID, after.AirbyteSourceCatalogID, "a fresh discover's catalog")
@@ -90,7 +90,7 @@ func TestRepairAppliesSeedCatalog(t *testing.T) {
 	require.Contains(t, string(stored.Streams[0].Stream.JSONSchema), "Region__c")
 
 	require.Equal(t, 1, b.calls.Count(http.MethodPost, updatePath))
-	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.outboxFor(t, reqID))
+	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.env.OutboxTypes(reqID))
 	in, err := b.env.Store.InboxGet(ctx, b.requestSource(), reqID)
 	require.NoError(t, err)
 	require.Equal(t, registry.OutcomeDone, in.Outcome)
@@ -158,7 +158,7 @@ func TestRepairIdenticalCatalogIsIdempotent(t *testing.T) {
 	require.Len(t, b.versions(t, conn.ID), 1)
 	require.Zero(t, b.calls.Count(http.MethodPost, updatePath))
 	b.requireActiveAndFree(t, conn.ID)
-	require.Equal(t, 1, b.connection(t, conn.ID).CatalogVersion)
+	require.Equal(t, 1, b.env.Connection(conn.ID).CatalogVersion)
 }
 
 // TestRepairRejectsCatalog sends catalogs Airbyte would refuse: each ends
@@ -283,7 +283,7 @@ func TestRepairRejectsCatalog(t *testing.T) {
 			in, err := b.env.Store.InboxGet(context.Background(), b.requestSource(), reqID)
 			require.NoError(t, err)
 			require.Equal(t, registry.OutcomeFailed, in.Outcome)
-			require.Equal(t, map[string]int{events.TypeRepairFailed: 1}, b.outboxFor(t, reqID))
+			require.Equal(t, map[string]int{events.TypeRepairFailed: 1}, b.env.OutboxTypes(reqID))
 		})
 	}
 }
@@ -321,8 +321,8 @@ func TestRepairRefusesConnections(t *testing.T) {
 		require.Equal(t, "connection_id", got.Field)
 	}
 	require.Equal(t, calls, b.calls.Total(), "no Airbyte call")
-	require.Equal(t, registry.StatusFailed, b.connection(t, failed.ID).Status)
-	require.Equal(t, registry.StatusPending, b.connection(t, pending.ID).Status)
+	require.Equal(t, registry.StatusFailed, b.env.Connection(failed.ID).Status)
+	require.Equal(t, registry.StatusPending, b.env.Connection(pending.ID).Status)
 }
 
 // TestRepairWaitsForAnotherRepair starts a repair while another request
@@ -369,7 +369,7 @@ func TestRepairRidesOutAirbyteFaults(t *testing.T) {
 	require.Positive(t, b.calls.Status(http.StatusTooManyRequests))
 	require.Len(t, b.versions(t, conn.ID), 2)
 	b.requireActiveAndFree(t, conn.ID)
-	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.outboxFor(t, reqID))
+	require.Equal(t, map[string]int{events.TypeCatalogVersioned: 1}, b.env.OutboxTypes(reqID))
 }
 
 // TestRepairGivesUpRestoresStatus fails every update until the request

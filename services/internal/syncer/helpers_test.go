@@ -1,7 +1,6 @@
 package syncer
 
 import (
-	"hash/fnv"
 	"net/http"
 	"regexp"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/emulator"
-	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
@@ -52,14 +50,10 @@ func setup(t testing.TB, o envOptions) *harness {
 			BreakerOpenTimeout: 50 * time.Millisecond,
 		},
 		// The shared relay elects one leader per database; tests running in
-		// parallel each need their own.
+		// parallel each need their own (StartRelay).
 		NoRelay: true,
 	})
-	lock := fnv.New64a()
-	_, _ = lock.Write([]byte("syncer-test-relay:" + h.Schema.Name))
-	relay := outbox.NewRelay(h.Store, h.JS, outbox.RelayConfig{
-		PollInterval: 10 * time.Millisecond, LockID: int64(lock.Sum64() >> 1), Logger: h.Log})
-	h.Go(relay.Run)
+	h.StartRelay()
 	return h
 }
 
