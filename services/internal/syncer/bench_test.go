@@ -1,23 +1,13 @@
 package syncer
 
 import (
-	"errors"
 	"fmt"
-	"math"
-	"os"
-	"slices"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 
 	"github.com/aam-mesh/aam/events"
-	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -32,8 +22,8 @@ import (
 // SYNC_BENCH_CONNECTIONS (default 500) the number of connections they are
 // spread over.
 func BenchmarkSyncPipeline(b *testing.B) {
-	n := envInt("SYNC_BENCH_REQUESTS", 10000)
-	conns := envInt("SYNC_BENCH_CONNECTIONS", 500)
+	n := testenv.EnvInt("SYNC_BENCH_REQUESTS", 10000)
+	conns := testenv.EnvInt("SYNC_BENCH_CONNECTIONS", 500)
 	for _, rate := range []int{0, 1000} {
 		name := "max"
 		if rate > 0 {
@@ -56,96 +46,28 @@ func runPipeline(b *testing.B, n, numConns, rate int) {
 	}
 	// The test environment logs everything; the worker under measurement
 	// logs nothing and calls Airbyte without the recording transport.
-	deps := *h.Deps
-	deps.Log = zap.NewNop()
-	ab, err := airbyte.New(airbyte.Config{BaseURL: h.AirbyteURL, ClientID: h.Emulator.Config().ClientID,
-		ClientSecret: airbyte.NewSecret(h.Emulator.Config().ClientSecret), RateLimit: -1,
-	})
-	require.NoError(b, err)
-	w, err := New(&deps, ab, Config{})
+	deps, ab := h.QuietWorkerDeps()
+	w, err := New(deps, ab, Config{})
 	require.NoError(b, err)
 	h.Go(w.Run)
 
-	var mu sync.Mutex
-	sent := make(map[string]time.Time, n)
-	latencies := make([]time.Duration, 0, n)
-	done := make(chan struct{})
-	sub, err := h.NC.Subscribe("aam.events.sync.>", func(m *nats.Msg) {
-		if m.Subject == events.SubjectSyncStarted {
-			return
-		}
-		id := m.Header.Get("ce-" + events.ExtCorrelationID)
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		if t, ok := sent[id]; ok {
-			latencies = append(latencies, now.Sub(t))
-			delete(sent, id)
-			if len(latencies) == n {
-				close(done)
-			}
-		}
-	})
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = sub.Unsubscribe() })
-
-	msgs := make([]*nats.Msg, n)
-	ids := make([]string, n)
-	for i := range msgs {
-		ev, err := events.New(events.TypeSyncRequested, "/bench", events.SyncRequested{ConnectionID: conns[i%numConns].ID})
-		require.NoError(b, err)
-		msgs[i], err = events.ToMsg(events.SubjectSyncRequest, ev, events.Binary)
-		require.NoError(b, err)
-		ids[i] = ev.ID()
-	}
-	b.StartTimer()
-	start := time.Now()
+	load := h.NewLoad(events.TypeSyncRequested, n, func(i int) any {
+		return events.SyncRequested{ConnectionID: conns[i%numConns].ID}
+	}, "aam.events.sync.>", func(subject string) bool { return subject == events.SubjectSyncStarted })
 	var interval time.Duration
 	if rate > 0 {
 		interval = time.Second / time.Duration(rate)
 	}
-	for i, m := range msgs {
-		if interval > 0 {
-			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-				time.Sleep(d)
-			}
-		}
-		mu.Lock()
-		sent[ids[i]] = time.Now()
-		mu.Unlock()
-		for {
-			_, err := h.JS.PublishMsgAsync(m, jetstream.WithMsgID(ids[i]))
-			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-				require.NoError(b, err)
-				break
-			}
-			<-h.JS.PublishAsyncComplete()
-		}
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("only %d of %d requests answered", len(latencies), n)
-	}
+	b.StartTimer()
+	start := load.Send(interval)
+	load.Wait(5 * time.Minute)
 	elapsed := time.Since(start)
 	b.StopTimer()
 
-	slices.Sort(latencies)
-	pct := func(p float64) float64 {
-		i := int(math.Ceil(p*float64(len(latencies)))) - 1
-		return float64(latencies[max(i, 0)].Microseconds()) / 1000
-	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")
-	b.ReportMetric(pct(0.50), "p50_ms")
-	b.ReportMetric(pct(0.99), "p99_ms")
-	b.ReportMetric(float64(latencies[len(latencies)-1].Microseconds())/1000, "max_ms")
+	b.ReportMetric(ms(load.Percentile(0.50)), "p50_ms")
+	b.ReportMetric(ms(load.Percentile(0.99)), "p99_ms")
+	b.ReportMetric(ms(load.Percentile(1)), "max_ms")
 	require.Equal(b, n, len(h.Emulator.Jobs()), "one job per request")
-
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }
