@@ -102,22 +102,16 @@ func (e *Emulator) configJob(id int64) (*jobRec, error) {
 }
 
 func (e *Emulator) configGetJob(r *http.Request) (int, any, error) {
-	var req struct {
-		ID int64 `json:"id"`
-	}
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j, err := e.configJob(req.ID)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, jobInfoJSON(j), nil
+	return e.onConfigJob(r, func(*jobRec) error { return nil })
 }
 
 func (e *Emulator) configCancelJob(r *http.Request) (int, any, error) {
+	return e.onConfigJob(r, e.cancel)
+}
+
+// onConfigJob serves a Configuration API call on one job ({"id": n}): do
+// runs on the job with e.mu held, and the answer is the JobInfoRead after it.
+func (e *Emulator) onConfigJob(r *http.Request, do func(*jobRec) error) (int, any, error) {
 	var req struct {
 		ID int64 `json:"id"`
 	}
@@ -130,7 +124,7 @@ func (e *Emulator) configCancelJob(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := e.cancel(j); err != nil {
+	if err := do(j); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, jobInfoJSON(j), nil

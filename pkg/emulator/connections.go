@@ -479,9 +479,7 @@ func (e *Emulator) createConnection(r *http.Request) (int, any, error) {
 
 // applyConnectionPatch applies the scalar fields of a public create/patch.
 func (e *Emulator) applyConnectionPatch(c *connectionRec, req connectionRequest, cron string) error {
-	if req.Name != nil {
-		c.Name = *req.Name
-	}
+	setIfSent(&c.Name, req.Name)
 	if req.Schedule != nil {
 		switch req.Schedule.ScheduleType {
 		case "cron":
@@ -495,12 +493,8 @@ func (e *Emulator) applyConnectionPatch(c *connectionRec, req connectionRequest,
 	if req.NamespaceDefinition != nil {
 		c.NamespaceDefinition = toConfigNamespace(*req.NamespaceDefinition)
 	}
-	if req.NamespaceFormat != nil {
-		c.NamespaceFormat = *req.NamespaceFormat
-	}
-	if req.Prefix != nil {
-		c.Prefix = *req.Prefix
-	}
+	setIfSent(&c.NamespaceFormat, req.NamespaceFormat)
+	setIfSent(&c.Prefix, req.Prefix)
 	if req.NonBreakingSchemaUpdatesBehavior != nil {
 		p, ok := publicToConfigPreference[*req.NonBreakingSchemaUpdatesBehavior]
 		if !ok {
@@ -544,27 +538,19 @@ func (e *Emulator) getConnection(r *http.Request) (int, any, error) {
 }
 
 func (e *Emulator) listConnections(r *http.Request) (int, any, error) {
-	q := r.URL.Query()
-	p, err := parsePage(q)
+	l, err := parseWorkspaceList(r.URL.Query(), true)
 	if err != nil {
 		return 0, nil, err
 	}
-	inc, err := boolQuery(q, "includeDeleted")
-	if err != nil {
-		return 0, nil, err
-	}
-	ws := multiQuery(q, "workspaceIds")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var items []map[string]any
 	for _, id := range e.st.connOrder {
-		c := e.st.connections[id]
-		if (c.Status == "deprecated" && !inc) || (len(ws) > 0 && !slices.Contains(ws, c.WorkspaceID)) {
-			continue
+		if c := e.st.connections[id]; l.keeps(c.WorkspaceID, c.Status == "deprecated") {
+			items = append(items, e.publicConnectionJSON(c))
 		}
-		items = append(items, e.publicConnectionJSON(c))
 	}
-	return http.StatusOK, paginate(e, r, "connections", items, p, listFilters(q)), nil
+	return http.StatusOK, paginate(e, r, "connections", items, l.page, l.filters), nil
 }
 
 func (e *Emulator) patchConnection(r *http.Request) (int, any, error) {
@@ -762,21 +748,11 @@ func (e *Emulator) configUpdateConnection(r *http.Request) (int, any, error) {
 		}
 		c.SourceCatalogID = *req.SourceCatalogID
 	}
-	if req.Name != nil {
-		c.Name = *req.Name
-	}
-	if req.NamespaceDefinition != nil {
-		c.NamespaceDefinition = *req.NamespaceDefinition
-	}
-	if req.NamespaceFormat != nil {
-		c.NamespaceFormat = *req.NamespaceFormat
-	}
-	if req.Prefix != nil {
-		c.Prefix = *req.Prefix
-	}
-	if req.ScheduleType != nil {
-		c.ScheduleType = *req.ScheduleType
-	}
+	setIfSent(&c.Name, req.Name)
+	setIfSent(&c.NamespaceDefinition, req.NamespaceDefinition)
+	setIfSent(&c.NamespaceFormat, req.NamespaceFormat)
+	setIfSent(&c.Prefix, req.Prefix)
+	setIfSent(&c.ScheduleType, req.ScheduleType)
 	if req.ScheduleData != nil {
 		if cr := req.ScheduleData.Cron; cr != nil {
 			c.CronExpression, c.CronTimeZone = cr.CronExpression, cmpOr(cr.CronTimeZone, "UTC")
@@ -791,22 +767,22 @@ func (e *Emulator) configUpdateConnection(r *http.Request) (int, any, error) {
 			c.StatusReason = ""
 		}
 	}
-	if req.BreakingChange != nil {
-		c.BreakingChange = *req.BreakingChange
-	}
-	if req.NotifySchemaChanges != nil {
-		c.NotifySchemaChanges = *req.NotifySchemaChanges
-	}
-	if req.NonBreakingChangesPreference != nil {
-		c.NonBreakingPreference = *req.NonBreakingChangesPreference
-	}
-	if req.BackfillPreference != nil {
-		c.BackfillPreference = *req.BackfillPreference
-	}
+	setIfSent(&c.BreakingChange, req.BreakingChange)
+	setIfSent(&c.NotifySchemaChanges, req.NotifySchemaChanges)
+	setIfSent(&c.NonBreakingPreference, req.NonBreakingChangesPreference)
+	setIfSent(&c.BackfillPreference, req.BackfillPreference)
 	if req.Tags != nil {
 		c.Tags = req.Tags
 	}
 	return http.StatusOK, e.configConnectionJSON(c), nil
+}
+
+// setIfSent stores *v in dst when the request sent v: the patch semantics of
+// the update calls.
+func setIfSent[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 func cmpOr(a, b string) string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -215,27 +214,19 @@ func (e *Emulator) getSource(r *http.Request) (int, any, error) {
 }
 
 func (e *Emulator) listSources(r *http.Request) (int, any, error) {
-	q := r.URL.Query()
-	p, err := parsePage(q)
+	l, err := parseWorkspaceList(r.URL.Query(), true)
 	if err != nil {
 		return 0, nil, err
 	}
-	inc, err := boolQuery(q, "includeDeleted")
-	if err != nil {
-		return 0, nil, err
-	}
-	ws := multiQuery(q, "workspaceIds")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var items []map[string]any
 	for _, id := range e.st.sourceOrder {
-		s := e.st.sources[id]
-		if (s.Deleted && !inc) || (len(ws) > 0 && !slices.Contains(ws, s.WorkspaceID)) {
-			continue
+		if s := e.st.sources[id]; l.keeps(s.WorkspaceID, s.Deleted) {
+			items = append(items, e.sourceJSON(s))
 		}
-		items = append(items, e.sourceJSON(s))
 	}
-	return http.StatusOK, paginate(e, r, "sources", items, p, listFilters(q)), nil
+	return http.StatusOK, paginate(e, r, "sources", items, l.page, l.filters), nil
 }
 
 // mergeSecrets keeps stored secrets where the update echoes the mask back.
@@ -245,6 +236,17 @@ func mergeSecrets(def *SourceDefinition, old, upd map[string]any) {
 			upd[s] = old[s]
 		}
 	}
+}
+
+// checkNewConfig readies cfg, a configuration a request gives s, as Airbyte
+// does on an update: without sourceType, with the stored secrets where the
+// request echoes their mask, and valid for the source's definition. Callers
+// hold e.mu.
+func (e *Emulator) checkNewConfig(s *sourceRec, cfg map[string]any) error {
+	def := e.st.sourceDefs[s.DefinitionID]
+	delete(cfg, "sourceType")
+	mergeSecrets(def, s.Config, cfg)
+	return validateConfig(def, cfg)
 }
 
 func (e *Emulator) patchSource(r *http.Request) (int, any, error) {
@@ -262,23 +264,18 @@ func (e *Emulator) patchSource(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	def := e.st.sourceDefs[s.DefinitionID]
 	cfg := s.Config
 	if req.Configuration != nil {
 		cfg = deepCopy(s.Config).(map[string]any)
 		for k, v := range req.Configuration {
 			cfg[k] = v
 		}
-		delete(cfg, "sourceType")
-		mergeSecrets(def, s.Config, cfg)
-		if err := validateConfig(def, cfg); err != nil {
+		if err := e.checkNewConfig(s, cfg); err != nil {
 			return 0, nil, err
 		}
 	}
 	s.Config = cfg
-	if req.Name != nil {
-		s.Name = *req.Name
-	}
+	setIfSent(&s.Name, req.Name)
 	return http.StatusOK, e.sourceJSON(s), nil
 }
 
@@ -299,11 +296,8 @@ func (e *Emulator) putSource(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	def := e.st.sourceDefs[s.DefinitionID]
 	cfg := deepCopy(req.Configuration).(map[string]any)
-	delete(cfg, "sourceType")
-	mergeSecrets(def, s.Config, cfg)
-	if err := validateConfig(def, cfg); err != nil {
+	if err := e.checkNewConfig(s, cfg); err != nil {
 		return 0, nil, err
 	}
 	s.Name, s.Config = req.Name, cfg

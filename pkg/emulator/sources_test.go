@@ -132,3 +132,29 @@ func TestWorkspaceAndDestination(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, b.c.pub(http.MethodGet, "/workspaces/"+wsID, nil).status)
 	require.Equal(t, http.StatusBadRequest, b.c.pub(http.MethodGet, "/workspaces?limit=0", nil).status)
 }
+
+// TestListsFilterByWorkspaceAndDeleted checks the query of the source,
+// connection and destination lists: workspaceIds, includeDeleted (read by
+// the source and connection lists only) and the filters in the page links.
+func TestListsFilterByWorkspaceAndDeleted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Config{})
+	src := b.createSource(t)
+	b.createConnection(t, src, nil)
+	other := "00000000-0000-0000-0000-000000000000"
+	for _, list := range []string{"sources", "connections", "destinations"} {
+		path := "/api/public/v1/" + list
+		require.Len(t, b.c.ok(http.StatusOK, http.MethodGet, path+"?workspaceIds="+wsID, nil)["data"], 1, list)
+		require.Len(t, b.c.ok(http.StatusOK, http.MethodGet, path+"?workspaceIds="+other+","+wsID, nil)["data"], 1, list)
+		page := b.c.ok(http.StatusOK, http.MethodGet, path+"?workspaceIds="+other, nil)
+		require.Empty(t, page["data"], list)
+		require.Empty(t, page["next"], list)
+		page = b.c.ok(http.StatusOK, http.MethodGet, path+"?workspaceIds="+wsID+"&includeDeleted=true&limit=1", nil)
+		require.Contains(t, page["next"], "/v1/"+list+"?workspaceIds="+wsID+"&includeDeleted=true&limit=1&offset=1", list)
+	}
+	require.Equal(t, http.StatusBadRequest, b.c.pub(http.MethodGet, "/sources?includeDeleted=maybe", nil).status)
+	require.Equal(t, http.StatusBadRequest, b.c.pub(http.MethodGet, "/connections?includeDeleted=maybe", nil).status)
+	require.Len(t, b.c.ok(http.StatusOK, http.MethodGet, "/api/public/v1/destinations?includeDeleted=maybe", nil)["data"], 1,
+		"the destination list does not read includeDeleted")
+	require.Equal(t, http.StatusBadRequest, b.c.pub(http.MethodGet, "/sources?limit=0", nil).status)
+}

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 )
 
@@ -150,23 +151,19 @@ func (e *Emulator) destinationJSON(d *destinationRec) map[string]any {
 }
 
 func (e *Emulator) listDestinations(r *http.Request) (int, any, error) {
-	q := r.URL.Query()
-	p, err := parsePage(q)
+	l, err := parseWorkspaceList(r.URL.Query(), false)
 	if err != nil {
 		return 0, nil, err
 	}
-	ws := multiQuery(q, "workspaceIds")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var items []map[string]any
 	for _, id := range e.st.destOrder {
-		d := e.st.destinations[id]
-		if len(ws) > 0 && !slices.Contains(ws, d.WorkspaceID) {
-			continue
+		if d := e.st.destinations[id]; l.keeps(d.WorkspaceID, false) {
+			items = append(items, e.destinationJSON(d))
 		}
-		items = append(items, e.destinationJSON(d))
 	}
-	return http.StatusOK, paginate(e, r, "destinations", items, p, listFilters(q)), nil
+	return http.StatusOK, paginate(e, r, "destinations", items, l.page, l.filters), nil
 }
 
 func (e *Emulator) getDestination(r *http.Request) (int, any, error) {
@@ -178,6 +175,39 @@ func (e *Emulator) getDestination(r *http.Request) (int, any, error) {
 		return 0, nil, notFound(resDestination, id)
 	}
 	return http.StatusOK, e.destinationJSON(d), nil
+}
+
+// workspaceList is the query of the source, destination and connection lists:
+// a page, the workspaces (workspaceIds, all when empty) and, where the list has
+// deleted objects, includeDeleted.
+type workspaceList struct {
+	page           page
+	workspaces     []string
+	includeDeleted bool
+	// filters are copied into the page links.
+	filters [][2]string
+}
+
+// parseWorkspaceList reads a list query. withDeleted says the list reads
+// includeDeleted (the destination list does not).
+func parseWorkspaceList(q url.Values, withDeleted bool) (workspaceList, error) {
+	p, err := parsePage(q)
+	if err != nil {
+		return workspaceList{}, err
+	}
+	l := workspaceList{page: p, workspaces: multiQuery(q, "workspaceIds"), filters: listFilters(q)}
+	if withDeleted {
+		if l.includeDeleted, err = boolQuery(q, "includeDeleted"); err != nil {
+			return workspaceList{}, err
+		}
+	}
+	return l, nil
+}
+
+// keeps reports whether the list shows an object of the workspace, deleted or
+// not.
+func (l workspaceList) keeps(workspace string, deleted bool) bool {
+	return (!deleted || l.includeDeleted) && (len(l.workspaces) == 0 || slices.Contains(l.workspaces, workspace))
 }
 
 // listFilters are the filters Airbyte copies into source/destination/connection
