@@ -95,6 +95,7 @@ func keyOf(s Stream) streamKey { return streamKey{s.Name, s.Namespace} }
 // configured (the connection's selected streams) whose field map or source-defined
 // primary key changed, with breaking flags per fieldTransformBreaksConnection and
 // primaryKeyTransformBreaksConnection.
+// The observer's own Diff is tested against this one, Airbyte's stand-in: keep them apart.
 func diffCatalogs(old, new []Stream, configured []catalogStream) CatalogDiff {
 	oldBy := map[streamKey]Stream{}
 	for _, s := range old {

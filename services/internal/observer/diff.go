@@ -33,6 +33,8 @@ import (
 // whose configured key differs. Nothing else is.
 //
 // Transforms are ordered by stream name and namespace, fields by path.
+//
+// pkg/emulator has its own diff, standing in for Airbyte's; TestDiffAgreesWithAirbyte checks this one against it.
 func Diff(baseline []airbyte.StreamDescriptor, configured, discovered *airbyte.AirbyteCatalog) airbyte.CatalogDiff {
 	type key struct{ name, ns string }
 	old := map[key]bool{}
