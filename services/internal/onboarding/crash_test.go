@@ -60,24 +60,11 @@ func TestOnboardCrashWhileCreating(t *testing.T) {
 	for _, path := range []string{"/v1/sources", "/v1/connections"} {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
-			var first *testenv.Worker
-			killed := make(chan struct{})
-			lossy := &testenv.LossyTransport{Method: http.MethodPost, PathSuffix: path}
-			lossy.OnLoss = func() {
-				first.NC.Close()
-				close(killed)
-			}
-			b := setup(t, setupOpts{transport: func(rt http.RoundTripper) http.RoundTripper {
-				lossy.Next = rt
-				return lossy
-			}})
-			first = b.start(t, workerOpts{ownConn: true})
+			loss := testenv.NewAnswerLoss(http.MethodPost, path)
+			b := setup(t, setupOpts{transport: loss.Transport})
+			first := loss.Kills(b.start(t, workerOpts{ownConn: true}))
 			reqID, _ := b.request("Reset")
-			select {
-			case <-killed:
-			case <-time.After(15 * time.Second):
-				t.Fatal("the create call was never sent")
-			}
+			loss.Wait(t)
 			first.Kill()
 			b.start(t, workerOpts{ownConn: true})
 			requireOnboardedOnce(t, b, reqID, "Reset")

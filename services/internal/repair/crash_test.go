@@ -46,26 +46,13 @@ func TestRepairCrashAtEachStep(t *testing.T) {
 // which Airbyte carried out, and kills the worker at that instant.
 func TestRepairCrashWhileUpdating(t *testing.T) {
 	t.Parallel()
-	var first *testenv.Worker
-	killed := make(chan struct{})
-	lossy := &testenv.LossyTransport{Method: http.MethodPost, PathSuffix: updatePath}
-	lossy.OnLoss = func() {
-		first.NC.Close()
-		close(killed)
-	}
-	b := setup(t, setupOpts{transport: func(rt http.RoundTripper) http.RoundTripper {
-		lossy.Next = rt
-		return lossy
-	}})
+	loss := testenv.NewAnswerLoss(http.MethodPost, updatePath)
+	b := setup(t, setupOpts{transport: loss.Transport})
 	conn := b.seed(t, seedOpts{})
-	first = b.start(t, workerOpts{ownConn: true})
+	first := loss.Kills(b.start(t, workerOpts{ownConn: true}))
 	reqID := b.repair(t, conn.ID, catalogOf(protocol("Account", "incremental", "append_dedup"),
 		protocol("Lead", "full_refresh", "overwrite")), "")
-	select {
-	case <-killed:
-	case <-time.After(15 * time.Second):
-		t.Fatal("connections/update was never sent")
-	}
+	loss.Wait(t)
 	first.Kill()
 	b.start(t, workerOpts{ownConn: true})
 	requireRepairedOnce(t, b, conn, reqID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,6 +123,50 @@ func (w *Worker) Kill() {
 		w.NC.Close()
 	}
 	go w.Stop()
+}
+
+// AnswerLoss loses the answer to the first call with Method and a path
+// ending in PathSuffix, as a connection reset after Airbyte acted would, and
+// kills the worker that sent it at that instant: the worker's own NATS
+// connection closes (no ack, no nak).
+type AnswerLoss struct {
+	lossy  LossyTransport
+	killed chan struct{}
+	worker atomic.Pointer[Worker]
+}
+
+// NewAnswerLoss returns an AnswerLoss for calls with method and a path
+// ending in pathSuffix. Give its Transport to WorkerEnvOptions.Transport and
+// the worker to kill to Kills.
+func NewAnswerLoss(method, pathSuffix string) *AnswerLoss {
+	a := &AnswerLoss{lossy: LossyTransport{Method: method, PathSuffix: pathSuffix}, killed: make(chan struct{})}
+	a.lossy.OnLoss = func() {
+		a.worker.Load().NC.Close()
+		close(a.killed)
+	}
+	return a
+}
+
+// Transport wraps next with the loss.
+func (a *AnswerLoss) Transport(next http.RoundTripper) http.RoundTripper {
+	a.lossy.Next = next
+	return &a.lossy
+}
+
+// Kills names the worker to kill (started with OwnConn) and returns it.
+func (a *AnswerLoss) Kills(w *Worker) *Worker {
+	a.worker.Store(w)
+	return w
+}
+
+// Wait waits until the answer was lost, and fails the test after 15 s.
+func (a *AnswerLoss) Wait(t testing.TB) {
+	t.Helper()
+	select {
+	case <-a.killed:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s …%s was never sent", a.lossy.Method, a.lossy.PathSuffix)
+	}
 }
 
 // OutboxTypes counts the outbox rows answering a request, by event type.
