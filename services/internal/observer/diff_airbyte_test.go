@@ -2,12 +2,14 @@ package observer
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -57,4 +59,31 @@ func TestDiffAgreesWithAirbyte(t *testing.T) {
 	got, err := json.Marshal(ours)
 	require.NoError(t, err)
 	require.JSONEq(t, string(want), string(got))
+
+	// The classification refines the diff and keeps Airbyte's verdict on
+	// every change it reports: breaking per Airbyte exactly when Airbyte
+	// says so, and every breaking Airbyte transform has its change.
+	changes := drift.Classify(ours, &configured, disc.Catalog)
+	require.Equal(t, *theirs.BreakingChange, drift.AirbyteBreaking(changes))
+	require.True(t, drift.Breaking(changes))
+	for _, tr := range theirs.CatalogDiff.Transforms {
+		if tr.UpdateStream == nil {
+			continue
+		}
+		for _, f := range tr.UpdateStream.FieldTransforms {
+			if !f.Breaking {
+				continue
+			}
+			require.True(t, slices.ContainsFunc(changes, func(c drift.Change) bool {
+				return c.Stream == tr.StreamDescriptor.Name && slices.Equal(c.Field, f.FieldName) && c.AirbyteBreaking && c.Breaking
+			}), "Airbyte's breaking %s of %s.%v", f.TransformType, tr.StreamDescriptor.Name, f.FieldName)
+		}
+	}
+	kinds := map[string]drift.Kind{}
+	for _, c := range changes {
+		kinds[c.Stream+"."+c.FieldPath()] = c.Kind
+	}
+	require.Equal(t, drift.TypeChanged, kinds["Account.NumberOfEmployees"], "integer to string: breaking for AAM, not Airbyte")
+	require.Equal(t, drift.StreamRemoved, kinds["User."], "User is offered, not synced")
+	require.Equal(t, drift.StreamAdded, kinds["Invoice__c."])
 }
