@@ -33,5 +33,11 @@
 // and terminated: bad input never blocks a consumer. When the server itself
 // gives up on a message (MaxDeliver reached by ack timeouts, e.g. a process
 // killed on every delivery), the runtime hears the max-deliveries advisory
-// and ends the request the same way.
+// and ends the request the same way. Either way the end is recorded in one
+// place: Route.Fail for a handler's failure, the Ledger for a rejection.
+//
+// Two typed vocabularies describe outcomes. RequestOutcome is how a request
+// ended (done, failed, rejected), as a Ledger records it; a Ledger maps its
+// store's own values to it. MessageOutcome is how one delivery was settled
+// (ack, nak, term, dlq, duplicate), the outcome label of the metrics.
 package bus

@@ -9,14 +9,6 @@ import (
 	"github.com/aam-mesh/aam/events"
 )
 
-// Request outcomes a Ledger reports.
-const (
-	OutcomeNone     = ""
-	OutcomeDone     = "done"
-	OutcomeFailed   = "failed"
-	OutcomeRejected = "rejected"
-)
-
 // Rejection describes a request the runtime refused: undecodable, missing
 // attributes, a type not accepted on its subject, or invalid data.
 type Rejection struct {
@@ -59,7 +51,7 @@ func (r Rejection) Fact(source string) (eventID string, data events.RequestRejec
 type Ledger interface {
 	// Outcome returns the recorded outcome of a request (OutcomeNone when
 	// there is none).
-	Outcome(ctx context.Context, source, id string) (string, error)
+	Outcome(ctx context.Context, source, id string) (RequestOutcome, error)
 	// Reject records a rejected request and its request.rejected fact.
 	Reject(ctx context.Context, r Rejection) error
 }
@@ -72,7 +64,7 @@ type directLedger struct {
 	source string
 }
 
-func (d directLedger) Outcome(context.Context, string, string) (string, error) {
+func (d directLedger) Outcome(context.Context, string, string) (RequestOutcome, error) {
 	return OutcomeNone, nil
 }
 

@@ -6,15 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Message outcomes counted by Metrics.
-const (
-	OutcomeAck       = "ack"
-	OutcomeNak       = "nak"
-	OutcomeTerm      = "term"
-	OutcomeDLQ       = "dlq"
-	OutcomeDuplicate = "duplicate"
-)
-
 // Metrics are the runtime's Prometheus series. A nil *Metrics records
 // nothing.
 type Metrics struct {
@@ -25,7 +16,8 @@ type Metrics struct {
 	redeliver  *prometheus.GaugeVec
 }
 
-// NewMetrics registers the runtime's series on reg:
+// NewMetrics registers the runtime's series on reg (outcome is a
+// MessageOutcome):
 //
 //	aam_messages_handled_total{consumer,outcome}      ack|nak|term|dlq|duplicate
 //	aam_handler_duration_seconds{consumer,outcome}
@@ -36,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aam_messages_handled_total",
-			Help: "Requests handled by a worker consumer, by outcome (ack, nak, term, dlq, duplicate).",
+			Help: "Requests handled by a worker consumer, by outcome (" + messageOutcomeList() + ").",
 		}, []string{"consumer", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "aam_handler_duration_seconds",
@@ -60,12 +52,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observe(consumer, outcome string, d time.Duration) {
+func (m *Metrics) observe(consumer string, outcome MessageOutcome, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.handled.WithLabelValues(consumer, outcome).Inc()
-	m.duration.WithLabelValues(consumer, outcome).Observe(d.Seconds())
+	m.handled.WithLabelValues(consumer, outcome.label()).Inc()
+	m.duration.WithLabelValues(consumer, outcome.label()).Observe(d.Seconds())
 }
 
 func (m *Metrics) consumerState(consumer string, pending uint64, ackPending, redelivered int) {

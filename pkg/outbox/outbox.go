@@ -70,15 +70,15 @@ func NewLedger(store *registry.Store, source string) *Ledger {
 }
 
 // Outcome implements bus.Ledger.
-func (l *Ledger) Outcome(ctx context.Context, source, id string) (string, error) {
+func (l *Ledger) Outcome(ctx context.Context, source, id string) (bus.RequestOutcome, error) {
 	e, err := l.store.InboxGet(ctx, source, id)
 	if registry.IsNotFound(err) {
 		return bus.OutcomeNone, nil
 	}
 	if err != nil {
-		return "", err
+		return bus.OutcomeNone, err
 	}
-	return e.Outcome, nil
+	return requestOutcome(e.Outcome)
 }
 
 // Reject implements bus.Ledger: inbox row and request.rejected fact in one

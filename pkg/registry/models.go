@@ -99,21 +99,28 @@ type JobRequest struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
+// InboxOutcome is how a request recorded in the inbox ended (the inbox's
+// outcome column).
+type InboxOutcome string
+
 // Inbox outcomes.
 const (
-	OutcomeDone     = "done"
-	OutcomeFailed   = "failed"
-	OutcomeRejected = "rejected"
+	// OutcomeDone: the request's effect is committed.
+	OutcomeDone InboxOutcome = "done"
+	// OutcomeFailed: handling the request failed for good.
+	OutcomeFailed InboxOutcome = "failed"
+	// OutcomeRejected: the request was refused before it was handled.
+	OutcomeRejected InboxOutcome = "rejected"
 )
 
 // InboxEntry is a row of inbox: a request that reached a terminal outcome.
 type InboxEntry struct {
-	Source     string    `json:"source"`
-	ID         string    `json:"id"`
-	Type       string    `json:"type"`
-	Outcome    string    `json:"outcome"`
-	Reason     string    `json:"reason"`
-	ReceivedAt time.Time `json:"received_at"`
+	Source     string       `json:"source"`
+	ID         string       `json:"id"`
+	Type       string       `json:"type"`
+	Outcome    InboxOutcome `json:"outcome"`
+	Reason     string       `json:"reason"`
+	ReceivedAt time.Time    `json:"received_at"`
 }
 
 // OutboxMessage is a row of outbox: an encoded NATS message waiting to be

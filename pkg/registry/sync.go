@@ -32,8 +32,8 @@ type SyncIntent struct {
 	Deliveries  int
 	// Outcome is the request's inbox outcome when it already ended (a copy
 	// published again after JetStream's duplicate window); no intent is
-	// recorded then.
-	Outcome string
+	// recorded then. It is empty when the request has not ended.
+	Outcome InboxOutcome
 }
 
 // SyncIntentBegin reads a connection and the request's inbox outcome and,

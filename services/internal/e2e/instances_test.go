@@ -197,7 +197,7 @@ func TestTwoInstancesOfEachWorker(t *testing.T) {
 		var split []string
 		for _, d := range instances {
 			h := handled(t, d, consumer)
-			require.Positive(t, h[bus.OutcomeAck], "%s requests acknowledged by %s: %v", consumer, d.Role, h)
+			require.Positive(t, h[string(bus.OutcomeAck)], "%s requests acknowledged by %s: %v", consumer, d.Role, h)
 			split = append(split, fmt.Sprintf("%s %v", d.Role, h))
 		}
 		t.Logf("%s: %v", consumer, split)
