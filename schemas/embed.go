@@ -204,6 +204,8 @@ func (c *compiledSet) explain(eventType string, data any, ve *jsonschema.Validat
 		} else {
 			out.Reason = fmt.Sprintf("must be at least %d characters long", k.Want)
 		}
+	case *kind.MaxLength:
+		out.Reason = fmt.Sprintf("must be at most %d characters long", k.Want)
 	case *kind.Pattern:
 		if k.Want == `\S` {
 			out.Reason = "must not be blank"
@@ -376,3 +378,18 @@ func display(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// The longest free text a request may carry, in characters (Unicode code
+// points), as the request schemas declare with maxLength. Longer values are
+// rejected at every edge that validates: the gateway, the CLI and the worker
+// runtime.
+const (
+	// MaxNameLength bounds names and ids people choose: connection_name,
+	// source_type, credential_id.
+	MaxNameLength = 255
+	// MaxIdentifierLength bounds names that come from a source: stream
+	// names, namespaces, field path elements, aliases.
+	MaxIdentifierLength = 1024
+	// MaxReasonLength bounds the reason a caller gives for a change.
+	MaxReasonLength = 1000
+)
