@@ -36,8 +36,10 @@ build: ## build every role into bin/
 .PHONY: run
 run: postgres ## run the whole mesh locally (embedded NATS, PostgreSQL, Airbyte emulator, workers, gateway)
 	@mkdir -p $(BIN)
+	@echo "building $(BIN)/aam (the first build downloads and compiles the modules: a minute or two)..."
 	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aam ./services/aam
-	exec $(BIN)/aam dev $(ARGS)
+	@echo "starting aam dev $(ARGS) (Ctrl-C stops it)"
+	@exec $(BIN)/aam dev $(ARGS)
 
 .PHONY: test
 test: postgres tools ## vet, format-check and test every module (race detector on)

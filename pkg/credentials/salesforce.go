@@ -3,6 +3,7 @@ package credentials
 import (
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // KindSalesforce is the kind of Salesforce credentials.
@@ -202,4 +203,13 @@ func parseSalesforce(f map[string]any) (Salesforce, error) {
 		}
 	}
 	return s, nil
+}
+
+// KnownKinds are the kinds whose documents AAM checks and completes (see
+// AirbyteConfiguration). A credential of another kind is stored as given.
+func KnownKinds() []string { return []string{KindSalesforce} }
+
+// IsKnownKind reports whether kind (any case) is one of KnownKinds.
+func IsKnownKind(kind string) bool {
+	return slices.Contains(KnownKinds(), strings.ToLower(strings.TrimSpace(kind)))
 }

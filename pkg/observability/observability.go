@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -32,7 +33,10 @@ func NewLogger(cfg config.Log, role string) (*zap.Logger, error) {
 	var zc zap.Config
 	if cfg.Format == "console" {
 		zc = zap.NewDevelopmentConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		if colour(os.Stderr) {
+			zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 	} else {
 		zc = zap.NewProductionConfig()
 		zc.EncoderConfig.TimeKey = "time"
@@ -45,6 +49,17 @@ func NewLogger(cfg config.Log, role string) (*zap.Logger, error) {
 		return nil, err
 	}
 	return l.With(zap.String("role", role), zap.String("build", buildinfo.Version)), nil
+}
+
+// colour reports whether console logs written to f may carry ANSI colour:
+// only when f is a terminal and NO_COLOR (https://no-color.org) is unset, so
+// that logs redirected to a file or a pipe stay plain text.
+func colour(f *os.File) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // NewRegistry returns a Prometheus registry with the Go and process

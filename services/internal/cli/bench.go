@@ -20,7 +20,8 @@ func benchCommand(root *cobra.Command) {
 		Use:   "bench",
 		Short: "Load-test the whole pipeline against a fresh aam dev and report throughput, latency and peak RSS",
 		Long: `aam bench starts this binary as "aam dev" (instant emulator jobs, its own ports and data
-folder, the registry at DATABASE_URL), then:
+folder, the registry at BENCH_DATABASE_URL, by default the local aam_bench database, emptied
+first), then:
 
   1. onboards --connections connections,
   2. sends sync requests as fast as the stack takes them for --duration,

@@ -132,39 +132,50 @@ type registryReader interface {
 	Close()
 }
 
+// DefaultGatewayURL is where `aam dev` (and so `make run`) serves the
+// gateway; the registry commands read through it when nothing else is set.
+const DefaultGatewayURL = "http://127.0.0.1:8080"
+
 // reader opens the registry reader the flags and environment choose: the
 // gateway when --gateway or AAM_GATEWAY_URL is set, else PostgreSQL at
-// DATABASE_URL.
+// DATABASE_URL when --database-url or DATABASE_URL is set, else the gateway
+// at DefaultGatewayURL.
 func (f *clientFlags) reader(ctx context.Context) (registryReader, error) {
-	if g := cmp.Or(f.gatewayURL, os.Getenv("AAM_GATEWAY_URL")); g != "" {
+	g := cmp.Or(f.gatewayURL, os.Getenv("AAM_GATEWAY_URL"))
+	db := cmp.Or(f.databaseURL, os.Getenv("DATABASE_URL"))
+	defaulted := g == "" && db == ""
+	if defaulted {
+		g = DefaultGatewayURL
+	}
+	if g != "" {
 		u, err := url.Parse(g)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("gateway URL %q is not an http(s) URL", g)
 		}
 		return &gatewayReader{base: strings.TrimRight(g, "/"), token: cmp.Or(f.token, os.Getenv("AAM_GATEWAY_TOKEN")),
-			client: &http.Client{Timeout: 30 * time.Second}}, nil
+			client: &http.Client{Timeout: 30 * time.Second}, defaulted: defaulted}, nil
 	}
-	if db := cmp.Or(f.databaseURL, os.Getenv("DATABASE_URL")); db != "" {
-		cfg, err := pgxpool.ParseConfig(db)
-		if err != nil {
-			return nil, errors.New("DATABASE_URL is not a valid PostgreSQL URL")
-		}
-		cfg.MaxConns = 2
-		cfg.ConnConfig.RuntimeParams["application_name"] = "aam-cli"
-		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: %w", err)
-		}
-		return &dbReader{pool: pool, store: reg.NewStore(pool)}, nil
+	cfg, err := pgxpool.ParseConfig(db)
+	if err != nil {
+		return nil, errors.New("DATABASE_URL is not a valid PostgreSQL URL")
 	}
-	return nil, errors.New("no registry to read: set --gateway (or AAM_GATEWAY_URL) to read through the gateway, or DATABASE_URL to read PostgreSQL")
+	cfg.MaxConns = 2
+	cfg.ConnConfig.RuntimeParams["application_name"] = "aam-cli"
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &dbReader{pool: pool, store: reg.NewStore(pool)}, nil
 }
 
 // gatewayReader reads the registry through the gateway's /v1 routes.
 type gatewayReader struct {
 	base, token string
 	client      *http.Client
+	// defaulted is true when no address was given and base is
+	// DefaultGatewayURL: an error then says how to choose another.
+	defaulted bool
 }
 
 func (g *gatewayReader) Close() {}
@@ -179,6 +190,9 @@ func (g *gatewayReader) get(ctx context.Context, path string, out any) error {
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
+		if g.defaulted {
+			return fmt.Errorf("no gateway answers at %s, where `make run` serves it: start the stack, or set --gateway (AAM_GATEWAY_URL) or DATABASE_URL: %w", g.base, err)
+		}
 		return fmt.Errorf("gateway: %w", err)
 	}
 	defer resp.Body.Close()

@@ -238,6 +238,13 @@ func TestCredentialCommands(t *testing.T) {
 	code, _, stderr = run(t, "credentials", "add", "other", nurl, "--kind", "salesforce", "--field", "client_id=x")
 	require.Equal(t, ExitRejected, code)
 	require.Contains(t, stderr, "client_secret")
+	// A kind AAM does not know is a typo until said otherwise.
+	code, _, stderr = run(t, "credentials", "add", "typo", nurl, "--kind", "nosuchkind", "--field", "token=x")
+	require.Equal(t, ExitRejected, code)
+	require.Contains(t, stderr, `--kind "nosuchkind" is not a kind AAM knows (salesforce)`)
+	code, out, stderr = run(t, "credentials", "add", "hubspot-prod", nurl, "--kind", "hubspot", "--any-kind", "--field", "token=x")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, "stored credential hubspot-prod (kind hubspot, version 1")
 
 	doc := filepath.Join(t.TempDir(), "doc.json")
 	require.NoError(t, os.WriteFile(doc, []byte(`{"client_id":"3MVG9-id","client_secret":"rotated-secret","refresh_token":"tok-2"}`), 0o600))

@@ -27,6 +27,7 @@ func credentialsCommand(root *cobra.Command) {
 	var af, lf, rf, df clientFlags
 	var addKind, addFile, rotKind, rotFile, listKind string
 	var addFields, rotFields []string
+	var addAnyKind, rotAnyKind bool
 	var args []string
 	keep := func(_ *cobra.Command, a []string) { args = a }
 
@@ -42,6 +43,9 @@ the shell history; --from-file reads a JSON object of fields ("-": standard inpu
   aam credentials add salesforce-prod --kind salesforce --from-file salesforce.json`,
 		Args: cobra.ExactArgs(1), PreRun: keep,
 		RunE: credCmd(&af, func(ctx context.Context, c *credentials.Client, cmd *cobra.Command) error {
+			if err := checkKind(addKind, addAnyKind); err != nil {
+				return err
+			}
 			fields, err := credentialFields(cmd.InOrStdin(), addFields, addFile)
 			if err != nil {
 				return err
@@ -57,6 +61,7 @@ the shell history; --from-file reads a JSON object of fields ("-": standard inpu
 	add.Flags().StringVar(&addKind, "kind", "", "kind of credential, e.g. salesforce (required)")
 	add.Flags().StringArrayVar(&addFields, "field", nil, "NAME=VALUE or NAME=@FILE (repeatable)")
 	add.Flags().StringVar(&addFile, "from-file", "", `JSON object of fields, or "-" for standard input`)
+	add.Flags().BoolVar(&addAnyKind, "any-kind", false, "accept a kind AAM does not know (the fields are stored as given, for another Airbyte source type)")
 	_ = add.MarkFlagRequired("kind")
 
 	ls := &cobra.Command{
@@ -92,6 +97,11 @@ the shell history; --from-file reads a JSON object of fields ("-": standard inpu
 		Long:  credentialsHelp + "\n\nThe new fields replace the whole document.",
 		Args:  cobra.ExactArgs(1), PreRun: keep,
 		RunE: credCmd(&rf, func(ctx context.Context, c *credentials.Client, cmd *cobra.Command) error {
+			if rotKind != "" {
+				if err := checkKind(rotKind, rotAnyKind); err != nil {
+					return err
+				}
+			}
 			fields, err := credentialFields(cmd.InOrStdin(), rotFields, rotFile)
 			if err != nil {
 				return err
@@ -105,6 +115,7 @@ the shell history; --from-file reads a JSON object of fields ("-": standard inpu
 	}
 	rf.addNATSFlags(rotate)
 	rotate.Flags().StringVar(&rotKind, "kind", "", "new kind (default: keep the stored kind)")
+	rotate.Flags().BoolVar(&rotAnyKind, "any-kind", false, "accept a kind AAM does not know")
 	rotate.Flags().StringArrayVar(&rotFields, "field", nil, "NAME=VALUE or NAME=@FILE (repeatable)")
 	rotate.Flags().StringVar(&rotFile, "from-file", "", `JSON object of fields, or "-" for standard input`)
 
@@ -146,6 +157,16 @@ func credCmd(f *clientFlags, fn func(ctx context.Context, c *credentials.Client,
 
 // credentialFields builds a credential document from --field flags or a
 // JSON file.
+// checkKind refuses a kind AAM does not know, most often a typo, unless
+// the caller says it is meant (--any-kind).
+func checkKind(kind string, anyKind bool) error {
+	if anyKind || credentials.IsKnownKind(kind) {
+		return nil
+	}
+	return &ExitCodeError{Code: ExitRejected, Err: fmt.Errorf("--kind %q is not a kind AAM knows (%s); pass --any-kind to store the fields as given for another Airbyte source type",
+		kind, strings.Join(credentials.KnownKinds(), ", "))}
+}
+
 func credentialFields(stdin io.Reader, pairs []string, file string) (map[string]any, error) {
 	if file != "" && len(pairs) > 0 {
 		return nil, errors.New("give --field or --from-file, not both")

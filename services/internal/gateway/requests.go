@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -267,6 +268,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, ev event.Event, 
 	}
 	replayed := false
 	if o.keyed {
+		if conflict := s.claimKey(ctx, ev); conflict != "" {
+			s.metrics.published.WithLabelValues(ev.Type(), "conflict").Inc()
+			writeError(w, http.StatusConflict, Error{Error: conflict, Field: o.keyField, RequestID: id})
+			return
+		}
 		known, conflict := s.prior(ctx, ev)
 		if conflict != "" {
 			s.metrics.published.WithLabelValues(ev.Type(), "conflict").Inc()
@@ -322,6 +328,33 @@ func (s *Server) unavailable(w http.ResponseWriter, eventType, why string) {
 	s.metrics.published.WithLabelValues(eventType, "unavailable").Inc()
 	w.Header().Set("Retry-After", "2")
 	writeError(w, http.StatusServiceUnavailable, Error{Error: why + "; the request was not accepted, retry it (with the same Idempotency-Key)"})
+}
+
+// claimKey remembers what a keyed request asks (type, connection and a
+// digest of its data) the first time its id is seen, and explains why a later
+// request with the same id is a different one. The registry keeps these for
+// as long as it keeps the inbox, so a key reused with different data is
+// refused whether or not the first request was answered. A registry that
+// cannot be written is not a reason to refuse: JetStream's window and the
+// workers' inbox still keep the request once.
+func (s *Server) claimKey(ctx context.Context, ev event.Event) string {
+	sum := sha256.Sum256(canonicalJSON(ev.Data()))
+	first, claimed, err := s.store.RequestKeyClaim(ctx, registry.RequestKey{
+		Source: ev.Source(), ID: ev.ID(), Type: ev.Type(), Subject: ev.Subject(), DataSHA256: sum[:]})
+	switch {
+	case err != nil:
+		s.log.Debug("request key not recorded", zap.String("ce_id", ev.ID()), zap.Error(err))
+		return ""
+	case claimed:
+		return ""
+	case first.Type != ev.Type():
+		return fmt.Sprintf("request id %s was already used for a %s request", ev.ID(), first.Type)
+	case first.Subject != ev.Subject() && first.Subject != "" && ev.Subject() != "":
+		return fmt.Sprintf("request id %s was already used for a request about connection %s", ev.ID(), first.Subject)
+	case !bytes.Equal(first.DataSHA256, sum[:]):
+		return fmt.Sprintf("request id %s was already used for a request with different data", ev.ID())
+	}
+	return ""
 }
 
 // prior looks the request up in the registry: known is true when an answer
@@ -385,12 +418,19 @@ func (s *Server) storedConflict(ctx context.Context, seq uint64, ev event.Event)
 }
 
 // sameJSON compares two JSON documents by value.
-func sameJSON(a, b []byte) bool {
-	var va, vb any
-	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
-		return bytes.Equal(a, b)
+func sameJSON(a, b []byte) bool { return bytes.Equal(canonicalJSON(a), canonicalJSON(b)) }
+
+// canonicalJSON re-encodes a JSON document with sorted keys and no spacing,
+// so that two encodings of one value compare equal; anything that is not
+// JSON is returned as it is.
+func canonicalJSON(b []byte) []byte {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return b
 	}
-	ca, _ := json.Marshal(va)
-	cb, _ := json.Marshal(vb)
-	return bytes.Equal(ca, cb)
+	out, err := json.Marshal(v)
+	if err != nil {
+		return b
+	}
+	return out
 }

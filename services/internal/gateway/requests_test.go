@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/gateway"
@@ -324,4 +325,53 @@ func TestRequestErrors(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
 	require.Equal(t, "GET, HEAD", b.do("DELETE", "/v1/connections", "").header.Get("Allow"))
+}
+
+func TestIdempotencyKeyReusedWithDifferentData(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	key := "onboard-" + uuid.NewString()
+	body := func(name string) string {
+		return `{"source_type":"Salesforce","connection_name":"` + name + `","credential_id":"salesforce-prod"}`
+	}
+
+	// Answered first.
+	r := b.do(http.MethodPost, "/v1/connections/onboard?wait=10s", body("Accounts"), "Idempotency-Key", key)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	stored := b.requestsStored()
+
+	// The same key with the same data, spelt differently, is the same
+	// request: replayed, not stored again.
+	r = b.do(http.MethodPost, "/v1/connections/onboard", `{ "credential_id":"salesforce-prod", "connection_name":"Accounts", "source_type":"Salesforce" }`, "Idempotency-Key", key)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	require.Equal(t, "true", r.header.Get("Idempotent-Replayed"))
+
+	// The same key with other data is refused, after the answer as before
+	// it, and JetStream stores nothing more.
+	r = b.do(http.MethodPost, "/v1/connections/onboard?wait=10s", body("Contacts"), "Idempotency-Key", key)
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	e := r.errBody(t)
+	require.Equal(t, "Idempotency-Key", e.Field)
+	require.Contains(t, e.Error, "different data")
+	require.Equal(t, key, e.RequestID)
+	require.Equal(t, stored, b.requestsStored())
+}
+
+func TestIdempotencyKeyRememberedUnanswered(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{}, gatewaytest.Options{NoWorkers: true})
+	key := "onboard-" + uuid.NewString()
+	r := b.do(http.MethodPost, "/v1/connections/onboard", `{"source_type":"Salesforce","connection_name":"A","credential_id":"c"}`, "Idempotency-Key", key)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+
+	// Past JetStream's memory of the id (the stream purged stands for the
+	// duplicate window gone by) and with no answer yet, the key still
+	// belongs to the first request.
+	s, err := b.mesh.JS.Stream(context.Background(), bus.StreamRequests)
+	require.NoError(t, err)
+	require.NoError(t, s.Purge(context.Background()))
+	r = b.do(http.MethodPost, "/v1/connections/onboard", `{"source_type":"Salesforce","connection_name":"B","credential_id":"c"}`, "Idempotency-Key", key)
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	require.Contains(t, r.errBody(t).Error, "different data")
+	require.EqualValues(t, 0, b.requestsStored())
 }

@@ -167,7 +167,7 @@ func (w *Worker) startHealing(ctx context.Context, ev bus.Event[events.RepairReq
 	err := w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
 		c, err := q.ConnectionGetForUpdate(ctx, id)
 		if registry.IsNotFound(err) {
-			return bus.Permanent(reject("", "connection_id", "connection %s not found", id))
+			return bus.Permanent(reject("", "connection_id", "connection %s is not registered", id))
 		}
 		if err != nil {
 			return err

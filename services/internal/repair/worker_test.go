@@ -307,7 +307,7 @@ func TestRepairRefusesConnections(t *testing.T) {
 	for _, tc := range []struct {
 		id, wantStatus, wantReason string
 	}{
-		{unknown, "", "connection " + unknown + " not found"},
+		{unknown, "", "connection " + unknown + " is not registered"},
 		{failed.ID, events.StatusFailed, "is FAILED, not ACTIVE: only an ACTIVE connection can be repaired"},
 		{pending.ID, events.StatusPending, "is PENDING, not ACTIVE"},
 	} {
