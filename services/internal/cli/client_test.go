@@ -106,6 +106,10 @@ func TestRequestExitCodes(t *testing.T) {
 	code, _, stderr = run(t, "sync", "not-a-uuid", nurl, "--wait")
 	require.Equal(t, ExitRejected, code)
 	require.Contains(t, stderr, "connection_id")
+	code, _, stderr = run(t, "onboard", nurl, "--source-type", "Salesforce", "--name", strings.Repeat("n", 256),
+		"--credential", "salesforce-prod", "--wait")
+	require.Equal(t, ExitRejected, code)
+	require.Contains(t, stderr, "connection_name: must be at most 255 characters long")
 
 	// Rejected by the runtime: exit 2. The request is published past the
 	// command's validation, then waited for by id.

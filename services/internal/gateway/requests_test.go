@@ -375,3 +375,38 @@ func TestIdempotencyKeyRememberedUnanswered(t *testing.T) {
 	require.Contains(t, r.errBody(t).Error, "different data")
 	require.EqualValues(t, 0, b.requestsStored())
 }
+
+// TestOverLongName: a name over the documented maximum is refused at the
+// HTTP edge, and, published straight to NATS past the gateway, rejected by
+// the worker runtime with the same reason.
+func TestOverLongName(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	long := strings.Repeat("n", 256)
+	body := `{"source_type":"Salesforce","connection_name":"` + long + `","credential_id":"salesforce-prod"}`
+
+	r := b.do(http.MethodPost, "/v1/connections/onboard", body)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	e := r.errBody(t)
+	require.Equal(t, "connection_name", e.Field)
+	require.Contains(t, e.Error, "must be at most 255 characters long")
+	r = b.do(http.MethodPost, "/connections/onboard", body)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	require.EqualValues(t, 0, b.requestsStored())
+
+	id := uuid.NewString()
+	msg := nats.NewMsg(events.SubjectOnboardRequest)
+	msg.Header.Set("ce-specversion", "1.0")
+	msg.Header.Set("ce-id", id)
+	msg.Header.Set("ce-source", "/nats-cli")
+	msg.Header.Set("ce-type", events.TypeOnboardRequested)
+	msg.Data = []byte(body)
+	_, err := b.mesh.JS.PublishMsg(context.Background(), msg)
+	require.NoError(t, err)
+	r = b.do(http.MethodGet, "/v1/requests/"+id+"?wait=10s", "")
+	var st gateway.RequestStatus
+	r.json(t, &st)
+	require.Equal(t, gateway.RequestRejected, st.Status, "%s", r.body)
+	require.Contains(t, st.Reason, "connection_name")
+	require.Contains(t, st.Reason, "must be at most 255 characters long")
+}
