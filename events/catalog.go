@@ -1,6 +1,9 @@
 package events
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Subjects of requests. Requests are stored in the AAM_REQUESTS stream.
 const (
@@ -187,6 +190,20 @@ func RequestTypeForSubject(subject string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// RequestSubjects returns the subjects of AAM's requests, sorted: the only
+// subjects the requests stream stores, so that a publish to any other
+// subject under aam.requests. is refused instead of stored unanswered.
+func RequestSubjects() []string {
+	var out []string
+	for _, d := range catalog {
+		if d.Kind == KindRequest && !slices.Contains(out, d.Subject) {
+			out = append(out, d.Subject)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // DLQSubject returns the dead-letter subject for a request subject:

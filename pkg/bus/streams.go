@@ -58,11 +58,11 @@ func (c StreamsConfig) withDefaults() StreamsConfig {
 // StreamConfigs returns the configurations Provision applies.
 func StreamConfigs(c StreamsConfig) []jetstream.StreamConfig {
 	c = c.withDefaults()
-	mk := func(name, subject, desc string, age time.Duration, maxBytes int64, discard jetstream.DiscardPolicy) jetstream.StreamConfig {
+	mk := func(name string, subjects []string, desc string, age time.Duration, maxBytes int64, discard jetstream.DiscardPolicy) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
 			Name:        name,
 			Description: desc,
-			Subjects:    []string{subject},
+			Subjects:    subjects,
 			Retention:   jetstream.LimitsPolicy,
 			Discard:     discard,
 			MaxAge:      age,
@@ -74,11 +74,14 @@ func StreamConfigs(c StreamsConfig) []jetstream.StreamConfig {
 		}
 	}
 	return []jetstream.StreamConfig{
-		mk(StreamRequests, events.SubjectRequestsAll, "AAM requests (onboard, sync, repair)", c.RequestsMaxAge,
+		// Only the subjects a route handles: a publish to another subject
+		// under aam.requests. finds no stream and is refused, rather than
+		// stored and never answered.
+		mk(StreamRequests, events.RequestSubjects(), "AAM requests (onboard, sync, repair)", c.RequestsMaxAge,
 			c.RequestsMaxBytes, jetstream.DiscardNew),
-		mk(StreamEvents, events.SubjectEventsAll, "AAM facts (completion events), replayable", c.EventsMaxAge,
+		mk(StreamEvents, []string{events.SubjectEventsAll}, "AAM facts (completion events), replayable", c.EventsMaxAge,
 			c.EventsMaxBytes, jetstream.DiscardOld),
-		mk(StreamDLQ, events.SubjectDLQAll, "AAM dead letters: requests that could not be processed, with the reason", c.DLQMaxAge,
+		mk(StreamDLQ, []string{events.SubjectDLQAll}, "AAM dead letters: requests that could not be processed, with the reason", c.DLQMaxAge,
 			c.DLQMaxBytes, jetstream.DiscardOld),
 	}
 }
