@@ -4,24 +4,11 @@
 // Configuration is from the environment: DATABASE_URL, NATS_URL,
 // AAM_SECRET_KEY (required), the optional SALESFORCE_* credential,
 // HTTP_ADDR, LOG_LEVEL, LOG_FORMAT.
+//
+// The role is described once, in package role, for this binary and for
+// `aam dev`.
 package main
 
-import (
-	"context"
+import "github.com/aam-mesh/aam/services/internal/role"
 
-	"github.com/aam-mesh/aam/pkg/observability"
-	"github.com/aam-mesh/aam/services/internal/app"
-	"github.com/aam-mesh/aam/services/internal/broker"
-)
-
-func main() {
-	app.Main("aam-credential-broker", func(ctx context.Context, cfg broker.Config) error {
-		log, err := observability.NewLogger(cfg.Log, broker.Role)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = log.Sync() }()
-		log.Info("credential broker starting")
-		return broker.Run(ctx, cfg, log)
-	})
-}
+func main() { role.Main(role.CredentialBroker) }

@@ -192,15 +192,7 @@ func ConnectNATS(ctx context.Context, c config.NATS, name string, log *zap.Logge
 			log.Warn("nats error", zap.String("subscription", subj), zap.Error(err))
 		}),
 	}
-	if c.User != "" {
-		opts = append(opts, nats.UserInfo(c.User, c.Password.Value()))
-	}
-	if c.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(c.CredsFile))
-	}
-	if c.InboxPrefix != "" {
-		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
-	}
+	opts = append(opts, NATSOptions(c)...)
 	nc, err := nats.Connect(strings.TrimSpace(c.URL), opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nats: %w", err)
@@ -221,6 +213,23 @@ func ConnectNATS(ctx context.Context, c config.NATS, name string, log *zap.Logge
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// NATSOptions are the connection options c asks for: the user and
+// password or the credentials file, and the inbox prefix. Every AAM
+// process that connects to NATS, the command line included, uses them.
+func NATSOptions(c config.NATS) []nats.Option {
+	var opts []nats.Option
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, c.Password.Value()))
+	}
+	if c.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
+	}
+	return opts
 }
 
 // NATSCheck is a readiness check on a connection.

@@ -2,34 +2,10 @@ package app
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/aam-mesh/aam/pkg/airbyte"
-	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/pkg/observability"
 )
-
-// Main is the whole main function of a role binary: it parses T from the
-// environment, runs run until SIGINT or SIGTERM, and exits non-zero with
-// the error when run fails.
-func Main[T any](binary string, run func(ctx context.Context, cfg T) error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := func() error {
-		cfg, err := config.Parse[T]()
-		if err != nil {
-			return err
-		}
-		return run(ctx, cfg)
-	}()
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", binary, err)
-		os.Exit(1)
-	}
-}
 
 // AirbyteRole is the environment of a role that calls Airbyte: the shared
 // blocks, AIRBYTE_*, and the role's own settings C.

@@ -32,12 +32,19 @@ import (
 // Role is the broker's role name (logs, application_name, NATS name).
 const Role = "credential-broker"
 
-// Config is the broker's configuration, from the environment.
+// Config is the broker's configuration as a process of its own, from the
+// environment: the shared blocks and the broker's Settings.
 type Config struct {
 	config.Log
 	config.HTTP
 	config.Postgres
 	config.NATS
+	Settings
+}
+
+// Settings are the broker's own settings; a process that has PostgreSQL
+// and NATS already (aam dev) passes them to Start.
+type Settings struct {
 	// SecretKey is the key credentials are sealed with (AAM_SECRET_KEY,
 	// required): 32 random bytes as base64 or 64 hex characters, e.g.
 	// `openssl rand -base64 32`. Changing it makes the stored credentials
@@ -52,7 +59,7 @@ type Config struct {
 }
 
 // Validate checks AAM_SECRET_KEY without printing it.
-func (c Config) Validate() error {
+func (c Settings) Validate() error {
 	var errs []error
 	if _, err := credentials.ParseKey(c.SecretKey.Value()); err != nil {
 		errs = append(errs, err)
@@ -64,7 +71,13 @@ func (c Config) Validate() error {
 }
 
 // Key returns the parsed AAM_SECRET_KEY.
-func (c Config) Key() (credentials.Key, error) { return credentials.ParseKey(c.SecretKey.Value()) }
+func (c Settings) Key() (credentials.Key, error) { return credentials.ParseKey(c.SecretKey.Value()) }
+
+// Options are the Start options that apply s: its SALESFORCE_* credential
+// and its request timeout.
+func (c Settings) Options() []Option {
+	return []Option{WithSalesforce(c.Salesforce), WithRequestTimeout(c.RequestTimeout)}
+}
 
 // Run connects to PostgreSQL and NATS, imports the SALESFORCE_* credential,
 // serves the credential service and the health endpoints until ctx ends,
@@ -89,8 +102,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 	metrics := observability.NewRegistry()
 	health := observability.NewHandler(metrics, observability.Check{Name: "postgres", Fn: store.Ping}, app.NATSCheck(nc))
-	stop, err := Start(ctx, store, nc, key, log,
-		WithSalesforce(cfg.Salesforce), WithMetrics(metrics), WithRequestTimeout(cfg.RequestTimeout))
+	stop, err := Start(ctx, store, nc, key, log, append(cfg.Options(), WithMetrics(metrics))...)
 	if err != nil {
 		return err
 	}

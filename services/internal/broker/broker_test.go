@@ -215,7 +215,7 @@ func TestRun(t *testing.T) {
 func TestRunFailsFast(t *testing.T) {
 	t.Parallel()
 	// A wrong key never reaches the database.
-	err := Run(context.Background(), Config{SecretKey: "not-a-key"}, zap.NewNop())
+	err := Run(context.Background(), Config{Settings: Settings{SecretKey: "not-a-key"}}, zap.NewNop())
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "AAM_SECRET_KEY")
 	require.NotContains(t, err.Error(), "not-a-key")

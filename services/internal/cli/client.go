@@ -19,7 +19,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/aam-mesh/aam/pkg/config"
 	reg "github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 )
 
@@ -27,14 +29,13 @@ import (
 // Every flag falls back to an environment variable, read when the command
 // runs (so that secrets never show in --help).
 type clientFlags struct {
-	natsURL      string // NATS_URL
-	natsUser     string // NATS_USER
-	natsPassword string // NATS_PASSWORD
-	natsCreds    string // NATS_CREDS
-	gatewayURL   string // AAM_GATEWAY_URL
-	token        string // AAM_GATEWAY_TOKEN
-	databaseURL  string // DATABASE_URL
-	output       string
+	natsURL     string // NATS_URL
+	natsUser    string // NATS_USER
+	natsCreds   string // NATS_CREDS
+	gatewayURL  string // AAM_GATEWAY_URL
+	token       string // AAM_GATEWAY_TOKEN
+	databaseURL string // DATABASE_URL
+	output      string
 }
 
 const (
@@ -52,7 +53,7 @@ func (f *clientFlags) addNATSFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.natsURL, "nats-url", "", "NATS server URLs, comma-separated (default $NATS_URL, else nats://127.0.0.1:4222)")
 	fl.StringVar(&f.natsUser, "nats-user", "", "NATS user (default $NATS_USER)")
-	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file (default $NATS_CREDS)")
+	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file (default $NATS_CREDS); NATS_PASSWORD and NATS_INBOX_PREFIX are read from the environment")
 	f.addOutputFlag(cmd)
 }
 
@@ -73,20 +74,35 @@ func (f *clientFlags) validateOutput() error {
 	return fmt.Errorf("--output %q: want human or json", f.output)
 }
 
-// connectNATS connects to NATS for one command.
-func (f *clientFlags) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
-	servers := cmp.Or(f.natsURL, os.Getenv("NATS_URL"), nats.DefaultURL)
-	opts := []nats.Option{nats.Name("aam-cli"), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond)}
-	if u := cmp.Or(f.natsUser, os.Getenv("NATS_USER")); u != "" {
-		opts = append(opts, nats.UserInfo(u, cmp.Or(f.natsPassword, os.Getenv("NATS_PASSWORD"))))
-	}
-	if c := cmp.Or(f.natsCreds, os.Getenv("NATS_CREDS")); c != "" {
-		opts = append(opts, nats.UserCredentials(c))
-	}
-	nc, err := nats.Connect(servers, opts...)
+// natsConfig is the shared NATS configuration (pkg/config: NATS_URL,
+// NATS_USER, NATS_PASSWORD, NATS_CREDS, NATS_INBOX_PREFIX) with the flags
+// given over it.
+func (f *clientFlags) natsConfig() (config.NATS, error) {
+	c, err := config.Parse[config.NATS]()
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (set --nats-url or NATS_URL)", redactURL(servers), err)
+		return c, err
+	}
+	c.URL = cmp.Or(f.natsURL, c.URL)
+	c.User = cmp.Or(f.natsUser, c.User)
+	c.CredsFile = cmp.Or(f.natsCreds, c.CredsFile)
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
+
+// connectNATS connects to NATS for one command, with the options every AAM
+// process takes from the shared configuration (app.NATSOptions).
+func (f *clientFlags) connectNATS() (*nats.Conn, jetstream.JetStream, error) {
+	c, err := f.natsConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append([]nats.Option{nats.Name("aam-cli"), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond)}, app.NATSOptions(c)...)
+	nc, err := nats.Connect(strings.TrimSpace(c.URL), opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (set --nats-url or NATS_URL)", redactURL(c.URL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -27,25 +27,43 @@ import (
 	"github.com/aam-mesh/aam/pkg/natsembed"
 	"github.com/aam-mesh/aam/pkg/observability"
 	"github.com/aam-mesh/aam/services/internal/app"
+	"github.com/aam-mesh/aam/services/internal/broker"
 	"github.com/aam-mesh/aam/services/internal/emulatorrole"
+	"github.com/aam-mesh/aam/services/internal/observer"
+	"github.com/aam-mesh/aam/services/internal/role"
 )
 
 func init() { register(devCommand) }
 
-// devConfig is what `aam dev` reads from the environment. Everything has a
-// local default; AIRBYTE_API_URL switches from the emulator to a real
-// Airbyte.
+// devConfig is what `aam dev` itself reads from the environment; each
+// role's settings are read by role.ParseSettings. AIRBYTE_API_URL switches
+// from the emulator to a real Airbyte.
 type devConfig struct {
 	config.Log
-	// DatabaseURL defaults to the local server `make run` prepares.
-	DatabaseURL      config.Secret `env:"DATABASE_URL" envDefault:"postgres://aam:aam@127.0.0.1:5432/aam?sslmode=disable"`
-	DatabaseMaxConns int32         `env:"DATABASE_MAX_CONNS" envDefault:"40"`
-	Airbyte          airbyte.Config
-	WorkspaceID      string        `env:"AIRBYTE_WORKSPACE_ID"`
-	DestinationID    string        `env:"AIRBYTE_DESTINATION_ID"`
-	SecretKey        config.Secret `env:"AAM_SECRET_KEY"`
-	GatewayTokens    config.Secret `env:"GATEWAY_TOKENS"`
-	Salesforce       credentials.SalesforceEnv
+	config.Postgres
+	observability.Tracing
+	Airbyte airbyte.Config
+}
+
+// devObserverInterval is aam dev's interval between the schema observer's
+// rounds: short enough to see a drift made in the emulator within a demo.
+const devObserverInterval = 30 * time.Second
+
+// devDefaults are aam dev's defaults where they differ from a role
+// binary's. A variable the environment sets (not empty) wins.
+func devDefaults(emulated bool) map[string]string {
+	d := map[string]string{
+		"LOG_FORMAT": "console",
+		// The local server `make run` prepares.
+		"DATABASE_URL":       "postgres://aam:aam@127.0.0.1:5432/aam?sslmode=disable",
+		"DATABASE_MAX_CONNS": "40",
+		"OBSERVER_INTERVAL":  devObserverInterval.String(),
+	}
+	if emulated {
+		d["AIRBYTE_WORKSPACE_ID"] = emulator.DefaultWorkspaceID
+		d["AIRBYTE_DESTINATION_ID"] = emulator.DefaultDestinationID
+	}
+	return d
 }
 
 type devFlags struct {
@@ -56,6 +74,7 @@ type devFlags struct {
 	httpAddr        string
 	emulatorJobs    string
 	emulatorLatency time.Duration
+	observerEvery   time.Duration
 	pprof           bool
 	syncAlways      bool
 }
@@ -64,7 +83,7 @@ func devCommand(root *cobra.Command) {
 	var f devFlags
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the whole mesh in one process: NATS, workers, broker, gateway and an Airbyte emulator",
+		Short: "Run the whole mesh in one process: NATS, workers, broker, observer, gateway and an Airbyte emulator",
 		Long: `aam dev runs every AAM role in one process for local work:
 
   - an embedded NATS server with JetStream (files under --data-dir; written through to the
@@ -73,7 +92,14 @@ func devCommand(root *cobra.Command) {
   - the registry migrations on DATABASE_URL (a local PostgreSQL by default),
   - the Airbyte API emulator on --emulator-addr, unless AIRBYTE_API_URL points at a real Airbyte,
   - the credential broker, the onboarding, sync and repair workers, the outbox relay,
+  - the schema observer, checking every ACTIVE connection for drift every
+    --observer-interval (30s unless OBSERVER_INTERVAL says otherwise),
   - the HTTP gateway on --gateway-addr.
+
+These are the roles each of which also has a binary of its own (aam-onboarding, ...),
+built from the same description and configured by the same variables (ONBOARDING_*,
+SYNC_*, REPAIR_*, OBSERVER_*, GATEWAY_*, CREDENTIALS_*, EMULATOR_*); the flags win
+over them.
 
 A killed and restarted aam dev carries on with what was accepted: requests live in
 JetStream under --data-dir and the registry in PostgreSQL.`,
@@ -87,33 +113,56 @@ JetStream under --data-dir and the registry in PostgreSQL.`,
 	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:9090", "health and metrics of the dev process (/healthz, /readyz, /metrics)")
 	fl.StringVar(&f.emulatorJobs, "emulator-jobs", "realistic", "emulator job timing: realistic (seconds) or instant")
 	fl.DurationVar(&f.emulatorLatency, "emulator-latency", 0, "latency the emulator adds to every Airbyte call")
+	fl.DurationVar(&f.observerEvery, "observer-interval", devObserverInterval, "interval between the schema observer's rounds over every ACTIVE connection (when not given: OBSERVER_INTERVAL, else this default)")
 	fl.BoolVar(&f.pprof, "pprof", false, "also serve Go profiles under /debug/pprof/ on --http-addr")
 	fl.BoolVar(&f.syncAlways, "nats-sync-always", false, "fsync every JetStream write before acknowledging it (survives power loss; slower)")
 	root.AddCommand(cmd)
 }
 
 func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
-	if os.Getenv("LOG_FORMAT") == "" {
-		_ = os.Setenv("LOG_FORMAT", "console")
-	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The whole mesh in one process, an Airbyte emulator included, is
 		// meant to stay small: collect garbage harder as the heap nears
 		// this soft limit (GOMEMLIMIT overrides it).
 		debug.SetMemoryLimit(devMemoryLimit)
 	}
-	cfg, err := config.Parse[devConfig]()
+	if f.emulatorJobs != "realistic" && f.emulatorJobs != "instant" {
+		return fmt.Errorf("--emulator-jobs %q: want realistic or instant", f.emulatorJobs)
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	environ := processEnv()
+	emulated := environ["AIRBYTE_API_URL"] == ""
+	defaults := devDefaults(emulated)
+	if environ["AAM_SECRET_KEY"] == "" {
+		key, err := devSecretKey(f.dataDir)
+		if err != nil {
+			return err
+		}
+		defaults["AAM_SECRET_KEY"] = key
+	}
+	environ = withDefaults(environ, defaults)
+	cfg, err := config.ParseFrom[devConfig](environ)
 	if err != nil {
 		return err
 	}
+	settings, err := role.ParseSettings(environ)
+	if err != nil {
+		return err
+	}
+	// What the flags set.
+	settings.Gateway.Addr = f.gatewayAddr
+	settings.Emulator.Addr, settings.Emulator.Jobs = f.emulatorAddr, f.emulatorJobs
+	if cmd.Flags().Changed("observer-interval") {
+		settings.Observer.Interval = f.observerEvery
+	}
+
 	log, err := observability.NewLogger(cfg.Log, "dev")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
-	}
 
 	// NATS.
 	host, port, err := splitHostPort(f.natsAddr)
@@ -128,7 +177,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 
 	// PostgreSQL and the registry.
-	common := app.Common{Log: cfg.Log, Postgres: config.Postgres{URL: cfg.DatabaseURL, MaxConns: cfg.DatabaseMaxConns},
+	common := app.Common{Log: cfg.Log, Postgres: cfg.Postgres, Tracing: cfg.Tracing,
 		NATS: config.NATS{URL: ns.ClientURL(), StreamReplicas: 1}}
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -147,56 +196,52 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		return err
 	}
 	defer deps.Close()
+	shared := &role.Shared{Deps: deps, Settings: settings}
+	// Registered stops (the credential service) run once every role has
+	// stopped, before the connections close.
+	defer shared.Stop()
 
-	var runners []app.Runner
 	// Airbyte: the emulator unless AIRBYTE_API_URL is set.
 	ab := cfg.Airbyte
-	if _, real := os.LookupEnv("AIRBYTE_API_URL"); !real {
-		emu, run, err := startEmulator(f, log)
+	if emulated {
+		emu, ln, err := emulatorrole.New(settings.Emulator, log.Named("emulator"))
 		if err != nil {
-			return err
+			return fmt.Errorf("--emulator-addr: %w", err)
 		}
-		runners = append(runners, run)
-		ab.BaseURL = "http://" + f.emulatorAddr + "/api/public/v1"
+		defer func() { _ = ln.Close() }()
+		if f.emulatorLatency > 0 {
+			emu.SetFaults(emulator.Faults{Latency: f.emulatorLatency})
+		}
+		shared.Emulator, shared.EmulatorListener = emu, ln
+		ab.BaseURL = "http://" + ln.Addr().String() + "/api/public/v1"
 		ab.ConfigAPIURL = ""
 		ab.ClientID = emu.Config().ClientID
 		ab.ClientSecret = airbyte.NewSecret(emu.Config().ClientSecret)
 		if ab.RateLimit == 0 {
 			ab.RateLimit = -1 // the emulator has no limit to respect
 		}
-		cfg.WorkspaceID = cmp.Or(cfg.WorkspaceID, emu.WorkspaceID())
-		cfg.DestinationID = cmp.Or(cfg.DestinationID, emu.DestinationID())
+		if err := devDemoCredential(ctx, deps, settings.Broker); err != nil {
+			return err
+		}
 	}
-	if cfg.WorkspaceID == "" || cfg.DestinationID == "" {
-		return errors.New("AIRBYTE_WORKSPACE_ID and AIRBYTE_DESTINATION_ID are required with AIRBYTE_API_URL")
-	}
-	abClient, err := deps.Airbyte(ab)
-	if err != nil {
+	if shared.Airbyte, err = deps.Airbyte(ab); err != nil {
 		return err
 	}
 
-	// Credential broker.
-	key, err := devSecretKey(cfg.SecretKey, f.dataDir)
-	if err != nil {
-		return err
+	// Every role, each as its own binary would run it.
+	runners := []app.Runner{deps.Relay(), devHTTP(deps, f)}
+	var started []string
+	for _, r := range role.All() {
+		run, err := r.Dev(ctx, shared)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Name, err)
+		}
+		if run == nil {
+			continue
+		}
+		runners = append(runners, run)
+		started = append(started, r.Name)
 	}
-	credStore := credentials.NewStore(deps.Store, key)
-	if err := devCredentials(ctx, credStore, cfg, log); err != nil {
-		return err
-	}
-	svc, err := credentials.NewService(deps.NC, credStore, log, buildinfo.Version, credentials.WithMetrics(deps.Metrics))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = svc.Stop() }()
-
-	parts := devParts{cfg: cfg, flags: f, deps: deps, airbyte: abClient, creds: credentials.NewClient(deps.NC, credentials.ClientOptions{})}
-	more, err := parts.roles()
-	if err != nil {
-		return err
-	}
-	runners = append(runners, more...)
-	runners = append(runners, deps.Relay(), devHTTP(deps, f))
 	deps.Health.AddCheck(observability.Check{Name: "jetstream", Fn: func(context.Context) error {
 		if !ns.JetStreamEnabled() {
 			return errors.New("jetstream disabled")
@@ -204,7 +249,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		return nil
 	}})
 
-	printDevSummary(cmd, f, cfg, ns, ab.BaseURL)
+	printDevSummary(cmd, f, settings, ns, ab.BaseURL, started)
 	err = app.Run(ctx, runners...)
 	log.Info("aam dev stopped")
 	if ctx.Err() != nil {
@@ -216,59 +261,38 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 // devMemoryLimit is aam dev's soft Go memory limit.
 const devMemoryLimit = 96 << 20
 
-func startEmulator(f devFlags, log *zap.Logger) (*emulator.Emulator, app.Runner, error) {
-	ecfg, err := config.ParseFrom[emulatorrole.Config](mergeEnv(map[string]string{"EMULATOR_JOBS": f.emulatorJobs}))
-	if err != nil {
-		return nil, nil, fmt.Errorf("--emulator-jobs: %w", err)
-	}
-	emu := emulator.New(ecfg.Emulator(log.Named("emulator")))
-	if f.emulatorLatency > 0 {
-		emu.SetFaults(emulator.Faults{Latency: f.emulatorLatency})
-	}
-	ln, err := net.Listen("tcp", f.emulatorAddr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--emulator-addr: %w", err)
-	}
-	return emu, func(ctx context.Context) error { return emu.Serve(ctx, ln) }, nil
-}
-
-// devSecretKey returns AAM_SECRET_KEY, or a key kept in the data folder
-// (created on first start) so that credentials survive restarts.
-func devSecretKey(s config.Secret, dataDir string) (credentials.Key, error) {
-	if s != "" {
-		return credentials.ParseKey(s.Value())
-	}
+// devSecretKey returns the development secret key kept in the data folder
+// (created on first start), so that credentials survive restarts;
+// AAM_SECRET_KEY, when set, is used instead.
+func devSecretKey(dataDir string) (string, error) {
 	path := filepath.Join(dataDir, "secret.key")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		k, gerr := credentials.GenerateKey()
 		if gerr != nil {
-			return credentials.Key{}, gerr
+			return "", gerr
 		}
 		if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
-			return credentials.Key{}, fmt.Errorf("write %s: %w", path, err)
+			return "", fmt.Errorf("write %s: %w", path, err)
 		}
-		b = []byte(k)
+		return k, nil
 	} else if err != nil {
-		return credentials.Key{}, fmt.Errorf("read %s: %w", path, err)
+		return "", fmt.Errorf("read %s: %w", path, err)
 	}
-	return credentials.ParseKey(strings.TrimSpace(string(b)))
+	return strings.TrimSpace(string(b)), nil
 }
 
-// devCredentials imports SALESFORCE_* when set; otherwise, against the
-// emulator, it registers a demonstration Salesforce credential under the id
-// the seed's examples use (salesforce-prod), so they work unchanged.
-func devCredentials(ctx context.Context, store *credentials.Store, cfg devConfig, log *zap.Logger) error {
-	if cfg.Salesforce.Set() {
-		md, outcome, err := credentials.ImportSalesforce(ctx, store, cfg.Salesforce)
-		if err != nil {
-			return err
-		}
-		log.Info("salesforce credential imported", zap.String("credential_id", md.ID), zap.String("outcome", string(outcome)))
+// devDemoCredential registers, against the emulator and unless
+// SALESFORCE_* names a credential (the broker imports that one), a
+// demonstration Salesforce credential under the id the seed's examples use
+// (salesforce-prod), so they work unchanged.
+func devDemoCredential(ctx context.Context, deps *app.Deps, s broker.Settings) error {
+	if s.Salesforce.Set() {
 		return nil
 	}
-	if _, real := os.LookupEnv("AIRBYTE_API_URL"); real {
-		return nil
+	key, err := s.Key()
+	if err != nil {
+		return err
 	}
 	demo := credentials.Salesforce{
 		ClientID:     "demo-connected-app",
@@ -277,7 +301,7 @@ func devCredentials(ctx context.Context, store *credentials.Store, cfg devConfig
 		StartDate:    "2024-01-01T00:00:00Z",
 	}.Credential(credentials.DefaultSalesforceCredentialID)
 	// Apply re-seals it when an earlier run's data folder (and key) is gone.
-	_, _, err := store.Apply(ctx, demo)
+	_, _, err = credentials.NewStore(deps.Store, key).Apply(ctx, demo)
 	return err
 }
 
@@ -293,7 +317,7 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-func printDevSummary(cmd *cobra.Command, f devFlags, cfg devConfig, ns *server.Server, airbyteURL string) {
+func printDevSummary(cmd *cobra.Command, f devFlags, s role.Settings, ns *server.Server, airbyteURL string, roles []string) {
 	w := cmd.ErrOrStderr()
 	fmt.Fprintf(w, `
 AAM %s is up
@@ -302,36 +326,42 @@ AAM %s is up
   airbyte      %s
   workspace    %s
   destination  %s
+  observer     every %s (heal %s)
   metrics      http://%s/metrics
   data         %s
+  roles        %s
 Try:
   curl -X POST http://%s/connections/onboard -H 'Content-Type: application/json' \
     -d '{"source_type":"Salesforce","connection_name":"Salesforce Production","credential_id":"salesforce-prod"}'
 Ctrl-C stops everything.
 
-`, buildinfo.Version, f.gatewayAddr, ns.ClientURL(), bus.StreamRequests, bus.StreamEvents, bus.StreamDLQ,
-		airbyteURL, cfg.WorkspaceID, cfg.DestinationID, f.httpAddr, f.dataDir, f.gatewayAddr)
+`, buildinfo.Version, s.Gateway.Addr, ns.ClientURL(), bus.StreamRequests, bus.StreamEvents, bus.StreamDLQ,
+		airbyteURL, s.Onboarding.WorkspaceID, s.Onboarding.DestinationID, s.Observer.Interval, cmp.Or(s.Observer.Heal, observer.HealOff),
+		f.httpAddr, f.dataDir, strings.Join(roles, ", "), s.Gateway.Addr)
 }
 
-// devParts builds the roles of the single-process stack.
-type devParts struct {
-	cfg     devConfig
-	flags   devFlags
-	deps    *app.Deps
-	airbyte *airbyte.Client
-	creds   *credentials.Client
-}
-
-// mergeEnv returns the process environment with over applied on top.
-func mergeEnv(over map[string]string) map[string]string {
+// processEnv returns the process environment as a map.
+func processEnv() map[string]string {
 	m := map[string]string{}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
 		}
 	}
-	for k, v := range over {
+	return m
+}
+
+// withDefaults returns environ with defaults under it: a default applies
+// where environ has no value, or an empty one.
+func withDefaults(environ, defaults map[string]string) map[string]string {
+	m := make(map[string]string, len(environ)+len(defaults))
+	for k, v := range defaults {
 		m[k] = v
+	}
+	for k, v := range environ {
+		if v != "" || m[k] == "" {
+			m[k] = v
+		}
 	}
 	return m
 }

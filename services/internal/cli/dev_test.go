@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,13 +18,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/dbtest"
 	"github.com/aam-mesh/aam/services/internal/cli"
+	"github.com/aam-mesh/aam/services/internal/observer"
+	"github.com/aam-mesh/aam/services/internal/role"
 )
 
 // TestDevStackAnswersTheSeedRequests runs `aam dev` in-process and sends it
 // the seed's three documented requests as CloudEvents over NATS; each
-// answer carries the seed's documented response fields.
+// answer carries the seed's documented response fields. It also checks
+// that aam dev runs every role of role.All, the roles that have a binary
+// of their own (role.TestEveryBinaryIsARole).
 func TestDevStackAnswersTheSeedRequests(t *testing.T) {
 	schema := dbtest.NewSchema(t, dbtest.Options{NoMigrate: true})
 	t.Setenv("DATABASE_URL", schema.URL)
@@ -141,6 +147,36 @@ func TestDevStackAnswersTheSeedRequests(t *testing.T) {
 	require.Equal(t, "success", versioned["status"])
 	require.Equal(t, "Catalog updated and versioned successfully", versioned["message"])
 
+	// Every role runs, each of them as its own binary would: the stack
+	// names the roles it started, the workers' durable consumers exist,
+	// and the schema observer answers an on-demand check.
+	var running []string
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "roles "); ok {
+			running = strings.Split(strings.TrimSpace(rest), ", ")
+		}
+	}
+	var want []string
+	for _, r := range role.All() {
+		want = append(want, r.Name)
+		for _, c := range r.Consumers {
+			_, err := js.Consumer(ctx, bus.StreamRequests, c)
+			require.NoError(t, err, "consumer %s of %s", c, r.Name)
+		}
+	}
+	require.Equal(t, want, running, "aam dev runs every role:\n%s", stderr.String())
+	require.Contains(t, stderr.String(), "observer     every 30s")
+	body, err := json.Marshal(observer.CheckRequest{ConnectionID: id})
+	require.NoError(t, err)
+	msg, err := nc.Request(observer.SubjectCheck, body, 30*time.Second)
+	require.NoError(t, err)
+	var check observer.CheckReply
+	require.NoError(t, json.Unmarshal(msg.Data, &check))
+	require.Empty(t, check.Error)
+	require.Len(t, check.Results, 1)
+	require.Equal(t, id, check.Results[0].ConnectionID)
+	require.Empty(t, check.Results[0].Error)
+
 	// Ctrl-C: everything stops.
 	cancel()
 	select {
@@ -148,6 +184,18 @@ func TestDevStackAnswersTheSeedRequests(t *testing.T) {
 		require.Equal(t, cli.ExitOK, code, stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatal("aam dev did not stop")
+	}
+}
+
+// TestDevHelpNamesEveryPart checks that `aam dev --help` documents the
+// schema observer and its interval.
+func TestDevHelpNamesEveryPart(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, cli.ExitOK, cli.Execute(context.Background(), []string{"dev", "--help"}, &stdout, &stderr), stderr.String())
+	help := stdout.String()
+	for _, want := range []string{"schema observer", "--observer-interval", "OBSERVER_INTERVAL", "(default 30s)"} {
+		require.Contains(t, help, want)
 	}
 }
 

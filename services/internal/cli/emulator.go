@@ -3,7 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/aam-mesh/aam/services/internal/emulatorrole"
+	"github.com/aam-mesh/aam/services/internal/role"
 )
 
 func init() { register(emulatorCommand) }
@@ -18,6 +18,6 @@ func emulatorCommand(root *cobra.Command) {
 AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (aam-local / aam-local-secret),
 EMULATOR_JOBS (realistic or instant), EMULATOR_LOG_LEVEL (info).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return emulatorrole.Run(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return role.AirbyteEmulator.Run(cmd.Context(), nil) },
 	})
 }

@@ -1,10 +1,12 @@
 // Package emulatorrole runs the Airbyte API emulator as a role of its own:
-// the aam-airbyte-emulator binary and `aam emulator`.
+// the aam-airbyte-emulator binary, `aam emulator`, and the emulator that
+// `aam dev` serves.
 package emulatorrole
 
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -51,13 +53,26 @@ func (c Config) Emulator(log *zap.Logger) emulator.Config {
 	return ecfg
 }
 
-// Run serves the emulator configured from the environment until ctx ends.
-func Run(ctx context.Context) error {
-	cfg, err := config.Parse[Config]()
-	if err != nil {
-		return err
+// New returns the emulator c describes, logging to log, and a listener on
+// c.Addr for it to serve (with emulator.Serve).
+func New(c Config, log *zap.Logger) (*emulator.Emulator, net.Listener, error) {
+	if err := c.Validate(); err != nil {
+		return nil, nil, err
 	}
-	level, _ := zapcore.ParseLevel(cfg.LogLevel)
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("emulator: listen %s: %w", c.Addr, err)
+	}
+	return emulator.New(c.Emulator(log)), ln, nil
+}
+
+// Run serves the emulator cfg describes, logging at cfg.LogLevel, until
+// ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("EMULATOR_LOG_LEVEL: %q is not debug, info, warn or error", cfg.LogLevel)
+	}
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(level)
 	log, err := zc.Build()
@@ -65,5 +80,9 @@ func Run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	return emulator.New(cfg.Emulator(log)).ListenAndServe(ctx, cfg.Addr)
+	emu, ln, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	return emu.Serve(ctx, ln)
 }
