@@ -81,11 +81,7 @@ var CredentialBroker = spec[broker.Config, broker.Settings]{
 var Onboarding = airbyteRole("onboarding", []string{onboarding.Consumer}, true,
 	func(s *Settings) *onboarding.Config { return &s.Onboarding },
 	func(d *app.Deps, ab *airbyte.Client, c onboarding.Config) (app.Runner, error) {
-		w, err := onboarding.New(d, ab, credentials.NewClient(d.NC, credentials.ClientOptions{}), c)
-		if err != nil {
-			return nil, err
-		}
-		return w.Run, nil
+		return runner(onboarding.New(d, ab, credentials.NewClient(d.NC, credentials.ClientOptions{}), c))
 	})
 
 // Sync is the sync worker and job follower (package syncer), configured by
@@ -93,11 +89,7 @@ var Onboarding = airbyteRole("onboarding", []string{onboarding.Consumer}, true,
 var Sync = airbyteRole("sync", []string{syncer.Consumer}, true,
 	func(s *Settings) *syncer.Config { return &s.Sync },
 	func(d *app.Deps, ab *airbyte.Client, c syncer.Config) (app.Runner, error) {
-		w, err := syncer.New(d, ab, c)
-		if err != nil {
-			return nil, err
-		}
-		return w.Run, nil
+		return runner(syncer.New(d, ab, c))
 	})
 
 // Repair is the drift repair worker (package repair), configured by
@@ -105,11 +97,7 @@ var Sync = airbyteRole("sync", []string{syncer.Consumer}, true,
 var Repair = airbyteRole("repair", []string{repair.Consumer}, true,
 	func(s *Settings) *repair.Config { return &s.Repair },
 	func(d *app.Deps, ab *airbyte.Client, c repair.Config) (app.Runner, error) {
-		w, err := repair.New(d, ab, c)
-		if err != nil {
-			return nil, err
-		}
-		return w.Run, nil
+		return runner(repair.New(d, ab, c))
 	})
 
 // SchemaObserver checks ACTIVE connections for schema drift on a schedule
@@ -119,11 +107,7 @@ var Repair = airbyteRole("repair", []string{repair.Consumer}, true,
 var SchemaObserver = airbyteRole("schema-observer", nil, false,
 	func(s *Settings) *observer.Config { return &s.Observer },
 	func(d *app.Deps, ab *airbyte.Client, c observer.Config) (app.Runner, error) {
-		o, err := observer.New(d, ab, c)
-		if err != nil {
-			return nil, err
-		}
-		return o.Run, nil
+		return runner(observer.New(d, ab, c))
 	})
 
 // GatewayConfig is the gateway binary's environment: logging, PostgreSQL,
@@ -161,10 +145,15 @@ var Gateway = spec[GatewayConfig, gateway.Config]{
 		return srv.Run(ctx)
 	},
 	dev: func(_ context.Context, s *Shared, c gateway.Config) (app.Runner, error) {
-		srv, err := gateway.New(c, s.Deps)
-		if err != nil {
-			return nil, err
-		}
-		return srv.Run, nil
+		return runner(gateway.New(c, s.Deps))
 	},
 }.role()
+
+// runner returns the Run method of a role's part built by a constructor,
+// or the constructor's error.
+func runner[P interface{ Run(context.Context) error }](p P, err error) (app.Runner, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.Run, nil
+}
