@@ -15,16 +15,18 @@ const (
 // Subjects of facts (completion events). Facts are stored in the replayable
 // AAM_EVENTS stream.
 const (
-	SubjectOnboarded        = "aam.events.connection.onboarded"
-	SubjectOnboardFailed    = "aam.events.connection.onboard_failed"
-	SubjectSyncStarted      = "aam.events.sync.started"
-	SubjectSyncSucceeded    = "aam.events.sync.succeeded"
-	SubjectSyncFailed       = "aam.events.sync.failed"
-	SubjectSyncCancelled    = "aam.events.sync.cancelled"
-	SubjectCatalogVersioned = "aam.events.catalog.versioned"
-	SubjectRepairFailed     = "aam.events.connection.repair_failed"
-	SubjectDriftDetected    = "aam.events.drift.detected"
-	SubjectRequestRejected  = "aam.events.request.rejected"
+	SubjectOnboarded         = "aam.events.connection.onboarded"
+	SubjectOnboardFailed     = "aam.events.connection.onboard_failed"
+	SubjectSyncStarted       = "aam.events.sync.started"
+	SubjectSyncSucceeded     = "aam.events.sync.succeeded"
+	SubjectSyncFailed        = "aam.events.sync.failed"
+	SubjectSyncCancelled     = "aam.events.sync.cancelled"
+	SubjectCatalogVersioned  = "aam.events.catalog.versioned"
+	SubjectRepairFailed      = "aam.events.connection.repair_failed"
+	SubjectDriftDetected     = "aam.events.drift.detected"
+	SubjectApprovalRequested = "aam.events.drift.approval_requested"
+	SubjectConnectionPaused  = "aam.events.connection.paused"
+	SubjectRequestRejected   = "aam.events.request.rejected"
 )
 
 // Wildcards and prefixes of the three streams.
@@ -45,16 +47,18 @@ const (
 	TypeSyncRequested    = "io.aam.connection.sync.requested.v1"
 	TypeRepairRequested  = "io.aam.connection.repair.requested.v1"
 
-	TypeOnboarded        = "io.aam.connection.onboarded.v1"
-	TypeOnboardFailed    = "io.aam.connection.onboard_failed.v1"
-	TypeSyncStarted      = "io.aam.sync.started.v1"
-	TypeSyncSucceeded    = "io.aam.sync.succeeded.v1"
-	TypeSyncFailed       = "io.aam.sync.failed.v1"
-	TypeSyncCancelled    = "io.aam.sync.cancelled.v1"
-	TypeCatalogVersioned = "io.aam.catalog.versioned.v1"
-	TypeRepairFailed     = "io.aam.connection.repair_failed.v1"
-	TypeDriftDetected    = "io.aam.drift.detected.v1"
-	TypeRequestRejected  = "io.aam.request.rejected.v1"
+	TypeOnboarded         = "io.aam.connection.onboarded.v1"
+	TypeOnboardFailed     = "io.aam.connection.onboard_failed.v1"
+	TypeSyncStarted       = "io.aam.sync.started.v1"
+	TypeSyncSucceeded     = "io.aam.sync.succeeded.v1"
+	TypeSyncFailed        = "io.aam.sync.failed.v1"
+	TypeSyncCancelled     = "io.aam.sync.cancelled.v1"
+	TypeCatalogVersioned  = "io.aam.catalog.versioned.v1"
+	TypeRepairFailed      = "io.aam.connection.repair_failed.v1"
+	TypeDriftDetected     = "io.aam.drift.detected.v1"
+	TypeApprovalRequested = "io.aam.drift.approval_requested.v1"
+	TypeConnectionPaused  = "io.aam.connection.paused.v1"
+	TypeRequestRejected   = "io.aam.request.rejected.v1"
 )
 
 // Extension attribute names used by AAM.
@@ -149,6 +153,12 @@ var catalog = []Descriptor{
 	{TypeDriftDetected, SubjectDriftDetected, KindFact, "drift.detected.v1.json",
 		"The schema observer found the source's schema drifted from the connection's catalog.",
 		func() any { return new(DriftDetected) }},
+	{TypeApprovalRequested, SubjectApprovalRequested, KindFact, "drift.approval_requested.v1.json",
+		"A connection's drift policy asks a person to approve or reject a drift.",
+		func() any { return new(ApprovalRequested) }},
+	{TypeConnectionPaused, SubjectConnectionPaused, KindFact, "connection.paused.v1.json",
+		"A connection's drift policy paused it (inactive in Airbyte, PAUSED in the registry).",
+		func() any { return new(ConnectionPaused) }},
 	{TypeRequestRejected, SubjectRequestRejected, KindFact, "request.rejected.v1.json",
 		"A request could not be accepted (not a CloudEvent, missing attribute, unknown type, invalid data).",
 		func() any { return new(RequestRejected) }},

@@ -106,13 +106,13 @@ func TestCatalogCoversConstants(t *testing.T) {
 		events.TypeOnboardRequested, events.TypeSyncRequested, events.TypeRepairRequested,
 		events.TypeOnboarded, events.TypeOnboardFailed, events.TypeSyncStarted, events.TypeSyncSucceeded,
 		events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeCatalogVersioned, events.TypeRepairFailed,
-		events.TypeDriftDetected, events.TypeRequestRejected,
+		events.TypeDriftDetected, events.TypeRequestRejected, events.TypeApprovalRequested, events.TypeConnectionPaused,
 	} {
 		if _, ok := events.Lookup(typ); !ok {
 			t.Errorf("%s is not in the catalog", typ)
 		}
 	}
-	if n := len(events.Catalog()); n != 13 {
+	if n := len(events.Catalog()); n != 15 {
 		t.Errorf("catalog has %d types; update this test and the schemas when adding one", n)
 	}
 }

@@ -114,6 +114,20 @@ func examplePayload(t testing.TB, eventType string) any {
 			ConnectionID: goldenConnectionID, CatalogVersion: 2, Breaking: true,
 			Diff: json.RawMessage(`{"streams":[{"name":"Account","removed_fields":["Fax"]}]}`),
 		}
+	case events.TypeApprovalRequested:
+		return events.ApprovalRequested{
+			ConnectionID: goldenConnectionID, CatalogVersion: 2, DriftID: "2-0c4e6f",
+			Summary: "Account: field Amount type changed",
+			Changes: json.RawMessage(`[{"kind":"type_narrowed","stream":"Account","field":["Amount"],"breaking":true,"risk":"high"}]`),
+			Decision: events.DriftDecision{Action: "require_approval", RuleID: "finance-approves", PolicyVersion: 3,
+				Decisions: json.RawMessage(`[{"action":"require_approval","rule_id":"finance-approves","scope":"connection","policy_version":3}]`)},
+		}
+	case events.TypeConnectionPaused:
+		return events.ConnectionPaused{
+			ConnectionID: goldenConnectionID, CatalogVersion: 2, DriftID: "2-0c4e6f",
+			Reason:   "schema drift: Account: field Amount type changed (policy v0, rule pause-breaking)",
+			Decision: events.DriftDecision{Action: "pause", RuleID: "pause-breaking", PolicyVersion: 0},
+		}
 	case events.TypeRequestRejected:
 		return events.RequestRejected{
 			RequestID: goldenRequestID, RequestType: events.TypeRepairRequested, RequestSource: "/billing/nightly",

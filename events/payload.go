@@ -142,12 +142,49 @@ type RepairFailed struct {
 	Field  string `json:"field,omitempty"`
 }
 
-// DriftDetected is the data of io.aam.drift.detected.v1.
+// DriftDetected is the data of io.aam.drift.detected.v1. Breaking is
+// Airbyte's verdict on the diff; each of Changes carries AAM's.
 type DriftDetected struct {
 	ConnectionID   string          `json:"connection_id"`
 	CatalogVersion int             `json:"catalog_version"`
 	Breaking       bool            `json:"breaking"`
 	Diff           json.RawMessage `json:"diff"`
+	// DriftID identifies the drift in the registry and in approve or
+	// reject requests.
+	DriftID string `json:"drift_id,omitempty"`
+	// Changes are the classified changes, Decision the connection's
+	// policy's decision (when the observer decides by policy).
+	Changes  json.RawMessage `json:"changes,omitempty"`
+	Decision *DriftDecision  `json:"decision,omitempty"`
+}
+
+// DriftDecision is a drift policy's decision with its provenance: the
+// drift's action, the rule that set it, the policy version, and every
+// change's decision with the inputs its rules saw.
+type DriftDecision struct {
+	Action        string          `json:"action"`
+	RuleID        string          `json:"rule_id"`
+	PolicyVersion int             `json:"policy_version"`
+	Decisions     json.RawMessage `json:"decisions,omitempty"`
+}
+
+// ApprovalRequested is the data of io.aam.drift.approval_requested.v1.
+type ApprovalRequested struct {
+	ConnectionID   string          `json:"connection_id"`
+	CatalogVersion int             `json:"catalog_version"`
+	DriftID        string          `json:"drift_id"`
+	Summary        string          `json:"summary"`
+	Changes        json.RawMessage `json:"changes"`
+	Decision       DriftDecision   `json:"decision"`
+}
+
+// ConnectionPaused is the data of io.aam.connection.paused.v1.
+type ConnectionPaused struct {
+	ConnectionID   string        `json:"connection_id"`
+	CatalogVersion int           `json:"catalog_version"`
+	DriftID        string        `json:"drift_id"`
+	Reason         string        `json:"reason"`
+	Decision       DriftDecision `json:"decision"`
 }
 
 // RequestRejected is the data of io.aam.request.rejected.v1.

@@ -130,6 +130,20 @@ func examplePayload(t testing.TB, eventType string) any {
 			ConnectionID: exampleConnectionID, CatalogVersion: 2, Breaking: true,
 			Diff: compact(t, `{"transforms":[{"transformType":"update_stream","streamDescriptor":{"name":"Account"},"updateStream":{"fieldTransforms":[{"transformType":"remove_field","fieldName":["Fax"],"breaking":false}]}}]}`),
 		}
+	case events.TypeApprovalRequested:
+		return events.ApprovalRequested{
+			ConnectionID: exampleConnectionID, CatalogVersion: 2, DriftID: "2-5d41402abc4b2a76",
+			Summary: "Account: field Amount type changed",
+			Changes: compact(t, `[{"kind":"type_narrowed","stream":"Account","field":["Amount"],"old_type":"number|null","new_type":"integer|null","breaking":true,"risk":"high"}]`),
+			Decision: events.DriftDecision{Action: "require_approval", RuleID: "finance-approves", PolicyVersion: 3,
+				Decisions: compact(t, `[{"action":"require_approval","rule_id":"finance-approves","scope":"connection","policy_version":3}]`)},
+		}
+	case events.TypeConnectionPaused:
+		return events.ConnectionPaused{
+			ConnectionID: exampleConnectionID, CatalogVersion: 2, DriftID: "2-5d41402abc4b2a76",
+			Reason:   "schema drift: Account: field Amount type changed (policy v0, rule pause-breaking)",
+			Decision: events.DriftDecision{Action: "pause", RuleID: "pause-breaking", PolicyVersion: 0},
+		}
 	case events.TypeRequestRejected:
 		return events.RequestRejected{
 			RequestID: exampleRequestID, RequestType: events.TypeRepairRequested, RequestSource: "/billing/nightly",

@@ -14,6 +14,9 @@ const (
 	StatusActive  ConnectionStatus = "ACTIVE"
 	StatusFailed  ConnectionStatus = "FAILED"
 	StatusHealing ConnectionStatus = "HEALING"
+	// StatusPaused: a drift policy paused the connection; it is inactive in
+	// Airbyte and does not sync until a person approves or rejects the drift.
+	StatusPaused ConnectionStatus = "PAUSED"
 )
 
 // JobStatus is the registry status of a sync job.

@@ -96,29 +96,63 @@ type Drift struct {
 	// RepairPublishedAt is when the repair request was published.
 	RepairPublishedAt *time.Time `json:"repair_published_at,omitempty"`
 	DetectedAt        time.Time  `json:"detected_at"`
+	// Changes are the classified changes; Action, RuleID, PolicyVersion and
+	// Decisions the policy's decision and its provenance; Status where the
+	// decision stands (DriftStatus values).
+	Changes         json.RawMessage `json:"changes"`
+	Action          string          `json:"action"`
+	RuleID          string          `json:"rule_id"`
+	PolicyVersion   int             `json:"policy_version"`
+	Decisions       json.RawMessage `json:"decisions"`
+	Status          string          `json:"status"`
+	AirbytePausedAt *time.Time      `json:"airbyte_paused_at,omitempty"`
+	ResolvedAt      *time.Time      `json:"resolved_at,omitempty"`
+	ResolvedBy      string          `json:"resolved_by,omitempty"`
 }
 
+// Where a drift's decision stands (schema_drifts.status).
+const (
+	DriftReported          = ""
+	DriftPropagated        = "propagated"
+	DriftIgnored           = "ignored"
+	DriftPaused            = "paused"
+	DriftApprovalRequested = "approval_requested"
+	DriftApproved          = "approved"
+	DriftRejected          = "rejected"
+)
+
 const driftColumns = `connection_id::text, catalog_version, discovered_hash, source_catalog_id,
-	breaking, diff, repair_request_id, repair_published_at, detected_at`
+	breaking, diff, repair_request_id, repair_published_at, detected_at,
+	changes, action, rule_id, policy_version, decisions, status, airbyte_paused_at, resolved_at, resolved_by`
 
 func scanDrift(row interface{ Scan(...any) error }) (Drift, error) {
 	var d Drift
-	var diff []byte
+	var diff, changes, decisions []byte
 	if err := row.Scan(&d.ConnectionID, &d.CatalogVersion, &d.DiscoveredHash, &d.SourceCatalogID,
-		&d.Breaking, &diff, &d.RepairRequestID, &d.RepairPublishedAt, &d.DetectedAt); err != nil {
+		&d.Breaking, &diff, &d.RepairRequestID, &d.RepairPublishedAt, &d.DetectedAt,
+		&changes, &d.Action, &d.RuleID, &d.PolicyVersion, &decisions, &d.Status, &d.AirbytePausedAt,
+		&d.ResolvedAt, &d.ResolvedBy); err != nil {
 		return Drift{}, translate(err)
 	}
-	d.Diff = diff
+	d.Diff, d.Changes, d.Decisions = diff, changes, decisions
 	return d, nil
+}
+
+func jsonOr(b json.RawMessage, empty string) []byte {
+	if len(b) == 0 {
+		return []byte(empty)
+	}
+	return b
 }
 
 // DriftInsert records a drift; it reports false when the same drift (the
 // connection's version and discovered catalog) was recorded before.
 func (q *Queries) DriftInsert(ctx context.Context, d Drift) (bool, error) {
 	tag, err := q.db.Exec(ctx, `INSERT INTO schema_drifts (connection_id, catalog_version, discovered_hash,
-			source_catalog_id, breaking, diff, repair_request_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		d.ConnectionID, d.CatalogVersion, d.DiscoveredHash, d.SourceCatalogID, d.Breaking, []byte(d.Diff), d.RepairRequestID)
+			source_catalog_id, breaking, diff, repair_request_id, changes, action, rule_id, policy_version, decisions, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
+		d.ConnectionID, d.CatalogVersion, d.DiscoveredHash, d.SourceCatalogID, d.Breaking, []byte(d.Diff), d.RepairRequestID,
+		jsonOr(d.Changes, "[]"), d.Action, d.RuleID, d.PolicyVersion, jsonOr(d.Decisions, "[]"), d.Status)
 	if err != nil {
 		return false, translate(err)
 	}

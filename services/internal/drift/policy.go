@@ -50,6 +50,9 @@ type Rule struct {
 // change decides it; a change no rule matches requires approval.
 type Policy struct {
 	Rules []Rule `json:"rules"`
+	// Labels are the connection's labels, as rules see them
+	// (connection.labels).
+	Labels map[string]string `json:"labels,omitempty"`
 	// Streams holds per-stream overrides, by stream name (or
 	// "namespace.name").
 	Streams map[string][]Rule `json:"streams,omitempty"`
@@ -101,9 +104,10 @@ type Decision struct {
 // Outcome is a policy's decision for a whole drift: the most severe action
 // of its changes' decisions, and the decision that set it.
 type Outcome struct {
-	Action    Action     `json:"action"`
-	RuleID    string     `json:"rule_id"`
-	Decisions []Decision `json:"decisions"`
+	Action        Action     `json:"action"`
+	RuleID        string     `json:"rule_id"`
+	PolicyVersion int        `json:"policy_version"`
+	Decisions     []Decision `json:"decisions"`
 }
 
 // ErrInvalidPolicy wraps every reason a policy is refused.
@@ -287,7 +291,7 @@ func (c *Compiled) Decide(conn Connection, ch Change) Decision {
 // rule the first decision with that action. A drift without changes is
 // ignored.
 func (c *Compiled) DecideAll(conn Connection, changes []Change) Outcome {
-	o := Outcome{Action: ActionIgnore, Decisions: make([]Decision, 0, len(changes))}
+	o := Outcome{Action: ActionIgnore, PolicyVersion: c.Version, Decisions: make([]Decision, 0, len(changes))}
 	top := -1
 	for _, ch := range changes {
 		d := c.Decide(conn, ch)

@@ -13,6 +13,10 @@ const (
 	// HealNonBreaking publishes a repair request for every non-breaking
 	// drift. Breaking drift is only reported: it needs a person.
 	HealNonBreaking = "non_breaking"
+	// HealPolicy decides every drift by the connection's drift policy (the
+	// default policy when none was set): propagate, ignore, pause or
+	// require approval.
+	HealPolicy = "policy"
 )
 
 // Propagation policies (OBSERVER_PROPAGATE), Airbyte's vocabulary.
@@ -33,8 +37,9 @@ type Config struct {
 	// Interval between rounds over every ACTIVE connection
 	// (OBSERVER_INTERVAL, default 15 min).
 	Interval time.Duration `env:"OBSERVER_INTERVAL" envDefault:"15m"`
-	// Heal is off or non_breaking (OBSERVER_HEAL, default off).
-	Heal string `env:"OBSERVER_HEAL" envDefault:"off"`
+	// Heal is off, non_breaking or policy (OBSERVER_HEAL, default policy;
+	// a zero Config is off).
+	Heal string `env:"OBSERVER_HEAL" envDefault:"policy"`
 	// Propagate is columns or fully (OBSERVER_PROPAGATE, default columns):
 	// what a heal carries besides field changes of the configured streams.
 	Propagate string `env:"OBSERVER_PROPAGATE" envDefault:"columns"`
@@ -74,8 +79,8 @@ func (c Config) Validate() error {
 	if c.Interval < 0 {
 		errs = append(errs, fmt.Errorf("OBSERVER_INTERVAL: %s is negative", c.Interval))
 	}
-	if c.Heal != "" && c.Heal != HealOff && c.Heal != HealNonBreaking {
-		errs = append(errs, fmt.Errorf("OBSERVER_HEAL: %q is not off or non_breaking", c.Heal))
+	if c.Heal != "" && c.Heal != HealOff && c.Heal != HealNonBreaking && c.Heal != HealPolicy {
+		errs = append(errs, fmt.Errorf("OBSERVER_HEAL: %q is not off, non_breaking or policy", c.Heal))
 	}
 	if c.Propagate != "" && c.Propagate != PropagateColumns && c.Propagate != PropagateFully {
 		errs = append(errs, fmt.Errorf("OBSERVER_PROPAGATE: %q is not columns or fully", c.Propagate))

@@ -38,6 +38,20 @@
 // again, by this observer or another, is not reported again. A source that
 // drifts further yields a new drift.
 //
+// # Deciding by policy
+//
+// With OBSERVER_HEAL=policy (the default of the environment; a zero Config
+// is off) the diff is classified (package drift) and the connection's drift
+// policy, its latest version in drift_policies or the default policy
+// (version 0), decides: propagate publishes a repair request as healing
+// does, its reason naming the drift, the policy version and the rule;
+// pause sets the connection PAUSED and queues io.aam.connection.paused.v1
+// in the drift's transaction, then makes the Airbyte connection inactive
+// (a check of a PAUSED connection finishes a pause that did not reach
+// Airbyte); require_approval queues io.aam.drift.approval_requested.v1.
+// The decision and its provenance are stored with the drift and carried by
+// drift.detected; a drift found again keeps its first decision.
+//
 // # Healing
 //
 // With OBSERVER_HEAL=non_breaking a non-breaking drift that changes the

@@ -18,6 +18,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
+	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
 // Source is the CloudEvent source of the observer's facts and requests.
@@ -71,6 +72,12 @@ type Result struct {
 	// RepairRequestID is the id of the repair request published to heal
 	// the drift.
 	RepairRequestID string `json:"repair_request_id,omitempty"`
+	// DriftID identifies the drift; Changes are its classified changes;
+	// Decision the policy's decision (OBSERVER_HEAL=policy), as recorded
+	// for the drift (the first check's, when it was seen before).
+	DriftID  string                `json:"drift_id,omitempty"`
+	Changes  []drift.Change        `json:"changes,omitempty"`
+	Decision *events.DriftDecision `json:"decision,omitempty"`
 	// Error says why the check failed.
 	Error string `json:"error,omitempty"`
 }
@@ -223,6 +230,12 @@ func (o *Observer) Check(ctx context.Context, connectionID string) (Result, erro
 func (o *Observer) check(ctx context.Context, c registry.Connection, force bool) Result {
 	r := Result{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion}
 	switch {
+	case c.Status == registry.StatusPaused:
+		r.Skipped = "connection is " + string(c.Status)
+		if err := o.finishPause(ctx, c); err != nil {
+			r.Error = "pause the Airbyte connection: " + err.Error()
+		}
+		return r
 	case c.Status != registry.StatusActive:
 		r.Skipped = "connection is " + string(c.Status)
 		return r
@@ -288,19 +301,27 @@ func (o *Observer) check(ctx context.Context, c registry.Connection, force bool)
 	}
 
 	diff := Diff(baseline, &configured, disc.Catalog)
-	if diff.IsEmpty() {
+	changes := drift.Classify(diff, &configured, disc.Catalog)
+	if diff.IsEmpty() && len(changes) == 0 {
 		if err := o.store.ObservationRecord(ctx, c.ID, c.CatalogVersion, learned, baselineID, hash); err != nil {
 			return fail("record observation", err)
 		}
 		return r
 	}
-	r.Drift, r.Breaking, r.Diff, r.Summary = true, diff.HasBreakingChange(), &diff, Summary(diff)
+	r.Drift, r.Breaking, r.Diff, r.Summary, r.Changes = true, diff.HasBreakingChange(), &diff, Summary(diff), changes
+	if r.Summary == "" {
+		r.Summary = changesSummary(changes)
+	}
 	if err := o.record(ctx, c, &r, &configured, disc, hash, learned, baselineID); err != nil {
 		return fail("record drift", err)
 	}
 	if r.New {
+		action := ""
+		if r.Decision != nil {
+			action = r.Decision.Action
+		}
 		log.Info("schema drift detected", zap.Bool("breaking", r.Breaking), zap.String("summary", r.Summary),
-			zap.String("repair_request_id", r.RepairRequestID))
+			zap.String("action", action), zap.String("repair_request_id", r.RepairRequestID))
 	}
 	return r
 }
@@ -322,10 +343,33 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 	if err != nil {
 		return err
 	}
+	changesJSON, err := json.Marshal(r.Changes)
+	if err != nil {
+		return err
+	}
 	key := c.ID + "/" + strconv.Itoa(c.CatalogVersion) + "/" + hash
+	r.DriftID = DriftID(c.CatalogVersion, hash)
+	driftEventID := events.DeterministicID(Source, key, events.TypeDriftDetected)
 	fully := o.cfg.Propagate == PropagateFully
+	heal := o.cfg.Heal == HealNonBreaking && !r.Breaking
+	var outcome *drift.Outcome
+	var decisionsJSON json.RawMessage
+	if o.cfg.Heal == HealPolicy {
+		oc, err := o.decide(ctx, c, r.Changes)
+		if err != nil {
+			return err
+		}
+		outcome = &oc
+		if decisionsJSON, err = json.Marshal(oc.Decisions); err != nil {
+			return err
+		}
+		r.Decision = &events.DriftDecision{Action: string(oc.Action), RuleID: oc.RuleID, PolicyVersion: oc.PolicyVersion,
+			Decisions: decisionsJSON}
+		heal = oc.Action == drift.ActionPropagate
+		fully = propagatesStreams(oc)
+	}
 	var repair json.RawMessage
-	if o.cfg.Heal == HealNonBreaking && !r.Breaking && healChanges(*r.Diff, fully) {
+	if heal && healChanges(*r.Diff, fully) {
 		healed := HealCatalog(configured, disc.Catalog, *r.Diff, fully)
 		if len(healed.Streams) > 0 {
 			if repair, err = json.Marshal(healed); err != nil {
@@ -333,7 +377,13 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 			}
 		}
 	}
-	publish := false
+	reason := "schema drift: " + r.Summary
+	if outcome != nil {
+		rule := fmt.Sprintf(" (policy v%d, rule %s)", r.Decision.PolicyVersion, cmpOr(outcome.RuleID, "none"))
+		reason = truncate(reason, maxReason-len([]rune(rule))) + rule
+	}
+	reason = truncate(reason, maxReason)
+	publish, pause := false, false
 	err = o.store.InTx(ctx, func(q *registry.Queries) error {
 		cur, err := q.ConnectionGetForUpdate(ctx, c.ID)
 		if err != nil {
@@ -343,9 +393,13 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 			return errVersionMoved
 		}
 		d := registry.Drift{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, DiscoveredHash: hash,
-			SourceCatalogID: disc.CatalogID, Breaking: r.Breaking, Diff: diffJSON}
+			SourceCatalogID: disc.CatalogID, Breaking: r.Breaking, Diff: diffJSON, Changes: changesJSON}
 		if repair != nil && cur.Status == registry.StatusActive {
 			d.RepairRequestID = events.DeterministicID(Source, key, events.TypeRepairRequested)
+		}
+		if outcome != nil {
+			d.Action, d.RuleID, d.PolicyVersion, d.Decisions = string(outcome.Action), outcome.RuleID, r.Decision.PolicyVersion, decisionsJSON
+			d.Status = driftStatus(outcome.Action, d.RepairRequestID != "")
 		}
 		inserted, err := q.DriftInsert(ctx, d)
 		if err != nil {
@@ -360,29 +414,64 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 				return err
 			}
 			r.RepairRequestID = known.RepairRequestID
+			if known.Action != "" {
+				r.Decision = &events.DriftDecision{Action: known.Action, RuleID: known.RuleID, PolicyVersion: known.PolicyVersion,
+					Decisions: known.Decisions}
+			} else if outcome != nil {
+				r.Decision = nil
+			}
 			publish = repair != nil && known.RepairRequestID != "" && known.RepairPublishedAt == nil
 			return nil
 		}
 		r.New, r.RepairRequestID, publish = true, d.RepairRequestID, d.RepairRequestID != ""
-		fact, err := events.New(events.TypeDriftDetected, Source, events.DriftDetected{
-			ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, Breaking: r.Breaking, Diff: diffJSON,
-		}, events.WithID(events.DeterministicID(Source, key, events.TypeDriftDetected)), events.WithSubject(c.ID))
+		data := events.DriftDetected{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, Breaking: r.Breaking, Diff: diffJSON,
+			DriftID: r.DriftID, Changes: changesJSON, Decision: r.Decision}
+		fact, err := events.New(events.TypeDriftDetected, Source, data, events.WithID(driftEventID), events.WithSubject(c.ID))
 		if err != nil {
 			return err
 		}
-		_, err = q.OutboxAdd(ctx, events.SubjectDriftDetected, fact)
-		return err
+		if _, err := q.OutboxAdd(ctx, events.SubjectDriftDetected, fact); err != nil {
+			return err
+		}
+		if outcome == nil {
+			return nil
+		}
+		switch {
+		case outcome.Action == drift.ActionPause && cur.Status == registry.StatusActive:
+			if _, err := q.ConnectionSetStatus(ctx, c.ID, registry.StatusPaused, reason); err != nil {
+				return err
+			}
+			pause = true
+			return o.queueFact(ctx, q, events.TypeConnectionPaused, events.SubjectConnectionPaused, key, driftEventID, c.ID,
+				events.ConnectionPaused{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, DriftID: r.DriftID, Reason: reason,
+					Decision: *r.Decision})
+		case outcome.Action == drift.ActionRequireApproval:
+			return o.queueFact(ctx, q, events.TypeApprovalRequested, events.SubjectApprovalRequested, key, driftEventID, c.ID,
+				events.ApprovalRequested{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, DriftID: r.DriftID, Summary: r.Summary,
+					Changes: changesJSON, Decision: *r.Decision})
+		}
+		return nil
 	})
 	if errors.Is(err, errVersionMoved) {
-		r.Drift, r.Diff, r.Summary, r.Breaking = false, nil, "", false
+		r.Drift, r.Diff, r.Summary, r.Breaking, r.Changes, r.Decision = false, nil, "", false, nil, nil
 		r.Skipped = errVersionMoved.Error()
 		return nil
 	}
-	if err != nil || !publish {
+	if err != nil {
 		return err
 	}
+	if pause {
+		cur := c
+		cur.Status = registry.StatusPaused
+		if err := o.finishPause(ctx, cur); err != nil {
+			return fmt.Errorf("pause the Airbyte connection (retried on the next check): %w", err)
+		}
+	}
+	if !publish {
+		return nil
+	}
 	req, err := events.New(events.TypeRepairRequested, Source, events.RepairRequested{
-		ConnectionID: c.ID, NewSyncCatalog: repair, Reason: "schema drift: " + r.Summary,
+		ConnectionID: c.ID, NewSyncCatalog: repair, Reason: reason,
 	}, events.WithID(r.RepairRequestID), events.WithSubject(c.ID))
 	if err != nil {
 		return err
