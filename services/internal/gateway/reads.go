@@ -82,10 +82,10 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("status"); v != "" {
 		st := registry.ConnectionStatus(strings.ToUpper(v))
 		switch st {
-		case registry.StatusPending, registry.StatusActive, registry.StatusFailed, registry.StatusHealing:
+		case registry.StatusPending, registry.StatusActive, registry.StatusFailed, registry.StatusHealing, registry.StatusPaused:
 			p.Status = st
 		default:
-			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED or HEALING", v), Field: "status"})
+			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED, HEALING or PAUSED", v), Field: "status"})
 			return
 		}
 	}

@@ -1,0 +1,125 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/drift"
+	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/observer"
+)
+
+// configCatalog is a one-stream catalog in the configuration API form.
+func configCatalog(props string) json.RawMessage {
+	return json.RawMessage(`{"streams":[{"stream":{"name":"Account","jsonSchema":{"type":"object","properties":` + props +
+		`},"supportedSyncModes":["full_refresh","incremental"],"sourceDefinedPrimaryKey":[["Id"]]},
+		"config":{"syncMode":"full_refresh","destinationSyncMode":"overwrite","selected":true}}]}`)
+}
+
+func TestVersionDiffAndDrifts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	c := b.mesh.AddConnection("", "drifting")
+	for n, props := range map[int]string{
+		2: `{"Id":{"type":"string"},"Amount":{"type":["number","null"]}}`,
+		3: `{"Id":{"type":"string"},"Amount":{"type":["integer","null"]},"Region":{"type":["string","null"]}}`,
+	} {
+		_, err := b.mesh.Store.CatalogVersionCreate(b.mesh.Ctx, registry.CatalogVersionCreateParams{ConnectionID: c.ID,
+			VersionNumber: n, SyncCatalog: configCatalog(props), Reason: "test", RequestSource: "/test", RequestID: c.ID + string(rune('0'+n))})
+		require.NoError(t, err)
+	}
+
+	r := b.do(http.MethodGet, "/v1/connections/"+c.ID+"/catalog/versions/2/diff/3", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var d gateway.VersionDiff
+	r.json(t, &d)
+	require.Equal(t, 2, d.From)
+	require.Equal(t, 3, d.To)
+	kinds := map[string]drift.Kind{}
+	for _, ch := range d.Changes {
+		kinds[ch.FieldPath()] = ch.Kind
+	}
+	require.Equal(t, map[string]drift.Kind{"Amount": drift.TypeNarrowed, "Region": drift.FieldAdded}, kinds)
+	require.True(t, d.Breaking)
+	require.False(t, d.AirbyteBreaking)
+	require.Contains(t, d.Summary, "field Region added")
+
+	r = b.do(http.MethodGet, "/v1/connections/"+c.ID+"/catalog/versions/3/diff/2", "")
+	require.Equal(t, http.StatusOK, r.status)
+	r.json(t, &d)
+	kinds = map[string]drift.Kind{}
+	for _, ch := range d.Changes {
+		kinds[ch.FieldPath()] = ch.Kind
+	}
+	require.Equal(t, map[string]drift.Kind{"Amount": drift.TypeWidened, "Region": drift.FieldRemoved}, kinds)
+	require.False(t, d.Breaking)
+
+	for path, want := range map[string]int{
+		"/v1/connections/" + c.ID + "/catalog/versions/0/diff/2": http.StatusBadRequest,
+		"/v1/connections/" + c.ID + "/catalog/versions/2/diff/x": http.StatusBadRequest,
+		"/v1/connections/" + c.ID + "/catalog/versions/2/diff/9": http.StatusNotFound,
+	} {
+		require.Equal(t, want, b.do(http.MethodGet, path, "").status, path)
+	}
+
+	// Drifts, with their changes and decision.
+	r = b.do(http.MethodGet, "/v1/connections/"+c.ID+"/drifts", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var list gateway.DriftList
+	r.json(t, &list)
+	require.Empty(t, list.Drifts)
+	changes, _ := json.Marshal(d.Changes)
+	inserted, err := b.mesh.Store.DriftInsert(b.mesh.Ctx, registry.Drift{ConnectionID: c.ID, CatalogVersion: 1, DiscoveredHash: "sha256:ab12",
+		Diff: json.RawMessage(`{"transforms":[]}`), Changes: changes, Action: "pause", RuleID: "pause-breaking",
+		Decisions: json.RawMessage(`[{"action":"pause","rule_id":"pause-breaking","scope":"connection","policy_version":0}]`),
+		Status:    registry.DriftPaused})
+	require.NoError(t, err)
+	require.True(t, inserted)
+	r = b.do(http.MethodGet, "/v1/connections/"+c.ID+"/drifts", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r.json(t, &list)
+	require.Len(t, list.Drifts, 1)
+	got := list.Drifts[0]
+	require.Equal(t, "1-ab12", got.DriftID)
+	require.Equal(t, "paused", got.Status)
+	require.Equal(t, "pause-breaking", got.RuleID)
+	require.JSONEq(t, string(changes), string(got.Changes))
+	require.Equal(t, http.StatusNotFound, b.do(http.MethodGet, "/v1/connections/"+registry.NewID()+"/drifts", "").status)
+}
+
+func TestDriftCheck(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	c := b.mesh.AddConnection("", "checked")
+
+	// No observer: 503.
+	r := b.do(http.MethodPost, "/v1/connections/"+c.ID+"/drift/check?wait=2s", "")
+	require.Equal(t, http.StatusServiceUnavailable, r.status, "%s", r.body)
+
+	// An observer answers for the connection asked about.
+	sub, err := b.mesh.NC.Subscribe(observer.SubjectCheck, func(m *nats.Msg) {
+		var req observer.CheckRequest
+		_ = json.Unmarshal(m.Data, &req)
+		reply, _ := json.Marshal(observer.CheckReply{Results: []observer.Result{{ConnectionID: req.ConnectionID, CatalogVersion: 1,
+			Drift: true, New: true, Summary: "Account: field Region added"}}})
+		_ = m.Respond(reply)
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	require.NoError(t, b.mesh.NC.Flush())
+	r = b.do(http.MethodPost, "/v1/connections/"+c.ID+"/drift/check", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var reply observer.CheckReply
+	r.json(t, &reply)
+	require.Len(t, reply.Results, 1)
+	require.Equal(t, c.ID, reply.Results[0].ConnectionID)
+	require.True(t, reply.Results[0].Drift)
+
+	require.Equal(t, http.StatusBadRequest, b.do(http.MethodPost, "/v1/connections/"+c.ID+"/drift/check?wait=forever", "").status)
+	require.Equal(t, http.StatusNotFound, b.do(http.MethodPost, "/v1/connections/"+registry.NewID()+"/drift/check", "").status)
+}
