@@ -126,37 +126,11 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		// this soft limit (GOMEMLIMIT overrides it).
 		debug.SetMemoryLimit(devMemoryLimit)
 	}
-	if f.emulatorJobs != "realistic" && f.emulatorJobs != "instant" {
-		return fmt.Errorf("--emulator-jobs %q: want realistic or instant", f.emulatorJobs)
-	}
-	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
-	}
-	environ := processEnv()
-	emulated := environ["AIRBYTE_API_URL"] == ""
-	defaults := devDefaults(emulated)
-	if environ["AAM_SECRET_KEY"] == "" {
-		key, err := devSecretKey(f.dataDir)
-		if err != nil {
-			return err
-		}
-		defaults["AAM_SECRET_KEY"] = key
-	}
-	environ = withDefaults(environ, defaults)
-	cfg, err := config.ParseFrom[devConfig](environ)
+	cfg, settings, err := devSettings(processEnv(), f, cmd.Flags().Changed)
 	if err != nil {
 		return err
 	}
-	settings, err := role.ParseSettings(environ)
-	if err != nil {
-		return err
-	}
-	// What the flags set.
-	settings.Gateway.Addr = f.gatewayAddr
-	settings.Emulator.Addr, settings.Emulator.Jobs = f.emulatorAddr, f.emulatorJobs
-	if cmd.Flags().Changed("observer-interval") {
-		settings.Observer.Interval = f.observerEvery
-	}
+	emulated := cfg.Airbyte.BaseURL == ""
 
 	log, err := observability.NewLogger(cfg.Log, "dev")
 	if err != nil {
@@ -256,6 +230,42 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		return nil
 	}
 	return err
+}
+
+// devSettings returns aam dev's own configuration and every role's
+// settings: parsed from environ with aam dev's defaults under it (the
+// secret key kept in --data-dir among them), then what the flags set.
+// given says whether a flag was on the command line.
+func devSettings(environ map[string]string, f devFlags, given func(flag string) bool) (devConfig, role.Settings, error) {
+	if f.emulatorJobs != "realistic" && f.emulatorJobs != "instant" {
+		return devConfig{}, role.Settings{}, fmt.Errorf("--emulator-jobs %q: want realistic or instant", f.emulatorJobs)
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return devConfig{}, role.Settings{}, fmt.Errorf("--data-dir: %w", err)
+	}
+	defaults := devDefaults(environ["AIRBYTE_API_URL"] == "")
+	if environ["AAM_SECRET_KEY"] == "" {
+		key, err := devSecretKey(f.dataDir)
+		if err != nil {
+			return devConfig{}, role.Settings{}, err
+		}
+		defaults["AAM_SECRET_KEY"] = key
+	}
+	environ = withDefaults(environ, defaults)
+	cfg, err := config.ParseFrom[devConfig](environ)
+	if err != nil {
+		return devConfig{}, role.Settings{}, err
+	}
+	s, err := role.ParseSettings(environ)
+	if err != nil {
+		return devConfig{}, role.Settings{}, err
+	}
+	s.Gateway.Addr = f.gatewayAddr
+	s.Emulator.Addr, s.Emulator.Jobs = f.emulatorAddr, f.emulatorJobs
+	if given("observer-interval") {
+		s.Observer.Interval = f.observerEvery
+	}
+	return cfg, s, nil
 }
 
 // devMemoryLimit is aam dev's soft Go memory limit.
