@@ -23,6 +23,7 @@ import (
 	reg "github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/observer"
 )
 
 // clientFlags are the connection and output flags of the client commands.
@@ -145,6 +146,7 @@ type registryReader interface {
 	Versions(ctx context.Context, id string) ([]gateway.CatalogVersion, error)
 	Version(ctx context.Context, id string, n int) (gateway.CatalogVersion, error)
 	Jobs(ctx context.Context, id string, limit int) ([]gateway.Job, error)
+	Drifts(ctx context.Context, id string) ([]gateway.Drift, error)
 	Close()
 }
 
@@ -197,7 +199,11 @@ type gatewayReader struct {
 func (g *gatewayReader) Close() {}
 
 func (g *gatewayReader) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.base+path, nil)
+	return g.call(ctx, http.MethodGet, path, out)
+}
+
+func (g *gatewayReader) call(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, g.base+path, nil)
 	if err != nil {
 		return err
 	}
@@ -271,6 +277,17 @@ func (g *gatewayReader) Jobs(ctx context.Context, id string, limit int) ([]gatew
 	return l.Jobs, g.get(ctx, fmt.Sprintf("/v1/connections/%s/jobs?limit=%d", url.PathEscape(id), limit), &l)
 }
 
+func (g *gatewayReader) Drifts(ctx context.Context, id string) ([]gateway.Drift, error) {
+	var l gateway.DriftList
+	return l.Drifts, g.get(ctx, "/v1/connections/"+url.PathEscape(id)+"/drifts", &l)
+}
+
+// CheckDrift asks the gateway for an on-demand drift check.
+func (g *gatewayReader) CheckDrift(ctx context.Context, id string, wait time.Duration) (observer.CheckReply, error) {
+	var r observer.CheckReply
+	return r, g.call(ctx, http.MethodPost, fmt.Sprintf("/v1/connections/%s/drift/check?wait=%s", url.PathEscape(id), wait), &r)
+}
+
 // dbReader reads the registry from PostgreSQL.
 type dbReader struct {
 	pool  *pgxpool.Pool
@@ -333,6 +350,21 @@ func (d *dbReader) Version(ctx context.Context, id string, n int) (gateway.Catal
 		return gateway.CatalogVersion{}, dbErr(err, fmt.Sprintf("catalog version %d of connection %s", n, id))
 	}
 	return gateway.CatalogVersionFrom(v, true), nil
+}
+
+func (d *dbReader) Drifts(ctx context.Context, id string) ([]gateway.Drift, error) {
+	if _, err := d.Connection(ctx, id); err != nil {
+		return nil, err
+	}
+	list, err := d.store.DriftList(ctx, id)
+	if err != nil {
+		return nil, dbErr(err, "connection "+id)
+	}
+	out := make([]gateway.Drift, 0, len(list))
+	for _, dr := range list {
+		out = append(out, gateway.DriftFrom(dr))
+	}
+	return out, nil
 }
 
 func (d *dbReader) Jobs(ctx context.Context, id string, limit int) ([]gateway.Job, error) {

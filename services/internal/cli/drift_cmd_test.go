@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	reg "github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/drift"
+	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
+	"github.com/aam-mesh/aam/services/internal/observer"
+)
+
+func TestDriftCommands(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
+	_, ts := mesh.Gateway(gateway.Config{})
+	c := mesh.AddConnection("", "drifting")
+	changes, err := json.Marshal([]drift.Change{
+		{Kind: drift.TypeNarrowed, Stream: "Account", Field: []string{"Amount"}, OldType: "number|null", NewType: "integer|null",
+			Breaking: true, Risk: drift.RiskHigh},
+		{Kind: drift.FieldAdded, Stream: "Account", Field: []string{"Region"}, NewType: "string|null", Risk: drift.RiskNone},
+	})
+	require.NoError(t, err)
+	_, err = mesh.Store.DriftInsert(mesh.Ctx, reg.Drift{ConnectionID: c.ID, CatalogVersion: 1, DiscoveredHash: "sha256:0123456789abcdef0123",
+		Diff: json.RawMessage(`{"transforms":[]}`), Changes: changes, Action: "pause", RuleID: "pause-breaking", Status: reg.DriftPaused,
+		Decisions: json.RawMessage(`[{"action":"pause","rule_id":"pause-breaking","scope":"connection","policy_version":0},
+			{"action":"propagate","rule_id":"propagate-columns","scope":"connection","policy_version":0}]`)})
+	require.NoError(t, err)
+
+	for _, src := range [][]string{{"--gateway", ts.URL}, {"--database-url", mesh.Schema.URL}} {
+		with := func(args ...string) []string { return append(args, src...) }
+		code, out, stderr := run(t, with("drift", "ls", c.ID)...)
+		require.Equal(t, ExitOK, code, stderr)
+		require.Contains(t, out, "1-0123456789ab")
+		require.Contains(t, out, "paused")
+		require.Contains(t, out, "pause-breaking")
+		require.Contains(t, out, "type_narrowed, field_added")
+
+		code, out, stderr = run(t, with("drift", "show", c.ID, "1-0123")...)
+		require.Equal(t, ExitOK, code, stderr)
+		require.Contains(t, out, "decision: pause by rule pause-breaking (policy v0), paused")
+		require.Regexp(t, `Account\s+Amount\s+type_narrowed\s+number\|null\s+integer\|null\s+yes\s+no\s+high\s+pause\s+pause-breaking`, out)
+		require.Regexp(t, `Account\s+Region\s+field_added\s+-\s+string\|null\s+no\s+no\s+none\s+propagate\s+propagate-columns`, out)
+
+		code, out, _ = run(t, with("drift", "ls", c.ID, "-o", "json")...)
+		require.Equal(t, ExitOK, code)
+		var ds []gateway.Drift
+		require.NoError(t, json.Unmarshal([]byte(out), &ds))
+		require.Len(t, ds, 1)
+
+		code, _, stderr = run(t, with("drift", "show", c.ID, "9-")...)
+		require.Equal(t, ExitError, code, stderr)
+		require.Contains(t, stderr, "not found")
+	}
+
+	// check goes through the gateway to the observer.
+	sub, err := mesh.NC.Subscribe(observer.SubjectCheck, func(m *nats.Msg) {
+		reply, _ := json.Marshal(observer.CheckReply{Results: []observer.Result{{ConnectionID: c.ID, CatalogVersion: 1, Drift: true, New: true,
+			DriftID: "1-0123456789abcdef0123", Summary: "Account: field Region added",
+			Decision: &events.DriftDecision{Action: "propagate", RuleID: "propagate-columns"}}}})
+		_ = m.Respond(reply)
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	require.NoError(t, mesh.NC.Flush())
+	code, out, stderr := run(t, "drift", "check", c.ID, "--gateway", ts.URL)
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, c.ID+": drift 1-0123456789ab (new) from catalog v1: Account: field Region added")
+	require.Contains(t, out, "decision: propagate by rule propagate-columns (policy v0)")
+	code, _, stderr = run(t, "drift", "check", c.ID, "--database-url", mesh.Schema.URL)
+	require.NotEqual(t, ExitOK, code)
+	require.Contains(t, stderr, "drift check goes through the gateway")
+}
