@@ -1,6 +1,7 @@
-// Package outbox connects the registry to the bus: the Relay publishes the
-// events committed in the registry's outbox to JetStream, and Ledger records
-// request outcomes (inbox) for the worker runtime.
+// Package outbox connects the registry to the bus: Encode turns CloudEvents
+// into the registry's outbox rows (binary mode NATS messages), the Relay
+// publishes the rows committed in the registry's outbox to JetStream, and
+// Ledger records request outcomes (inbox) for the worker runtime.
 package outbox
 
 import (
@@ -54,7 +55,7 @@ func Emit(ctx context.Context, q *registry.Queries, factType, source, connection
 	if err != nil {
 		return err
 	}
-	_, err = q.OutboxAdd(ctx, d.Subject, e)
+	_, err = Add(ctx, q, d.Subject, e)
 	return err
 }
 
@@ -100,7 +101,7 @@ func (l *Ledger) Reject(ctx context.Context, r bus.Rejection) error {
 		if err != nil || !inserted {
 			return err
 		}
-		_, err = q.OutboxAdd(ctx, events.SubjectRequestRejected, e)
+		_, err = Add(ctx, q, events.SubjectRequestRejected, e)
 		return err
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -53,19 +52,12 @@ type RelayConfig struct {
 	beforeMark func(seqs []int64) error
 }
 
-// lockID returns the configured lock id, or one derived from the current
-// schema.
+// lockID returns the configured lock id, or the registry's.
 func (r *Relay) lockID(ctx context.Context, q *registry.Queries) (int64, error) {
 	if r.cfg.LockID != 0 {
 		return r.cfg.LockID, nil
 	}
-	var schema string
-	if err := q.DB().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return 0, err
-	}
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("aam-outbox-relay:" + schema))
-	return int64(h.Sum64() >> 1), nil
+	return q.OutboxLockKey(ctx)
 }
 
 // Relay publishes the outbox to JetStream in order, with Nats-Msg-Id =
@@ -149,16 +141,14 @@ func (r *Relay) lead(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("leader lock: %w", err)
 	}
-	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockID).Scan(&locked); err != nil {
+	locked, err := q.OutboxLock(ctx, lockID)
+	if err != nil {
 		return fmt.Errorf("leader lock: %w", err)
 	}
 	if !locked {
 		return nil // another relay leads; try again later
 	}
-	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID)
-	}()
+	defer func() { _ = q.OutboxUnlock(context.WithoutCancel(ctx), lockID) }()
 	r.log.Debug("relay leading")
 	lastPurge, lastGauge, lastFull := time.Time{}, time.Time{}, time.Time{}
 	var from int64
@@ -249,7 +239,7 @@ func (r *Relay) publishBatch(ctx context.Context, q *registry.Queries, from int6
 	for _, wave := range publishWaves(rows) {
 		futures := make([]jetstream.PubAckFuture, 0, len(wave))
 		for _, i := range wave {
-			f, err := r.js.PublishMsgAsync(rows[i].Msg(), jetstream.WithMsgID(rows[i].EventID))
+			f, err := r.js.PublishMsgAsync(Msg(rows[i].OutboxRow), jetstream.WithMsgID(rows[i].EventID))
 			if err != nil {
 				pubErr = err
 				break
@@ -350,22 +340,15 @@ func (h *gapHold) track(floor int64, read []int64, next int64, wait time.Duratio
 // not find belong to transactions still running. It returns 0 when the
 // server cannot tell (then the first read's lowest event is the floor).
 func (r *Relay) startFloor(ctx context.Context, q *registry.Queries) int64 {
-	var last *int64
-	if err := q.DB().QueryRow(ctx,
-		`SELECT pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass)`).Scan(&last); err != nil {
-		r.log.Debug("outbox sequence not readable", zap.Error(err))
-		return 0
-	}
-	var xmax string
-	if err := q.DB().QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&xmax); err != nil {
-		r.log.Debug("snapshot not readable", zap.Error(err))
+	bound, err := q.OutboxBoundGet(ctx)
+	if err != nil {
+		r.log.Debug("outbox bound not readable", zap.Error(err))
 		return 0
 	}
 	deadline := time.Now().Add(r.cfg.GapWait)
 	for {
-		var ended bool
-		err := q.DB().QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8`, xmax).Scan(&ended)
-		if err != nil || ended || time.Now().After(deadline) {
+		settled, err := q.OutboxBoundSettled(ctx, bound)
+		if err != nil || settled || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -374,10 +357,7 @@ func (r *Relay) startFloor(ctx context.Context, q *registry.Queries) int64 {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	if last == nil {
-		return 1
-	}
-	return *last + 1
+	return bound.Next
 }
 
 // publishWaves groups the indexes of rows (in queue order) into waves: a

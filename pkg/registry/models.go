@@ -126,19 +126,33 @@ type InboxEntry struct {
 	ReceivedAt time.Time    `json:"received_at"`
 }
 
-// OutboxMessage is a row of outbox: an encoded NATS message waiting to be
-// (or already) published.
-type OutboxMessage struct {
-	Seq           int64               `json:"seq"`
-	EventID       string              `json:"event_id"`
-	EventType     string              `json:"event_type"`
-	Subject       string              `json:"subject"`
-	ConnectionID  string              `json:"connection_id"`
+// OutboxRow is an event encoded for publication, as the outbox keeps it:
+// the message (subject, headers, body) and the keys that order and find it.
+// Package outbox encodes CloudEvents into rows; the registry stores them as
+// they are.
+type OutboxRow struct {
+	// EventID is the event's id, unique in the outbox; the relay publishes
+	// the message with it as the broker's deduplication id.
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	// Subject is the subject the message is published on.
+	Subject string `json:"subject"`
+	// ConnectionID is the connection the event is about, if any: the relay
+	// keeps each connection's events in queue order.
+	ConnectionID string `json:"connection_id"`
+	// CorrelationID is the id of the request the event answers, if any.
 	CorrelationID string              `json:"correlation_id"`
 	Headers       map[string][]string `json:"headers"`
 	Data          []byte              `json:"data"`
-	CreatedAt     time.Time           `json:"created_at"`
-	// Published is true once the relay has JetStream's acknowledgement.
+}
+
+// OutboxMessage is a row of outbox: an encoded event waiting to be (or
+// already) published.
+type OutboxMessage struct {
+	Seq int64 `json:"seq"`
+	OutboxRow
+	CreatedAt time.Time `json:"created_at"`
+	// Published is true once the relay has the broker's acknowledgement.
 	Published bool `json:"published"`
 }
 

@@ -3,14 +3,12 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-
-	"github.com/aam-mesh/aam/events"
 )
 
 // outboxColumns select an outbox row (o) and whether it is still pending
@@ -27,22 +25,20 @@ const outboxInsert = `WITH o AS (
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING RETURNING seq)
 	INSERT INTO outbox_pending (seq) SELECT seq FROM o`
 
-// outboxArgs encodes e in CloudEvents binary mode for subject and returns
-// outboxInsert's arguments.
-func outboxArgs(subject string, e event.Event) ([]any, error) {
-	msg, err := events.ToMsg(subject, e, events.Binary)
-	if err != nil {
-		return nil, &Error{Kind: ErrInvalid, Err: err}
+// outboxArgs returns outboxInsert's arguments for row.
+func outboxArgs(row OutboxRow) ([]any, error) {
+	if row.EventID == "" || row.Subject == "" {
+		return nil, &Error{Kind: ErrInvalid, Err: errors.New("outbox row needs an event id and a subject")}
 	}
-	headers, err := json.Marshal(msg.Header)
+	headers, err := json.Marshal(row.Headers)
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalid, Err: fmt.Errorf("outbox headers: %w", err)}
 	}
-	data := msg.Data
+	data := row.Data
 	if data == nil {
 		data = []byte{}
 	}
-	return []any{e.ID(), e.Type(), subject, e.Subject(), events.CorrelationID(e), headers, data}, nil
+	return []any{row.EventID, row.EventType, row.Subject, row.ConnectionID, row.CorrelationID, headers, data}, nil
 }
 
 func scanOutbox(row pgx.Row) (OutboxMessage, error) {
@@ -59,11 +55,11 @@ func scanOutbox(row pgx.Row) (OutboxMessage, error) {
 	return m, nil
 }
 
-// OutboxAdd encodes e in CloudEvents binary mode for subject and queues it
-// for publication, in the caller's transaction. An event id already queued
-// is ignored (reported false): events are queued once.
-func (q *Queries) OutboxAdd(ctx context.Context, subject string, e event.Event) (bool, error) {
-	args, err := outboxArgs(subject, e)
+// OutboxAdd queues an encoded event for publication, in the caller's
+// transaction. An event id already queued is ignored (reported false):
+// events are queued once.
+func (q *Queries) OutboxAdd(ctx context.Context, row OutboxRow) (bool, error) {
+	args, err := outboxArgs(row)
 	if err != nil {
 		return false, err
 	}
@@ -71,11 +67,54 @@ func (q *Queries) OutboxAdd(ctx context.Context, subject string, e event.Event) 
 	if err != nil {
 		return false, translate(err)
 	}
-	if tag.RowsAffected() == 1 {
-		q.outboxWrites.Add(1)
-		return true, nil
+	q.outboxQueued(tag.RowsAffected())
+	return tag.RowsAffected() == 1, nil
+}
+
+// OutboxAddAll queues rows like OutboxAdd, in one round trip, and returns
+// how many were new.
+func (q *Queries) OutboxAddAll(ctx context.Context, rows []OutboxRow) (int, error) {
+	switch len(rows) {
+	case 0:
+		return 0, nil
+	case 1:
+		ok, err := q.OutboxAdd(ctx, rows[0])
+		if ok {
+			return 1, err
+		}
+		return 0, err
 	}
-	return false, nil
+	b := &pgx.Batch{}
+	for _, row := range rows {
+		if err := queueOutbox(b, row); err != nil {
+			return 0, err
+		}
+	}
+	br := q.db.SendBatch(ctx, b)
+	n := 0
+	var firstErr error
+	for range rows {
+		tag, err := br.Exec()
+		if err != nil && firstErr == nil {
+			firstErr = translate(err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	if err := br.Close(); err != nil && firstErr == nil {
+		firstErr = translate(err)
+	}
+	q.outboxQueued(int64(n))
+	return n, firstErr
+}
+
+// queueOutbox queues OutboxAdd's statement for row on b.
+func queueOutbox(b *pgx.Batch, row OutboxRow) error {
+	args, err := outboxArgs(row)
+	if err != nil {
+		return err
+	}
+	b.Queue(outboxInsert, args...)
+	return nil
 }
 
 // OutboxPending returns up to limit unpublished messages in queue order.
@@ -164,18 +203,73 @@ func collectOutbox(rows pgx.Rows, err error) ([]OutboxMessage, error) {
 	return out, translate(rows.Err())
 }
 
-// Msg rebuilds the NATS message of an outbox row.
-func (m OutboxMessage) Msg() *nats.Msg {
-	msg := nats.NewMsg(m.Subject)
-	for k, v := range m.Headers {
-		msg.Header[k] = append([]string(nil), v...)
+// OutboxLockKey returns the advisory lock key that elects one publishing
+// relay per registry: derived from the current schema, so that registries
+// in separate schemas of one database each have their relay.
+func (q *Queries) OutboxLockKey(ctx context.Context) (int64, error) {
+	var schema string
+	if err := q.db.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return 0, translate(err)
 	}
-	msg.Data = m.Data
-	return msg
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("aam-outbox-relay:" + schema))
+	return int64(h.Sum64() >> 1), nil
 }
 
-// Event decodes the CloudEvent of an outbox row.
-func (m OutboxMessage) Event() (event.Event, error) {
-	e, _, err := events.Decode(nats.Header(m.Headers), m.Data)
-	return e, err
+// OutboxLock tries to take the relay's advisory lock key, without waiting,
+// and reports whether it did. The lock belongs to the database session:
+// q must run on one connection (not a pool), which keeps the lock until
+// OutboxUnlock or until it closes.
+func (q *Queries) OutboxLock(ctx context.Context, key int64) (bool, error) {
+	var locked bool
+	if err := q.db.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&locked); err != nil {
+		return false, translate(err)
+	}
+	return locked, nil
+}
+
+// OutboxUnlock releases the lock OutboxLock took on the same connection.
+func (q *Queries) OutboxUnlock(ctx context.Context, key int64) error {
+	_, err := q.db.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key)
+	return translate(err)
+}
+
+// OutboxBound is where the outbox stood at one moment: the first sequence
+// number not handed out yet, and the transactions running then.
+type OutboxBound struct {
+	// Next is the first sequence number not handed out yet: every lower
+	// one was taken by a transaction running at the bound, or before it.
+	Next int64
+	// xmax is the first transaction id not yet assigned when the bound
+	// was read.
+	xmax string
+}
+
+// OutboxBoundGet returns the outbox's bound now.
+func (q *Queries) OutboxBoundGet(ctx context.Context) (OutboxBound, error) {
+	// The sequence is read before the snapshot: a transaction that took a
+	// sequence number below Next is then older than xmax.
+	var last *int64
+	if err := q.db.QueryRow(ctx,
+		`SELECT pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass)`).Scan(&last); err != nil {
+		return OutboxBound{}, fmt.Errorf("outbox sequence: %w", translate(err))
+	}
+	var b OutboxBound
+	if err := q.db.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&b.xmax); err != nil {
+		return OutboxBound{}, fmt.Errorf("snapshot: %w", translate(err))
+	}
+	b.Next = 1
+	if last != nil {
+		b.Next = *last + 1
+	}
+	return b, nil
+}
+
+// OutboxBoundSettled reports whether every transaction running at b has
+// ended: from then on, a sequence number from b.Next on that a read does
+// not find belongs to a transaction still running (or rolled back).
+func (q *Queries) OutboxBoundSettled(ctx context.Context, b OutboxBound) (bool, error) {
+	var ended bool
+	err := q.db.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8`, b.xmax).Scan(&ended)
+	return ended, translate(err)
 }

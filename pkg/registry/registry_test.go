@@ -15,6 +15,7 @@ import (
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/migrations"
 	"github.com/aam-mesh/aam/pkg/dbtest"
+	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 )
 
@@ -215,12 +216,12 @@ func TestOutboxQueueAndNotify(t *testing.T) {
 		events.WithSubject("c"), events.WithCorrelationID("req-9"))
 	require.NoError(t, err)
 	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
-		ok, err := q.OutboxAdd(b.ctx, events.SubjectSyncStarted, ev)
+		ok, err := outbox.Add(b.ctx, q, events.SubjectSyncStarted, ev)
 		require.True(t, ok)
 		if err != nil {
 			return err
 		}
-		ok, err = q.OutboxAdd(b.ctx, events.SubjectSyncStarted, ev)
+		ok, err = outbox.Add(b.ctx, q, events.SubjectSyncStarted, ev)
 		require.False(t, ok, "one event id is queued once")
 		return err
 	})
@@ -238,10 +239,10 @@ func TestOutboxQueueAndNotify(t *testing.T) {
 	require.Equal(t, ev.ID(), m.EventID)
 	require.Equal(t, "req-9", m.CorrelationID)
 	require.Equal(t, "c", m.ConnectionID)
-	got, err := m.Event()
+	got, err := outbox.Decode(m.OutboxRow)
 	require.NoError(t, err)
 	require.Equal(t, ev.ID(), got.ID())
-	require.Equal(t, ev.ID(), m.Msg().Header.Get(events.HeaderMsgID))
+	require.Equal(t, ev.ID(), outbox.Msg(m.OutboxRow).Header.Get(events.HeaderMsgID))
 
 	require.False(t, m.Published)
 	require.NoError(t, b.store.OutboxMarkPublished(b.ctx, []int64{m.Seq}))

@@ -19,18 +19,33 @@ type DBTX interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// Queries runs the registry's statements on a DBTX.
+// Queries runs the registry's statements on a DBTX. It holds nothing but
+// its DBTX: a copy, or Queries made again on the same DBTX, behaves the
+// same.
 type Queries struct {
 	db DBTX
-	// outboxWrites counts outbox rows inserted through this Queries.
-	outboxWrites atomic.Int64
 }
 
 // New returns Queries on db.
 func New(db DBTX) *Queries { return &Queries{db: db} }
 
-// WithTx returns Queries on tx.
+// WithTx returns Queries on tx. The caller commits tx; outbox rows queued
+// in it wake no relay (the relay finds them at its next poll), unlike
+// those queued through Store.InTx.
 func (q *Queries) WithTx(tx pgx.Tx) *Queries { return &Queries{db: tx} }
+
+// outboxNoter is a DBTX that is told when outbox rows are queued on it.
+type outboxNoter interface{ outboxQueued() }
+
+// outboxQueued tells q's DBTX that n outbox rows were queued on it.
+func (q *Queries) outboxQueued(n int64) {
+	if n == 0 {
+		return
+	}
+	if t, ok := q.db.(outboxNoter); ok {
+		t.outboxQueued()
+	}
+}
 
 // Store is the registry on a connection pool.
 type Store struct {
@@ -41,8 +56,28 @@ type Store struct {
 
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{Queries: New(pool), pool: pool}
+	s := &Store{pool: pool}
+	s.Queries = New(storePool{Pool: pool, store: s})
+	return s
 }
+
+// storePool is the Store's pool as its Queries see it: outbox rows queued
+// on it outside a transaction are committed at once.
+type storePool struct {
+	*pgxpool.Pool
+	store *Store
+}
+
+func (p storePool) outboxQueued() { p.store.outboxCommitted() }
+
+// storeTx is a transaction of the Store. It notes whether outbox rows were
+// queued in it, for the Store to announce after the commit.
+type storeTx struct {
+	pgx.Tx
+	queued atomic.Bool
+}
+
+func (t *storeTx) outboxQueued() { t.queued.Store(true) }
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -51,6 +86,13 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // transaction that inserted outbox rows (the in-process relay uses it to
 // publish without waiting for its next poll). fn must not block.
 func (s *Store) OnOutboxCommit(fn func()) { s.onOutbox.Store(&fn) }
+
+// outboxCommitted calls the OnOutboxCommit function, if any.
+func (s *Store) outboxCommitted() {
+	if fn := s.onOutbox.Load(); fn != nil {
+		(*fn)()
+	}
+}
 
 // InTx runs fn in a transaction and commits it when fn returns nil. The
 // transaction is rolled back when fn returns an error or panics. Errors are
@@ -70,14 +112,14 @@ func (s *Store) InTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(q *
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	q := &Queries{db: tx}
+	t := &storeTx{Tx: tx}
 	panicked := true
 	defer func() {
 		if panicked {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	err = fn(q)
+	err = fn(&Queries{db: t})
 	panicked = false
 	if err != nil {
 		return err
@@ -85,10 +127,8 @@ func (s *Store) InTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(q *
 	if err = tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", translate(err))
 	}
-	if q.outboxWrites.Load() > 0 {
-		if fn := s.onOutbox.Load(); fn != nil {
-			(*fn)()
-		}
+	if t.queued.Load() {
+		s.outboxCommitted()
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -167,7 +166,7 @@ func (q *Queries) SyncLink(ctx context.Context, p SyncLinkParams) (SyncLinkResul
 // round trip commits; otherwise the transaction is rolled back and
 // committed is false (the caller takes the general path: a transaction
 // with SyncLink, then facts built from its result).
-func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []OutboxEvent, accept func(SyncLinkResult) bool) (res SyncLinkResult, committed bool, err error) {
+func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []OutboxRow, accept func(SyncLinkResult) bool) (res SyncLinkResult, committed bool, err error) {
 	if !validUUID(p.ConnectionID) {
 		return SyncLinkResult{}, false, &Error{Kind: ErrNotFound, Err: errBadID(p.ConnectionID)}
 	}
@@ -218,9 +217,7 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 		return SyncLinkResult{}, false, fmt.Errorf("commit: %w", translate(err))
 	}
 	if added > 0 {
-		if fn := s.onOutbox.Load(); fn != nil {
-			(*fn)()
-		}
+		s.outboxCommitted()
 	}
 	return res, true, nil
 }
@@ -357,60 +354,6 @@ func (q *Queries) JobRelease(ctx context.Context, ids []string, at time.Time) er
 	_, err := q.db.Exec(ctx, `UPDATE job_history SET next_check_at = $2
 		WHERE id = ANY($1::uuid[]) AND status IN ('pending', 'running')`, ids, at)
 	return translate(err)
-}
-
-// OutboxEvent is an event to queue on a subject.
-type OutboxEvent struct {
-	Subject string
-	Event   event.Event
-}
-
-// OutboxAddAll queues events like OutboxAdd, in one round trip, and returns
-// how many were new.
-func (q *Queries) OutboxAddAll(ctx context.Context, evs []OutboxEvent) (int, error) {
-	switch len(evs) {
-	case 0:
-		return 0, nil
-	case 1:
-		ok, err := q.OutboxAdd(ctx, evs[0].Subject, evs[0].Event)
-		if ok {
-			return 1, err
-		}
-		return 0, err
-	}
-	b := &pgx.Batch{}
-	for _, oe := range evs {
-		if err := queueOutbox(b, oe); err != nil {
-			return 0, err
-		}
-	}
-	br := q.db.SendBatch(ctx, b)
-	n := 0
-	var firstErr error
-	for range evs {
-		tag, err := br.Exec()
-		if err != nil && firstErr == nil {
-			firstErr = translate(err)
-		}
-		n += int(tag.RowsAffected())
-	}
-	if err := br.Close(); err != nil && firstErr == nil {
-		firstErr = translate(err)
-	}
-	if n > 0 {
-		q.outboxWrites.Add(int64(n))
-	}
-	return n, firstErr
-}
-
-// queueOutbox queues OutboxAdd's statement for oe on b.
-func queueOutbox(b *pgx.Batch, oe OutboxEvent) error {
-	args, err := outboxArgs(oe.Subject, oe.Event)
-	if err != nil {
-		return err
-	}
-	b.Queue(outboxInsert, args...)
-	return nil
 }
 
 // JobsRecordedBefore returns which of a connection's Airbyte job ids were

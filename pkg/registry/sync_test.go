@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 )
 
@@ -64,12 +65,14 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := activeConnection(t, b, "c")
-	fact := func(reqID string) []registry.OutboxEvent {
+	fact := func(reqID string) []registry.OutboxRow {
 		e, err := events.New(events.TypeSyncStarted, "/aam/sync", events.SyncStarted{ConnectionID: c.ID, JobID: "7"},
 			events.WithID(events.DeterministicID("/s", reqID, events.TypeSyncStarted)), events.WithCorrelationID(reqID),
 			events.WithSubject(c.ID))
 		require.NoError(t, err)
-		return []registry.OutboxEvent{{Subject: events.SubjectSyncStarted, Event: e}}
+		row, err := outbox.Encode(events.SubjectSyncStarted, e)
+		require.NoError(t, err)
+		return []registry.OutboxRow{row}
 	}
 	params := func(reqID string) registry.SyncLinkParams {
 		next := time.Now().Add(time.Second)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/outbox"
 )
 
 // hub fans the facts of one core NATS subscription on aam.events.> out to
@@ -189,7 +190,7 @@ func (s *Server) registryFacts(ctx context.Context, id string) ([]event.Event, e
 	}
 	out := make([]event.Event, 0, len(rows))
 	for _, row := range rows {
-		if e, err := row.Event(); err == nil {
+		if e, err := outbox.Decode(row.OutboxRow); err == nil {
 			out = append(out, e)
 		}
 	}

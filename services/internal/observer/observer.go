@@ -16,6 +16,7 @@ import (
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/drift"
@@ -430,7 +431,7 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 		if err != nil {
 			return err
 		}
-		if _, err := q.OutboxAdd(ctx, events.SubjectDriftDetected, fact); err != nil {
+		if _, err := outbox.Add(ctx, q, events.SubjectDriftDetected, fact); err != nil {
 			return err
 		}
 		if outcome == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/drift"
 )
@@ -96,7 +97,7 @@ func (o *Observer) queueFact(ctx context.Context, q *registry.Queries, typ, subj
 	if err != nil {
 		return err
 	}
-	_, err = q.OutboxAdd(ctx, subject, fact)
+	_, err = outbox.Add(ctx, q, subject, fact)
 	return err
 }
 

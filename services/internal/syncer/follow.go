@@ -271,7 +271,7 @@ func (w *Worker) finishLocked(ctx context.Context, q *registry.Queries, j regist
 	if err != nil {
 		return nil, err
 	}
-	facts := make([]registry.OutboxEvent, 0, len(st.Requests))
+	facts := make([]registry.OutboxRow, 0, len(st.Requests))
 	for _, r := range st.Requests {
 		f, err := finishedFact(job, outbox.Request{Source: r.RequestSource, ID: r.RequestID, TraceParent: r.TraceParent})
 		if err != nil {

@@ -385,13 +385,13 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 }
 
 // jobFacts are sync.started and, for an ended job, its terminal fact.
-func jobFacts(job registry.Job, req outbox.Request, attached bool) ([]registry.OutboxEvent, error) {
+func jobFacts(job registry.Job, req outbox.Request, attached bool) ([]registry.OutboxRow, error) {
 	started, err := startedFact(job, req, attached)
 	if err != nil || !job.Status.Terminal() {
-		return []registry.OutboxEvent{started}, err
+		return []registry.OutboxRow{started}, err
 	}
 	finished, err := finishedFact(job, req)
-	return []registry.OutboxEvent{started, finished}, err
+	return []registry.OutboxRow{started, finished}, err
 }
 
 // recordGeneral is record for a job already recorded (for another
@@ -412,7 +412,7 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 		if err != nil {
 			return err
 		}
-		facts := []registry.OutboxEvent{started}
+		facts := []registry.OutboxRow{started}
 		switch {
 		case job.Status.Terminal():
 			// Recorded ended: by this call, or by whoever saw it end first.
@@ -476,7 +476,7 @@ func (w *Worker) fail(ctx context.Context, ev bus.Event[events.SyncRequested], c
 }
 
 // startedFact is sync.started for a request linked to job.
-func startedFact(job registry.Job, req outbox.Request, attached bool) (registry.OutboxEvent, error) {
+func startedFact(job registry.Job, req outbox.Request, attached bool) (registry.OutboxRow, error) {
 	msg := "Sync job started successfully"
 	if attached {
 		msg = "A sync was already running; the request is attached to job " + job.AirbyteJobID
@@ -489,11 +489,14 @@ func startedFact(job registry.Job, req outbox.Request, attached bool) (registry.
 		ConnectionID: job.ConnectionID, JobID: job.AirbyteJobID, Status: "triggered", Message: msg,
 		CatalogVersion: job.CatalogVersion, Attached: attached, StartedAt: startedAt.UTC(),
 	})
-	return registry.OutboxEvent{Subject: events.SubjectSyncStarted, Event: e}, err
+	if err != nil {
+		return registry.OutboxRow{}, err
+	}
+	return outbox.Encode(events.SubjectSyncStarted, e)
 }
 
 // finishedFact is the terminal fact of an ended job for one request.
-func finishedFact(job registry.Job, req outbox.Request) (registry.OutboxEvent, error) {
+func finishedFact(job registry.Job, req outbox.Request) (registry.OutboxRow, error) {
 	var typ, subject string
 	switch job.Status {
 	case registry.JobSucceeded:
@@ -503,7 +506,7 @@ func finishedFact(job registry.Job, req outbox.Request) (registry.OutboxEvent, e
 	case registry.JobCancelled:
 		typ, subject = events.TypeSyncCancelled, events.SubjectSyncCancelled
 	default:
-		return registry.OutboxEvent{}, fmt.Errorf("job %s is %s, not ended", job.ID, job.Status)
+		return registry.OutboxRow{}, fmt.Errorf("job %s is %s, not ended", job.ID, job.Status)
 	}
 	data := events.SyncFinished{
 		ConnectionID: job.ConnectionID, JobID: job.AirbyteJobID, Status: string(job.Status),
@@ -514,7 +517,10 @@ func finishedFact(job registry.Job, req outbox.Request) (registry.OutboxEvent, e
 		data.DurationMS = max(0, job.CompletedAt.Sub(*job.StartedAt).Milliseconds())
 	}
 	e, err := outbox.NewFact(typ, Source, job.ConnectionID, req, data)
-	return registry.OutboxEvent{Subject: subject, Event: e}, err
+	if err != nil {
+		return registry.OutboxRow{}, err
+	}
+	return outbox.Encode(subject, e)
 }
 
 func utc(t *time.Time) *time.Time {
