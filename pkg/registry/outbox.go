@@ -238,25 +238,29 @@ func (q *Queries) OutboxUnlock(ctx context.Context, key int64) error {
 // number not handed out yet, and the transactions running then.
 type OutboxBound struct {
 	// Next is the first sequence number not handed out yet: every lower
-	// one was taken by a transaction running at the bound, or before it.
+	// one was taken by a transaction that had begun by then.
 	Next int64
-	// xmax is the first transaction id not yet assigned when the bound
-	// was read.
-	xmax string
+	// xid is a transaction id assigned after Next was read: transactions
+	// that took lower sequence numbers have lower ids.
+	xid string
 }
 
-// OutboxBoundGet returns the outbox's bound now.
+// OutboxBoundGet returns the outbox's bound now. q must not be in a
+// transaction: the bound settles once the transaction id it takes has
+// ended with every lower one.
 func (q *Queries) OutboxBoundGet(ctx context.Context) (OutboxBound, error) {
-	// The sequence is read before the snapshot: a transaction that took a
-	// sequence number below Next is then older than xmax.
+	// The sequence is read before an id is assigned. A snapshot's xmax
+	// would not do: it is one past the newest transaction that ended, and
+	// transactions from there on that are still running are not in the
+	// snapshot at all.
 	var last *int64
 	if err := q.db.QueryRow(ctx,
 		`SELECT pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass)`).Scan(&last); err != nil {
 		return OutboxBound{}, fmt.Errorf("outbox sequence: %w", translate(err))
 	}
 	var b OutboxBound
-	if err := q.db.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&b.xmax); err != nil {
-		return OutboxBound{}, fmt.Errorf("snapshot: %w", translate(err))
+	if err := q.db.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&b.xid); err != nil {
+		return OutboxBound{}, fmt.Errorf("transaction id: %w", translate(err))
 	}
 	b.Next = 1
 	if last != nil {
@@ -270,6 +274,6 @@ func (q *Queries) OutboxBoundGet(ctx context.Context) (OutboxBound, error) {
 // not find belongs to a transaction still running (or rolled back).
 func (q *Queries) OutboxBoundSettled(ctx context.Context, b OutboxBound) (bool, error) {
 	var ended bool
-	err := q.db.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8`, b.xmax).Scan(&ended)
+	err := q.db.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8`, b.xid).Scan(&ended)
 	return ended, translate(err)
 }

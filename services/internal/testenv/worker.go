@@ -172,17 +172,12 @@ func (a *AnswerLoss) Wait(t testing.TB) {
 // OutboxTypes counts the outbox rows answering a request, by event type.
 func (e *Env) OutboxTypes(requestID string) map[string]int {
 	e.T.Helper()
-	rows, err := e.Store.Pool().Query(context.Background(),
-		`SELECT event_type FROM outbox WHERE correlation_id = $1`, requestID)
+	msgs, err := e.Store.OutboxByCorrelation(context.Background(), requestID)
 	require.NoError(e.T, err)
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
-		var typ string
-		require.NoError(e.T, rows.Scan(&typ))
-		out[typ]++
+	for _, m := range msgs {
+		out[m.EventType]++
 	}
-	require.NoError(e.T, rows.Err())
 	return out
 }
 
