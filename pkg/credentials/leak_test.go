@@ -13,28 +13,24 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aam-mesh/aam/pkg/bustest"
 )
 
-// lockedBuffer is a zap sink tests can read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Sync() error { return nil }
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
+// logBytes renders the observed log lines as the production JSON encoder
+// writes them.
+func logBytes(t *testing.T, logs *observer.ObservedLogs) []byte {
+	t.Helper()
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	var out bytes.Buffer
+	for _, e := range logs.All() {
+		b, err := enc.EncodeEntry(e.Entry, e.Context)
+		require.NoError(t, err)
+		out.Write(b.Bytes())
+		b.Free()
+	}
+	return out.Bytes()
 }
 
 // TestNoSecretLeaks drives every endpoint, successful and failing, and
@@ -44,8 +40,8 @@ func (l *lockedBuffer) Bytes() []byte {
 // error the client returned, and in every row of the database.
 func TestNoSecretLeaks(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
-	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
+	core, logs := observer.New(zapcore.DebugLevel)
+	logger := zap.New(core)
 
 	sb := setupStore(t)
 	ns := bustest.NewServer(t)
@@ -203,7 +199,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	for _, err := range errs {
 		errText.WriteString(err.Error() + "\n")
 	}
-	logged := logs.Bytes()
+	logged := logBytes(t, logs)
 	require.Contains(t, string(logged), "salesforce-prod")
 	require.Contains(t, string(logged), sb.store.KeyID())
 	require.Contains(t, string(logged), "credential request rejected")

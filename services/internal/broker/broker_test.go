@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/config"
@@ -91,22 +90,19 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-// syncBuffer is a zap sink the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) Sync() error { return nil }
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// logText renders the observed log lines as the production JSON encoder
+// writes them.
+func logText(t *testing.T, logs *observer.ObservedLogs) string {
+	t.Helper()
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	var out strings.Builder
+	for _, e := range logs.All() {
+		b, err := enc.EncodeEntry(e.Entry, e.Context)
+		require.NoError(t, err)
+		out.Write(b.Bytes())
+		b.Free()
+	}
+	return out.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -142,8 +138,8 @@ func TestRun(t *testing.T) {
 		"SALESFORCE_CLIENT_ID": "cid", "SALESFORCE_CLIENT_SECRET": testSecret, "SALESFORCE_REFRESH_TOKEN": testToken,
 	})
 	require.NoError(t, err)
-	var logs syncBuffer
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
 
 	start := func() (context.CancelFunc, chan error) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -203,7 +199,7 @@ func TestRun(t *testing.T) {
 	require.Equal(t, 1, got.Version)
 	stopped(cancel, errc)
 
-	out := logs.String()
+	out := logText(t, logs)
 	require.Contains(t, out, "salesforce credential imported from the environment")
 	require.Contains(t, out, `"outcome":"unchanged"`)
 	require.NotContains(t, out, testSecret)
