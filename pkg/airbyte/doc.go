@@ -58,7 +58,10 @@
 // API's problem body (data.message or detail) or the configuration API's
 // {"message", "errorId"} body. Helpers classify it: [IsNotFound],
 // [IsConflict], [IsSyncRunning], [IsJobNotFound], [IsValidation], [IsAuth],
-// [IsRetryable] and [RetryAfter]. Errors never contain request bodies,
+// [IsRetryable] and [RetryAfter]. [Classify] turns any error of a call into
+// one [Verdict]: retry, retry after a delay, or permanent, with a [Reason];
+// it is the one mapping AAM's workers follow, and it documents the decision
+// on 401 and 403 (retried). Errors never contain request bodies,
 // tokens or secrets; values of a request's connector configuration are
 // masked if the server echoes them.
 //

@@ -36,26 +36,48 @@ type mesh struct {
 
 func newMesh(t *testing.T) *mesh {
 	t.Helper()
+	return newMeshWith(t, meshOptions{})
+}
+
+// meshOptions tune newMeshWith.
+type meshOptions struct {
+	// Transport wraps the Airbyte client's transport, after the call log.
+	Transport func(http.RoundTripper) http.RoundTripper
+	// Redelivery is every worker's; a zero Backoff redelivers onboard and
+	// repair requests after 20 ms.
+	Redelivery bus.Redelivery
+}
+
+func newMeshWith(t *testing.T, o meshOptions) *mesh {
+	t.Helper()
 	calls := &testenv.CallLog{}
+	rt := calls.Transport(nil)
+	if o.Transport != nil {
+		rt = o.Transport(rt)
+	}
 	env := testenv.New(t, testenv.Options{
 		// Zero-duration jobs: a job is terminal the first time it is read.
 		Emulator: emulator.Config{},
-		Airbyte: airbyte.Config{HTTPClient: &http.Client{Transport: calls.Transport(nil)},
+		Airbyte: airbyte.Config{HTTPClient: &http.Client{Transport: rt},
 			BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond},
 		NoRelay: true,
 	})
 	env.StartRelay()
 	m := &mesh{Env: env, broker: env.StartBroker(), calls: calls}
 
-	fast := func(uint64) time.Duration { return 20 * time.Millisecond }
+	redelivery := o.Redelivery
+	syncRedelivery := o.Redelivery
+	if redelivery.Backoff == nil {
+		redelivery.Backoff = func(uint64) time.Duration { return 20 * time.Millisecond }
+	}
 	ob, err := onboarding.New(env.Deps, env.Airbyte, m.broker.Client, onboarding.Config{
 		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
-		Redelivery: bus.Redelivery{Backoff: fast}})
+		Redelivery: redelivery})
 	require.NoError(t, err)
-	sy, err := syncer.New(env.Deps, env.Airbyte, syncer.Config{
+	sy, err := syncer.New(env.Deps, env.Airbyte, syncer.Config{Redelivery: syncRedelivery,
 		PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
-	rp, err := repair.New(env.Deps, env.Airbyte, repair.Config{Redelivery: bus.Redelivery{Backoff: fast}})
+	rp, err := repair.New(env.Deps, env.Airbyte, repair.Config{Redelivery: redelivery})
 	require.NoError(t, err)
 	env.Go(ob.Run)
 	env.Go(sy.Run)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/credentials"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
 )
 
 // Steps of an onboarding, as io.aam.connection.onboard_failed.v1 names them.
@@ -39,30 +39,23 @@ func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
 // stepFailed wraps err as the failure of step and tells the runtime what to
-// do with it: permanent failures end the request, the others are retried,
-// after Airbyte's Retry-After when it sent one.
+// do with it: the worker's, the broker's and the registry's permanent
+// failures end the request; an Airbyte failure ends the way
+// airbyte.Classify decides (app.AirbyteOutcome); the others are retried.
 func stepFailed(step string, err error) error {
 	se := &StepError{Step: step, Err: err}
 	if permanent(err) {
 		return bus.Permanent(se)
 	}
-	if d, ok := airbyte.RetryAfter(err); ok {
-		return bus.RetryAfter(d, se)
-	}
-	return se
+	return app.AirbyteOutcome(se)
 }
 
-// permanent reports failures that a redelivery cannot fix.
+// permanent reports the failures besides Airbyte's that a redelivery cannot
+// fix: the worker's own, a credential that is unknown, invalid or cannot be
+// opened, and a registry row that breaks a constraint.
 func permanent(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
-	}
-	var de *airbyte.DiscoverError
-	if errors.As(err, &de) {
-		// The connector ran and failed (e.g. refused credentials) unless
-		// it said the failure is transient.
-		f := de.JobInfo.FailureReason
-		return f == nil || f.Retryable == nil || !*f.Retryable
 	}
 	var ve *credentials.ValidationError
 	switch {
@@ -70,14 +63,6 @@ func permanent(err error) bool {
 		return true
 	case errors.Is(err, credentials.ErrNotFound), errors.As(err, &ve),
 		errors.Is(err, credentials.ErrWrongKey), errors.Is(err, credentials.ErrTampered):
-		return true
-	case errors.Is(err, credentials.ErrUnavailable):
-		return false
-	case airbyte.IsRetryable(err), airbyte.IsAuth(err):
-		// Airbyte refusing AAM's own credentials is fixed by an operator,
-		// not by the requester: retry until MaxDeliver.
-		return false
-	case airbyte.IsValidation(err), airbyte.IsNotFound(err), airbyte.IsConflict(err):
 		return true
 	case errors.Is(err, registry.ErrInvalid), errors.Is(err, registry.ErrConflict):
 		return true

@@ -107,14 +107,14 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 
 	disc, err := w.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: conn.AirbyteSourceID})
 	if err != nil {
-		return airbyteFailed("discover the source's catalog", err)
+		return app.AirbyteOutcome(fmt.Errorf("discover the source's catalog: %w", err))
 	}
 	var modes validModes
 	if conn.AirbyteDestinationID != "" {
 		props, err := w.ab.GetStreamProperties(ctx, airbyte.StreamPropertiesParams{
 			SourceID: conn.AirbyteSourceID, DestinationID: conn.AirbyteDestinationID})
 		if err != nil {
-			return airbyteFailed("read the valid sync modes", err)
+			return app.AirbyteOutcome(fmt.Errorf("read the valid sync modes: %w", err))
 		}
 		modes = newValidModes(props)
 	}
@@ -151,7 +151,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 		SourceCatalogID: disc.CatalogID, BreakingChange: &no,
 	})
 	if err != nil {
-		return airbyteFailed("update the Airbyte connection's catalog", err)
+		return app.AirbyteOutcome(fmt.Errorf("update the Airbyte connection's catalog: %w", err))
 	}
 	if err := w.point("updated"); err != nil {
 		return err
@@ -351,26 +351,4 @@ func reasonOf(ev bus.Event[events.RepairRequested]) string {
 		return ev.Data.Reason
 	}
 	return DefaultReason
-}
-
-// airbyteFailed wraps an Airbyte failure: 4xx answers are permanent, the
-// others are retried (after Airbyte's Retry-After when it sent one).
-func airbyteFailed(what string, err error) error {
-	err = fmt.Errorf("%s: %w", what, err)
-	var de *airbyte.DiscoverError
-	switch {
-	case errors.As(err, &de):
-		if f := de.JobInfo.FailureReason; f == nil || f.Retryable == nil || !*f.Retryable {
-			return bus.Permanent(err)
-		}
-		return err
-	case airbyte.IsRetryable(err), airbyte.IsAuth(err):
-		if d, ok := airbyte.RetryAfter(err); ok {
-			return bus.RetryAfter(d, err)
-		}
-		return err
-	case airbyte.IsValidation(err), airbyte.IsNotFound(err), airbyte.IsConflict(err):
-		return bus.Permanent(err)
-	}
-	return err
 }

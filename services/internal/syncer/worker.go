@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -148,7 +147,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 		// An earlier delivery may have started a job and died before
 		// recording it: answer with that job rather than start another.
 		if job, err = w.jobStartedSince(ctx, connID, in.AirbyteConnectionID, since); err != nil {
-			return airbyteError("look for the job of an earlier delivery", err)
+			return app.AirbyteOutcome(fmt.Errorf("look for the job of an earlier delivery: %w", err))
 		}
 	}
 	if job == nil {
@@ -160,7 +159,13 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 		var started bool
 		job, started, err = w.ab.StartSyncOrGetRunning(ctx, in.AirbyteConnectionID)
 		if err != nil {
-			return airbyteError("start the sync", err)
+			err = fmt.Errorf("start the sync: %w", err)
+			if airbyte.Classify(err).Reason == airbyte.ReasonConflict {
+				// A 409 other than "a sync is already running": Airbyte's
+				// "Could not fulfill request" to a connection not active.
+				err = fmt.Errorf("Airbyte refused to start a sync of an inactive connection: %w", err)
+			}
+			return app.AirbyteOutcome(err)
 		}
 		attached = !started
 	}
@@ -224,32 +229,6 @@ func (w *Worker) jobStartedSince(ctx context.Context, connID, abConnID string, s
 		}
 	}
 	return nil, nil
-}
-
-// airbyteError maps an Airbyte failure to the runtime's outcomes: 5xx, 429,
-// timeouts and an open breaker are retried (after Retry-After when Airbyte
-// sent one); other answers are permanent.
-func airbyteError(what string, err error) error {
-	err = fmt.Errorf("%s: %w", what, err)
-	switch {
-	case airbyte.IsSyncRunning(err):
-		// The running job ended between the 409 and the look-up.
-		return bus.RetryAfter(time.Second, err)
-	case airbyte.IsRetryable(err):
-		if d, ok := airbyte.RetryAfter(err); ok {
-			return bus.RetryAfter(d, err)
-		}
-		return err
-	}
-	if e, ok := airbyte.AsAPIError(err); ok {
-		if e.StatusCode == http.StatusConflict {
-			// 409 other than "sync already running": the Airbyte connection
-			// is not active (Airbyte: "Could not fulfill request").
-			return bus.Permanentf("Airbyte refused to start a sync of an inactive connection: %w", err)
-		}
-		return bus.Permanent(err)
-	}
-	return err
 }
 
 // observation is a job's state as the worker saw it.
