@@ -141,11 +141,12 @@ func deriveConfigAPIURL(base string) string {
 	return u.Scheme + "://" + u.Host + "/api/v1"
 }
 
-// Validate reports every invalid setting of cfg after defaults are applied.
+// Validate reports every invalid setting of cfg after defaults are applied,
+// by the name of its variable and of its field.
 func (cfg Config) Validate() error {
 	cfg = cfg.withDefaults()
 	var errs []error
-	for _, f := range [...]struct{ name, raw string }{{"BaseURL", cfg.BaseURL}, {"ConfigAPIURL", cfg.ConfigAPIURL}} {
+	for _, f := range [...]struct{ name, raw string }{{"AIRBYTE_API_URL (BaseURL)", cfg.BaseURL}, {"AIRBYTE_CONFIG_API_URL (ConfigAPIURL)", cfg.ConfigAPIURL}} {
 		name, raw := f.name, f.raw
 		u, err := url.Parse(raw)
 		switch {
@@ -160,19 +161,23 @@ func (cfg Config) Validate() error {
 		}
 	}
 	if (cfg.ClientID == "") != cfg.ClientSecret.IsZero() {
-		errs = append(errs, errors.New("ClientID and ClientSecret must be set together"))
+		errs = append(errs, errors.New("AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (ClientID, ClientSecret) must be set together"))
 	}
-	if cfg.Timeout < 0 || cfg.DiscoverTimeout < 0 {
-		errs = append(errs, errors.New("Timeout and DiscoverTimeout must not be negative"))
+	for _, d := range [...]struct {
+		name string
+		v    time.Duration
+	}{{"AIRBYTE_TIMEOUT (Timeout)", cfg.Timeout}, {"AIRBYTE_DISCOVER_TIMEOUT (DiscoverTimeout)", cfg.DiscoverTimeout},
+		{"AIRBYTE_MAX_RETRY_AFTER (MaxRetryAfter)", cfg.MaxRetryAfter},
+		{"AIRBYTE_BREAKER_OPEN_TIMEOUT (BreakerOpenTimeout)", cfg.BreakerOpenTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is negative", d.name, d.v))
+		}
 	}
 	if cfg.MaxAttempts < 1 {
-		errs = append(errs, fmt.Errorf("MaxAttempts %d: must be at least 1", cfg.MaxAttempts))
+		errs = append(errs, fmt.Errorf("AIRBYTE_MAX_ATTEMPTS (MaxAttempts): %d is below 1", cfg.MaxAttempts))
 	}
 	if cfg.BackoffBase < 0 || cfg.BackoffMax < cfg.BackoffBase {
-		errs = append(errs, fmt.Errorf("BackoffBase %s, BackoffMax %s: need 0 <= base <= max", cfg.BackoffBase, cfg.BackoffMax))
-	}
-	if cfg.MaxRetryAfter < 0 {
-		errs = append(errs, errors.New("MaxRetryAfter must not be negative"))
+		errs = append(errs, fmt.Errorf("AIRBYTE_BACKOFF_BASE %s, AIRBYTE_BACKOFF_MAX %s (BackoffBase, BackoffMax): need 0 <= base <= max", cfg.BackoffBase, cfg.BackoffMax))
 	}
 	if cfg.RateLimit != -1 && cfg.RateLimit <= 0 {
 		errs = append(errs, fmt.Errorf("RateLimit %g: must be positive, or -1 to disable", cfg.RateLimit))
@@ -181,13 +186,10 @@ func (cfg Config) Validate() error {
 		errs = append(errs, fmt.Errorf("RateBurst %d: must be at least 1", cfg.RateBurst))
 	}
 	if cfg.BreakerFailures != -1 && cfg.BreakerFailures < 1 {
-		errs = append(errs, fmt.Errorf("BreakerFailures %d: must be at least 1, or -1 to disable", cfg.BreakerFailures))
-	}
-	if cfg.BreakerOpenTimeout < 0 {
-		errs = append(errs, errors.New("BreakerOpenTimeout must not be negative"))
+		errs = append(errs, fmt.Errorf("AIRBYTE_BREAKER_FAILURES (BreakerFailures): %d is below 1 (-1 disables the breaker)", cfg.BreakerFailures))
 	}
 	if cfg.BreakerHalfOpenRequests < 1 {
-		errs = append(errs, fmt.Errorf("BreakerHalfOpenRequests %d: must be at least 1", cfg.BreakerHalfOpenRequests))
+		errs = append(errs, fmt.Errorf("AIRBYTE_BREAKER_HALF_OPEN_REQUESTS (BreakerHalfOpenRequests): %d is below 1", cfg.BreakerHalfOpenRequests))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("airbyte: invalid config: %w", err)

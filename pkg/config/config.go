@@ -10,8 +10,9 @@
 //	}
 //	cfg, err := config.Parse[Config]()
 //
-// Parse reports a missing or invalid variable by name, and runs Validate on
-// the result when it has one.
+// Parse reports a missing or invalid variable by name, gives the result the
+// defaults of its SetDefaults methods and runs its Validate methods
+// (see Prepare).
 package config
 
 import (
@@ -36,26 +37,55 @@ func Parse[T any]() (T, error) { return ParseFrom[T](nil) }
 
 // ParseFrom parses T from environ (the process environment when nil).
 func ParseFrom[T any](environ map[string]string) (T, error) {
-	opts := env.Options{}
+	var sets []setVar
+	opts := env.Options{OnSet: func(key string, value any, _ bool) {
+		s, _ := value.(string)
+		sets = append(sets, setVar{key: key, value: s})
+	}}
 	if environ != nil {
 		opts.Environment = environ
 	}
 	cfg, err := env.ParseAsWithOptions[T](opts)
 	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("configuration: %w", explain[T](err))
+		return zero, fmt.Errorf("configuration: %w", explain[T](err, sets))
 	}
-	if err := validate(&cfg); err != nil {
+	if err := Prepare(&cfg); err != nil {
 		var zero T
 		return zero, fmt.Errorf("configuration: %w", err)
 	}
 	return cfg, nil
 }
 
-// validate calls Validate on cfg and on every struct field (embedded or
-// named) that has one, depth first.
-func validate(cfg any) error {
-	return validateValue(reflect.ValueOf(cfg).Elem())
+// Defaulter is implemented (with a pointer receiver) by configs whose zero
+// fields take defaults set in code. A default then lives in one place, the
+// SetDefaults method, for a config parsed from the environment and for one
+// built in code alike; its env tag carries no envDefault.
+type Defaulter interface{ SetDefaults() }
+
+// Prepare finishes a config, cfg being a pointer to it, the way Parse does
+// after reading the environment: SetDefaults on every struct field (embedded
+// or named) that has one, depth first, and on cfg; then Validate likewise.
+// Components that take a config built in code call it so that their
+// defaults and checks are the same as a parsed config's.
+func Prepare(cfg any) error {
+	v := reflect.ValueOf(cfg)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("config: Prepare needs a pointer to a struct, not %T", cfg)
+	}
+	setDefaults(v.Elem())
+	return validateValue(v.Elem())
+}
+
+func setDefaults(v reflect.Value) {
+	for i := range v.NumField() {
+		if f := v.Field(i); v.Type().Field(i).IsExported() && f.Kind() == reflect.Struct {
+			setDefaults(f)
+		}
+	}
+	if d, ok := v.Addr().Interface().(Defaulter); ok {
+		d.SetDefaults()
+	}
 }
 
 func validateValue(v reflect.Value) error {
@@ -200,24 +230,35 @@ func (n NATS) Validate() error {
 
 // explain rewrites the env library's parse errors, which name the Go field
 // and quote the value, to name the variable and leave the value out (it may
-// be a secret).
-func explain[T any](err error) error {
+// be a secret). The library tells which variable it reads through
+// Options.OnSet (recorded in sets, in parse order); a parse error names only
+// the Go field, so the variable is the first one set for a field of that
+// name whose value does not parse: two blocks may both have a Timeout.
+func explain[T any](err error, sets []setVar) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
 	}
-	keys := map[string]string{}
 	var zero T
-	collectKeys(reflect.TypeOf(zero), "", keys)
+	fields := map[string]reflect.StructField{}
+	collectFields(reflect.TypeOf(zero), "", fields)
+	claimed := make([]bool, len(sets))
+	keyOf := func(pe env.ParseError) string {
+		for i, s := range sets {
+			f, ok := fields[s.key]
+			if claimed[i] || !ok || f.Name != pe.Name || parses(f, s.value) {
+				continue
+			}
+			claimed[i] = true
+			return s.key
+		}
+		return pe.Name
+	}
 	out := make([]error, 0, len(agg.Errors))
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			name := keys[pe.Name]
-			if name == "" {
-				name = pe.Name
-			}
-			out = append(out, fmt.Errorf("%s: not a valid %s", name, describeType(pe.Type)))
+			out = append(out, fmt.Errorf("%s: not a valid %s", keyOf(pe), describeType(pe.Type)))
 			continue
 		}
 		out = append(out, e)
@@ -225,7 +266,12 @@ func explain[T any](err error) error {
 	return errors.Join(out...)
 }
 
-func collectKeys(t reflect.Type, prefix string, keys map[string]string) {
+// setVar is a variable the env library read, and its value.
+type setVar struct{ key, value string }
+
+// collectFields maps each variable of t to its struct field, as the env
+// library walks t: envPrefix tags prefix the variables of nested structs.
+func collectFields(t reflect.Type, prefix string, fields map[string]reflect.StructField) {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -236,14 +282,26 @@ func collectKeys(t reflect.Type, prefix string, keys map[string]string) {
 		f := t.Field(i)
 		if tag, ok := f.Tag.Lookup("env"); ok && tag != "-" {
 			if key, _, _ := strings.Cut(tag, ","); key != "" {
-				keys[f.Name] = prefix + key
+				fields[prefix+key] = f
 				continue
 			}
 		}
 		if f.Type.Kind() == reflect.Struct || (f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct) {
-			collectKeys(f.Type, prefix+f.Tag.Get("envPrefix"), keys)
+			collectFields(f.Type, prefix+f.Tag.Get("envPrefix"), fields)
 		}
 	}
+}
+
+// parses reports whether the env library parses value into a field like f.
+func parses(f reflect.StructField, value string) bool {
+	tag := `env:"V"`
+	for _, k := range []string{"envSeparator", "envKeyValSeparator"} {
+		if v, ok := f.Tag.Lookup(k); ok {
+			tag += fmt.Sprintf(" %s:%q", k, v)
+		}
+	}
+	t := reflect.StructOf([]reflect.StructField{{Name: "V", Type: f.Type, Tag: reflect.StructTag(tag)}})
+	return env.ParseWithOptions(reflect.New(t).Interface(), env.Options{Environment: map[string]string{"V": value}}) == nil
 }
 
 func describeType(t reflect.Type) string {

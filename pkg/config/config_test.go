@@ -2,8 +2,12 @@ package config_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -68,4 +72,95 @@ func TestParseErrorsNameTheVariableNotTheValue(t *testing.T) {
 	require.ErrorContains(t, err, "DATABASE_MAX_CONNS: not a valid whole number")
 	require.ErrorContains(t, err, "SOME_TIMEOUT_SECONDS: not a valid whole number")
 	require.NotContains(t, err.Error(), "lots-s3cret")
+}
+
+// Two blocks with a field of the same name, as airbyte.Config's Timeout and
+// a worker's own Timeout.
+type ClientBlock struct {
+	Timeout time.Duration `env:"CLIENT_TIMEOUT"`
+}
+
+type WorkerBlock struct {
+	Timeout time.Duration `env:"TIMEOUT"`
+	Workers int           `env:"WORKERS"`
+}
+
+type collidingConfig struct {
+	Client      ClientBlock
+	WorkerBlock `envPrefix:"WORKER_"`
+	Role        WorkerBlock `envPrefix:"ROLE_"`
+}
+
+func TestParseErrorsNameTheVariableOfCollidingFields(t *testing.T) {
+	t.Parallel()
+	all := []string{"CLIENT_TIMEOUT", "WORKER_TIMEOUT", "ROLE_TIMEOUT"}
+	for _, bad := range [][]string{{"CLIENT_TIMEOUT"}, {"WORKER_TIMEOUT"}, {"ROLE_TIMEOUT"}, {"WORKER_TIMEOUT", "ROLE_TIMEOUT"}, all} {
+		t.Run(strings.Join(bad, "+"), func(t *testing.T) {
+			t.Parallel()
+			environ := map[string]string{"CLIENT_TIMEOUT": "1s", "WORKER_TIMEOUT": "2s", "ROLE_TIMEOUT": "3s"}
+			for _, k := range bad {
+				environ[k] = "abc"
+			}
+			_, err := config.ParseFrom[collidingConfig](environ)
+			require.Error(t, err)
+			for _, k := range all {
+				if slices.Contains(bad, k) {
+					require.ErrorContains(t, err, k+": not a valid duration")
+				} else {
+					require.NotContains(t, err.Error(), k)
+				}
+			}
+			require.NotContains(t, err.Error(), "abc")
+		})
+	}
+}
+
+// defaulted gives its zero fields defaults in code, and embeds a block that
+// does too.
+type defaulted struct {
+	Inner
+	Workers int `env:"WORKERS"`
+}
+
+type Inner struct {
+	Timeout time.Duration `env:"TIMEOUT"`
+}
+
+func (c *Inner) SetDefaults() {
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+}
+
+func (c *defaulted) SetDefaults() {
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+}
+
+func (c defaulted) Validate() error {
+	if c.Workers < 0 {
+		return errors.New("WORKERS: negative")
+	}
+	return nil
+}
+
+func TestParseAndPrepareSetDefaultsThenValidate(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.ParseFrom[defaulted](map[string]string{})
+	require.NoError(t, err)
+	require.Equal(t, defaulted{Inner: Inner{Timeout: 5 * time.Second}, Workers: 4}, cfg)
+
+	cfg, err = config.ParseFrom[defaulted](map[string]string{"WORKERS": "2", "TIMEOUT": "1m"})
+	require.NoError(t, err)
+	require.Equal(t, defaulted{Inner: Inner{Timeout: time.Minute}, Workers: 2}, cfg)
+
+	_, err = config.ParseFrom[defaulted](map[string]string{"WORKERS": "-1"})
+	require.ErrorContains(t, err, "WORKERS: negative")
+
+	built := defaulted{Workers: 3}
+	require.NoError(t, config.Prepare(&built))
+	require.Equal(t, defaulted{Inner: Inner{Timeout: 5 * time.Second}, Workers: 3}, built, "a config built in code gets the same defaults")
+	require.ErrorContains(t, config.Prepare(&defaulted{Workers: -1}), "WORKERS: negative")
+	require.ErrorContains(t, config.Prepare(built), "pointer")
 }
