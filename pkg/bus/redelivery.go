@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -26,20 +27,28 @@ const MinAckWait = 100 * time.Millisecond
 //	}
 //
 // checks it with Validate("REPAIR_") and gives it to its route with
-// WithRedelivery. A zero field takes the route's default.
+// WithRedelivery. A zero field takes the route's default, which
+// SetDefaults (run by pkg/config's Parse and Prepare) writes in.
 type Redelivery struct {
 	// MaxDeliver is the number of deliveries of a request before it fails
 	// (<PREFIX>MAX_DELIVER, default 8).
-	MaxDeliver int `env:"MAX_DELIVER" envDefault:"8"`
+	MaxDeliver int `env:"MAX_DELIVER"`
 	// AckWait is how long JetStream waits for a sign of life before it
 	// redelivers a request; the worker signals progress at a third of it
 	// (<PREFIX>ACK_WAIT, default 30s). A request whose delivery was lost (a
 	// killed worker, a NATS server that went away with it in flight) comes
 	// back after AckWait.
-	AckWait time.Duration `env:"ACK_WAIT" envDefault:"30s"`
+	AckWait time.Duration `env:"ACK_WAIT"`
 	// Backoff gives the redelivery delay of retryable failures (set in code
 	// only; default: exponential from 500 ms to 30 s).
 	Backoff BackoffFunc `env:"-"`
+}
+
+// SetDefaults gives a zero MaxDeliver and AckWait the defaults of a route,
+// DefaultMaxDeliver and DefaultAckWait.
+func (r *Redelivery) SetDefaults() {
+	r.MaxDeliver = cmp.Or(r.MaxDeliver, DefaultMaxDeliver)
+	r.AckWait = cmp.Or(r.AckWait, DefaultAckWait)
 }
 
 // Validate reports every invalid setting by its variable name: prefix

@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -31,46 +32,46 @@ const (
 // request/reply; see Observer.Serve).
 const SubjectCheck = "aam.observer.check"
 
+// Defaults of Config.
+const (
+	DefaultInterval     = 15 * time.Minute
+	DefaultConcurrency  = 4
+	DefaultCheckTimeout = 10 * time.Minute
+)
+
 // Config tunes the schema observer. A zero field takes the default given
-// in its comment.
+// in its comment (SetDefaults).
 type Config struct {
 	// Interval between rounds over every ACTIVE connection
 	// (OBSERVER_INTERVAL, default 15 min).
-	Interval time.Duration `env:"OBSERVER_INTERVAL" envDefault:"15m"`
+	Interval time.Duration `env:"OBSERVER_INTERVAL"`
 	// Heal is off, non_breaking or policy (OBSERVER_HEAL, default policy;
 	// a zero Config is off).
 	Heal string `env:"OBSERVER_HEAL" envDefault:"policy"`
 	// Propagate is columns or fully (OBSERVER_PROPAGATE, default columns):
 	// what a heal carries besides field changes of the configured streams.
-	Propagate string `env:"OBSERVER_PROPAGATE" envDefault:"columns"`
+	Propagate string `env:"OBSERVER_PROPAGATE"`
 	// Concurrency bounds the discovers one observer runs at once
 	// (OBSERVER_CONCURRENCY, default 4).
-	Concurrency int `env:"OBSERVER_CONCURRENCY" envDefault:"4"`
+	Concurrency int `env:"OBSERVER_CONCURRENCY"`
 	// CheckSubject is where on-demand checks are asked for
 	// (OBSERVER_CHECK_SUBJECT, default aam.observer.check; "" disables).
 	CheckSubject string `env:"OBSERVER_CHECK_SUBJECT" envDefault:"aam.observer.check"`
 	// CheckTimeout bounds one connection's check, its discover included
 	// (OBSERVER_CHECK_TIMEOUT, default 10 min).
-	CheckTimeout time.Duration `env:"OBSERVER_CHECK_TIMEOUT" envDefault:"10m"`
+	CheckTimeout time.Duration `env:"OBSERVER_CHECK_TIMEOUT"`
 }
 
-func (c Config) withDefaults() Config {
-	if c.Interval == 0 {
-		c.Interval = 15 * time.Minute
-	}
-	if c.Heal == "" {
-		c.Heal = HealOff
-	}
-	if c.Propagate == "" {
-		c.Propagate = PropagateColumns
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = 4
-	}
-	if c.CheckTimeout == 0 {
-		c.CheckTimeout = 10 * time.Minute
-	}
-	return c
+// SetDefaults gives every zero field its default. A zero Config heals
+// nothing (Heal off) and serves no checks (CheckSubject stays empty); the
+// environment's defaults for those two, policy and aam.observer.check, are
+// in their env tags.
+func (c *Config) SetDefaults() {
+	c.Interval = cmp.Or(c.Interval, DefaultInterval)
+	c.Heal = cmp.Or(c.Heal, HealOff)
+	c.Propagate = cmp.Or(c.Propagate, PropagateColumns)
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.CheckTimeout = cmp.Or(c.CheckTimeout, DefaultCheckTimeout)
 }
 
 // Validate reports settings that cannot work.

@@ -39,21 +39,11 @@ type Observer struct {
 // New returns an observer on deps' registry and NATS connection, calling
 // Airbyte through ab.
 func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Observer, error) {
-	if deps == nil || deps.Store == nil || deps.JS == nil {
-		return nil, errors.New("observer: deps need Store and JS")
-	}
-	if ab == nil {
-		return nil, errors.New("observer: an Airbyte client is required")
-	}
-	if err := cfg.Validate(); err != nil {
+	log, err := app.CheckWorker("observer", deps, ab, &cfg)
+	if err != nil {
 		return nil, err
 	}
-	log := deps.Log
-	if log == nil {
-		log = zap.NewNop()
-	}
-	return &Observer{deps: deps, store: deps.Store, ab: ab, pub: bus.NewPublisher(deps.JS), cfg: cfg.withDefaults(),
-		log: log.Named("observer")}, nil
+	return &Observer{deps: deps, store: deps.Store, ab: ab, pub: bus.NewPublisher(deps.JS), cfg: cfg, log: log}, nil
 }
 
 // Result is the outcome of one connection's check.

@@ -22,7 +22,8 @@ const (
 )
 
 // Config configures the onboard worker. Parse it from the environment with
-// pkg/config; a zero field (when built in code) takes its default.
+// pkg/config; a zero field takes its default (SetDefaults), whether the
+// Config was parsed or built in code.
 type Config struct {
 	// WorkspaceID is the Airbyte workspace sources and connections are
 	// created in (AIRBYTE_WORKSPACE_ID, required).
@@ -33,28 +34,29 @@ type Config struct {
 	// Concurrency bounds the onboardings one process runs at once
 	// (ONBOARDING_CONCURRENCY, default 128). Onboarding waits on Airbyte
 	// most of the time, so it can be high.
-	Concurrency int `env:"ONBOARDING_CONCURRENCY" envDefault:"128"`
+	Concurrency int `env:"ONBOARDING_CONCURRENCY"`
 	// Redelivery is ONBOARDING_MAX_DELIVER (default 8), ONBOARDING_ACK_WAIT
 	// (default 30s: a killed worker's request comes back after it) and the
 	// redelivery backoff.
 	bus.Redelivery `envPrefix:"ONBOARDING_"`
 	// Timeout bounds one delivery's work; a Salesforce discover can take
 	// minutes (ONBOARDING_TIMEOUT, default 15m).
-	Timeout time.Duration `env:"ONBOARDING_TIMEOUT" envDefault:"15m"`
+	Timeout time.Duration `env:"ONBOARDING_TIMEOUT"`
 	// DefinitionCacheTTL is how long a source definition found for a
 	// source type is reused (ONBOARDING_DEFINITION_CACHE_TTL, default 5m).
-	DefinitionCacheTTL time.Duration `env:"ONBOARDING_DEFINITION_CACHE_TTL" envDefault:"5m"`
+	DefinitionCacheTTL time.Duration `env:"ONBOARDING_DEFINITION_CACHE_TTL"`
 	// CredentialsTimeout bounds a credential look-up in the broker
 	// (ONBOARDING_CREDENTIALS_TIMEOUT, default 10s).
-	CredentialsTimeout time.Duration `env:"ONBOARDING_CREDENTIALS_TIMEOUT" envDefault:"10s"`
+	CredentialsTimeout time.Duration `env:"ONBOARDING_CREDENTIALS_TIMEOUT"`
 }
 
-func (c Config) withDefaults() Config {
+// SetDefaults gives every zero field its default.
+func (c *Config) SetDefaults() {
+	c.Redelivery.SetDefaults()
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.DefinitionCacheTTL = cmp.Or(c.DefinitionCacheTTL, DefaultDefinitionCacheTTL)
 	c.CredentialsTimeout = cmp.Or(c.CredentialsTimeout, DefaultCredentialsTimeout)
-	return c
 }
 
 // Validate reports every invalid setting by its variable name.

@@ -53,21 +53,14 @@ type Worker struct {
 
 // New returns an onboard worker.
 func New(deps *app.Deps, ab *airbyte.Client, creds CredentialGetter, cfg Config) (*Worker, error) {
-	if deps == nil || deps.Store == nil || deps.JS == nil {
-		return nil, errors.New("onboarding: deps need Store and JS")
+	log, err := app.CheckWorker(Consumer, deps, ab, &cfg)
+	if err != nil {
+		return nil, err
 	}
-	if ab == nil || creds == nil {
-		return nil, errors.New("onboarding: an Airbyte client and a credentials client are required")
+	if creds == nil {
+		return nil, errors.New("onboarding: a credentials client is required")
 	}
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("onboarding: %w", err)
-	}
-	log := deps.Log
-	if log == nil {
-		log = zap.NewNop()
-	}
-	return &Worker{deps: deps, ab: ab, creds: creds, cfg: cfg, log: log.Named("onboarding"),
+	return &Worker{deps: deps, ab: ab, creds: creds, cfg: cfg, log: log,
 		defs: defCache{ttl: cfg.DefinitionCacheTTL, m: map[string]defEntry{}}}, nil
 }
 

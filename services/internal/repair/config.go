@@ -12,40 +12,42 @@ import (
 // Defaults of Config.
 const (
 	DefaultConcurrency       = 16
-	DefaultMaxDeliver        = 8
-	DefaultAckWait           = 30 * time.Second
+	DefaultMaxDeliver        = bus.DefaultMaxDeliver
+	DefaultAckWait           = bus.DefaultAckWait
 	DefaultTimeout           = 15 * time.Minute
 	DefaultHealingStaleAfter = 30 * time.Minute
 	DefaultBusyRetry         = 2 * time.Second
 )
 
 // Config configures the repair worker. Parse it from the environment with
-// pkg/config; a zero field (when built in code) takes its default.
+// pkg/config; a zero field takes its default (SetDefaults), whether the
+// Config was parsed or built in code.
 type Config struct {
 	// Concurrency bounds the repairs one process runs at once
 	// (REPAIR_CONCURRENCY, default 16).
-	Concurrency int `env:"REPAIR_CONCURRENCY" envDefault:"16"`
+	Concurrency int `env:"REPAIR_CONCURRENCY"`
 	// Redelivery is REPAIR_MAX_DELIVER (default 8), REPAIR_ACK_WAIT
 	// (default 30s) and the redelivery backoff.
 	bus.Redelivery `envPrefix:"REPAIR_"`
 	// Timeout bounds one delivery's work, a discover included
 	// (REPAIR_TIMEOUT, default 15m).
-	Timeout time.Duration `env:"REPAIR_TIMEOUT" envDefault:"15m"`
+	Timeout time.Duration `env:"REPAIR_TIMEOUT"`
 	// HealingStaleAfter is how long a connection may stay HEALING for a
 	// repair request before another request may take it over (the first
 	// one's worker is presumed lost) (REPAIR_HEALING_STALE_AFTER, default 30m).
-	HealingStaleAfter time.Duration `env:"REPAIR_HEALING_STALE_AFTER" envDefault:"30m"`
+	HealingStaleAfter time.Duration `env:"REPAIR_HEALING_STALE_AFTER"`
 	// BusyRetry is how long a request waits before trying again while
 	// another repair holds its connection (REPAIR_BUSY_RETRY, default 2s).
-	BusyRetry time.Duration `env:"REPAIR_BUSY_RETRY" envDefault:"2s"`
+	BusyRetry time.Duration `env:"REPAIR_BUSY_RETRY"`
 }
 
-func (c Config) withDefaults() Config {
+// SetDefaults gives every zero field its default.
+func (c *Config) SetDefaults() {
+	c.Redelivery.SetDefaults()
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.HealingStaleAfter = cmp.Or(c.HealingStaleAfter, DefaultHealingStaleAfter)
 	c.BusyRetry = cmp.Or(c.BusyRetry, DefaultBusyRetry)
-	return c
 }
 
 // Validate reports every invalid setting by its variable name.

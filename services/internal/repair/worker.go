@@ -47,21 +47,11 @@ type Worker struct {
 
 // New returns a repair worker.
 func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
-	if deps == nil || deps.Store == nil || deps.JS == nil {
-		return nil, errors.New("repair: deps need Store and JS")
+	log, err := app.CheckWorker(Consumer, deps, ab, &cfg)
+	if err != nil {
+		return nil, err
 	}
-	if ab == nil {
-		return nil, errors.New("repair: an Airbyte client is required")
-	}
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("repair: %w", err)
-	}
-	log := deps.Log
-	if log == nil {
-		log = zap.NewNop()
-	}
-	return &Worker{deps: deps, ab: ab, cfg: cfg, log: log.Named("repair")}, nil
+	return &Worker{deps: deps, ab: ab, cfg: cfg, log: log}, nil
 }
 
 // Route returns the worker's route on the request subject.

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -8,70 +9,75 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 )
 
+// Defaults of Config.
+const (
+	DefaultConcurrency       = 64
+	DefaultMaxDeliver        = bus.DefaultMaxDeliver
+	DefaultAckWait           = bus.DefaultAckWait
+	DefaultHandlerTimeout    = time.Minute
+	DefaultPollInterval      = 2 * time.Second
+	DefaultMaxPollInterval   = time.Minute
+	DefaultFollowTimeout     = 24 * time.Hour
+	DefaultFollowBatch       = 100
+	DefaultFollowConcurrency = 16
+	DefaultFollowLease       = time.Minute
+	DefaultClockSkew         = 5 * time.Second
+)
+
 // Config tunes the sync worker. Fields carry env tags for the sync role's
-// configuration; a zero field takes the default given in its comment.
+// configuration; a zero field takes its default (SetDefaults), whether the
+// Config was parsed or built in code.
 type Config struct {
 	// Concurrency bounds the sync requests one process handles at once
 	// (SYNC_CONCURRENCY, default 64).
-	Concurrency int `env:"SYNC_CONCURRENCY" envDefault:"64"`
+	Concurrency int `env:"SYNC_CONCURRENCY"`
 	// Redelivery is SYNC_MAX_DELIVER (default 8; not 1: a crash needs a
 	// second delivery), SYNC_ACK_WAIT (default 30s) and the redelivery
 	// backoff.
 	bus.Redelivery `envPrefix:"SYNC_"`
 	// HandlerTimeout bounds one delivery: start the job, read it once,
 	// record it (SYNC_HANDLER_TIMEOUT, default 1 min).
-	HandlerTimeout time.Duration `env:"SYNC_HANDLER_TIMEOUT" envDefault:"1m"`
+	HandlerTimeout time.Duration `env:"SYNC_HANDLER_TIMEOUT"`
 
 	// PollInterval is how often a running job is polled at first
 	// (SYNC_POLL_INTERVAL, default 2 s). Long jobs are polled at about a
 	// tenth of their age, up to MaxPollInterval.
-	PollInterval time.Duration `env:"SYNC_POLL_INTERVAL" envDefault:"2s"`
+	PollInterval time.Duration `env:"SYNC_POLL_INTERVAL"`
 	// MaxPollInterval caps the poll interval of long jobs
 	// (SYNC_MAX_POLL_INTERVAL, default 1 min).
-	MaxPollInterval time.Duration `env:"SYNC_MAX_POLL_INTERVAL" envDefault:"1m"`
+	MaxPollInterval time.Duration `env:"SYNC_MAX_POLL_INTERVAL"`
 	// FollowTimeout is how long a job is followed; after it the job is
 	// cancelled in Airbyte and reported as cancelled with the reason
 	// (SYNC_FOLLOW_TIMEOUT, default 24 h).
-	FollowTimeout time.Duration `env:"SYNC_FOLLOW_TIMEOUT" envDefault:"24h"`
+	FollowTimeout time.Duration `env:"SYNC_FOLLOW_TIMEOUT"`
 	// FollowBatch is the number of due jobs one follower claims at a time
 	// (SYNC_FOLLOW_BATCH, default 100).
-	FollowBatch int `env:"SYNC_FOLLOW_BATCH" envDefault:"100"`
+	FollowBatch int `env:"SYNC_FOLLOW_BATCH"`
 	// FollowConcurrency bounds the jobs one follower checks at once
 	// (SYNC_FOLLOW_CONCURRENCY, default 16).
-	FollowConcurrency int `env:"SYNC_FOLLOW_CONCURRENCY" envDefault:"16"`
+	FollowConcurrency int `env:"SYNC_FOLLOW_CONCURRENCY"`
 	// FollowLease is how long a claimed job is hidden from other followers;
 	// a follower that dies holding claims delays those jobs by at most this
 	// much (SYNC_FOLLOW_LEASE, default 1 min).
-	FollowLease time.Duration `env:"SYNC_FOLLOW_LEASE" envDefault:"1m"`
+	FollowLease time.Duration `env:"SYNC_FOLLOW_LEASE"`
 	// ClockSkew is the tolerance between the registry's clock and
 	// Airbyte's when a redelivered request looks for the job an earlier
 	// delivery started (SYNC_CLOCK_SKEW, default 5 s).
-	ClockSkew time.Duration `env:"SYNC_CLOCK_SKEW" envDefault:"5s"`
+	ClockSkew time.Duration `env:"SYNC_CLOCK_SKEW"`
 }
 
-func (c Config) withDefaults() Config {
-	def := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = 64
-	}
-	if c.FollowBatch == 0 {
-		c.FollowBatch = 100
-	}
-	if c.FollowConcurrency == 0 {
-		c.FollowConcurrency = 16
-	}
-	def(&c.HandlerTimeout, time.Minute)
-	def(&c.PollInterval, 2*time.Second)
-	def(&c.MaxPollInterval, time.Minute)
-	def(&c.FollowTimeout, 24*time.Hour)
-	def(&c.FollowLease, time.Minute)
-	def(&c.ClockSkew, 5*time.Second)
-	c.MaxPollInterval = max(c.MaxPollInterval, c.PollInterval)
-	return c
+// SetDefaults gives every zero field its default.
+func (c *Config) SetDefaults() {
+	c.Redelivery.SetDefaults()
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.HandlerTimeout = cmp.Or(c.HandlerTimeout, DefaultHandlerTimeout)
+	c.PollInterval = cmp.Or(c.PollInterval, DefaultPollInterval)
+	c.MaxPollInterval = cmp.Or(c.MaxPollInterval, DefaultMaxPollInterval)
+	c.FollowTimeout = cmp.Or(c.FollowTimeout, DefaultFollowTimeout)
+	c.FollowBatch = cmp.Or(c.FollowBatch, DefaultFollowBatch)
+	c.FollowConcurrency = cmp.Or(c.FollowConcurrency, DefaultFollowConcurrency)
+	c.FollowLease = cmp.Or(c.FollowLease, DefaultFollowLease)
+	c.ClockSkew = cmp.Or(c.ClockSkew, DefaultClockSkew)
 }
 
 // Validate reports settings that cannot work.
@@ -101,7 +107,8 @@ func (c Config) Validate() error {
 }
 
 // nextPoll is the delay before a job of the given age is polled again: the
-// poll interval at first, then about a tenth of the job's age, capped.
+// poll interval at first, then about a tenth of the job's age, capped (by
+// the poll interval when it is the longer).
 func (c Config) nextPoll(age time.Duration) time.Duration {
-	return min(max(c.PollInterval, age/10), c.MaxPollInterval)
+	return min(max(c.PollInterval, age/10), max(c.MaxPollInterval, c.PollInterval))
 }

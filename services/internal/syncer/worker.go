@@ -53,22 +53,13 @@ type Worker struct {
 // New returns a sync worker on deps' registry and bus, calling Airbyte
 // through ab.
 func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
-	if deps == nil || deps.Store == nil || deps.JS == nil {
-		return nil, errors.New("syncer: deps need Store and JS")
-	}
-	if ab == nil {
-		return nil, errors.New("syncer: an Airbyte client is required")
-	}
-	if err := cfg.Validate(); err != nil {
+	log, err := app.CheckWorker(Consumer, deps, ab, &cfg)
+	if err != nil {
 		return nil, err
 	}
-	log := deps.Log
-	if log == nil {
-		log = zap.NewNop()
-	}
 	return &Worker{
-		deps: deps, store: deps.Store, ab: ab, cfg: cfg.withDefaults(),
-		log:  log.Named("sync"),
+		deps: deps, store: deps.Store, ab: ab, cfg: cfg,
+		log:  log,
 		m:    newMetrics(deps.Metrics),
 		wake: make(chan struct{}, 1),
 	}, nil

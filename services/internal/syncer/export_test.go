@@ -1,0 +1,7 @@
+package syncer
+
+// withDefaults returns a copy of c given its defaults.
+func (c Config) withDefaults() Config {
+	c.SetDefaults()
+	return c
+}
