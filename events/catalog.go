@@ -10,6 +10,7 @@ const (
 	SubjectOnboardRequest = "aam.requests.connection.onboard"
 	SubjectSyncRequest    = "aam.requests.connection.sync"
 	SubjectRepairRequest  = "aam.requests.connection.repair"
+	SubjectPolicyRequest  = "aam.requests.connection.policy"
 )
 
 // Subjects of facts (completion events). Facts are stored in the replayable
@@ -26,6 +27,7 @@ const (
 	SubjectDriftDetected     = "aam.events.drift.detected"
 	SubjectApprovalRequested = "aam.events.drift.approval_requested"
 	SubjectConnectionPaused  = "aam.events.connection.paused"
+	SubjectPolicySet         = "aam.events.connection.policy_set"
 	SubjectRequestRejected   = "aam.events.request.rejected"
 )
 
@@ -46,6 +48,7 @@ const (
 	TypeOnboardRequested = "io.aam.connection.onboard.requested.v1"
 	TypeSyncRequested    = "io.aam.connection.sync.requested.v1"
 	TypeRepairRequested  = "io.aam.connection.repair.requested.v1"
+	TypePolicyRequested  = "io.aam.connection.policy.set.requested.v1"
 
 	TypeOnboarded         = "io.aam.connection.onboarded.v1"
 	TypeOnboardFailed     = "io.aam.connection.onboard_failed.v1"
@@ -58,6 +61,7 @@ const (
 	TypeDriftDetected     = "io.aam.drift.detected.v1"
 	TypeApprovalRequested = "io.aam.drift.approval_requested.v1"
 	TypeConnectionPaused  = "io.aam.connection.paused.v1"
+	TypePolicySet         = "io.aam.connection.policy_set.v1"
 	TypeRequestRejected   = "io.aam.request.rejected.v1"
 )
 
@@ -126,6 +130,9 @@ var catalog = []Descriptor{
 	{TypeRepairRequested, SubjectRepairRequest, KindRequest, "connection.repair.requested.v1.json",
 		"Apply a new sync catalog to a connection (drift repair) and record it as a new catalog version.",
 		func() any { return new(RepairRequested) }},
+	{TypePolicyRequested, SubjectPolicyRequest, KindRequest, "connection.policy.set.requested.v1.json",
+		"Set a connection's drift policy: CEL rules deciding what each drift change does; stored as a new policy version.",
+		func() any { return new(PolicySetRequested) }},
 	{TypeOnboarded, SubjectOnboarded, KindFact, "connection.onboarded.v1.json",
 		"A connection was onboarded and is ACTIVE at catalog version 1.",
 		func() any { return new(ConnectionOnboarded) }},
@@ -159,6 +166,9 @@ var catalog = []Descriptor{
 	{TypeConnectionPaused, SubjectConnectionPaused, KindFact, "connection.paused.v1.json",
 		"A connection's drift policy paused it (inactive in Airbyte, PAUSED in the registry).",
 		func() any { return new(ConnectionPaused) }},
+	{TypePolicySet, SubjectPolicySet, KindFact, "connection.policy_set.v1.json",
+		"A connection's drift policy was stored as a new version (or the request had stored it before).",
+		func() any { return new(PolicySet) }},
 	{TypeRequestRejected, SubjectRequestRejected, KindFact, "request.rejected.v1.json",
 		"A request could not be accepted (not a CloudEvent, missing attribute, unknown type, invalid data).",
 		func() any { return new(RequestRejected) }},

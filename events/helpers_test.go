@@ -114,6 +114,10 @@ func examplePayload(t testing.TB, eventType string) any {
 			ConnectionID: goldenConnectionID, CatalogVersion: 2, Breaking: true,
 			Diff: json.RawMessage(`{"streams":[{"name":"Account","removed_fields":["Fax"]}]}`),
 		}
+	case events.TypePolicyRequested:
+		return events.PolicySetRequested{ConnectionID: goldenConnectionID, Policy: json.RawMessage(`{"rules":[{"id":"pause-breaking","when":"change.breaking","action":"pause"},{"id":"rest","when":"true","action":"propagate"}]}`)}
+	case events.TypePolicySet:
+		return events.PolicySet{ConnectionID: goldenConnectionID, Version: 2, Policy: json.RawMessage(`{"rules":[{"id":"pause-breaking","when":"change.breaking","action":"pause"},{"id":"rest","when":"true","action":"propagate"}]}`)}
 	case events.TypeApprovalRequested:
 		return events.ApprovalRequested{
 			ConnectionID: goldenConnectionID, CatalogVersion: 2, DriftID: "2-0c4e6f",

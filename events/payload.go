@@ -168,6 +168,22 @@ type DriftDecision struct {
 	Decisions     json.RawMessage `json:"decisions,omitempty"`
 }
 
+// PolicySetRequested is the data of
+// io.aam.connection.policy.set.requested.v1. Policy is a drift policy
+// document: {"rules": [{"id", "when", "action"}], "streams": {name: rules},
+// "labels": {name: value}} (docs/drift.md).
+type PolicySetRequested struct {
+	ConnectionID string          `json:"connection_id"`
+	Policy       json.RawMessage `json:"policy"`
+}
+
+// PolicySet is the data of io.aam.connection.policy_set.v1.
+type PolicySet struct {
+	ConnectionID string          `json:"connection_id"`
+	Version      int             `json:"version"`
+	Policy       json.RawMessage `json:"policy"`
+}
+
 // ApprovalRequested is the data of io.aam.drift.approval_requested.v1.
 type ApprovalRequested struct {
 	ConnectionID   string          `json:"connection_id"`

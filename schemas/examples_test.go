@@ -130,6 +130,10 @@ func examplePayload(t testing.TB, eventType string) any {
 			ConnectionID: exampleConnectionID, CatalogVersion: 2, Breaking: true,
 			Diff: compact(t, `{"transforms":[{"transformType":"update_stream","streamDescriptor":{"name":"Account"},"updateStream":{"fieldTransforms":[{"transformType":"remove_field","fieldName":["Fax"],"breaking":false}]}}]}`),
 		}
+	case events.TypePolicyRequested:
+		return events.PolicySetRequested{ConnectionID: exampleConnectionID, Policy: compact(t, `{"rules":[{"id":"pause-breaking","when":"change.breaking","action":"pause"},{"id":"rest","when":"true","action":"propagate"}]}`)}
+	case events.TypePolicySet:
+		return events.PolicySet{ConnectionID: exampleConnectionID, Version: 2, Policy: compact(t, `{"rules":[{"id":"pause-breaking","when":"change.breaking","action":"pause"},{"id":"rest","when":"true","action":"propagate"}]}`)}
 	case events.TypeApprovalRequested:
 		return events.ApprovalRequested{
 			ConnectionID: exampleConnectionID, CatalogVersion: 2, DriftID: "2-5d41402abc4b2a76",

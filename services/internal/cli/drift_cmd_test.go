@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -75,4 +77,29 @@ func TestDriftCommands(t *testing.T) {
 	code, _, stderr = run(t, "drift", "check", c.ID, "--database-url", mesh.Schema.URL)
 	require.NotEqual(t, ExitOK, code)
 	require.Contains(t, stderr, "drift check goes through the gateway")
+}
+
+func TestPolicySetCommand(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t)
+	c := mesh.AddConnection("", "governed")
+	nurl := "--nats-url=" + mesh.URL()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	bad := write("bad.json", `{"rules":[{"id":"r","when":"change.kind","action":"pause"}]}`)
+	code, _, stderr := run(t, "policy", "set", c.ID, nurl, "--file", bad, "--wait")
+	require.Equal(t, ExitRejected, code, stderr)
+	require.Contains(t, stderr, "when must return a bool, not string")
+
+	good := write("good.json", `{"policy":{"rules":[{"id":"all","when":"true","action":"require_approval"}]}}`)
+	code, out, stderr := run(t, "policy", "set", c.ID, nurl, "--file", good, "--wait")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, "drift policy version 1 stored")
+	code, out, stderr = run(t, "policy", "set", c.ID, nurl, "--file", good, "--wait")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, "drift policy version 2 stored")
 }

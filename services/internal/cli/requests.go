@@ -20,12 +20,13 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/schemas"
 	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/observer"
 )
 
 func init() { register(requestCommands) }
 
 func requestCommands(root *cobra.Command) {
-	root.AddCommand(onboardCommand(), syncCommand(), repairCommand())
+	root.AddCommand(onboardCommand(), syncCommand(), repairCommand(), policyCommand())
 }
 
 // requestFlags are the flags every request command shares.
@@ -127,6 +128,61 @@ or the configuration API form), or a whole repair body with new_sync_catalog;
 	cmd.Flags().StringVar(&reason, "reason", "", "why the catalog changes (recorded with the version)")
 	_ = cmd.MarkFlagRequired("catalog")
 	return cmd
+}
+
+func policyCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "Set a connection's drift policy"}
+	var f requestFlags
+	var file string
+	set := &cobra.Command{
+		Use:   "set CONNECTION_ID --file FILE",
+		Short: "Set a connection's drift policy (io.aam.connection.policy.set.requested.v1)",
+		Long: `Set a connection's drift policy, stored as its next policy version: CEL rules deciding
+what each drift change does (docs/drift.md). FILE holds the policy ({"rules": [...],
+"streams": {...}, "labels": {...}}), or an object with "policy"; "-" reads standard
+input. A policy whose expressions do not compile or do not return a boolean is
+refused with the compiler's message before it is sent (exit 2).`,
+		Example: `  aam policy set a1b2c3d4-e5f6-7890-abcd-ef1234567890 --file policy.json --wait`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := readJSONFile(cmd.InOrStdin(), file, "policy")
+			if err != nil {
+				return err
+			}
+			if _, err := observer.ParsePolicy(doc); err != nil {
+				return &ExitCodeError{Code: ExitRejected, Err: err}
+			}
+			return f.submit(cmd, events.TypePolicyRequested, events.PolicySetRequested{ConnectionID: args[0], Policy: doc}, args[0], false)
+		},
+	}
+	f.add(set)
+	set.Flags().StringVar(&file, "file", "", `policy file, or "-" for standard input (required)`)
+	_ = set.MarkFlagRequired("file")
+	cmd.AddCommand(set)
+	return cmd
+}
+
+// readJSONFile reads a JSON object from a file ("-": stdin); an object
+// with the member inner is unwrapped.
+func readJSONFile(stdin io.Reader, name, inner string) (json.RawMessage, error) {
+	var b []byte
+	var err error
+	if name == "-" {
+		b, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", inner, err)
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("%s %s is not a JSON object: %w", inner, name, err)
+	}
+	if v, ok := probe[inner]; ok {
+		return v, nil
+	}
+	return json.RawMessage(b), nil
 }
 
 // readCatalog reads a catalog file: the catalog itself, or an object with
@@ -438,6 +494,18 @@ func summarize(e event.Event) string {
 			kind = "breaking"
 		}
 		return fmt.Sprintf("connection %s drifted from catalog version %d (%s)", d.ConnectionID, d.CatalogVersion, kind)
+	case events.TypePolicySet:
+		var d events.PolicySet
+		_ = json.Unmarshal(e.Data(), &d)
+		return fmt.Sprintf("connection %s: drift policy version %d stored", d.ConnectionID, d.Version)
+	case events.TypeConnectionPaused:
+		var d events.ConnectionPaused
+		_ = json.Unmarshal(e.Data(), &d)
+		return fmt.Sprintf("connection %s paused: %s", d.ConnectionID, d.Reason)
+	case events.TypeApprovalRequested:
+		var d events.ApprovalRequested
+		_ = json.Unmarshal(e.Data(), &d)
+		return fmt.Sprintf("connection %s: drift %s needs approval (rule %s): %s", d.ConnectionID, shortID(d.DriftID), d.Decision.RuleID, d.Summary)
 	case events.TypeOnboardFailed, events.TypeRepairFailed, events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeRequestRejected:
 		return failureReason(e)
 	}

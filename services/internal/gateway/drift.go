@@ -162,3 +162,44 @@ func (s *Server) handleVersionDiff(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, VersionDiff{ConnectionID: id, From: nums[0], To: nums[1], Summary: observer.Summary(d), Diff: d,
 		Changes: changes, Breaking: drift.Breaking(changes), AirbyteBreaking: drift.AirbyteBreaking(changes)})
 }
+
+// Policy is a connection's drift policy in force and its history.
+type Policy struct {
+	ConnectionID string `json:"connection_id"`
+	// Version is the version in force; 0 is the default policy.
+	Version  int             `json:"version"`
+	Policy   json.RawMessage `json:"policy"`
+	Versions []PolicyVersion `json:"versions"`
+}
+
+// PolicyVersion is one stored version of a connection's drift policy.
+type PolicyVersion struct {
+	Version   int             `json:"version"`
+	Policy    json.RawMessage `json:"policy"`
+	RequestID string          `json:"request_id"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.store.ConnectionGet(r.Context(), id); err != nil {
+		s.registryError(w, err, "connection "+id)
+		return
+	}
+	list, err := s.store.PolicyList(r.Context(), id)
+	if err != nil {
+		s.registryError(w, err, "drift policy of "+id)
+		return
+	}
+	out := Policy{ConnectionID: id, Versions: make([]PolicyVersion, 0, len(list))}
+	for _, p := range list {
+		out.Versions = append(out.Versions, PolicyVersion{Version: p.Version, Policy: p.Policy, RequestID: p.RequestID,
+			CreatedAt: p.CreatedAt.UTC()})
+	}
+	if n := len(list); n > 0 {
+		out.Version, out.Policy = list[n-1].Version, list[n-1].Policy
+	} else {
+		out.Policy, _ = json.Marshal(drift.DefaultPolicy())
+	}
+	writeJSON(w, http.StatusOK, out)
+}

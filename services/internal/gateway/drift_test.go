@@ -123,3 +123,47 @@ func TestDriftCheck(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, b.do(http.MethodPost, "/v1/connections/"+c.ID+"/drift/check?wait=forever", "").status)
 	require.Equal(t, http.StatusNotFound, b.do(http.MethodPost, "/v1/connections/"+registry.NewID()+"/drift/check", "").status)
 }
+
+func TestSetPolicy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	c := b.mesh.AddConnection("", "governed")
+	path := "/v1/connections/" + c.ID + "/policy"
+
+	r := b.do(http.MethodGet, path, "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var p gateway.Policy
+	r.json(t, &p)
+	require.Equal(t, 0, p.Version)
+	require.Contains(t, string(p.Policy), "pause-breaking", "the default policy")
+	require.Empty(t, p.Versions)
+
+	// Refused before it is published, with the compiler's message.
+	r = b.do(http.MethodPut, path, `{"policy":{"rules":[{"id":"r","when":"change.kind","action":"pause"}]}}`, "Content-Type", "application/json")
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	e := r.errBody(t)
+	require.Equal(t, "policy", e.Field)
+	require.Contains(t, e.Error, `connection rule "r": when must return a bool, not string`)
+	r = b.do(http.MethodPut, path, `{"policy":{"rules":[{"id":"r","when":"change.kind == ","action":"pause"}]}}`, "Content-Type", "application/json")
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	require.Contains(t, r.errBody(t).Error, "Syntax error")
+	r = b.do(http.MethodPut, path, `{"policy":{"rules":[{"id":"r","when":"true","action":"heal"}]}}`, "Content-Type", "application/json")
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+
+	// Stored as version 1, then 2.
+	for want := 1; want <= 2; want++ {
+		r = b.do(http.MethodPut, path+"?wait=10s", `{"policy":{"rules":[{"id":"all","when":"change.breaking","action":"require_approval"}],
+			"labels":{"team":"finance"}}}`, "Content-Type", "application/json")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var set struct {
+			Version int `json:"version"`
+		}
+		r.json(t, &set)
+		require.Equal(t, want, set.Version)
+	}
+	r = b.do(http.MethodGet, path, "")
+	r.json(t, &p)
+	require.Equal(t, 2, p.Version)
+	require.Len(t, p.Versions, 2)
+	require.Contains(t, string(p.Policy), "finance")
+}

@@ -16,7 +16,7 @@ import (
 // answer no request (drift.detected).
 func FactState(factType string) string {
 	switch factType {
-	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded:
+	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded, events.TypePolicySet:
 		return RequestSucceeded
 	case events.TypeSyncStarted:
 		return RequestRunning
@@ -54,6 +54,8 @@ func requestTypeOf(factType string) string {
 		return events.TypeSyncRequested
 	case events.TypeCatalogVersioned, events.TypeRepairFailed:
 		return events.TypeRepairRequested
+	case events.TypePolicySet:
+		return events.TypePolicyRequested
 	}
 	return ""
 }

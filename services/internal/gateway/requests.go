@@ -23,6 +23,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/schemas"
+	"github.com/aam-mesh/aam/services/internal/observer"
 )
 
 // requestKind tells the JSON request routes apart.
@@ -35,6 +36,8 @@ const (
 	kindRepair
 	// kindRepairSeed takes the seed's body, connection_id included.
 	kindRepairSeed
+	// kindPolicy sets a drift policy, the connection from the path.
+	kindPolicy
 )
 
 func (k requestKind) eventType() string {
@@ -43,6 +46,8 @@ func (k requestKind) eventType() string {
 		return events.TypeOnboardRequested
 	case kindSync:
 		return events.TypeSyncRequested
+	case kindPolicy:
+		return events.TypePolicyRequested
 	}
 	return events.TypeRepairRequested
 }
@@ -79,6 +84,14 @@ func (s *Server) jsonRoute(kind requestKind, seed bool) http.HandlerFunc {
 		if verr := validateData(typ, data, ""); verr != nil {
 			writeError(w, http.StatusBadRequest, *verr)
 			return
+		}
+		if kind == kindPolicy {
+			var d events.PolicySetRequested
+			_ = json.Unmarshal(data, &d)
+			if _, err := observer.ParsePolicy(d.Policy); err != nil {
+				writeError(w, http.StatusBadRequest, Error{Error: err.Error(), Field: "policy"})
+				return
+			}
 		}
 		connID := ""
 		if kind != kindOnboard {

@@ -73,13 +73,15 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Run checks every ACTIVE connection every Interval, and answers on-demand
-// checks on CheckSubject, until ctx is cancelled.
+// Run checks every ACTIVE connection every Interval, answers on-demand
+// checks on CheckSubject and handles policy set requests, until ctx is
+// cancelled.
 func (o *Observer) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if o.cfg.CheckSubject != "" && o.deps.NC != nil {
 		g.Go(func() error { return o.Serve(gctx) })
 	}
+	g.Go(func() error { return bus.Serve(gctx, o.deps.Runtime(Source), o.PolicyRoute()) })
 	g.Go(func() error {
 		o.log.Info("observer started", zap.Duration("interval", o.cfg.Interval), zap.String("heal", o.cfg.Heal),
 			zap.String("propagate", o.cfg.Propagate))

@@ -33,6 +33,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/observer"
 )
 
 // WorkerSource is the CloudEvent source of the simulated workers' facts.
@@ -116,6 +117,9 @@ func Start(tb testing.TB, opts ...Options) *Mesh {
 				return bus.Serve(ctx, rt, bus.Route[events.SyncRequested]{Consumer: "sync",
 					Subject: events.SubjectSyncRequest, Type: events.TypeSyncRequested, Handle: m.sync,
 					AckWait: 5 * time.Second, MaxDeliver: 3})
+			},
+			func(ctx context.Context) error {
+				return bus.Serve(ctx, rt, observer.PolicyRoute(m.Store))
 			},
 			func(ctx context.Context) error {
 				return bus.Serve(ctx, rt, bus.Route[events.RepairRequested]{Consumer: "repair",
