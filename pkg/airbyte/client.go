@@ -26,15 +26,18 @@ const maxResponseBytes = 64 << 20
 
 // Client calls the Airbyte public and configuration APIs. It is safe for
 // concurrent use; share one Client per Airbyte so that all calls share its
-// token, rate limiter and circuit breakers.
+// token, admission control and circuit breakers.
 type Client struct {
 	cfg      Config
 	http     *http.Client
 	log      *zap.Logger
 	obs      Observer
-	limiter  *rate.Limiter                                    // nil: no limit
+	limiter  *rate.Limiter                                    // nil: no rate limit
 	breakers map[string]*gobreaker.TwoStepCircuitBreaker[any] // by origin; nil map: disabled
 	tokens   *tokenSource                                     // nil: no credentials
+
+	// Admission control of each API; nil: no in-flight bound.
+	publicAdmission, configAdmission *admission
 
 	// sleep waits between attempts and job polls; now is the token clock.
 	// Tests replace both.
@@ -74,6 +77,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	if cfg.RateLimit > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+	}
+	if cfg.MaxInFlight > 0 {
+		c.publicAdmission = newAdmission(APIPublic, cfg.MaxInFlight, cfg.BackoffBase)
+	}
+	if cfg.ConfigAPIMaxInFlight > 0 {
+		c.configAdmission = newAdmission(APIConfig, cfg.ConfigAPIMaxInFlight, cfg.BackoffBase)
 	}
 	if cfg.BreakerFailures > 0 {
 		c.breakers = make(map[string]*gobreaker.TwoStepCircuitBreaker[any])
@@ -162,8 +171,9 @@ type request struct {
 	noAuth      bool
 	mask        *masker
 
-	url     string // computed by do
-	urlPath string
+	url     string   // computed by do
+	urlPath string   // computed by do
+	prio    Priority // computed by do
 }
 
 // attemptResult is what one HTTP attempt produced.
@@ -172,7 +182,7 @@ type attemptResult struct {
 	header     http.Header
 	body       []byte
 	err        error         // transport error, or why the request was not sent
-	notSent    bool          // rejected before sending (breaker, rate limiter)
+	notSent    bool          // rejected before sending (rate limiter, admission, breaker)
 	retryAfter time.Duration // parsed Retry-After
 }
 
@@ -190,13 +200,14 @@ func (c *Client) call(ctx context.Context, r *request, in, out any) error {
 	return c.do(ctx, r, out)
 }
 
-// do runs r with auth, retries, rate limit and breaker, and decodes a 2xx
-// body into out (when out is not nil).
+// do runs r with auth, retries, admission control and breaker, and decodes
+// a 2xx body into out (when out is not nil).
 func (c *Client) do(ctx context.Context, r *request, out any) (err error) {
 	base := c.cfg.BaseURL
 	if r.api == APIConfig {
 		base = c.cfg.ConfigAPIURL
 	}
+	r.prio = priorityOf(r)
 	r.url = base + r.path
 	if u, perr := url.Parse(r.url); perr == nil {
 		r.urlPath = u.Path
@@ -288,6 +299,13 @@ func (c *Client) attempt(ctx context.Context, r *request, token string, n int) (
 			return attemptResult{err: err, notSent: true}
 		}
 	}
+	if adm := c.admissionFor(r.api); adm != nil {
+		t, err := adm.acquire(ctx, r.prio)
+		if err != nil {
+			return attemptResult{err: err, notSent: true}
+		}
+		defer func() { adm.release(t, admissionSignal(ctx, r, res)) }()
+	}
 	var done func(error)
 	if cb := c.breakerFor(r.api); cb != nil {
 		var err error
@@ -370,6 +388,40 @@ func (c *Client) attempt(ctx context.Context, r *request, token string, n int) (
 	return res
 }
 
+func (c *Client) admissionFor(api API) *admission {
+	if api == APIConfig {
+		return c.configAdmission
+	}
+	return c.publicAdmission
+}
+
+// admissionSignal is what an attempt tells admission control about
+// Airbyte's load: 429, 503 and 504 answers and attempt timeouts are
+// overload (except the timeout of a discover, whose duration is the
+// connector's); other answers are latency samples; a caller giving up, a
+// request not sent and a failed connection say nothing.
+func admissionSignal(ctx context.Context, r *request, res attemptResult) signal {
+	switch {
+	case res.notSent || ctx.Err() != nil:
+		return signalIgnore
+	case res.err != nil:
+		var ne net.Error
+		timeout := errors.Is(res.err, context.DeadlineExceeded) || (errors.As(res.err, &ne) && ne.Timeout())
+		if timeout && r.prio != PriorityBulk {
+			return signalDrop
+		}
+		return signalIgnore
+	}
+	switch res.status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return signalDrop
+	}
+	if res.status >= 500 {
+		return signalIgnore
+	}
+	return signalOK
+}
+
 func (c *Client) breakerFor(api API) *gobreaker.TwoStepCircuitBreaker[any] {
 	if c.breakers == nil {
 		return nil
@@ -388,7 +440,7 @@ func (c *Client) shouldRetry(ctx context.Context, r *request, res attemptResult)
 	}
 	if res.err != nil {
 		if res.notSent || errors.Is(res.err, ErrInvalidResponse) {
-			return false // breaker open, rate wait beyond deadline: fail fast
+			return false // rate wait or admission beyond deadline, breaker open: fail fast
 		}
 		return r.idempotent || isDialError(res.err)
 	}
@@ -475,6 +527,8 @@ func outcomeOf(status int, err error) Outcome {
 		return outcomeOf(e.StatusCode, nil)
 	}
 	switch {
+	case errors.Is(err, ErrBusy):
+		return OutcomeBusy
 	case errors.Is(err, ErrCircuitOpen):
 		return OutcomeCircuitOpen
 	case errors.Is(err, ErrInvalidResponse):

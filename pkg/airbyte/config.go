@@ -22,7 +22,9 @@ const (
 	DefaultBackoffBase             = 250 * time.Millisecond
 	DefaultBackoffMax              = 10 * time.Second
 	DefaultMaxRetryAfter           = time.Minute
-	DefaultRateLimit               = 10.0
+	DefaultMaxInFlight             = 4
+	DefaultConfigAPIMaxInFlight    = 4
+	DefaultRateLimit               = -1.0
 	DefaultRateBurst               = 10
 	DefaultBreakerFailures         = 5
 	DefaultBreakerOpenTimeout      = 30 * time.Second
@@ -82,10 +84,35 @@ type Config struct {
 	// tells the caller when to come back. Default: DefaultMaxRetryAfter (1 min).
 	MaxRetryAfter time.Duration `env:"AIRBYTE_MAX_RETRY_AFTER"`
 
-	// RateLimit is the client-side request rate in requests per second and
-	// RateBurst the bucket size. -1 disables the limiter. Airbyte OSS has no
-	// server-side limiter; Airbyte Cloud answers 429 without a published
-	// limit. Defaults: DefaultRateLimit (10/s), DefaultRateBurst (10).
+	// MaxInFlight bounds the public API calls in flight at once (sent and
+	// not yet answered). Airbyte OSS serves its whole public API, token
+	// requests included, from a fixed pool of PUBLIC_API_EXECUTOR_THREADS
+	// (5) threads and queues what exceeds it; a connection create or a
+	// discover holds its thread for its whole duration. The client admits
+	// at most this many calls, fewer while Airbyte shows overload: a 429,
+	// 503 or 504 answer or an attempt timeout halves the limit, latency
+	// well above its usual level lowers it by 10%, and answers raise it
+	// back by about one call per round of calls, up to this bound. Calls
+	// beyond the limit wait for a slot, token requests first, then job
+	// reads and cancels, then other calls, then discovers and creates; a
+	// call whose wait would outlast its context's deadline fails at once
+	// with a *BusyError ([ErrBusy]) carrying the estimated wait. -1
+	// disables admission control. Default: DefaultMaxInFlight (4).
+	MaxInFlight int `env:"AIRBYTE_MAX_IN_FLIGHT"`
+
+	// ConfigAPIMaxInFlight is MaxInFlight for the configuration API, which
+	// Airbyte serves from another pool (IO_TASK_EXECUTOR_THREADS, 100) and
+	// whose discovers run on MAX_CHECK_WORKERS (5) workers.
+	// Default: DefaultConfigAPIMaxInFlight (4).
+	ConfigAPIMaxInFlight int `env:"AIRBYTE_CONFIG_API_MAX_IN_FLIGHT"`
+
+	// RateLimit is an optional ceiling on the request rate in requests per
+	// second, for an Airbyte behind a rate-limiting gateway, and RateBurst
+	// its bucket size. Admission control (MaxInFlight) is what keeps an
+	// Airbyte busy without overrunning it; a rate limit only caps the
+	// client. Airbyte OSS has no server-side limiter; Airbyte Cloud answers
+	// 429 without a published limit. -1 disables the limiter.
+	// Defaults: DefaultRateLimit (-1, no limit), DefaultRateBurst (10).
 	RateLimit float64 `env:"AIRBYTE_RATE_LIMIT"`
 	RateBurst int     `env:"AIRBYTE_RATE_BURST"`
 
@@ -120,6 +147,8 @@ func (cfg Config) withDefaults() Config {
 	cfg.BackoffBase = cmp.Or(cfg.BackoffBase, DefaultBackoffBase)
 	cfg.BackoffMax = cmp.Or(cfg.BackoffMax, DefaultBackoffMax)
 	cfg.MaxRetryAfter = cmp.Or(cfg.MaxRetryAfter, DefaultMaxRetryAfter)
+	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
+	cfg.ConfigAPIMaxInFlight = cmp.Or(cfg.ConfigAPIMaxInFlight, DefaultConfigAPIMaxInFlight)
 	cfg.RateLimit = cmp.Or(cfg.RateLimit, DefaultRateLimit)
 	cfg.RateBurst = cmp.Or(cfg.RateBurst, DefaultRateBurst)
 	cfg.BreakerFailures = cmp.Or(cfg.BreakerFailures, DefaultBreakerFailures)
@@ -179,6 +208,12 @@ func (cfg Config) Validate() error {
 	if cfg.BackoffBase < 0 || cfg.BackoffMax < cfg.BackoffBase {
 		errs = append(errs, fmt.Errorf("AIRBYTE_BACKOFF_BASE %s, AIRBYTE_BACKOFF_MAX %s (BackoffBase, BackoffMax): need 0 <= base <= max", cfg.BackoffBase, cfg.BackoffMax))
 	}
+	if cfg.MaxInFlight != -1 && cfg.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("MaxInFlight %d: must be at least 1, or -1 to disable", cfg.MaxInFlight))
+	}
+	if cfg.ConfigAPIMaxInFlight != -1 && cfg.ConfigAPIMaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("ConfigAPIMaxInFlight %d: must be at least 1, or -1 to disable", cfg.ConfigAPIMaxInFlight))
+	}
 	if cfg.RateLimit != -1 && cfg.RateLimit <= 0 {
 		errs = append(errs, fmt.Errorf("RateLimit %g: must be positive, or -1 to disable", cfg.RateLimit))
 	}
@@ -208,6 +243,8 @@ func (cfg Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddDuration("timeout", cfg.Timeout)
 	enc.AddDuration("discover_timeout", cfg.DiscoverTimeout)
 	enc.AddInt("max_attempts", cfg.MaxAttempts)
+	enc.AddInt("max_in_flight", cfg.MaxInFlight)
+	enc.AddInt("config_api_max_in_flight", cfg.ConfigAPIMaxInFlight)
 	enc.AddFloat64("rate_limit", cfg.RateLimit)
 	enc.AddInt("rate_burst", cfg.RateBurst)
 	enc.AddInt("breaker_failures", cfg.BreakerFailures)

@@ -25,13 +25,41 @@
 // one token request. A 401 drops the token; the call fetches a new one and is
 // sent once more, never in a loop.
 //
+// # Admission control
+//
+// Airbyte, not its client, is the scarce resource: Airbyte OSS serves its
+// whole public API, token requests included, from a fixed pool of 5 threads
+// and queues what exceeds it, and a discover or a connection create holds
+// its thread for its whole duration. So the client bounds the calls it has
+// in flight to each API ([Config].MaxInFlight, 4 by default, and
+// [Config].ConfigAPIMaxInFlight) rather than their rate, and adapts the
+// bound to what Airbyte shows: a 429, 503 or 504 answer or an attempt
+// timeout halves the limit, latency well above its usual level lowers it by
+// 10%, and answers raise it back by about one call per round of calls, up to
+// the configured bound (an AIMD window with a latency gradient, as in
+// Netflix's concurrency-limits). One overload lowers the limit once, however
+// many calls in flight report it.
+//
+// Calls beyond the limit wait for a slot, by [Priority]: token requests,
+// then job reads and cancels, then the other calls, then discovers and
+// creates of sources and connections; first come, first served within a
+// priority. So following jobs never waits behind a wave of onboardings for
+// more than the first slot to free. A call whose expected wait outlasts its
+// context's deadline, or whose deadline passes while it waits, is not sent:
+// it fails with a [*BusyError] matching [ErrBusy], retryable, whose
+// RetryAfter (see [RetryAfter]) is the estimated wait; workers put the
+// message back with that delay. [Client.AdmissionStats] reports the limits,
+// the calls in flight and queued, and the refusals. A call that finds a
+// free slot pays a mutex and no allocation.
+//
 // # Retries, idempotency and the circuit breaker
 //
-// Every HTTP attempt waits for the client-side rate limiter
-// (golang.org/x/time/rate) and passes a circuit breaker (sony/gobreaker)
-// kept per Airbyte origin (scheme://host); 5xx answers, attempt timeouts and
-// connection errors count as failures, 4xx answers do not. While the breaker
-// is open calls fail at once with an error matching [ErrCircuitOpen].
+// Every HTTP attempt waits for the optional rate limiter ([Config].RateLimit,
+// golang.org/x/time/rate), takes a slot under admission control and passes
+// a circuit breaker (sony/gobreaker) kept per Airbyte origin
+// (scheme://host); 5xx answers, attempt timeouts and connection errors count
+// as failures, 4xx answers do not. While the breaker is open calls fail at
+// once with an error matching [ErrCircuitOpen].
 //
 // Failed attempts are retried with exponential backoff and jitter, at most
 // [Config].MaxAttempts times in all, honouring Retry-After (seconds or an HTTP
@@ -78,7 +106,8 @@
 // number (never bodies, tokens or secrets). [WithObserver] receives every
 // attempt, every call and every breaker state change, for metrics such as
 // airbyte_call_duration_seconds, airbyte_call_errors_total and
-// airbyte_breaker_state; the package itself does not depend on Prometheus.
+// airbyte_breaker_state, and [Client.AdmissionStats] can be read when
+// metrics are scraped; the package itself does not depend on Prometheus.
 //
 // # Wire details worth knowing
 //

@@ -164,14 +164,14 @@ func IsValidation(err error) bool {
 func IsAuth(err error) bool { return errors.Is(err, ErrUnauthorized) }
 
 // IsRetryable reports whether the same call may succeed later: 408, 425,
-// 429 and 5xx answers, an open circuit breaker, timeouts and connection
-// errors. A cancelled context is not retryable. Note that for creates a
+// 429 and 5xx answers, an open circuit breaker, a call not admitted
+// ([ErrBusy]), timeouts and connection errors. A cancelled context is not retryable. Note that for creates a
 // retryable error may still mean the object was created: look it up first.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
-	if errors.Is(err, ErrCircuitOpen) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	if e, ok := AsAPIError(err); ok {
@@ -181,8 +181,13 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &ne)
 }
 
-// RetryAfter returns the server's Retry-After carried by err, if any.
+// RetryAfter returns the server's Retry-After carried by err, or the wait
+// for a slot estimated by admission control ([BusyError]), if any.
 func RetryAfter(err error) (time.Duration, bool) {
+	var be *BusyError
+	if errors.As(err, &be) && be.RetryAfter > 0 {
+		return be.RetryAfter, true
+	}
 	e, ok := AsAPIError(err)
 	if !ok || e.RetryAfter <= 0 {
 		return 0, false

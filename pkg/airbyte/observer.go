@@ -24,6 +24,7 @@ const (
 	OutcomeTimeout     Outcome = "timeout"      // attempt or caller deadline
 	OutcomeTransport   Outcome = "transport"    // connection refused, reset, TLS, ...
 	OutcomeCircuitOpen Outcome = "circuit_open" // rejected by the circuit breaker
+	OutcomeBusy        Outcome = "busy"         // not admitted before its deadline (ErrBusy)
 	OutcomeCanceled    Outcome = "canceled"     // caller's context cancelled
 	OutcomeInvalid     Outcome = "invalid"      // undecodable 2xx body, bad token answer
 )
@@ -71,7 +72,7 @@ type RequestInfo struct {
 type CallInfo struct {
 	Operation string
 	API       API
-	Attempts  int // HTTP attempts sent; 0 when none (breaker open, rate wait)
+	Attempts  int // HTTP attempts sent; 0 when none (breaker open, not admitted, rate wait)
 	Duration  time.Duration
 	Outcome   Outcome
 	Err       error

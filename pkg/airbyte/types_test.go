@@ -212,6 +212,8 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		{"secret without id", Config{ClientSecret: NewSecret("s")}, "set together"},
 		{"negative attempts", Config{MaxAttempts: -2}, "MaxAttempts"},
 		{"zero rate", Config{RateLimit: -3}, "RateLimit"},
+		{"in-flight bound", Config{MaxInFlight: -2}, "MaxInFlight"},
+		{"config API in-flight bound", Config{ConfigAPIMaxInFlight: -3}, "ConfigAPIMaxInFlight"},
 		{"breaker", Config{BreakerFailures: -5}, "BreakerFailures"},
 		{"backoff", Config{BackoffBase: time.Minute, BackoffMax: time.Second}, "BackoffBase"},
 		{"timeout", Config{Timeout: -time.Second}, "Timeout"},

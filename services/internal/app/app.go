@@ -266,14 +266,19 @@ func (d *Deps) HealthServer(addr string) Runner {
 }
 
 // Airbyte returns an Airbyte client for this role, logging through the
-// role's logger and exporting its calls, errors and breaker state as
-// metrics.
+// role's logger and exporting its calls, errors, breaker state and
+// admission control as metrics.
 func (d *Deps) Airbyte(cfg airbyte.Config, opts ...airbyte.Option) (*airbyte.Client, error) {
 	if d.airbyteMetrics == nil {
 		d.airbyteMetrics = observability.NewAirbyteMetrics(d.Metrics)
 	}
 	opts = append([]airbyte.Option{airbyte.WithLogger(d.Log), airbyte.WithObserver(d.airbyteMetrics)}, opts...)
-	return airbyte.New(cfg, opts...)
+	c, err := airbyte.New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	d.airbyteMetrics.Watch(c)
+	return c, nil
 }
 
 // Relay is a Runner relaying this process's outbox commits (and any other's,
