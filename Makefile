@@ -13,7 +13,6 @@ LDFLAGS   := -s -w -X github.com/aam-mesh/aam/pkg/buildinfo.Version=$(VERSION)
 MODULES   := $(shell $(GO) list -f '{{.Dir}}' -m)
 ROLES     := aam gateway onboarding sync repair credential-broker schema-observer airbyte-emulator
 
-export DATABASE_URL      ?= postgres://aam:aam@127.0.0.1:5432/aam?sslmode=disable
 export TEST_DATABASE_URL ?= postgres://aam:aam@127.0.0.1:5432/aam_test?sslmode=disable
 
 .PHONY: help
@@ -39,7 +38,7 @@ run: postgres ## run the whole mesh locally (embedded NATS, PostgreSQL, Airbyte 
 	@echo "building $(BIN)/aam (the first build downloads and compiles the modules: a minute or two)..."
 	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aam ./services/aam
 	@echo "starting aam dev $(ARGS) (Ctrl-C stops it)"
-	@exec $(BIN)/aam dev $(ARGS)
+	@exec $(BIN)/aam dev --stop-with-parent $(ARGS)
 
 .PHONY: test
 test: postgres tools ## vet, format-check and test every module (race detector on)
@@ -79,5 +78,9 @@ tidy: ## go mod tidy in every module
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
 
 .PHONY: clean
-clean: ## remove build output and the local data folder
+clean: ## empty the local stack (its registry schema and .aam-data) and remove build output
+	@if [ -d .aam-data ]; then \
+		[ -x $(BIN)/aam ] || $(GO) build -o $(BIN)/aam ./services/aam; \
+		$(BIN)/aam dev --reset --data-dir .aam-data; \
+	fi
 	rm -rf $(BIN) .aam-data

@@ -54,8 +54,9 @@ const devObserverInterval = 30 * time.Second
 func devDefaults(emulated bool) map[string]string {
 	d := map[string]string{
 		"LOG_FORMAT": "console",
-		// The local server `make run` prepares.
-		"DATABASE_URL":       "postgres://aam:aam@127.0.0.1:5432/aam?sslmode=disable",
+		// The local database `make run` prepares; runDev puts the data
+		// folder's own schema in front of it unless DATABASE_URL is set.
+		"DATABASE_URL":       devLocalDatabase,
 		"DATABASE_MAX_CONNS": "40",
 		"OBSERVER_INTERVAL":  devObserverInterval.String(),
 	}
@@ -77,6 +78,8 @@ type devFlags struct {
 	observerEvery   time.Duration
 	pprof           bool
 	syncAlways      bool
+	reset           bool
+	stopWithParent  bool
 }
 
 func devCommand(root *cobra.Command) {
@@ -89,7 +92,9 @@ func devCommand(root *cobra.Command) {
   - an embedded NATS server with JetStream (files under --data-dir; written through to the
     operating system on every acknowledgement, so a killed process loses nothing it
     accepted; --nats-sync-always also fsyncs each write, for power loss),
-  - the registry migrations on DATABASE_URL (a local PostgreSQL by default),
+  - the registry migrations on DATABASE_URL or, when it is not set, on a schema of the data
+    folder's own in the local PostgreSQL database aam (AAM_DEV_DATABASE names another),
+    created on first start, so that two data folders never share a registry,
   - the Airbyte API emulator on --emulator-addr, unless AIRBYTE_API_URL points at a real Airbyte,
   - the credential broker, the onboarding, sync and repair workers, the outbox relay,
   - the schema observer, checking every ACTIVE connection for drift every
@@ -102,7 +107,9 @@ SYNC_*, REPAIR_*, OBSERVER_*, GATEWAY_*, CREDENTIALS_*, EMULATOR_*); the flags w
 over them.
 
 A killed and restarted aam dev carries on with what was accepted: requests live in
-JetStream under --data-dir and the registry in PostgreSQL.`,
+JetStream under --data-dir and the registry in PostgreSQL. The data folder is locked
+while the stack runs: a second aam dev on it refuses at once. aam dev --reset empties
+the stack (its registry schema and the folder); make clean runs it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDev(cmd.Context(), cmd, f) },
 	}
 	fl := cmd.Flags()
@@ -116,6 +123,8 @@ JetStream under --data-dir and the registry in PostgreSQL.`,
 	fl.DurationVar(&f.observerEvery, "observer-interval", devObserverInterval, "interval between the schema observer's rounds over every ACTIVE connection (when not given: OBSERVER_INTERVAL, else this default)")
 	fl.BoolVar(&f.pprof, "pprof", false, "also serve Go profiles under /debug/pprof/ on --http-addr")
 	fl.BoolVar(&f.syncAlways, "nats-sync-always", false, "fsync every JetStream write before acknowledging it (survives power loss; slower)")
+	fl.BoolVar(&f.reset, "reset", false, "empty the stack of --data-dir (its registry schema and the folder) and exit; the stack must be stopped")
+	fl.BoolVar(&f.stopWithParent, "stop-with-parent", false, "stop when the process that started aam dev exits (make run sets it)")
 	root.AddCommand(cmd)
 }
 
@@ -126,7 +135,40 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		// this soft limit (GOMEMLIMIT overrides it).
 		debug.SetMemoryLimit(devMemoryLimit)
 	}
-	cfg, settings, err := devSettings(processEnv(), f, cmd.Flags().Changed)
+	environ := processEnv()
+	ownSchema := environ["DATABASE_URL"] == ""
+	base := cmp.Or(environ["AAM_DEV_DATABASE"], devLocalDatabase)
+	if f.reset {
+		if err := resetDevStack(ctx, f.dataDir, ownSchema, base); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "emptied the stack of %s\n", f.dataDir)
+		return nil
+	}
+	stack, err := openDevStack(f.dataDir)
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	if f.stopWithParent {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		go watchParent(ctx, stop)
+	}
+	registryAt := "DATABASE_URL"
+	if ownSchema {
+		// A registry of the data folder's own: a schema in the local
+		// database, created on first start.
+		if err := ensureSchema(ctx, base, stack.Schema()); err != nil {
+			return err
+		}
+		if environ["DATABASE_URL"], err = withSearchPath(base, stack.Schema()); err != nil {
+			return err
+		}
+		registryAt = "schema " + stack.Schema() + " (its own: aam dev --reset empties it)"
+	}
+	cfg, settings, err := devSettings(environ, f, cmd.Flags().Changed)
 	if err != nil {
 		return err
 	}
@@ -223,7 +265,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f devFlags) error {
 		return nil
 	}})
 
-	printDevSummary(cmd, f, settings, ns, ab.BaseURL, started)
+	printDevSummary(cmd, f, settings, ns, ab.BaseURL, registryAt, started)
 	err = app.Run(ctx, runners...)
 	log.Info("aam dev stopped")
 	if ctx.Err() != nil {
@@ -327,7 +369,7 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-func printDevSummary(cmd *cobra.Command, f devFlags, s role.Settings, ns *server.Server, airbyteURL string, roles []string) {
+func printDevSummary(cmd *cobra.Command, f devFlags, s role.Settings, ns *server.Server, airbyteURL, registryAt string, roles []string) {
 	w := cmd.ErrOrStderr()
 	fmt.Fprintf(w, `
 AAM %s is up
@@ -339,6 +381,7 @@ AAM %s is up
   observer     every %s (heal %s)
   metrics      http://%s/metrics
   data         %s
+  registry     %s
   roles        %s
 Try:
   curl -X POST http://%s/connections/onboard -H 'Content-Type: application/json' \
@@ -347,7 +390,7 @@ Ctrl-C stops everything.
 
 `, buildinfo.Version, s.Gateway.Addr, ns.ClientURL(), bus.StreamRequests, bus.StreamEvents, bus.StreamDLQ,
 		airbyteURL, s.Onboarding.WorkspaceID, s.Onboarding.DestinationID, s.Observer.Interval, cmp.Or(s.Observer.Heal, observer.HealOff),
-		f.httpAddr, f.dataDir, strings.Join(roles, ", "), s.Gateway.Addr)
+		f.httpAddr, f.dataDir, registryAt, strings.Join(roles, ", "), s.Gateway.Addr)
 }
 
 // processEnv returns the process environment as a map.
