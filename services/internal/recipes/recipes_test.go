@@ -120,7 +120,7 @@ func TestNATSCLIRecipes(t *testing.T) {
 	require.Contains(t, out, `{"connection_id":"not-a-uuid"}`)
 
 	out = sh.run(recipes["streams"])
-	for _, want := range []string{"AAM_REQUESTS", "AAM_EVENTS", "AAM_DLQ", "onboarding", "repair", "sync", "aam.requests.>"} {
+	for _, want := range []string{"AAM_REQUESTS", "AAM_EVENTS", "AAM_DLQ", "onboarding", "repair", "sync", "aam.requests.connection.onboard", "aam.requests.connection.sync"} {
 		require.Contains(t, out, want)
 	}
 
