@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -66,19 +67,29 @@ func readStream(ctx context.Context, t *testing.T, js jetstream.JetStream, name 
 	oc, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	require.NoError(t, err)
 	out := make([]*nats.Msg, 0, info.State.Msgs)
-	for ctx.Err() == nil {
-		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+	// Each batch waits at most 5 s, and is cancelled when the stream's end
+	// is read in the middle of it, so that no fetch outlives the call.
+	fetch := func() bool {
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		batch, err := oc.Fetch(1000, jetstream.FetchContext(bctx))
 		require.NoError(t, err)
 		for m := range batch.Messages() {
 			meta, err := m.Metadata()
 			require.NoError(t, err)
 			out = append(out, &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
 			if meta.Sequence.Stream >= last {
-				return out
+				return true
 			}
 		}
-		if err := batch.Error(); err != nil && !strings.Contains(err.Error(), "timeout") {
+		if err := batch.Error(); err != nil && !strings.Contains(err.Error(), "timeout") && !errors.Is(err, context.DeadlineExceeded) {
 			require.NoError(t, err)
+		}
+		return false
+	}
+	for ctx.Err() == nil {
+		if fetch() {
+			return out
 		}
 	}
 	t.Fatalf("stream %s not read to its end (sequence %d): %v", name, last, ctx.Err())

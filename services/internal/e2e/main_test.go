@@ -1,0 +1,9 @@
+package e2e_test
+
+import (
+	"testing"
+
+	"github.com/aam-mesh/aam/pkg/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.VerifyTestMain(m) }
