@@ -3,10 +3,7 @@ package recipes_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/aam-mesh/aam/pkg/dbtest"
 )
 
-func TestMain(m *testing.M) {
-	// dbtest's shared administration pool lives for the whole run.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
-}
+func TestMain(m *testing.M) { dbtest.VerifyTestMain(m) }
