@@ -164,3 +164,28 @@ func TestParseAndPrepareSetDefaultsThenValidate(t *testing.T) {
 	require.ErrorContains(t, config.Prepare(&defaulted{Workers: -1}), "WORKERS: negative")
 	require.ErrorContains(t, config.Prepare(built), "pointer")
 }
+
+type rules struct {
+	Workers  int           `env:"WORKERS"`
+	Timeout  time.Duration `env:"TIMEOUT"`
+	Ratio    float64       `env:"RATIO"`
+	Name     string        `env:"NAME"`
+	Internal int           `env:"-"`
+	Nested   Inner
+}
+
+func TestFillZero(t *testing.T) {
+	t.Parallel()
+	got := rules{Workers: 3, Nested: Inner{}}
+	config.FillZero(&got, rules{Workers: 8, Timeout: time.Second, Name: "x", Nested: Inner{Timeout: time.Minute}})
+	require.Equal(t, rules{Workers: 3, Timeout: time.Second, Name: "x", Nested: Inner{Timeout: time.Minute}}, got,
+		"set fields are kept, zero ones (nested too) take the default")
+}
+
+func TestNonNegative(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, config.NonNegative(rules{Workers: 0, Timeout: time.Second}))
+	err := config.NonNegative(&rules{Workers: -1, Timeout: -time.Second, Ratio: -0.5, Internal: -1, Nested: Inner{Timeout: -time.Second}})
+	require.EqualError(t, err, "WORKERS: -1 is negative\nTIMEOUT: -1s is negative\nRATIO: -0.5 is negative",
+		"every number and duration with a variable, nested blocks aside")
+}

@@ -1,10 +1,11 @@
 package observer
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/aam-mesh/aam/pkg/config"
 )
 
 // Heal policies (OBSERVER_HEAL).
@@ -67,30 +68,18 @@ type Config struct {
 // environment's defaults for those two, policy and aam.observer.check, are
 // in their env tags.
 func (c *Config) SetDefaults() {
-	c.Interval = cmp.Or(c.Interval, DefaultInterval)
-	c.Heal = cmp.Or(c.Heal, HealOff)
-	c.Propagate = cmp.Or(c.Propagate, PropagateColumns)
-	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
-	c.CheckTimeout = cmp.Or(c.CheckTimeout, DefaultCheckTimeout)
+	config.FillZero(c, Config{Interval: DefaultInterval, Heal: HealOff, Propagate: PropagateColumns,
+		Concurrency: DefaultConcurrency, CheckTimeout: DefaultCheckTimeout})
 }
 
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Interval < 0 {
-		errs = append(errs, fmt.Errorf("OBSERVER_INTERVAL: %s is negative", c.Interval))
-	}
+	errs := []error{config.NonNegative(c)}
 	if c.Heal != "" && c.Heal != HealOff && c.Heal != HealNonBreaking && c.Heal != HealPolicy {
 		errs = append(errs, fmt.Errorf("OBSERVER_HEAL: %q is not off, non_breaking or policy", c.Heal))
 	}
 	if c.Propagate != "" && c.Propagate != PropagateColumns && c.Propagate != PropagateFully {
 		errs = append(errs, fmt.Errorf("OBSERVER_PROPAGATE: %q is not columns or fully", c.Propagate))
-	}
-	if c.Concurrency < 0 {
-		errs = append(errs, fmt.Errorf("OBSERVER_CONCURRENCY: %d is negative", c.Concurrency))
-	}
-	if c.CheckTimeout < 0 {
-		errs = append(errs, errors.New("OBSERVER_CHECK_TIMEOUT: negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package onboarding
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -9,16 +8,17 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/config"
 )
 
 // Defaults of Config.
 const (
-	DefaultConcurrency        = 128
-	DefaultMaxDeliver         = bus.DefaultMaxDeliver
-	DefaultAckWait            = bus.DefaultAckWait
-	DefaultTimeout            = 15 * time.Minute
-	DefaultDefinitionCacheTTL = 5 * time.Minute
-	DefaultCredentialsTimeout = 10 * time.Second
+	DefaultConcurrency = 128
+	// DefaultMaxDeliver and DefaultAckWait are the runtime's.
+	DefaultMaxDeliver, DefaultAckWait = bus.DefaultMaxDeliver, bus.DefaultAckWait
+	DefaultTimeout                    = 15 * time.Minute
+	DefaultDefinitionCacheTTL         = 5 * time.Minute
+	DefaultCredentialsTimeout         = 10 * time.Second
 )
 
 // Config configures the onboard worker. Parse it from the environment with
@@ -53,37 +53,21 @@ type Config struct {
 // SetDefaults gives every zero field its default.
 func (c *Config) SetDefaults() {
 	c.Redelivery.SetDefaults()
-	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
-	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
-	c.DefinitionCacheTTL = cmp.Or(c.DefinitionCacheTTL, DefaultDefinitionCacheTTL)
-	c.CredentialsTimeout = cmp.Or(c.CredentialsTimeout, DefaultCredentialsTimeout)
+	config.FillZero(c, Config{Concurrency: DefaultConcurrency, Timeout: DefaultTimeout,
+		DefinitionCacheTTL: DefaultDefinitionCacheTTL, CredentialsTimeout: DefaultCredentialsTimeout})
 }
 
 // Validate reports every invalid setting by its variable name.
 func (c Config) Validate() error {
-	var errs []error
-	if c.WorkspaceID == "" {
-		errs = append(errs, errors.New("AIRBYTE_WORKSPACE_ID: required"))
-	} else if _, err := uuid.Parse(c.WorkspaceID); err != nil {
-		errs = append(errs, fmt.Errorf("AIRBYTE_WORKSPACE_ID: %q is not a UUID", c.WorkspaceID))
-	}
-	if c.DestinationID == "" {
-		errs = append(errs, errors.New("AIRBYTE_DESTINATION_ID: required"))
-	} else if _, err := uuid.Parse(c.DestinationID); err != nil {
-		errs = append(errs, fmt.Errorf("AIRBYTE_DESTINATION_ID: %q is not a UUID", c.DestinationID))
-	}
-	if c.Concurrency < 0 {
-		errs = append(errs, fmt.Errorf("ONBOARDING_CONCURRENCY: %d is negative", c.Concurrency))
-	}
-	errs = append(errs, c.Redelivery.Validate("ONBOARDING_"))
-	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("ONBOARDING_TIMEOUT: %s is negative", c.Timeout))
-	}
-	if c.DefinitionCacheTTL < 0 {
-		errs = append(errs, fmt.Errorf("ONBOARDING_DEFINITION_CACHE_TTL: %s is negative", c.DefinitionCacheTTL))
-	}
-	if c.CredentialsTimeout < 0 {
-		errs = append(errs, fmt.Errorf("ONBOARDING_CREDENTIALS_TIMEOUT: %s is negative", c.CredentialsTimeout))
+	errs := []error{config.NonNegative(c), c.Redelivery.Validate("ONBOARDING_")}
+	for _, id := range [...]struct{ name, value string }{
+		{"AIRBYTE_WORKSPACE_ID", c.WorkspaceID}, {"AIRBYTE_DESTINATION_ID", c.DestinationID},
+	} {
+		if id.value == "" {
+			errs = append(errs, fmt.Errorf("%s: required", id.name))
+		} else if _, err := uuid.Parse(id.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a UUID", id.name, id.value))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -66,15 +66,8 @@ func New(deps *app.Deps, ab *airbyte.Client, creds CredentialGetter, cfg Config)
 
 // Route returns the worker's route on the request subject.
 func (w *Worker) Route() bus.Route[events.OnboardRequested] {
-	return bus.WithRedelivery(bus.Route[events.OnboardRequested]{
-		Consumer:    Consumer,
-		Subject:     events.SubjectOnboardRequest,
-		Type:        events.TypeOnboardRequested,
-		Handle:      w.handle,
-		Fail:        w.fail,
-		Concurrency: w.cfg.Concurrency,
-		Timeout:     w.cfg.Timeout,
-	}, w.cfg.Redelivery)
+	return app.RequestRoute(Consumer, events.TypeOnboardRequested, w.handle, w.fail,
+		app.ConsumerSettings{Concurrency: w.cfg.Concurrency, Timeout: w.cfg.Timeout, Redelivery: w.cfg.Redelivery})
 }
 
 // Run handles onboard requests until ctx is cancelled.

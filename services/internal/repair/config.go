@@ -1,22 +1,21 @@
 package repair
 
 import (
-	"cmp"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/config"
 )
 
 // Defaults of Config.
 const (
-	DefaultConcurrency       = 16
-	DefaultMaxDeliver        = bus.DefaultMaxDeliver
-	DefaultAckWait           = bus.DefaultAckWait
-	DefaultTimeout           = 15 * time.Minute
-	DefaultHealingStaleAfter = 30 * time.Minute
-	DefaultBusyRetry         = 2 * time.Second
+	DefaultConcurrency = 16
+	// DefaultMaxDeliver and DefaultAckWait are the runtime's.
+	DefaultMaxDeliver, DefaultAckWait = bus.DefaultMaxDeliver, bus.DefaultAckWait
+	DefaultTimeout                    = 15 * time.Minute
+	DefaultHealingStaleAfter          = 30 * time.Minute
+	DefaultBusyRetry                  = 2 * time.Second
 )
 
 // Config configures the repair worker. Parse it from the environment with
@@ -44,27 +43,11 @@ type Config struct {
 // SetDefaults gives every zero field its default.
 func (c *Config) SetDefaults() {
 	c.Redelivery.SetDefaults()
-	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
-	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
-	c.HealingStaleAfter = cmp.Or(c.HealingStaleAfter, DefaultHealingStaleAfter)
-	c.BusyRetry = cmp.Or(c.BusyRetry, DefaultBusyRetry)
+	config.FillZero(c, Config{Concurrency: DefaultConcurrency, Timeout: DefaultTimeout,
+		HealingStaleAfter: DefaultHealingStaleAfter, BusyRetry: DefaultBusyRetry})
 }
 
 // Validate reports every invalid setting by its variable name.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Concurrency < 0 {
-		errs = append(errs, fmt.Errorf("REPAIR_CONCURRENCY: %d is negative", c.Concurrency))
-	}
-	errs = append(errs, c.Redelivery.Validate("REPAIR_"))
-	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("REPAIR_TIMEOUT: %s is negative", c.Timeout))
-	}
-	if c.HealingStaleAfter < 0 {
-		errs = append(errs, fmt.Errorf("REPAIR_HEALING_STALE_AFTER: %s is negative", c.HealingStaleAfter))
-	}
-	if c.BusyRetry < 0 {
-		errs = append(errs, fmt.Errorf("REPAIR_BUSY_RETRY: %s is negative", c.BusyRetry))
-	}
-	return errors.Join(errs...)
+	return errors.Join(config.NonNegative(c), c.Redelivery.Validate("REPAIR_"))
 }

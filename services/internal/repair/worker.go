@@ -56,15 +56,8 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 
 // Route returns the worker's route on the request subject.
 func (w *Worker) Route() bus.Route[events.RepairRequested] {
-	return bus.WithRedelivery(bus.Route[events.RepairRequested]{
-		Consumer:    Consumer,
-		Subject:     events.SubjectRepairRequest,
-		Type:        events.TypeRepairRequested,
-		Handle:      w.handle,
-		Fail:        w.fail,
-		Concurrency: w.cfg.Concurrency,
-		Timeout:     w.cfg.Timeout,
-	}, w.cfg.Redelivery)
+	return app.RequestRoute(Consumer, events.TypeRepairRequested, w.handle, w.fail,
+		app.ConsumerSettings{Concurrency: w.cfg.Concurrency, Timeout: w.cfg.Timeout, Redelivery: w.cfg.Redelivery})
 }
 
 // Run handles repair requests until ctx is cancelled.

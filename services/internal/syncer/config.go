@@ -1,19 +1,16 @@
 package syncer
 
 import (
-	"cmp"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/config"
 )
 
 // Defaults of Config.
 const (
 	DefaultConcurrency       = 64
-	DefaultMaxDeliver        = bus.DefaultMaxDeliver
-	DefaultAckWait           = bus.DefaultAckWait
 	DefaultHandlerTimeout    = time.Minute
 	DefaultPollInterval      = 2 * time.Second
 	DefaultMaxPollInterval   = time.Minute
@@ -69,37 +66,15 @@ type Config struct {
 // SetDefaults gives every zero field its default.
 func (c *Config) SetDefaults() {
 	c.Redelivery.SetDefaults()
-	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
-	c.HandlerTimeout = cmp.Or(c.HandlerTimeout, DefaultHandlerTimeout)
-	c.PollInterval = cmp.Or(c.PollInterval, DefaultPollInterval)
-	c.MaxPollInterval = cmp.Or(c.MaxPollInterval, DefaultMaxPollInterval)
-	c.FollowTimeout = cmp.Or(c.FollowTimeout, DefaultFollowTimeout)
-	c.FollowBatch = cmp.Or(c.FollowBatch, DefaultFollowBatch)
-	c.FollowConcurrency = cmp.Or(c.FollowConcurrency, DefaultFollowConcurrency)
-	c.FollowLease = cmp.Or(c.FollowLease, DefaultFollowLease)
-	c.ClockSkew = cmp.Or(c.ClockSkew, DefaultClockSkew)
+	config.FillZero(c, Config{Concurrency: DefaultConcurrency, HandlerTimeout: DefaultHandlerTimeout,
+		PollInterval: DefaultPollInterval, MaxPollInterval: DefaultMaxPollInterval, FollowTimeout: DefaultFollowTimeout,
+		FollowBatch: DefaultFollowBatch, FollowConcurrency: DefaultFollowConcurrency, FollowLease: DefaultFollowLease,
+		ClockSkew: DefaultClockSkew})
 }
 
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.Redelivery.Validate("SYNC_")}
-	positive := func(name string, v int) {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("%s: %d is negative", name, v))
-		}
-	}
-	positive("SYNC_CONCURRENCY", c.Concurrency)
-	positive("SYNC_FOLLOW_BATCH", c.FollowBatch)
-	positive("SYNC_FOLLOW_CONCURRENCY", c.FollowConcurrency)
-	for name, d := range map[string]time.Duration{
-		"SYNC_HANDLER_TIMEOUT": c.HandlerTimeout, "SYNC_POLL_INTERVAL": c.PollInterval,
-		"SYNC_MAX_POLL_INTERVAL": c.MaxPollInterval, "SYNC_FOLLOW_TIMEOUT": c.FollowTimeout,
-		"SYNC_FOLLOW_LEASE": c.FollowLease, "SYNC_CLOCK_SKEW": c.ClockSkew,
-	} {
-		if d < 0 {
-			errs = append(errs, fmt.Errorf("%s: %s is negative", name, d))
-		}
-	}
+	errs := []error{config.NonNegative(c), c.Redelivery.Validate("SYNC_")}
 	if c.MaxDeliver == 1 {
 		errs = append(errs, errors.New("SYNC_MAX_DELIVER: 1 leaves no delivery to recover a crash; use 2 or more"))
 	}

@@ -75,19 +75,13 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // Route is the worker's route on the sync request subject.
 func (w *Worker) Route() bus.Route[events.SyncRequested] {
-	return bus.WithRedelivery(bus.Route[events.SyncRequested]{
-		Consumer:    Consumer,
-		Subject:     events.SubjectSyncRequest,
-		Type:        events.TypeSyncRequested,
-		Handle:      w.handle,
-		Fail:        w.fail,
-		Concurrency: w.cfg.Concurrency,
-		Timeout:     w.cfg.HandlerTimeout,
-		// The intent (keyed by request) and the inbox insert of the record
-		// transaction recognise a re-published request id, so first
-		// deliveries skip the ledger read.
-		OutcomeCheck: bus.CheckRedeliveries,
-	}, w.cfg.Redelivery)
+	r := app.RequestRoute(Consumer, events.TypeSyncRequested, w.handle, w.fail,
+		app.ConsumerSettings{Concurrency: w.cfg.Concurrency, Timeout: w.cfg.HandlerTimeout, Redelivery: w.cfg.Redelivery})
+	// The intent (keyed by request) and the inbox insert of the record
+	// transaction recognise a re-published request id, so first deliveries
+	// skip the ledger read.
+	r.OutcomeCheck = bus.CheckRedeliveries
+	return r
 }
 
 // errDuplicate ends a delivery whose request another delivery finished.
