@@ -45,6 +45,13 @@ type Worker struct {
 
 	defs defCache
 
+	// running holds the ids of the connections this process is onboarding
+	// now. A request redelivered while its first delivery still works
+	// (its acknowledgement wait ran out under load) is the same message,
+	// so the registry lease lets it in; this keeps the two from creating
+	// Airbyte objects side by side.
+	running sync.Map
+
 	// crash, when set, is called at each crash point (see crashPoints);
 	// a non-nil error makes the delivery stop there, as if the process
 	// died. Tests use it.
@@ -109,8 +116,17 @@ type onboarding struct {
 
 func (w *Worker) handle(ctx context.Context, ev bus.Event[events.OnboardRequested]) error {
 	o := &onboarding{w: w, ev: ev, req: outbox.RequestOf(ev), id: ConnectionID(ev.Source, ev.ID)}
+	if _, busy := w.running.LoadOrStore(o.id, struct{}{}); busy {
+		return bus.RetryAfter(busyRetry, fmt.Errorf("connection %s is being onboarded by an earlier delivery of this request", o.id))
+	}
+	defer w.running.Delete(o.id)
 	return o.run(ctx)
 }
+
+// busyRetry is how long a delivery that found its request's onboarding
+// already running in this process waits before it looks again; by then the
+// first delivery has usually answered, and the request is a duplicate.
+const busyRetry = 2 * time.Second
 
 func (o *onboarding) point(p string) error {
 	if o.w.crash == nil {
