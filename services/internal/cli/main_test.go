@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/aam-mesh/aam/pkg/dbtest"
 	"github.com/aam-mesh/aam/services/internal/cli"
 )
 
@@ -29,5 +30,5 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	dbtest.VerifyTestMain(m)
 }
