@@ -93,8 +93,10 @@ type SyncStarted struct {
 	Status         string `json:"status"`
 	Message        string `json:"message"`
 	CatalogVersion int    `json:"catalog_version"`
-	// Attached is true when Airbyte answered "sync already running" and the
-	// request was attached to that job instead of starting a new one.
+	// Attached is true when the request did not start the job: it was
+	// attached to the connection's job already pending or running (known to
+	// AAM, or reported running by Airbyte), or answered by a job started for
+	// another request after it arrived.
 	Attached  bool      `json:"attached"`
 	StartedAt time.Time `json:"started_at"`
 }

@@ -9,14 +9,16 @@ import (
 
 const jobColumns = `id::text, connection_id::text, airbyte_job_id, status::text, catalog_version,
 	started_at, completed_at, rows_synced, bytes_synced, error_message, next_check_at,
-	follow_deadline, check_count, created_at, updated_at`
+	follow_deadline, check_count, created_at, updated_at, start_requested_at, airbyte_status,
+	airbyte_seen_through`
 
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
 	var status string
 	err := row.Scan(&j.ID, &j.ConnectionID, &j.AirbyteJobID, &status, &j.CatalogVersion,
 		&j.StartedAt, &j.CompletedAt, &j.RowsSynced, &j.BytesSynced, &j.ErrorMessage,
-		&j.NextCheckAt, &j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt)
+		&j.NextCheckAt, &j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt,
+		&j.StartRequestedAt, &j.AirbyteStatus, &j.AirbyteSeenThrough)
 	if err != nil {
 		return Job{}, translate(err)
 	}
@@ -115,6 +117,10 @@ type JobUpdateParams struct {
 	ErrorMessage string
 	// NextCheckAt schedules the next poll; nil stops following.
 	NextCheckAt *time.Time
+	// AirbyteStatus and SeenThrough, when set, record Airbyte's status
+	// verbatim and the instant (Airbyte's clock) it was seen through.
+	AirbyteStatus string
+	SeenThrough   *time.Time
 }
 
 // JobUpdate records a job's progress.
@@ -122,10 +128,12 @@ func (q *Queries) JobUpdate(ctx context.Context, id string, p JobUpdateParams) (
 	return scanJob(q.db.QueryRow(ctx, `UPDATE job_history SET
 			status = $2, started_at = coalesce($3, started_at), completed_at = $4,
 			rows_synced = $5, bytes_synced = $6, error_message = $7, next_check_at = $8,
+			airbyte_status = coalesce(nullif($9, ''), airbyte_status),
+			airbyte_seen_through = coalesce($10, airbyte_seen_through),
 			check_count = check_count + 1, updated_at = now()
 		WHERE id = $1 RETURNING `+jobColumns,
 		id, string(p.Status), p.StartedAt, p.CompletedAt, p.RowsSynced, p.BytesSynced,
-		p.ErrorMessage, p.NextCheckAt))
+		p.ErrorMessage, p.NextCheckAt, p.AirbyteStatus, p.SeenThrough))
 }
 
 // JobClaimDue claims up to limit followed jobs whose next check is due at

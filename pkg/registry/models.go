@@ -90,6 +90,15 @@ type Job struct {
 	CheckCount     int        `json:"check_count"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// StartRequestedAt is when AAM claimed the job's start, before it asked
+	// Airbyte for it (nil for a job AAM found running).
+	StartRequestedAt *time.Time `json:"start_requested_at,omitempty"`
+	// AirbyteStatus is Airbyte's status as last seen, verbatim (a status
+	// this version does not know is followed as running and kept here).
+	AirbyteStatus string `json:"airbyte_status,omitempty"`
+	// AirbyteSeenThrough is the instant (Airbyte's clock) up to which the
+	// job's changes are known.
+	AirbyteSeenThrough *time.Time `json:"airbyte_seen_through,omitempty"`
 }
 
 // JobRequest links a sync request to the job that answers it.

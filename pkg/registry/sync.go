@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,6 +34,9 @@ type SyncIntent struct {
 	// published again after JetStream's duplicate window); no intent is
 	// recorded then. It is empty when the request has not ended.
 	Outcome InboxOutcome
+	// OpenJob is the connection's newest job recorded as pending or
+	// running, read just after the intent; nil when there is none.
+	OpenJob *Job
 }
 
 // SyncIntentBegin reads a connection and the request's inbox outcome and,
@@ -56,7 +60,8 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 	var status string
 	var requestedAt *time.Time
 	var deliveries *int
-	err := q.db.QueryRow(ctx, `WITH s AS (
+	b := &pgx.Batch{}
+	b.Queue(`WITH s AS (
 			SELECT set_config('synchronous_commit', 'off', true)
 		), c AS (
 			SELECT id, status::text AS status, status_reason, coalesce(airbyte_connection_id, '') AS ab, catalog_version
@@ -71,9 +76,21 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 		)
 		SELECT c.status, c.status_reason, c.ab, c.catalog_version, i.requested_at, i.deliveries,
 			coalesce((SELECT outcome FROM d), '')
-		FROM s, c LEFT JOIN i ON true`, source, id, connectionID).
-		Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &deliveries, &in.Outcome)
+		FROM s, c LEFT JOIN i ON true`, source, id, connectionID)
+	b.Queue(openJobQuery, connectionID)
+	br := q.db.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	err := br.QueryRow().Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &deliveries, &in.Outcome)
 	if err != nil {
+		return SyncIntent{}, translate(err)
+	}
+	switch j, err := scanJob(br.QueryRow()); {
+	case err == nil:
+		in.OpenJob = &j
+	case !IsNotFound(err):
+		return SyncIntent{}, err
+	}
+	if err := br.Close(); err != nil {
 		return SyncIntent{}, translate(err)
 	}
 	in.Status = ConnectionStatus(status)
@@ -97,6 +114,90 @@ func (q *Queries) SyncIntentPurge(ctx context.Context, before time.Time) (int64,
 	return tag.RowsAffected(), nil
 }
 
+// openJobQuery selects a connection's newest job recorded as pending or
+// running.
+const openJobQuery = `SELECT ` + jobColumns + ` FROM job_history
+	WHERE connection_id = $1 AND status IN ('pending', 'running')
+	ORDER BY created_at DESC LIMIT 1`
+
+// answerJobQuery selects the job that answers a request for connection $1
+// first seen at $2: the newest recorded as pending or running, or one whose
+// start AAM claimed at or after $2.
+const answerJobQuery = `SELECT ` + jobColumns + ` FROM job_history
+	WHERE connection_id = $1 AND (status IN ('pending', 'running') OR start_requested_at >= $2)
+	ORDER BY created_at DESC LIMIT 1`
+
+// SyncTurn is what SyncStartTurn found.
+type SyncTurn struct {
+	// Job, when set, answers the request: the connection's job recorded as
+	// pending or running, or one whose start was claimed after the request
+	// was first seen. No claim is held then.
+	Job *Job
+	// Claimed reports that the caller holds the connection's start claim
+	// (Job is nil): it may ask Airbyte for a job, claimed at ClaimedAt
+	// (database clock), and must record it with SyncLink (StartHolder) or
+	// give the claim up with SyncStartRelease.
+	Claimed   bool
+	ClaimedAt time.Time
+}
+
+// SyncStartTurn is how the sync requests of one connection take turns to
+// start a job, across every process: it returns the job that answers a
+// request first seen at firstSeen, or claims the connection's start for
+// holder (for lease, or until released), or reports that another holder has
+// it (neither Job nor Claimed: ask again later). A claim that lapsed is
+// taken over; holder's own claim is renewed. One round trip.
+//
+// The claim is a row of sync_starts, taken with INSERT ... ON CONFLICT, and
+// the job is looked up again after it in a fresh snapshot: a holder
+// records its job and drops its claim in one transaction, so a claim won
+// after another holder's commit always sees that holder's job.
+func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string, firstSeen time.Time, lease time.Duration) (SyncTurn, error) {
+	if !validUUID(connectionID) {
+		return SyncTurn{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`WITH j AS (`+answerJobQuery+`)
+		INSERT INTO sync_starts AS s (connection_id, holder, held_until)
+		SELECT $1, $3, now() + make_interval(secs => $4) WHERE NOT EXISTS (SELECT 1 FROM j)
+		ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
+			held_until = excluded.held_until
+		WHERE s.held_until < now() OR s.holder = excluded.holder
+		RETURNING claimed_at`, connectionID, firstSeen, holder, lease.Seconds())
+	// A job recorded while the claim above waited for the holder before:
+	// answer with it and give the claim back.
+	b.Queue(`WITH j AS (`+answerJobQuery+`), d AS (
+			DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $3 AND EXISTS (SELECT 1 FROM j)
+		)
+		SELECT * FROM j`, connectionID, firstSeen, holder)
+	br := q.db.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	var t SyncTurn
+	switch err := br.QueryRow().Scan(&t.ClaimedAt); {
+	case err == nil:
+		t.Claimed = true
+	case !errors.Is(err, pgx.ErrNoRows):
+		return SyncTurn{}, translate(err)
+	}
+	switch j, err := scanJob(br.QueryRow()); {
+	case err == nil:
+		t.Job, t.Claimed, t.ClaimedAt = &j, false, time.Time{}
+	case !IsNotFound(err):
+		return SyncTurn{}, err
+	}
+	return t, translate(br.Close())
+}
+
+// SyncStartRelease gives up holder's start claim on a connection, if it
+// still holds it.
+func (q *Queries) SyncStartRelease(ctx context.Context, connectionID, holder string) error {
+	if !validUUID(connectionID) {
+		return nil
+	}
+	_, err := q.db.Exec(ctx, `DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $2`, connectionID, holder)
+	return translate(err)
+}
+
 // SyncLinkParams describe a job as the sync worker observed it and the
 // request it answers.
 type SyncLinkParams struct {
@@ -115,6 +216,15 @@ type SyncLinkParams struct {
 	// recorded terminal).
 	NextCheckAt    *time.Time
 	FollowDeadline *time.Time
+	// AirbyteStatus is Airbyte's status verbatim, and SeenThrough the
+	// instant (Airbyte's clock) the observation holds for.
+	AirbyteStatus string
+	SeenThrough   *time.Time
+	// StartHolder, when set, is the holder of the connection's start claim
+	// (SyncStartTurn), dropped in the same transaction, and
+	// StartRequestedAt when it was claimed (for a job started under it).
+	StartHolder      string
+	StartRequestedAt *time.Time
 	// RequestSource, RequestID, RequestType and TraceParent identify the
 	// request; Attached says it did not start the job.
 	RequestSource string
@@ -226,8 +336,9 @@ func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
 	b.Queue(`SELECT catalog_version FROM connections WHERE id = $1 FOR UPDATE`, p.ConnectionID)
 	b.Queue(`WITH j AS (
 			INSERT INTO job_history AS h (id, connection_id, airbyte_job_id, status, catalog_version, started_at,
-				completed_at, rows_synced, bytes_synced, error_message, next_check_at, follow_deadline)
-			SELECT $1, c.id, $3, $4, c.catalog_version, $5, $6, $7, $8, $9, $10, $11
+				completed_at, rows_synced, bytes_synced, error_message, next_check_at, follow_deadline,
+				airbyte_status, airbyte_seen_through, start_requested_at)
+			SELECT $1, c.id, $3, $4, c.catalog_version, $5, $6, $7, $8, $9, $10, $11, $16, $17, $18
 			FROM connections c WHERE c.id = $2
 			ON CONFLICT (connection_id, airbyte_job_id) DO UPDATE SET updated_at = h.updated_at
 			RETURNING `+jobColumns+`, (xmax = 0) AS inserted
@@ -240,9 +351,10 @@ func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
 		SELECT j.*, (SELECT attached FROM r) FROM j`,
 		NewID(), p.ConnectionID, p.AirbyteJobID, string(p.Status), p.StartedAt, p.CompletedAt,
 		p.RowsSynced, p.BytesSynced, p.ErrorMessage, p.NextCheckAt, p.FollowDeadline,
-		p.RequestSource, p.RequestID, p.TraceParent, p.Attached)
+		p.RequestSource, p.RequestID, p.TraceParent, p.Attached, p.AirbyteStatus, p.SeenThrough, p.StartRequestedAt)
 	b.Queue(`INSERT INTO inbox (source, id, type, outcome) VALUES ($1, $2, $3, 'done')
 		ON CONFLICT (source, id) DO NOTHING`, p.RequestSource, p.RequestID, p.RequestType)
+	b.Queue(`DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $2`, p.ConnectionID, p.StartHolder)
 }
 
 func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
@@ -255,7 +367,8 @@ func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
 	j := &res.Job
 	err := br.QueryRow().Scan(&j.ID, &j.ConnectionID, &j.AirbyteJobID, &status, &j.CatalogVersion,
 		&j.StartedAt, &j.CompletedAt, &j.RowsSynced, &j.BytesSynced, &j.ErrorMessage, &j.NextCheckAt,
-		&j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt, &res.JobCreated, &attached)
+		&j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt, &j.StartRequestedAt, &j.AirbyteStatus,
+		&j.AirbyteSeenThrough, &res.JobCreated, &attached)
 	if err != nil {
 		return SyncLinkResult{}, translate(err)
 	}
@@ -268,6 +381,9 @@ func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
 		return SyncLinkResult{}, translate(err)
 	}
 	res.Done = tag.RowsAffected() == 1
+	if _, err := br.Exec(); err != nil {
+		return SyncLinkResult{}, translate(err)
+	}
 	return res, nil
 }
 
@@ -342,6 +458,33 @@ func (q *Queries) JobReschedule(ctx context.Context, id string, status JobStatus
 	_, err := q.db.Exec(ctx, `UPDATE job_history SET status = $2, started_at = coalesce($3, started_at),
 			rows_synced = $4, bytes_synced = $5, next_check_at = $6, check_count = check_count + 1, updated_at = now()
 		WHERE id = $1 AND status IN ('pending', 'running')`, id, string(status), startedAt, rows, bytes, next)
+	return translate(err)
+}
+
+// JobObservation is a followed job's state as last seen, and its next
+// check.
+type JobObservation struct {
+	Status JobStatus
+	// AirbyteStatus is Airbyte's status verbatim.
+	AirbyteStatus string
+	StartedAt     *time.Time
+	RowsSynced    int64
+	BytesSynced   int64
+	// SeenThrough is the instant (Airbyte's clock) the observation holds
+	// for; nil keeps the one recorded.
+	SeenThrough *time.Time
+	NextCheckAt time.Time
+}
+
+// JobObserve records a followed job's observed state and its next check,
+// in one statement; a job that ended meanwhile is left alone.
+func (q *Queries) JobObserve(ctx context.Context, id string, o JobObservation) error {
+	_, err := q.db.Exec(ctx, `UPDATE job_history SET status = $2, airbyte_status = $3,
+			started_at = coalesce($4, started_at), rows_synced = $5, bytes_synced = $6,
+			airbyte_seen_through = coalesce($7, airbyte_seen_through), next_check_at = $8,
+			check_count = check_count + 1, updated_at = now()
+		WHERE id = $1 AND status IN ('pending', 'running')`,
+		id, string(o.Status), o.AirbyteStatus, o.StartedAt, o.RowsSynced, o.BytesSynced, o.SeenThrough, o.NextCheckAt)
 	return translate(err)
 }
 

@@ -188,3 +188,80 @@ func TestFollowBookkeeping(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, before)
 }
+
+func TestSyncStartTurn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := activeConnection(t, b, "turns")
+	_, err := b.store.SyncStartTurn(b.ctx, "not-a-uuid", "/s r1", time.Now(), time.Minute)
+	require.ErrorIs(t, err, registry.ErrNotFound)
+
+	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
+	require.NoError(t, err)
+	require.Nil(t, in.OpenJob, "no job yet")
+	first, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r1", in.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.True(t, first.Claimed)
+	require.Nil(t, first.Job)
+	require.False(t, first.ClaimedAt.Before(in.RequestedAt))
+
+	// Another request waits while the turn is held; the holder renews it.
+	other, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r2", in.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.False(t, other.Claimed)
+	require.Nil(t, other.Job)
+	again, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r1", in.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.True(t, again.Claimed)
+
+	// The holder records its job and gives the turn back in one
+	// transaction: the next request is answered by the job.
+	claimedAt := first.ClaimedAt
+	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
+		_, err := q.SyncLink(b.ctx, registry.SyncLinkParams{ConnectionID: c.ID, AirbyteJobID: "7", Status: registry.JobSucceeded,
+			AirbyteStatus: "succeeded", StartHolder: "/s r1", StartRequestedAt: &claimedAt,
+			RequestSource: "/s", RequestID: "r1", RequestType: events.TypeSyncRequested})
+		return err
+	})
+	require.NoError(t, err)
+	answered, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r2", in.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.False(t, answered.Claimed)
+	require.NotNil(t, answered.Job, "a job started after the request was seen answers it, ended or not")
+	require.Equal(t, "7", answered.Job.AirbyteJobID)
+	require.Equal(t, "succeeded", answered.Job.AirbyteStatus)
+	require.True(t, answered.Job.StartRequestedAt.Equal(claimedAt))
+
+	// A request seen after that start was claimed waits for the next job.
+	later, err := b.store.SyncIntentBegin(b.ctx, "/s", "r3", c.ID)
+	require.NoError(t, err)
+	require.Nil(t, later.OpenJob, "the job ended")
+	next, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r3", later.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.True(t, next.Claimed)
+	require.NoError(t, b.store.SyncStartRelease(b.ctx, c.ID, "/s r3"))
+
+	// A lapsed turn is taken over.
+	lapsed, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r4", later.RequestedAt, -time.Second)
+	require.NoError(t, err)
+	require.True(t, lapsed.Claimed)
+	took, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r5", later.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.True(t, took.Claimed)
+
+	// A job recorded running answers every request, and shows in the intent.
+	require.NoError(t, b.store.InTx(b.ctx, func(q *registry.Queries) error {
+		next := time.Now().Add(time.Minute)
+		_, err := q.SyncLink(b.ctx, registry.SyncLinkParams{ConnectionID: c.ID, AirbyteJobID: "8", Status: registry.JobRunning,
+			NextCheckAt: &next, StartHolder: "/s r5", RequestSource: "/s", RequestID: "r5", RequestType: events.TypeSyncRequested})
+		return err
+	}))
+	open, err := b.store.SyncIntentBegin(b.ctx, "/s", "r6", c.ID)
+	require.NoError(t, err)
+	require.NotNil(t, open.OpenJob)
+	require.Equal(t, "8", open.OpenJob.AirbyteJobID)
+	turn, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r6", open.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.False(t, turn.Claimed)
+	require.Equal(t, "8", turn.Job.AirbyteJobID)
+}

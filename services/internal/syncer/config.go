@@ -19,6 +19,7 @@ const (
 	DefaultFollowConcurrency = 16
 	DefaultFollowLease       = time.Minute
 	DefaultClockSkew         = 5 * time.Second
+	DefaultFollowWindow      = 10 * time.Minute
 )
 
 // Config tunes the sync worker. Fields carry env tags for the sync role's
@@ -32,15 +33,17 @@ type Config struct {
 	// second delivery), SYNC_ACK_WAIT (default 30s) and the redelivery
 	// backoff.
 	bus.Redelivery `envPrefix:"SYNC_"`
-	// HandlerTimeout bounds one delivery: start the job, read it once,
-	// record it (SYNC_HANDLER_TIMEOUT, default 1 min).
+	// HandlerTimeout bounds one delivery: wait for the connection's start
+	// turn, start the job, read it once, record it; a start turn is held
+	// for as long at most (SYNC_HANDLER_TIMEOUT, default 1 min).
 	HandlerTimeout time.Duration `env:"SYNC_HANDLER_TIMEOUT"`
 
-	// PollInterval is how often a running job is polled at first
-	// (SYNC_POLL_INTERVAL, default 2 s). Long jobs are polled at about a
-	// tenth of their age, up to MaxPollInterval.
+	// PollInterval is how often a followed job is checked
+	// (SYNC_POLL_INTERVAL, default 2 s); one job list answers for every job
+	// checked in a round. A job the list cannot answer for is read on its
+	// own, at about a tenth of its age, up to MaxPollInterval.
 	PollInterval time.Duration `env:"SYNC_POLL_INTERVAL"`
-	// MaxPollInterval caps the poll interval of long jobs
+	// MaxPollInterval caps the poll interval of jobs read on their own
 	// (SYNC_MAX_POLL_INTERVAL, default 1 min).
 	MaxPollInterval time.Duration `env:"SYNC_MAX_POLL_INTERVAL"`
 	// FollowTimeout is how long a job is followed; after it the job is
@@ -61,6 +64,15 @@ type Config struct {
 	// Airbyte's when a redelivered request looks for the job an earlier
 	// delivery started (SYNC_CLOCK_SKEW, default 5 s).
 	ClockSkew time.Duration `env:"SYNC_CLOCK_SKEW"`
+	// FollowWindow is how far back (Airbyte's clock, from the newest
+	// instant seen) Airbyte's job list is asked for changes; a followed job
+	// last seen before that is read on its own (SYNC_FOLLOW_WINDOW,
+	// default 10 min).
+	FollowWindow time.Duration `env:"SYNC_FOLLOW_WINDOW"`
+	// WorkspaceID limits the followers' job lists to AAM's Airbyte
+	// workspace (AIRBYTE_WORKSPACE_ID; empty: every workspace the
+	// credentials may see).
+	WorkspaceID string `env:"AIRBYTE_WORKSPACE_ID"`
 }
 
 // SetDefaults gives every zero field its default.
@@ -69,7 +81,7 @@ func (c *Config) SetDefaults() {
 	config.FillZero(c, Config{Concurrency: DefaultConcurrency, HandlerTimeout: DefaultHandlerTimeout,
 		PollInterval: DefaultPollInterval, MaxPollInterval: DefaultMaxPollInterval, FollowTimeout: DefaultFollowTimeout,
 		FollowBatch: DefaultFollowBatch, FollowConcurrency: DefaultFollowConcurrency, FollowLease: DefaultFollowLease,
-		ClockSkew: DefaultClockSkew})
+		ClockSkew: DefaultClockSkew, FollowWindow: DefaultFollowWindow})
 }
 
 // Validate reports settings that cannot work.

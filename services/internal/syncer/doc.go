@@ -12,27 +12,62 @@
 //
 //  1. The connection is read and, in the same statement, the request's
 //     intent is committed (sync_intents: "request R asks for a sync of
-//     connection C, first seen at T") before Airbyte is called. An unknown
-//     connection, or one that is not ACTIVE, ends the request with
-//     sync.failed and the reason, without any Airbyte call.
-//  2. POST /jobs starts the sync. Airbyte's 409 "A sync is already running
-//     for: <id>" attaches the request to the running job (sync.started with
-//     attached=true) instead of failing it.
-//  3. The job is read once more (GET /jobs/{id}). A job that has already
-//     ended is recorded with its outcome: sync.started and the terminal fact
-//     go out in the same transaction and the job is never followed.
+//     connection C, first seen at T") before Airbyte is called; the same
+//     round trip reads the connection's job the registry holds as pending
+//     or running. An unknown connection, or one that is not ACTIVE, ends the
+//     request with sync.failed and the reason, without any Airbyte call.
+//  2. When the registry holds such a job, the request attaches to it
+//     (sync.started with attached=true) without any Airbyte call.
+//  3. Otherwise the request takes its turn to start a job (below). The one
+//     whose turn it is calls POST /jobs; Airbyte's 409 "A sync is already
+//     running for: <id>" (a job AAM did not start) attaches it to the
+//     running job instead. The job is read once more (GET /jobs/{id}): a
+//     job that has already ended is recorded with its outcome, sync.started
+//     and the terminal fact go out in the same transaction, and the job is
+//     never followed.
 //  4. One transaction locks the connection row, records the job (or finds
 //     it recorded), links the request to it (job_requests), marks the
-//     request done in the inbox and queues the facts in the outbox. The
-//     intent stays (an hour) so that a copy of the request arriving during
-//     that commit finds it and waits instead of starting a job. In the usual case (a new job) this is one pipelined round
-//     trip and the commit.
+//     request done in the inbox, gives the turn back and queues the facts in
+//     the outbox. The intent stays (an hour) so that a copy of the request
+//     arriving during that commit finds it and waits instead of starting a
+//     job. In the usual case (a new job, or an attach) this is one pipelined
+//     round trip and the commit.
+//
+// # Which job answers a request
+//
+// A request R first seen at T (the database clock when its intent was
+// recorded) is answered by:
+//
+//   - the connection's job that the registry records as pending or running
+//     when R is handled: R attaches to it. The registry learns that a job
+//     ended at the follower's next round, within SYNC_POLL_INTERVAL of the
+//     end (more when Airbyte cannot be reached); a request handled in that
+//     short window attaches to the job that just ended and gets its outcome;
+//   - otherwise, a job whose start AAM claimed at or after T, even if it has
+//     ended by the time R looks (it began after R was first seen);
+//   - otherwise, a job R starts itself.
+//
+// So a request handled after the registry recorded the end of the
+// connection's last job, whose start was claimed before the request was
+// seen, waits for the next job; requests that arrive together share it.
+//
+// The requests of one connection take turns to start a job, across every
+// sync process: the turn is a row of sync_starts (one per connection, taken
+// with INSERT ... ON CONFLICT, held for SYNC_HANDLER_TIMEOUT at most) and
+// the job is looked up again, in a fresh snapshot, once the turn is taken.
+// The holder records its job and gives the turn back in one transaction,
+// so whoever takes the turn next sees that job and is answered by it rather
+// than calling Airbyte. Requests that find the turn taken wait: those of
+// the holder's own process are woken when it is done, the others look
+// again at growing intervals up to 200 ms. A burst of requests for one
+// connection thus costs one POST /jobs per job started, however many
+// processes share it.
 //
 // Airbyte 5xx, 429, timeouts and an open circuit breaker are retried (after
 // Airbyte's Retry-After when it sent one); other 4xx answers end the
 // request with sync.failed.
 //
-// # One job per request
+// # A repeated request
 //
 // A repeated request id never starts a second job. A request already done
 // is acknowledged by the worker runtime without reaching the handler. A
@@ -69,10 +104,33 @@
 // a lease, so several instances share the work without overlap and a
 // restarted process carries on where the last one stopped. A new job is
 // first checked SYNC_POLL_INTERVAL after it started (the process's follower
-// is woken for it); a long job is polled at about a tenth of its age, up to
-// SYNC_MAX_POLL_INTERVAL. A job still running at SYNC_FOLLOW_TIMEOUT is
-// cancelled in Airbyte (DELETE /jobs/{id}; 200 or 409 "not running" are
-// both accepted) and reported cancelled with the reason.
+// is woken for it).
+//
+// A round costs Airbyte calls in proportion to the jobs that changed, not to
+// the jobs followed: each job remembers the instant of Airbyte's own clock
+// through which its state is known (airbyte_seen_through, from the times in
+// Airbyte's answers), and one list, GET /jobs?workspaceIds=…&jobType=sync&
+// updatedAtStart=…&orderBy=updatedAt|DESC in pages of 100, asks for every
+// job changed since the oldest of those instants (less a second). A claimed
+// job the list shows changed is recorded as listed; one it does not show is
+// unchanged and seen through the list's instant. Jobs the list answers for
+// are checked again each SYNC_POLL_INTERVAL. Only a job the list cannot
+// answer for is read on its own (GET /jobs/{id}): one seen through an
+// instant more than SYNC_FOLLOW_WINDOW before the newest (nobody looked at
+// it for long, or it was recorded before those instants were kept), or one
+// a list cut short (more than ten pages per hundred claimed jobs) did not
+// reach; such jobs are polled at about a tenth of their age, up to
+// SYNC_MAX_POLL_INTERVAL, until a read puts them back in the window. A
+// failed or cancelled job costs one more call, the configuration API's
+// jobs/get, for its failure reason.
+//
+// A job status this version does not know (a newer Airbyte's) is kept
+// verbatim in airbyte_status and followed as running until Airbyte reports
+// a status that ends it.
+//
+// A job still running at SYNC_FOLLOW_TIMEOUT is cancelled in Airbyte
+// (DELETE /jobs/{id}; 200 or 409 "not running" are both accepted) and
+// reported cancelled with the reason.
 //
 // Whoever records a job's end (a follower, or a request that saw it end)
 // does so under the connection's and the job's row locks and emits the

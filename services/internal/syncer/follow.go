@@ -118,12 +118,20 @@ func (w *Worker) sleep(ctx context.Context, until time.Time) {
 	}
 }
 
-// followDue claims due jobs and checks them, a bounded number at a time.
+// followDue claims due jobs (and those due within half a poll interval, so
+// that rounds batch them) and checks them: Airbyte's job list answers for
+// every job seen recently enough, one GET /jobs per 100 changed jobs, and
+// only a job that dropped out of that window is read on its own.
 func (w *Worker) followDue(ctx context.Context) (int, error) {
-	jobs, err := w.store.JobClaimDue(ctx, time.Now(), w.cfg.FollowLease, w.cfg.FollowBatch)
+	now := time.Now()
+	jobs, err := w.store.JobClaimDue(ctx, now.Add(w.cfg.PollInterval/2), w.cfg.FollowLease, w.cfg.FollowBatch)
 	if err != nil {
 		return 0, fmt.Errorf("claim due jobs: %w", err)
 	}
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	answer := w.listChanges(ctx, jobs)
 	sem := make(chan struct{}, w.cfg.FollowConcurrency)
 	var wg sync.WaitGroup
 	var unchecked []string
@@ -138,10 +146,13 @@ func (w *Worker) followDue(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			w.check(ctx, j)
+			w.check(ctx, j, answer(j))
 		}()
 	}
 	wg.Wait()
+	if w.afterRound != nil {
+		w.afterRound(len(jobs))
+	}
 	if len(unchecked) > 0 {
 		// Hand the claims back so that another follower takes them now.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -153,10 +164,151 @@ func (w *Worker) followDue(ctx context.Context) (int, error) {
 	return len(jobs), nil
 }
 
-// check polls one claimed job and records what it found: progress and the
-// next check, or the end of the job and its facts. A job past its follow
-// deadline is cancelled.
-func (w *Worker) check(ctx context.Context, j registry.Job) {
+// listed is what Airbyte's job list says about one followed job.
+type listed struct {
+	// ok reports that the list answers for the job; when it does not, the
+	// job is read on its own.
+	ok bool
+	// job is the job as listed, nil when it did not change since it was
+	// last seen.
+	job *airbyte.Job
+	// through is the instant (Airbyte's clock) the list holds for.
+	through time.Time
+	// err is the list's failure.
+	err error
+}
+
+// listPage is the page size of job lists, Airbyte's largest.
+const listPage = 100
+
+// listOverlap is how far before the instant a job was seen through the
+// next list starts. The instants are Airbyte's own (its answers' times,
+// rounded down to the second), so no allowance for AAM's clock is needed;
+// the overlap covers Airbyte's servers' clocks differing a little.
+const listOverlap = time.Second
+
+// listChanges asks Airbyte's job list, once for the round, which jobs
+// changed since the oldest instant through which a claimed job was seen
+// (less a second): GET /jobs?workspaceIds=…&jobType=sync&
+// updatedAtStart=…&orderBy=updatedAt|DESC, pages of 100. Newest changes
+// come first, so a job that changes while the list is paged moves to a page
+// already read and is seen in the next round. A job seen through an instant
+// more than SYNC_FOLLOW_WINDOW before the newest one (nobody looked at it
+// for long, or it was seen only before an upgrade) is left out and read on
+// its own, and so is every job a list cut short (more than ten pages per
+// hundred jobs) did not reach. Rounds within one poll interval of a list
+// (more due jobs than SYNC_FOLLOW_BATCH) share it.
+func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(registry.Job) listed {
+	newest := w.abClock.now()
+	for _, j := range jobs {
+		if j.AirbyteSeenThrough != nil && j.AirbyteSeenThrough.After(newest) {
+			newest = *j.AirbyteSeenThrough
+		}
+	}
+	inWindow := func(j registry.Job) bool {
+		return j.AirbyteSeenThrough != nil && !j.AirbyteSeenThrough.Before(newest.Add(-w.cfg.FollowWindow))
+	}
+	var since time.Time
+	n := 0
+	for _, j := range jobs {
+		if inWindow(j) {
+			n++
+			if since.IsZero() || j.AirbyteSeenThrough.Before(since) {
+				since = *j.AirbyteSeenThrough
+			}
+		}
+	}
+	if n == 0 {
+		return func(registry.Job) listed { return listed{} }
+	}
+	since = since.Add(-listOverlap).Truncate(time.Second)
+	l := w.lastList
+	if l == nil || !l.complete || time.Since(l.at) >= w.cfg.PollInterval || l.since.After(since) {
+		l = w.listJobs(ctx, since, max(10, 10*n/listPage))
+		if l.err == nil {
+			w.lastList = l
+		}
+	}
+	return func(j registry.Job) listed {
+		switch {
+		case !inWindow(j):
+			return listed{}
+		case l.err != nil:
+			return listed{ok: true, err: l.err}
+		}
+		if c, ok := l.changed[j.AirbyteJobID]; ok {
+			return listed{ok: true, job: c, through: l.through}
+		}
+		if !l.complete {
+			return listed{}
+		}
+		return listed{ok: true, through: maxTime(l.through, *j.AirbyteSeenThrough)}
+	}
+}
+
+// jobList is one list of the jobs that changed since an instant.
+type jobList struct {
+	at       time.Time // AAM's clock, when it was asked for
+	since    time.Time // Airbyte's clock, the list's start
+	through  time.Time // Airbyte's clock, the instant it holds for
+	changed  map[string]*airbyte.Job
+	complete bool
+	err      error
+}
+
+// listJobs lists the sync jobs that changed since `since`, newest change
+// first, reading at most maxPages pages.
+func (w *Worker) listJobs(ctx context.Context, since time.Time, maxPages int) *jobList {
+	l := &jobList{at: time.Now(), since: since, through: w.abClock.now(), changed: map[string]*airbyte.Job{}}
+	for page := 0; page < maxPages; page++ {
+		p, err := w.ab.ListJobs(ctx, airbyte.JobListParams{
+			WorkspaceIDs: w.workspaces(), JobType: airbyte.JobTypeSync, UpdatedAtStart: since,
+			OrderBy: "updatedAt|DESC", Limit: listPage, Offset: page * listPage,
+		})
+		if err != nil {
+			l.err = err
+			return l
+		}
+		for i := range p.Data {
+			j := &p.Data[i]
+			id := strconv.FormatInt(j.JobID, 10)
+			if _, dup := l.changed[id]; !dup {
+				l.changed[id] = j
+			}
+			if t, ok := updatedAt(j); ok && t.After(l.through) {
+				l.through = t
+			}
+		}
+		if len(p.Data) < listPage {
+			l.complete = true
+			break
+		}
+	}
+	w.abClock.saw(l.through)
+	return l
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// workspaces are the workspaces job lists ask for (all the credentials
+// may see when none is configured).
+func (w *Worker) workspaces() []string {
+	if w.cfg.WorkspaceID == "" {
+		return nil
+	}
+	return []string{w.cfg.WorkspaceID}
+}
+
+// check records what is known of one claimed job: progress and the next
+// check, or the end of the job and its facts. What the round's job list
+// says is used when it answers for the job; otherwise the job is read. A
+// job past its follow deadline is cancelled.
+func (w *Worker) check(ctx context.Context, j registry.Job, l listed) {
 	log := w.log.With(zap.String("job_id", j.ID), zap.String("airbyte_job_id", j.AirbyteJobID),
 		zap.String("connection_id", j.ConnectionID))
 	// A check in progress when the process stops finishes its writes.
@@ -169,6 +321,20 @@ func (w *Worker) check(ctx context.Context, j registry.Job) {
 	case err != nil:
 		obs = observation{jobID: j.AirbyteJobID, status: registry.JobFailed,
 			reason: fmt.Sprintf("Airbyte job id %q is not a number", j.AirbyteJobID)}
+	case l.err != nil:
+		err = fmt.Errorf("list jobs: %w", l.err)
+	case l.ok && l.job != nil:
+		obs = w.describe(ctx, l.job)
+		if obs.seenThrough != nil {
+			obs.seenThrough = &l.through
+		}
+		w.m.checks.WithLabelValues("listed").Inc()
+	case l.ok:
+		// Unchanged since it was last seen.
+		through := l.through
+		obs = observation{jobID: j.AirbyteJobID, status: j.Status, startedAt: j.StartedAt,
+			rows: j.RowsSynced, bytes: j.BytesSynced, airbyteStatus: j.AirbyteStatus, seenThrough: &through}
+		w.m.checks.WithLabelValues("unchanged").Inc()
 	default:
 		obs, err = w.poll(ctx, abID)
 	}
@@ -193,8 +359,15 @@ func (w *Worker) check(ctx context.Context, j registry.Job) {
 	}
 	if !obs.terminal() {
 		w.m.checks.WithLabelValues(string(obs.status)).Inc()
-		next := time.Now().Add(w.cfg.nextPoll(time.Since(j.CreatedAt)))
-		if err := w.store.JobReschedule(wctx, j.ID, obs.status, obs.startedAt, obs.rows, obs.bytes, next); err != nil {
+		// A job the list answers for costs nothing more to check each
+		// round; one read on its own is polled less often as it ages.
+		next := time.Now().Add(w.cfg.PollInterval)
+		if !l.ok {
+			next = time.Now().Add(w.cfg.nextPoll(time.Since(j.CreatedAt)))
+		}
+		if err := w.store.JobObserve(wctx, j.ID, registry.JobObservation{Status: obs.status, AirbyteStatus: obs.airbyteStatus,
+			StartedAt: obs.startedAt, RowsSynced: obs.rows, BytesSynced: obs.bytes, SeenThrough: obs.seenThrough,
+			NextCheckAt: next}); err != nil {
 			log.Warn("job not rescheduled", zap.Error(err))
 		}
 		return
@@ -216,9 +389,11 @@ func (w *Worker) check(ctx context.Context, j registry.Job) {
 	}
 }
 
-// poll reads a job, and its failure reason when it failed or was
-// cancelled. A job Airbyte no longer knows is reported failed.
+// poll reads a job on its own (GET /jobs/{id}), and its failure reason when
+// it failed or was cancelled. A job Airbyte no longer knows is reported
+// failed.
 func (w *Worker) poll(ctx context.Context, abID int64) (observation, error) {
+	w.m.checks.WithLabelValues("read").Inc()
 	job, err := w.ab.GetJob(ctx, abID)
 	if airbyte.IsJobNotFound(err) {
 		now := time.Now().UTC()
@@ -229,6 +404,46 @@ func (w *Worker) poll(ctx context.Context, abID int64) (observation, error) {
 		return observation{}, err
 	}
 	return w.describe(ctx, job), nil
+}
+
+// updatedAt is when Airbyte last changed a job, in Airbyte's clock, as far
+// as its answer tells: lastUpdatedAt for an ended job, otherwise its
+// creation plus its duration (updatedAt - createdAt), or its creation while
+// it is pending. The public API rounds to the second, so this may be up to
+// two seconds early, never late.
+func updatedAt(j *airbyte.Job) (time.Time, bool) {
+	if t, err := j.LastUpdatedAt.Time(); err == nil && !t.IsZero() {
+		return t, true
+	}
+	created, err := j.StartTime.Time()
+	if err != nil || created.IsZero() {
+		return time.Time{}, false
+	}
+	if d, err := j.Duration.Duration(); err == nil && d > 0 {
+		return created.Add(d), true
+	}
+	return created, true
+}
+
+// airbyteClock is the latest instant of Airbyte's own clock seen in its
+// answers: a lower bound of Airbyte's time now, whatever AAM's clock says.
+type airbyteClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *airbyteClock) saw(t time.Time) {
+	c.mu.Lock()
+	if t.After(c.t) {
+		c.t = t
+	}
+	c.mu.Unlock()
+}
+
+func (c *airbyteClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
 }
 
 // cancelOverdue cancels a job followed for longer than FollowTimeout and
@@ -267,6 +482,7 @@ func (w *Worker) finishLocked(ctx context.Context, q *registry.Queries, j regist
 	job, err := q.JobUpdate(ctx, j.ID, registry.JobUpdateParams{
 		Status: obs.status, StartedAt: obs.startedAt, CompletedAt: obs.completedAt,
 		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason,
+		AirbyteStatus: obs.airbyteStatus, SeenThrough: obs.seenThrough,
 	})
 	if err != nil {
 		return nil, err

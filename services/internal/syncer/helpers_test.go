@@ -1,6 +1,9 @@
 package syncer
 
 import (
+	"bytes"
+	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -163,6 +166,8 @@ func (h *harness) jobsOf(abConnID string) []emulator.JobSnapshot {
 type callLog struct {
 	mu     sync.Mutex
 	counts map[string]int
+	// rewrite, when set, rewrites the body of every answer.
+	rewrite func([]byte) []byte
 }
 
 var numericSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
@@ -174,13 +179,41 @@ func (c *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/api/public/v1")
 	path = numericSegment.ReplaceAllString(path, "/{id}$1")
+	if path == "/jobs" && r.Method == http.MethodGet && r.URL.Query().Has("connectionId") {
+		path += "?connectionId" // a request's look-up, not a follower's list
+	}
 	c.mu.Lock()
 	if c.counts == nil {
 		c.counts = map[string]int{}
 	}
 	c.counts[r.Method+" "+path]++
+	rewrite := c.rewrite
 	c.mu.Unlock()
+	if err == nil && rewrite != nil {
+		body, rerr := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if rerr != nil {
+			return nil, rerr
+		}
+		body = rewrite(body)
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		resp.Header.Del("Content-Length")
+	}
 	return resp, err
+}
+
+// setRewrite makes every later answer's body pass through f.
+func (c *callLog) setRewrite(f func([]byte) []byte) {
+	c.mu.Lock()
+	c.rewrite = f
+	c.mu.Unlock()
+}
+
+// snapshot returns the counts so far.
+func (c *callLog) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.counts)
 }
 
 func (c *callLog) count(op string) int {
@@ -200,4 +233,8 @@ func (c *callLog) jobCalls() int {
 		}
 	}
 	return n
+}
+
+func bytesReplace(b []byte, old, new string) []byte {
+	return bytes.ReplaceAll(b, []byte(old), []byte(new))
 }

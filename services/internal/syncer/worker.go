@@ -35,6 +35,15 @@ type Worker struct {
 	log   *zap.Logger
 	m     *metrics
 
+	// starts wakes this process's requests waiting for a connection's start
+	// claim when the local holder is done.
+	starts startSignals
+	// abClock is the latest instant of Airbyte's clock seen in its answers.
+	abClock airbyteClock
+	// lastList is the follower's last job list, shared by rounds that
+	// follow one another at once.
+	lastList *jobList
+
 	// wake tells the follower that a job is due at wakeAt.
 	wake   chan struct{}
 	wakeMu sync.Mutex
@@ -48,6 +57,10 @@ type Worker struct {
 	// onDuplicateInFlight, when set, runs when a copy of a request in
 	// progress is put off.
 	onDuplicateInFlight func()
+	// beforeTurn, when set, runs before a request takes its turn to start
+	// a job; afterRound after each follow round that checked jobs.
+	beforeTurn func(ctx context.Context)
+	afterRound func(checked int)
 }
 
 // New returns a sync worker on deps' registry and bus, calling Airbyte
@@ -126,41 +139,227 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 			fmt.Errorf("request %s is being handled by another delivery", ev.ID))
 	}
 
-	var job *airbyte.Job
-	attached := false
 	if since, ok := w.earlierDelivery(ctx, ev, in); ok {
 		// An earlier delivery may have started a job and died before
 		// recording it: answer with that job rather than start another.
-		if job, err = w.jobStartedSince(ctx, connID, in.AirbyteConnectionID, since); err != nil {
+		job, err := w.jobStartedSince(ctx, connID, in.AirbyteConnectionID, since)
+		if err != nil {
 			return app.AirbyteOutcome(fmt.Errorf("look for the job of an earlier delivery: %w", err))
 		}
+		if job != nil {
+			if w.afterStart != nil {
+				if err := w.afterStart(ctx, job); err != nil {
+					return err
+				}
+			}
+			w.m.answers.WithLabelValues(answerRecovered).Inc()
+			return w.record(ctx, ev, connID, in.CatalogVersion, w.observe(ctx, job), false, nil)
+		}
 	}
-	if job == nil {
-		if w.beforeStart != nil {
-			if err := w.beforeStart(ctx); err != nil {
+	return w.answer(ctx, ev, connID, in)
+}
+
+// How requests were answered (aam_sync_requests_answered_total).
+const (
+	answerStarted   = "started"   // the request started its job
+	answerAttached  = "attached"  // joined a job the registry knew
+	answerRunning   = "running"   // Airbyte reported a sync already running
+	answerRecovered = "recovered" // the job an earlier delivery started
+)
+
+// answer links the request to the job that answers it: the connection's
+// job the registry knows to be pending or running, or one whose start was
+// claimed after the request was first seen, or else a job it starts. The
+// requests of one connection take turns to start jobs (SyncStartTurn), so a
+// burst of them costs one POST /jobs per job started, across every
+// process.
+func (w *Worker) answer(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, in registry.SyncIntent) error {
+	holder := ev.Source + " " + ev.ID
+	known := in.OpenJob
+	for {
+		if known != nil {
+			done, err := w.attach(ctx, ev, connID, in.RequestedAt, *known)
+			if done || err != nil {
 				return err
 			}
 		}
-		var started bool
-		job, started, err = w.ab.StartSyncOrGetRunning(ctx, in.AirbyteConnectionID)
-		if err != nil {
-			err = fmt.Errorf("start the sync: %w", err)
-			if airbyte.Classify(err).Reason == airbyte.ReasonConflict {
-				// A 409 other than "a sync is already running": Airbyte's
-				// "Could not fulfill request" to a connection not active.
-				err = fmt.Errorf("Airbyte refused to start a sync of an inactive connection: %w", err)
-			}
-			return app.AirbyteOutcome(err)
+		if w.beforeTurn != nil {
+			w.beforeTurn(ctx)
 		}
-		attached = !started
+		turn, err := w.takeTurn(ctx, connID, holder, in.RequestedAt)
+		if err != nil {
+			return err
+		}
+		if turn.Job != nil {
+			known = turn.Job
+			continue
+		}
+		return w.start(ctx, ev, connID, in, startClaim{holder: holder, at: turn.ClaimedAt})
+	}
+}
+
+// answers reports whether job answers a request first seen at firstSeen:
+// it is pending or running, or its start was claimed after that.
+func answers(job registry.Job, firstSeen time.Time) bool {
+	return !job.Status.Terminal() || (job.StartRequestedAt != nil && !job.StartRequestedAt.Before(firstSeen))
+}
+
+// takeTurn waits until the request may start the connection's next job (it
+// holds the start claim) or a job answers it. A holder in this process
+// wakes its waiters when it is done; one in another process is polled for,
+// at growing intervals up to 200 ms.
+func (w *Worker) takeTurn(ctx context.Context, connID, holder string, firstSeen time.Time) (registry.SyncTurn, error) {
+	delay := 5 * time.Millisecond
+	for {
+		wake := w.starts.wait(connID)
+		turn, err := w.store.SyncStartTurn(ctx, connID, holder, firstSeen, w.cfg.HandlerTimeout)
+		if err != nil {
+			return turn, fmt.Errorf("take the start turn of connection %s: %w", connID, err)
+		}
+		if turn.Job != nil || turn.Claimed {
+			return turn, nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-wake:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return turn, ctx.Err()
+		}
+		t.Stop()
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+// startClaim is a held start claim: its holder and when it was taken.
+type startClaim struct {
+	holder string
+	at     time.Time
+}
+
+// start asks Airbyte for a job under the connection's start claim and
+// records it; the claim is dropped when the job is recorded (in the same
+// transaction) or when the start fails, and this process's waiters are
+// woken.
+func (w *Worker) start(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, in registry.SyncIntent, claim startClaim) error {
+	defer w.starts.notify(connID)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := w.store.SyncStartRelease(rctx, connID, claim.holder); err != nil {
+			w.log.Warn("start claim not released", zap.String("connection_id", connID), zap.Error(err))
+		}
+	}()
+	if w.beforeStart != nil {
+		if err := w.beforeStart(ctx); err != nil {
+			return err
+		}
+	}
+	job, started, err := w.ab.StartSyncOrGetRunning(ctx, in.AirbyteConnectionID)
+	if err != nil {
+		err = fmt.Errorf("start the sync: %w", err)
+		if airbyte.Classify(err).Reason == airbyte.ReasonConflict {
+			// A 409 other than "a sync is already running": Airbyte's
+			// "Could not fulfill request" to a connection not active.
+			err = fmt.Errorf("Airbyte refused to start a sync of an inactive connection: %w", err)
+		}
+		return app.AirbyteOutcome(err)
 	}
 	if w.afterStart != nil {
 		if err := w.afterStart(ctx, job); err != nil {
 			return err
 		}
 	}
-	obs := w.observe(ctx, job)
-	return w.record(ctx, ev, connID, in.CatalogVersion, obs, attached)
+	how := answerStarted
+	if !started {
+		how = answerRunning
+		claim.at = time.Time{} // not started under the claim
+	}
+	w.m.answers.WithLabelValues(how).Inc()
+	return w.record(ctx, ev, connID, in.CatalogVersion, w.observe(ctx, job), !started, &claim)
+}
+
+// errNotAnswered ends an attach whose job turned out not to answer the
+// request.
+var errNotAnswered = errors.New("the job does not answer the request")
+
+// attach links the request to job, a job the registry holds, without any
+// Airbyte call. It reports false when the job does not answer the request
+// (it was recorded ended, and started before the request was first seen).
+func (w *Worker) attach(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, firstSeen time.Time, job registry.Job) (bool, error) {
+	if !answers(job, firstSeen) {
+		return false, nil
+	}
+	req := outbox.RequestOf(ev)
+	p := registry.SyncLinkParams{
+		ConnectionID: connID, AirbyteJobID: job.AirbyteJobID, Status: job.Status,
+		StartedAt: job.StartedAt, CompletedAt: job.CompletedAt, RowsSynced: job.RowsSynced, BytesSynced: job.BytesSynced,
+		ErrorMessage: job.ErrorMessage, NextCheckAt: job.NextCheckAt, FollowDeadline: job.FollowDeadline,
+		AirbyteStatus: job.AirbyteStatus, SeenThrough: job.AirbyteSeenThrough, StartRequestedAt: job.StartRequestedAt,
+		RequestSource: ev.Source, RequestID: ev.ID, RequestType: ev.Type, TraceParent: ev.TraceParent, Attached: true,
+	}
+	facts, err := jobFacts(job, req, true)
+	if err != nil {
+		return false, err
+	}
+	res, committed, err := w.store.SyncRecord(ctx, p, facts, func(r registry.SyncLinkResult) bool {
+		return r.Done && r.Linked && !r.JobCreated && sameFacts(r.Job, job)
+	})
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("attach to job %s: %w", job.AirbyteJobID, err)
+	case committed:
+		w.m.answers.WithLabelValues(answerAttached).Inc()
+		return true, nil
+	case !res.Done || !res.Linked:
+		return true, nil // another delivery of the request finished it
+	}
+	// The job changed since it was read: link under the locks, with facts
+	// from the locked row.
+	err = w.store.InTx(ctx, func(q *registry.Queries) error {
+		res, err := q.SyncLink(ctx, p)
+		if err != nil {
+			return err
+		}
+		if !res.Done || !res.Linked {
+			return errDuplicate
+		}
+		if !answers(res.Job, firstSeen) {
+			return errNotAnswered
+		}
+		facts, err := jobFacts(res.Job, req, true)
+		if err != nil {
+			return err
+		}
+		_, err = q.OutboxAddAll(ctx, facts)
+		return err
+	})
+	switch {
+	case errors.Is(err, errDuplicate):
+		return true, nil
+	case errors.Is(err, errNotAnswered):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("attach to job %s: %w", job.AirbyteJobID, err)
+	}
+	w.m.answers.WithLabelValues(answerAttached).Inc()
+	return true, nil
+}
+
+// sameFacts reports whether two rows of a job give the same facts.
+func sameFacts(a, b registry.Job) bool {
+	return a.ID == b.ID && a.Status == b.Status && a.CatalogVersion == b.CatalogVersion &&
+		sameTime(a.StartedAt, b.StartedAt) && sameTime(a.CompletedAt, b.CompletedAt) &&
+		a.RowsSynced == b.RowsSynced && a.BytesSynced == b.BytesSynced && a.ErrorMessage == b.ErrorMessage &&
+		a.CreatedAt.Equal(b.CreatedAt)
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // earlierDelivery reports whether an earlier delivery of the request may
@@ -224,6 +423,10 @@ type observation struct {
 	completedAt *time.Time
 	rows, bytes int64
 	reason      string
+	// airbyteStatus is Airbyte's status verbatim; seenThrough the instant
+	// (Airbyte's clock) the observation holds for, nil when unknown.
+	airbyteStatus string
+	seenThrough   *time.Time
 }
 
 func (o observation) terminal() bool { return o.status.Terminal() }
@@ -266,9 +469,17 @@ func (w *Worker) observe(ctx context.Context, job *airbyte.Job) observation {
 // follower asks again.
 func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 	o := observation{jobID: strconv.FormatInt(job.JobID, 10), status: jobStatus(job.Status),
-		rows: job.RowsSynced, bytes: job.BytesSynced}
+		rows: job.RowsSynced, bytes: job.BytesSynced, airbyteStatus: string(job.Status)}
 	if t, err := job.StartTime.Time(); err == nil && !t.IsZero() {
 		o.startedAt = &t
+	}
+	if t, ok := updatedAt(job); ok {
+		w.abClock.saw(t)
+		o.seenThrough = &t
+	}
+	if !job.Status.Known() {
+		w.log.Debug("job status unknown to this version, followed as running",
+			zap.Int64("airbyte_job_id", job.JobID), zap.String("airbyte_status", string(job.Status)))
 	}
 	if !o.terminal() {
 		return o
@@ -287,7 +498,8 @@ func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 	info, err := w.ab.ConfigAPI().GetJob(ctx, job.JobID)
 	if err != nil {
 		w.log.Debug("failure reason not read", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
-		o.status, o.completedAt = registry.JobRunning, nil
+		// Seen through an earlier instant, so that the end is listed again.
+		o.status, o.completedAt, o.seenThrough = registry.JobRunning, nil, nil
 		return o
 	}
 	o.reason = info.FailureMessage()
@@ -306,13 +518,22 @@ func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 // case (a new job, the catalog version read before the start) takes one
 // round trip and a commit; anything else is handled by record's general
 // path.
-func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, version int, obs observation, attached bool) error {
+func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, version int, obs observation, attached bool, claim *startClaim) error {
 	req := outbox.RequestOf(ev)
 	p := registry.SyncLinkParams{
 		ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
 		StartedAt: obs.startedAt, CompletedAt: obs.completedAt, RowsSynced: obs.rows, BytesSynced: obs.bytes,
-		ErrorMessage: obs.reason, RequestSource: ev.Source, RequestID: ev.ID, RequestType: ev.Type,
+		ErrorMessage: obs.reason, AirbyteStatus: obs.airbyteStatus, SeenThrough: obs.seenThrough,
+		RequestSource: ev.Source, RequestID: ev.ID, RequestType: ev.Type,
 		TraceParent: ev.TraceParent, Attached: attached,
+	}
+	var startRequestedAt *time.Time
+	if claim != nil {
+		p.StartHolder = claim.holder
+		if !claim.at.IsZero() {
+			startRequestedAt = &claim.at
+			p.StartRequestedAt = startRequestedAt
+		}
 	}
 	now := time.Now()
 	next := now.Add(w.cfg.PollInterval)
@@ -324,7 +545,8 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	// The row this request will most likely create, and its facts.
 	predicted := registry.Job{ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
 		CatalogVersion: version, StartedAt: obs.startedAt, CompletedAt: obs.completedAt,
-		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason, CreatedAt: now}
+		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason, CreatedAt: now,
+		StartRequestedAt: startRequestedAt}
 	facts, err := jobFacts(predicted, req, attached)
 	if err != nil {
 		return err
@@ -498,6 +720,7 @@ func utc(t *time.Time) *time.Time {
 type metrics struct {
 	finished *prometheus.CounterVec
 	checks   *prometheus.CounterVec
+	answers  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -506,10 +729,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "aam_sync_jobs_finished_total", Help: "Sync jobs recorded as ended, by status."}, []string{"status"}),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aam_sync_job_checks_total", Help: "Polls of followed sync jobs, by outcome."}, []string{"outcome"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aam_sync_requests_answered_total",
+			Help: "Sync requests linked to their job, by how: started, attached, running, recovered."}, []string{"how"}),
 	}
 	if reg != nil {
 		m.finished = register(reg, m.finished)
 		m.checks = register(reg, m.checks)
+		m.answers = register(reg, m.answers)
 	}
 	return m
 }

@@ -227,6 +227,9 @@ func TestCrashAfterStartingJobDoesNotStartAnother(t *testing.T) {
 					return nil
 				}
 			})
+			// The registry knows that the earlier job ended: the request
+			// does not attach to it.
+			h.WaitFact(earlier, events.TypeSyncSucceeded)
 
 			id := h.sync(conn.ID)
 			started := testenv.Data[events.SyncStarted](t, h.WaitFact(id, events.TypeSyncStarted))

@@ -1,0 +1,282 @@
+package syncer
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/testenv"
+)
+
+// burst publishes n sync requests for connID and returns their ids.
+func (h *harness) burst(connID string, n int) []string {
+	h.T.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = h.sync(connID)
+	}
+	return ids
+}
+
+// startedOf waits for every request's sync.started and returns them.
+func (h *harness) startedOf(ids []string) []events.SyncStarted {
+	h.T.Helper()
+	out := make([]events.SyncStarted, len(ids))
+	for i, id := range ids {
+		out[i] = testenv.Data[events.SyncStarted](h.T, h.WaitFact(id, events.TypeSyncStarted, 60*time.Second))
+	}
+	return out
+}
+
+// requireAnsweredBy waits for every request's terminal fact and checks that
+// job jobID answered each, with exactly one started and one succeeded fact.
+func (h *harness) requireAnsweredBy(ids []string, jobID string) {
+	h.T.Helper()
+	for _, id := range ids {
+		done := testenv.Data[events.SyncFinished](h.T, h.WaitFact(id, events.TypeSyncSucceeded, 60*time.Second))
+		require.Equal(h.T, jobID, done.JobID, "job of request %s", id)
+		require.Equal(h.T, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id), "facts of request %s", id)
+	}
+}
+
+func TestBurstWhileJobRunsAttachesWithoutAirbyteCalls(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conn := h.SeedConnection()
+	h.start(testConfig())
+
+	first := h.sync(conn.ID)
+	a := testenv.Data[events.SyncStarted](t, h.WaitFact(first, events.TypeSyncStarted))
+	before := h.calls.snapshot()
+	require.Equal(t, 1, before["POST /jobs"])
+
+	ids := h.burst(conn.ID, 200)
+	for i, b := range h.startedOf(ids) {
+		require.True(t, b.Attached, "request %s", ids[i])
+		require.Equal(t, a.JobID, b.JobID, "request %s", ids[i])
+	}
+	after := h.calls.snapshot()
+	require.Equal(t, 1, after["POST /jobs"], "the first request's POST /jobs only")
+	require.Equal(t, before["GET /jobs/{id}"], after["GET /jobs/{id}"], "no job read for the burst")
+	require.Zero(t, after["GET /jobs?connectionId"], "no running-job look-up")
+
+	h.clock.Advance(time.Minute)
+	h.requireAnsweredBy(append(ids, first), a.JobID)
+	require.Len(t, h.jobsOf(conn.AirbyteConnectionID), 1, "one Airbyte job")
+	require.Equal(t, 1, h.calls.count("POST /jobs"))
+	links, err := h.Store.JobRequestList(h.Ctx, h.jobOf(h.source(), first).ID)
+	require.NoError(t, err)
+	require.Len(t, links, 201)
+}
+
+func TestBurstStartsOneJobAcrossInstances(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conn := h.SeedConnection()
+	h.start(testConfig())
+	h.start(testConfig())
+
+	// No job runs: the requests of both instances take turns to start one,
+	// and every other request attaches to it.
+	ids := h.burst(conn.ID, 200)
+	started := h.startedOf(ids)
+	jobID, starters := started[0].JobID, 0
+	for i, s := range started {
+		require.Equal(t, jobID, s.JobID, "request %s", ids[i])
+		if !s.Attached {
+			starters++
+		}
+	}
+	require.Equal(t, 1, starters, "one request started the job")
+	require.Equal(t, 1, h.calls.count("POST /jobs"), "one POST /jobs for the burst")
+	require.Zero(t, h.calls.count("GET /jobs?connectionId"), "no running-job look-up")
+
+	h.clock.Advance(time.Minute)
+	h.requireAnsweredBy(ids, jobID)
+	require.Len(t, h.jobsOf(conn.AirbyteConnectionID), 1)
+}
+
+func TestRequestsAfterJobEndedStartOneNewJob(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conn := h.SeedConnection()
+	h.start(testConfig())
+	h.start(testConfig())
+
+	first := h.sync(conn.ID)
+	a := testenv.Data[events.SyncStarted](t, h.WaitFact(first, events.TypeSyncStarted))
+	h.clock.Advance(time.Minute)
+	h.WaitFact(first, events.TypeSyncSucceeded) // the registry knows that the job ended
+
+	// Requests seen after that wait for the next job: exactly one starts.
+	ids := h.burst(conn.ID, 50)
+	started := h.startedOf(ids)
+	jobID, starters := started[0].JobID, 0
+	for i, s := range started {
+		require.Equal(t, jobID, s.JobID, "request %s", ids[i])
+		if !s.Attached {
+			starters++
+		}
+	}
+	require.NotEqual(t, a.JobID, jobID, "not the job that ended")
+	require.Equal(t, 1, starters)
+	require.Equal(t, 2, h.calls.count("POST /jobs"), "one POST /jobs per job")
+
+	h.clock.Advance(time.Minute)
+	h.requireAnsweredBy(ids, jobID)
+	require.Len(t, h.jobsOf(conn.AirbyteConnectionID), 2)
+}
+
+func TestRequestsSeenBeforeStartShareJobThatEndedAtOnce(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{}) // instant jobs: ended when first read
+	conn := h.SeedConnection()
+	// Both requests are seen before either takes its turn to start a job:
+	// the job one of them starts begins after both were seen, so it answers
+	// both, although it has ended by the time the second one looks.
+	var seen sync.WaitGroup
+	seen.Add(2)
+	var turns atomic.Int32
+	h.start(testConfig(), func(w *Worker) {
+		w.beforeTurn = func(ctx context.Context) {
+			if turns.Add(1) > 2 {
+				return
+			}
+			seen.Done()
+			done := make(chan struct{})
+			go func() { seen.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
+		}
+	})
+	ids := h.burst(conn.ID, 2)
+	started := h.startedOf(ids)
+	require.Equal(t, started[0].JobID, started[1].JobID)
+	require.NotEqual(t, started[0].Attached, started[1].Attached, "one started it, one was answered by it")
+	require.Equal(t, 1, h.calls.count("POST /jobs"))
+	h.requireAnsweredBy(ids, started[0].JobID)
+
+	// A request seen after that job's start was claimed gets a job of its
+	// own, although the last one ended just now.
+	next := testenv.Data[events.SyncStarted](t, h.WaitFact(h.sync(conn.ID), events.TypeSyncStarted))
+	require.False(t, next.Attached)
+	require.NotEqual(t, started[0].JobID, next.JobID)
+	require.Equal(t, 2, h.calls.count("POST /jobs"))
+}
+
+func TestFollowingListsChangesInsteadOfReadingEachJob(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	const n = 120
+	conns := make([]testenv.Seeded, n)
+	for i := range conns {
+		conns[i] = h.SeedConnection()
+	}
+	var rounds atomic.Int64
+	h.start(testConfig(), func(w *Worker) {
+		w.afterRound = func(int) { rounds.Add(1) }
+	})
+	ids := make([]string, n)
+	for i, c := range conns {
+		ids[i] = h.sync(c.ID)
+	}
+	h.startedOf(ids)
+	before := h.calls.snapshot()
+	r0 := rounds.Load()
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			if h.jobOf(h.source(), id).CheckCount < 3 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "every job checked three times")
+
+	h.clock.Advance(time.Minute)
+	for _, id := range ids {
+		h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+	}
+	after := h.calls.snapshot()
+	r := rounds.Load() - r0
+	lists := after["GET /jobs"] - before["GET /jobs"]
+	t.Logf("%d jobs followed to their end in %d rounds with %d job lists and %d job reads", n, r, lists,
+		after["GET /jobs/{id}"]-before["GET /jobs/{id}"])
+	require.Equal(t, before["GET /jobs/{id}"], after["GET /jobs/{id}"], "no job read on its own")
+	require.Positive(t, lists)
+	// 120 jobs changed at the same instant of the emulator's clock: two
+	// pages of 100 per list, at most one list per round.
+	require.LessOrEqual(t, int64(lists), 2*r)
+	for _, id := range ids {
+		j := h.jobOf(h.source(), id)
+		require.Equal(t, registry.JobSucceeded, j.Status)
+		require.Equal(t, "succeeded", j.AirbyteStatus)
+		require.NotNil(t, j.AirbyteSeenThrough)
+	}
+}
+
+func TestJobOutOfListWindowIsReadOnItsOwn(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conn := h.SeedConnection()
+	_, stop := h.start(testConfig())
+	id := h.sync(conn.ID)
+	h.WaitFact(id, events.TypeSyncStarted)
+	job := h.jobOf(h.source(), id)
+	require.NotNil(t, job.AirbyteSeenThrough)
+	stop()
+
+	// A job recorded before Airbyte's times were kept: the list cannot say
+	// whether it changed, so it is read once, and listed from then on.
+	reads := h.calls.count("GET /jobs/{id}")
+	_, err := h.Store.DB().Exec(h.Ctx, `UPDATE job_history SET airbyte_seen_through = NULL WHERE id = $1`, job.ID)
+	require.NoError(t, err)
+	var rounds atomic.Int64
+	h.start(testConfig(), func(w *Worker) {
+		w.afterRound = func(int) { rounds.Add(1) }
+	})
+	require.Eventually(t, func() bool { return h.jobOf(h.source(), id).AirbyteSeenThrough != nil },
+		10*time.Second, 10*time.Millisecond)
+	require.Equal(t, reads+1, h.calls.count("GET /jobs/{id}"))
+	r := rounds.Load()
+	require.Eventually(t, func() bool { return rounds.Load() > r+3 }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, reads+1, h.calls.count("GET /jobs/{id}"), "listed again")
+
+	h.clock.Advance(time.Minute)
+	h.WaitFact(id, events.TypeSyncSucceeded)
+	require.Equal(t, reads+1, h.calls.count("GET /jobs/{id}"))
+}
+
+func TestUnknownJobStatusIsFollowedToItsEnd(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobQueued: time.Minute, JobRunning: time.Minute}})
+	// A newer Airbyte with a status this version does not know.
+	h.calls.setRewrite(func(b []byte) []byte {
+		return bytesReplace(b, `"status":"queued"`, `"status":"waiting_for_capacity"`)
+	})
+	conn := h.SeedConnection()
+	h.start(testConfig())
+
+	id := h.sync(conn.ID)
+	h.WaitFact(id, events.TypeSyncStarted)
+	require.Eventually(t, func() bool { return h.jobOf(h.source(), id).CheckCount >= 3 }, 10*time.Second, 10*time.Millisecond)
+	job := h.jobOf(h.source(), id)
+	require.Equal(t, "waiting_for_capacity", job.AirbyteStatus, "kept verbatim")
+	require.False(t, job.Status.Terminal(), "reported as not ended")
+	require.Empty(t, h.factsOf(id)[events.TypeSyncSucceeded])
+
+	h.clock.Advance(time.Minute) // running
+	require.Eventually(t, func() bool { return h.jobOf(h.source(), id).AirbyteStatus == "running" }, 10*time.Second, 10*time.Millisecond)
+	h.clock.Advance(time.Minute)
+	done := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncSucceeded))
+	require.Equal(t, events.JobSucceeded, done.Status)
+	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+}
