@@ -11,6 +11,7 @@ const (
 	SubjectSyncRequest    = "aam.requests.connection.sync"
 	SubjectRepairRequest  = "aam.requests.connection.repair"
 	SubjectPolicyRequest  = "aam.requests.connection.policy"
+	SubjectResolveRequest = "aam.requests.drift.resolve"
 )
 
 // Subjects of facts (completion events). Facts are stored in the replayable
@@ -28,6 +29,7 @@ const (
 	SubjectApprovalRequested = "aam.events.drift.approval_requested"
 	SubjectConnectionPaused  = "aam.events.connection.paused"
 	SubjectPolicySet         = "aam.events.connection.policy_set"
+	SubjectDriftResolved     = "aam.events.drift.resolved"
 	SubjectRequestRejected   = "aam.events.request.rejected"
 )
 
@@ -49,6 +51,7 @@ const (
 	TypeSyncRequested    = "io.aam.connection.sync.requested.v1"
 	TypeRepairRequested  = "io.aam.connection.repair.requested.v1"
 	TypePolicyRequested  = "io.aam.connection.policy.set.requested.v1"
+	TypeResolveRequested = "io.aam.drift.resolve.requested.v1"
 
 	TypeOnboarded         = "io.aam.connection.onboarded.v1"
 	TypeOnboardFailed     = "io.aam.connection.onboard_failed.v1"
@@ -62,6 +65,7 @@ const (
 	TypeApprovalRequested = "io.aam.drift.approval_requested.v1"
 	TypeConnectionPaused  = "io.aam.connection.paused.v1"
 	TypePolicySet         = "io.aam.connection.policy_set.v1"
+	TypeDriftResolved     = "io.aam.drift.resolved.v1"
 	TypeRequestRejected   = "io.aam.request.rejected.v1"
 )
 
@@ -133,6 +137,9 @@ var catalog = []Descriptor{
 	{TypePolicyRequested, SubjectPolicyRequest, KindRequest, "connection.policy.set.requested.v1.json",
 		"Set a connection's drift policy: CEL rules deciding what each drift change does; stored as a new policy version.",
 		func() any { return new(PolicySetRequested) }},
+	{TypeResolveRequested, SubjectResolveRequest, KindRequest, "drift.resolve.requested.v1.json",
+		"Approve a drift (applied as a new catalog version) or reject it, resuming a paused connection when asked.",
+		func() any { return new(ResolveRequested) }},
 	{TypeOnboarded, SubjectOnboarded, KindFact, "connection.onboarded.v1.json",
 		"A connection was onboarded and is ACTIVE at catalog version 1.",
 		func() any { return new(ConnectionOnboarded) }},
@@ -169,6 +176,9 @@ var catalog = []Descriptor{
 	{TypePolicySet, SubjectPolicySet, KindFact, "connection.policy_set.v1.json",
 		"A connection's drift policy was stored as a new version (or the request had stored it before).",
 		func() any { return new(PolicySet) }},
+	{TypeDriftResolved, SubjectDriftResolved, KindFact, "drift.resolved.v1.json",
+		"A drift was approved (its repair requested) or rejected; a paused connection resumed when asked.",
+		func() any { return new(DriftResolved) }},
 	{TypeRequestRejected, SubjectRequestRejected, KindFact, "request.rejected.v1.json",
 		"A request could not be accepted (not a CloudEvent, missing attribute, unknown type, invalid data).",
 		func() any { return new(RequestRejected) }},

@@ -107,13 +107,13 @@ func TestCatalogCoversConstants(t *testing.T) {
 		events.TypeOnboarded, events.TypeOnboardFailed, events.TypeSyncStarted, events.TypeSyncSucceeded,
 		events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeCatalogVersioned, events.TypeRepairFailed,
 		events.TypeDriftDetected, events.TypeRequestRejected, events.TypeApprovalRequested, events.TypeConnectionPaused,
-		events.TypePolicyRequested, events.TypePolicySet,
+		events.TypePolicyRequested, events.TypePolicySet, events.TypeResolveRequested, events.TypeDriftResolved,
 	} {
 		if _, ok := events.Lookup(typ); !ok {
 			t.Errorf("%s is not in the catalog", typ)
 		}
 	}
-	if n := len(events.Catalog()); n != 17 {
+	if n := len(events.Catalog()); n != 19 {
 		t.Errorf("catalog has %d types; update this test and the schemas when adding one", n)
 	}
 }

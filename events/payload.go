@@ -186,6 +186,36 @@ type PolicySet struct {
 	Policy       json.RawMessage `json:"policy"`
 }
 
+// Resolutions of a drift (ResolveRequested.Decision).
+const (
+	ResolveApprove = "approve"
+	ResolveReject  = "reject"
+)
+
+// ResolveRequested is the data of io.aam.drift.resolve.requested.v1:
+// approve (apply the source's current schema as a new catalog version;
+// a paused connection resumes) or reject a drift that awaits a person;
+// Resume also resumes a paused connection on a rejection.
+type ResolveRequested struct {
+	ConnectionID string `json:"connection_id"`
+	DriftID      string `json:"drift_id"`
+	Decision     string `json:"decision"`
+	Resume       bool   `json:"resume,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+}
+
+// DriftResolved is the data of io.aam.drift.resolved.v1.
+type DriftResolved struct {
+	ConnectionID string `json:"connection_id"`
+	DriftID      string `json:"drift_id"`
+	Decision     string `json:"decision"`
+	// Resumed is true when the connection went from PAUSED to ACTIVE.
+	Resumed bool `json:"resumed"`
+	// RepairRequestID is the repair request that applies an approved
+	// drift.
+	RepairRequestID string `json:"repair_request_id,omitempty"`
+}
+
 // ApprovalRequested is the data of io.aam.drift.approval_requested.v1.
 type ApprovalRequested struct {
 	ConnectionID   string          `json:"connection_id"`

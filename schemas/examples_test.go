@@ -134,6 +134,12 @@ func examplePayload(t testing.TB, eventType string) any {
 		return events.PolicySetRequested{ConnectionID: exampleConnectionID, Policy: compact(t, `{"rules":[{"id":"pause-breaking","when":"change.breaking","action":"pause"},{"id":"rest","when":"true","action":"propagate"}]}`)}
 	case events.TypePolicySet:
 		return events.PolicySet{ConnectionID: exampleConnectionID, Version: 2, Policy: compact(t, `{"rules":[{"id":"pause-breaking","when":"change.breaking","action":"pause"},{"id":"rest","when":"true","action":"propagate"}]}`)}
+	case events.TypeResolveRequested:
+		return events.ResolveRequested{ConnectionID: exampleConnectionID, DriftID: "2-5d41402abc4b2a76", Decision: events.ResolveApprove,
+			Reason: "finance checked the new type"}
+	case events.TypeDriftResolved:
+		return events.DriftResolved{ConnectionID: exampleConnectionID, DriftID: "2-5d41402abc4b2a76", Decision: events.ResolveApprove, Resumed: true,
+			RepairRequestID: "0194a3c6-1f2e-7d3c-8b4a-5e6f7a8b9c0e"}
 	case events.TypeApprovalRequested:
 		return events.ApprovalRequested{
 			ConnectionID: exampleConnectionID, CatalogVersion: 2, DriftID: "2-5d41402abc4b2a76",

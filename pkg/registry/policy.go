@@ -116,3 +116,27 @@ func (q *Queries) DriftPausePending(ctx context.Context, connectionID string) (D
 		WHERE connection_id = $1 AND status = 'paused' AND airbyte_paused_at IS NULL
 		ORDER BY detected_at LIMIT 1`, connectionID))
 }
+
+// DriftResolve records a person's decision on a drift: its status
+// (approved or rejected), who decided (the request), and the repair
+// request that applies an approval ("" for none; its publication is then
+// pending).
+func (q *Queries) DriftResolve(ctx context.Context, connectionID string, version int, hash, status, resolvedBy, repairRequestID string) error {
+	_, err := q.db.Exec(ctx, `UPDATE schema_drifts SET status = $4, resolved_by = $5, resolved_at = now(),
+			repair_request_id = CASE WHEN $6 <> '' THEN $6 ELSE repair_request_id END,
+			repair_published_at = CASE WHEN $6 <> '' THEN NULL ELSE repair_published_at END
+		WHERE connection_id = $1 AND catalog_version = $2 AND discovered_hash = $3`,
+		connectionID, version, hash, status, resolvedBy, repairRequestID)
+	return translate(err)
+}
+
+// DriftApprovedUnpublished returns a connection's approved drift whose
+// repair request was not yet published; ErrNotFound when there is none.
+func (q *Queries) DriftApprovedUnpublished(ctx context.Context, connectionID string) (Drift, error) {
+	if !validUUID(connectionID) {
+		return Drift{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	return scanDrift(q.db.QueryRow(ctx, `SELECT `+driftColumns+` FROM schema_drifts
+		WHERE connection_id = $1 AND status = 'approved' AND repair_request_id <> '' AND repair_published_at IS NULL
+		ORDER BY detected_at LIMIT 1`, connectionID))
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 )
@@ -152,7 +153,36 @@ discover the connection's source now. A drift found is decided by the connection
 	}
 	cf.addRegistryFlags(check)
 	check.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the observer")
-	cmd.AddCommand(ls, show, check)
+	cmd.AddCommand(ls, show, check, resolveCommand(events.ResolveApprove), resolveCommand(events.ResolveReject))
+	return cmd
+}
+
+// resolveCommand is aam drift approve or aam drift reject.
+func resolveCommand(decision string) *cobra.Command {
+	var f requestFlags
+	var reason string
+	var resume bool
+	long := `Approve a drift that awaits a person (its policy decided require_approval or pause): the
+source's current schema is applied as a new catalog version, and a paused connection resumes.`
+	if decision == events.ResolveReject {
+		long = `Reject a drift that awaits a person: the catalog stays as it is; --resume also resumes a
+paused connection.`
+	}
+	cmd := &cobra.Command{
+		Use:   decision + " CONNECTION_ID DRIFT_ID",
+		Short: strings.ToUpper(decision[:1]) + decision[1:] + " a drift (io.aam.drift.resolve.requested.v1)",
+		Long:  long,
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.submit(cmd, events.TypeResolveRequested, events.ResolveRequested{ConnectionID: args[0], DriftID: args[1],
+				Decision: decision, Resume: resume, Reason: reason}, args[0], false)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded with the decision and the new version)")
+	if decision == events.ResolveReject {
+		cmd.Flags().BoolVar(&resume, "resume", false, "resume the connection if the drift paused it")
+	}
 	return cmd
 }
 

@@ -102,4 +102,12 @@ func TestPolicySetCommand(t *testing.T) {
 	code, out, stderr = run(t, "policy", "set", c.ID, nurl, "--file", good, "--wait")
 	require.Equal(t, ExitOK, code, stderr)
 	require.Contains(t, out, "drift policy version 2 stored")
+
+	// Approvals and rejections are requests to the schema observer.
+	code, out, stderr = run(t, "drift", "reject", c.ID, "1-0123", nurl, "--resume", "--id", "reject-1")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, "request reject-1 accepted on aam.requests.drift.resolve")
+	code, _, stderr = run(t, "drift", "approve", c.ID, "x", nurl)
+	require.Equal(t, ExitRejected, code, stderr)
+	require.Contains(t, stderr, "drift_id")
 }

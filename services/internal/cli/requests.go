@@ -498,6 +498,17 @@ func summarize(e event.Event) string {
 		var d events.PolicySet
 		_ = json.Unmarshal(e.Data(), &d)
 		return fmt.Sprintf("connection %s: drift policy version %d stored", d.ConnectionID, d.Version)
+	case events.TypeDriftResolved:
+		var d events.DriftResolved
+		_ = json.Unmarshal(e.Data(), &d)
+		s := fmt.Sprintf("connection %s: drift %s %sd", d.ConnectionID, shortID(d.DriftID), d.Decision)
+		if d.Resumed {
+			s += ", connection resumed"
+		}
+		if d.RepairRequestID != "" {
+			s += ", repair requested (" + d.RepairRequestID + ")"
+		}
+		return s
 	case events.TypeConnectionPaused:
 		var d events.ConnectionPaused
 		_ = json.Unmarshal(e.Data(), &d)

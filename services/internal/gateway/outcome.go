@@ -16,7 +16,7 @@ import (
 // answer no request (drift.detected).
 func FactState(factType string) string {
 	switch factType {
-	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded, events.TypePolicySet:
+	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded, events.TypePolicySet, events.TypeDriftResolved:
 		return RequestSucceeded
 	case events.TypeSyncStarted:
 		return RequestRunning
@@ -56,6 +56,8 @@ func requestTypeOf(factType string) string {
 		return events.TypeRepairRequested
 	case events.TypePolicySet:
 		return events.TypePolicyRequested
+	case events.TypeDriftResolved:
+		return events.TypeResolveRequested
 	}
 	return ""
 }

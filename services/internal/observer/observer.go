@@ -82,6 +82,7 @@ func (o *Observer) Run(ctx context.Context) error {
 		g.Go(func() error { return o.Serve(gctx) })
 	}
 	g.Go(func() error { return bus.Serve(gctx, o.deps.Runtime(Source), o.PolicyRoute()) })
+	g.Go(func() error { return bus.Serve(gctx, o.deps.Runtime(Source), o.ResolveRoute()) })
 	g.Go(func() error {
 		o.log.Info("observer started", zap.Duration("interval", o.cfg.Interval), zap.String("heal", o.cfg.Heal),
 			zap.String("propagate", o.cfg.Propagate))
@@ -239,6 +240,9 @@ func (o *Observer) check(ctx context.Context, c registry.Connection, force bool)
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.CheckTimeout)
 	defer cancel()
 	log := o.log.With(zap.String("connection_id", c.ID), zap.Int("catalog_version", c.CatalogVersion))
+	if err := o.finishApproved(ctx, c); err != nil {
+		log.Warn("publish an approved drift's repair request", zap.Error(err))
+	}
 	fail := func(what string, err error) Result {
 		r.Error = what + ": " + err.Error()
 		log.Warn("check failed", zap.String("step", what), zap.Error(err))

@@ -104,7 +104,7 @@ var Repair = airbyteRole("repair", []string{repair.Consumer}, true,
 // and on request (package observer), configured by
 // app.AirbyteRole[observer.Config]. Its NATS user may not manage streams:
 // they are provisioned by the workers or `aam migrate up`.
-var SchemaObserver = airbyteRole("schema-observer", []string{observer.PolicyConsumer}, false,
+var SchemaObserver = airbyteRole("schema-observer", []string{observer.PolicyConsumer, observer.ResolveConsumer}, false,
 	func(s *Settings) *observer.Config { return &s.Observer },
 	func(d *app.Deps, ab *airbyte.Client, c observer.Config) (app.Runner, error) {
 		return runner(observer.New(d, ab, c))

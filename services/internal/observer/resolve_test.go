@@ -1,0 +1,128 @@
+package observer
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/drift"
+	"github.com/aam-mesh/aam/services/internal/repair"
+	"github.com/aam-mesh/aam/services/internal/testenv"
+)
+
+// TestApprovePausedDrift: a narrowed field pauses the connection; approving
+// it applies the change as a new version and resumes, once, however often
+// the approval is delivered.
+func TestApprovePausedDrift(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	c := env.SeedConnection()
+	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
+	require.NoError(t, err)
+	env.Go(rw.Run)
+	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
+	env.Go(o.Run)
+	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
+	r, err := o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "pause", r.Decision.Action)
+	require.Equal(t, "inactive", airbyteStatus(t, env, c.AirbyteConnectionID))
+
+	req := events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID, Decision: events.ResolveApprove, Reason: "checked"}
+	id := env.Publish(events.TypeResolveRequested, req, events.WithSubject(c.ID))
+	res := testenv.Data[events.DriftResolved](t, env.WaitFact(id, events.TypeDriftResolved))
+	require.True(t, res.Resumed)
+	require.NotEmpty(t, res.RepairRequestID)
+	v := testenv.Data[events.CatalogVersioned](t, env.WaitFact(res.RepairRequestID, events.TypeCatalogVersioned))
+	require.Equal(t, 2, v.NewVersion)
+	require.Contains(t, v.Reason, "schema drift "+r.DriftID+" approved: checked")
+	latest, err := env.Store.CatalogVersionLatest(env.Ctx, c.ID)
+	require.NoError(t, err)
+	var cat airbyte.AirbyteCatalog
+	require.NoError(t, json.Unmarshal(latest.SyncCatalog, &cat))
+	account, ok := cat.Stream("Account", "")
+	require.True(t, ok)
+	var schema struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal(account.Stream.JSONSchema, &schema))
+	require.JSONEq(t, `{"type":["integer","null"]}`, string(schema.Properties["AnnualRevenue"]), "the approved change applied")
+
+	conn, err := env.Store.ConnectionGet(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, registry.StatusActive, conn.Status)
+	require.Equal(t, "active", airbyteStatus(t, env, c.AirbyteConnectionID))
+	rec := mustDrift(t, env, c.ID)
+	require.Equal(t, registry.DriftApproved, rec.Status)
+	require.NotNil(t, rec.ResolvedAt)
+	require.NotNil(t, rec.RepairPublishedAt)
+
+	// A crash before the repair request was acknowledged: the next check
+	// publishes it again with the same id; another approval is refused.
+	// One version, one fact.
+	_, err = env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET repair_published_at = NULL`)
+	require.NoError(t, err)
+	_, err = o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.NotNil(t, mustDrift(t, env, c.ID).RepairPublishedAt)
+	again := env.Publish(events.TypeResolveRequested, req, events.WithSubject(c.ID))
+	rej := testenv.Data[events.RequestRejected](t, env.WaitFact(again, events.TypeRequestRejected))
+	require.Contains(t, rej.Reason, "is approved, not awaiting a decision")
+	require.Eventually(t, func() bool { return mustDrift(t, env, c.ID).RepairPublishedAt != nil }, 10*time.Second, 20*time.Millisecond)
+	versions, err := env.Store.CatalogVersionList(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, versions, 2, "one new version")
+	require.Equal(t, 1, outboxCount(t, env, events.TypeDriftResolved, c.ID))
+}
+
+func TestRejectDrift(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	c := env.SeedConnection()
+	setPolicy(t, env, c.ID, drift.Policy{Rules: []drift.Rule{
+		{ID: "ask", When: `change.kind == "type_changed"`, Action: drift.ActionRequireApproval},
+		{ID: "stop", When: "change.breaking", Action: drift.ActionPause},
+		{ID: "rest", When: "true", Action: drift.ActionPropagate},
+	}})
+	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
+	env.Go(o.Run)
+
+	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "Name", Type: "number"})
+	r, err := o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "require_approval", r.Decision.Action)
+	id := env.Publish(events.TypeResolveRequested, events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID,
+		Decision: events.ResolveReject}, events.WithSubject(c.ID))
+	res := testenv.Data[events.DriftResolved](t, env.WaitFact(id, events.TypeDriftResolved))
+	require.False(t, res.Resumed)
+	require.Empty(t, res.RepairRequestID)
+	require.Equal(t, registry.DriftRejected, mustDrift(t, env, c.ID).Status)
+	versions, err := env.Store.CatalogVersionList(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, versions, 1)
+
+	// A paused connection stays paused when rejected, unless asked.
+	mutate(t, env, c, emulator.SchemaOp{Op: "remove_field", Stream: "Account", Field: "Id"})
+	r, err = o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "pause", r.Decision.Action)
+	id = env.Publish(events.TypeResolveRequested, events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID,
+		Decision: events.ResolveReject, Resume: true}, events.WithSubject(c.ID))
+	res = testenv.Data[events.DriftResolved](t, env.WaitFact(id, events.TypeDriftResolved))
+	require.True(t, res.Resumed)
+	conn, err := env.Store.ConnectionGet(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, registry.StatusActive, conn.Status)
+	require.Equal(t, "active", airbyteStatus(t, env, c.AirbyteConnectionID))
+
+	bad := env.Publish(events.TypeResolveRequested, events.ResolveRequested{ConnectionID: c.ID, DriftID: "1-nope",
+		Decision: events.ResolveApprove}, events.WithSubject(c.ID))
+	rej := testenv.Data[events.RequestRejected](t, env.WaitFact(bad, events.TypeRequestRejected))
+	require.Contains(t, rej.Reason, "has no drift 1-nope")
+}
