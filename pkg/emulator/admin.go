@@ -370,7 +370,7 @@ func (e *Emulator) Connections() []ConnectionSnapshot {
 func (e *Emulator) Jobs() []JobSnapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.advanceActive("", e.clock.Now())
+	e.advanceJobs(e.clock.Now())
 	jobs := e.allJobs()
 	out := make([]JobSnapshot, 0, len(jobs))
 	for _, j := range jobs {
@@ -484,6 +484,14 @@ func (e *Emulator) adminHandler() http.Handler {
 	mux.HandleFunc("GET "+adminPrefix+"/state", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.stateJSON())
 	})
+	mux.HandleFunc("GET "+adminPrefix+"/capacity", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, e.Capacity())
+	})
+	mux.HandleFunc("DELETE "+adminPrefix+"/capacity", func(w http.ResponseWriter, r *http.Request) {
+		e.ResetCapacity()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.Handle("GET "+adminPrefix+"/metrics", e.metricsHandler())
 	mux.HandleFunc("POST "+adminPrefix+"/reset", func(w http.ResponseWriter, r *http.Request) {
 		e.Reset()
 		w.WriteHeader(http.StatusNoContent)

@@ -92,12 +92,12 @@ func jobInfoJSON(j *jobRec) map[string]any {
 }
 
 func (e *Emulator) configJob(id int64) (*jobRec, error) {
+	e.advanceJobs(e.clock.Now())
 	j, ok := e.st.jobs[id]
 	if !ok {
 		return nil, &apiError{kind: probNotFound, message: "Could not find job with id: " + strconv.FormatInt(id, 10),
 			data: map[string]any{"resourceType": resJob, "resourceId": strconv.FormatInt(id, 10)}}
 	}
-	e.advance(j, e.clock.Now())
 	return j, nil
 }
 
@@ -237,7 +237,7 @@ func (e *Emulator) configConnectionStatus(r *http.Request) (int, any, error) {
 			return 0, nil, err
 		}
 		st := map[string]any{"connectionId": c.ID}
-		e.advanceActive(c.ID, now)
+		e.advanceJobs(now)
 		jobs := e.st.jobsByConn[c.ID]
 		status := "pending"
 		if c.Status == "inactive" {

@@ -406,12 +406,11 @@ func (e *Emulator) publicConnectionJSON(c *connectionRec) map[string]any {
 		"configurations":                   map[string]any{"streams": streams},
 		"createdAt":                        epoch(c.CreatedAt),
 		"tags":                             nonNilAny(c.Tags),
+		// ConnectionCreateRequest.prefix defaults to "": Airbyte stores and answers it.
+		"prefix": c.Prefix,
 	}
 	if c.NamespaceFormat != "" {
 		out["namespaceFormat"] = c.NamespaceFormat
-	}
-	if c.Prefix != "" {
-		out["prefix"] = c.Prefix
 	}
 	if c.StatusReason != "" {
 		out["statusReason"] = c.StatusReason

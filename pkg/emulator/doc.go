@@ -57,6 +57,19 @@
 // Configuration API jobs/get and jobs/cancel: 404); job lists and Jobs show the
 // window, and connections/status still reports the last successful sync.
 //
+// # Capacity
+//
+// As Airbyte's API server, the emulator serves the public API on a fixed pool of
+// Config.PublicAPIThreads threads (the token endpoint included) and the
+// Configuration API on its own pool of Config.ConfigAPIThreads; a call beyond a
+// pool waits in arrival order, and a slow call (an uncached discover, a
+// connection create that discovers) holds its thread throughout. With
+// Config.QueueLimit, a call that finds the queue full is answered 429. At most
+// Config.MaxSyncWorkers jobs run at once; a job due to run waits, pending (queued
+// with Config.JobQueued), until a worker frees, first come first served.
+// DefaultConfig has Airbyte's defaults (5, 100, 10); the zero Config bounds
+// nothing. Injected faults act in front of the pools.
+//
 // # Test and demo controls
 //
 // Under /_emulator (no authentication), and as methods on *Emulator:
@@ -73,6 +86,10 @@
 //	POST   /_emulator/tokens/expire               ExpireTokens
 //	POST   /_emulator/connections/{id}/status     SetConnectionStatus: {"status":"locked","reason":"..."}
 //	POST   /_emulator/clock/advance               {"seconds":N}, only with a ManualClock
+//	GET    /_emulator/capacity                    Capacity: pools, sync workers, per-endpoint calls and
+//	                                              high-water marks of calls in flight
+//	DELETE /_emulator/capacity                    ResetCapacity
+//	GET    /_emulator/metrics                     the same counters as Prometheus metrics (Collector)
 //	GET    /_emulator/state                       sources, connections, job counts (retained, pruned), faults,
 //	                                              live tokens
 //	POST   /_emulator/reset                       Reset

@@ -72,6 +72,23 @@ type Config struct {
 	// JobRetryDelay is how long a job stays incomplete between a failed attempt and
 	// the next one.
 	JobRetryDelay time.Duration
+	// MaxSyncWorkers is how many jobs run at once (Airbyte's MAX_SYNC_WORKERS,
+	// 10 by default there): a job whose attempt is due while every worker is busy
+	// stays pending (queued with JobQueued, incomplete between attempts) until
+	// one frees, first come first served. Zero or negative: no limit.
+	MaxSyncWorkers int
+	// PublicAPIThreads bounds how many public API requests are served at once
+	// (Airbyte's PUBLIC_API_EXECUTOR_THREADS, 5 by default there; the token
+	// endpoint included); ConfigAPIThreads does the same for the Configuration
+	// API (IO_TASK_EXECUTOR_THREADS, 100). Requests beyond a pool wait in
+	// arrival order; a slow one (an uncached discover, a connection create that
+	// discovers) holds its thread while it sleeps. Zero or negative: no bound.
+	PublicAPIThreads int
+	ConfigAPIThreads int
+	// QueueLimit, when positive, makes a pool answer 429 at once to a request
+	// that finds QueueLimit requests already waiting for it (an overloaded
+	// gateway), instead of queueing it.
+	QueueLimit int
 	// MaxAttempts per job before it fails (Airbyte's SYNC_JOB_MAX_ATTEMPTS). Default 3.
 	MaxAttempts int
 	// DiscoverLatency is how long an uncached discover takes (config
@@ -101,14 +118,27 @@ type Config struct {
 	Logger *zap.Logger
 }
 
-// DefaultConfig returns a Config with demo-friendly job durations: 1 s pending,
-// 3 s per attempt, 1 s between attempts, 2 s for an uncached discover.
+// Airbyte OSS's default capacity (see [Config.MaxSyncWorkers] and
+// [Config.PublicAPIThreads]).
+const (
+	DefaultMaxSyncWorkers   = 10
+	DefaultPublicAPIThreads = 5
+	DefaultConfigAPIThreads = 100
+)
+
+// DefaultConfig returns a realistic Config: demo-friendly job durations (1 s
+// pending, 3 s per attempt, 1 s between attempts, 2 s for an uncached discover)
+// and Airbyte's default capacity (5 public API threads, 100 Configuration API
+// threads, 10 sync workers).
 func DefaultConfig() Config {
 	return Config{
-		JobPending:      time.Second,
-		JobRunning:      3 * time.Second,
-		JobRetryDelay:   time.Second,
-		DiscoverLatency: 2 * time.Second,
+		JobPending:       time.Second,
+		JobRunning:       3 * time.Second,
+		JobRetryDelay:    time.Second,
+		DiscoverLatency:  2 * time.Second,
+		MaxSyncWorkers:   DefaultMaxSyncWorkers,
+		PublicAPIThreads: DefaultPublicAPIThreads,
+		ConfigAPIThreads: DefaultConfigAPIThreads,
 	}
 }
 
@@ -139,11 +169,12 @@ func (c Config) withDefaults() Config {
 // public API under /api/public/v1, the Configuration API under /api/v1, and test
 // controls under /_emulator. It is safe for concurrent use.
 type Emulator struct {
-	cfg    Config
-	clock  Clock
-	log    *zap.Logger
-	auth   *authState
-	faults *faultState
+	cfg      Config
+	clock    Clock
+	log      *zap.Logger
+	auth     *authState
+	faults   *faultState
+	capacity *capacity
 
 	// closing is closed by Close; hanging (timeout-fault) handlers return then.
 	closing   chan struct{}
@@ -167,6 +198,7 @@ func New(cfg Config) *Emulator {
 	}
 	e.auth = newAuthState(cfg, e.clock)
 	e.faults = newFaultState(cfg.Seed)
+	e.capacity = newCapacity(cfg)
 	e.ids = mrand.New(mrand.NewChaCha8(seedBytes(cfg.Seed)))
 	e.st = newState(e)
 	return e

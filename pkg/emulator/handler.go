@@ -29,16 +29,21 @@ type apiFunc func(r *http.Request) (int, any, error)
 // /_emulator (see the package documentation).
 func (e *Emulator) Handler() http.Handler {
 	api := http.NewServeMux()
+	// Every route but health runs on its API's pool (see capacity.go).
 	pub := func(pattern string, h apiFunc) {
 		method, path, _ := strings.Cut(pattern, " ")
-		api.Handle(method+" "+publicPrefix+path, e.requireAuth(e.render(h, false)))
+		route := method + " " + publicPrefix + path
+		api.Handle(route, e.serve(poolPublic, route, e.requireAuth(e.render(h, false))))
 	}
 	cfg := func(path string, h apiFunc) {
-		api.Handle("POST "+configPrefix+path, e.requireAuth(e.render(h, true)))
+		route := "POST " + configPrefix + path
+		api.Handle(route, e.serve(poolConfig, route, e.requireAuth(e.render(h, true))))
 	}
 
-	api.HandleFunc("POST "+publicPrefix+"/applications/token", e.handleToken)
-	api.HandleFunc("POST "+configPrefix+"/applications/token", e.handleConfigToken)
+	tokenRoute := "POST " + publicPrefix + "/applications/token"
+	api.Handle(tokenRoute, e.serve(poolPublic, tokenRoute, http.HandlerFunc(e.handleToken)))
+	configTokenRoute := "POST " + configPrefix + "/applications/token"
+	api.Handle(configTokenRoute, e.serve(poolConfig, configTokenRoute, http.HandlerFunc(e.handleConfigToken)))
 	api.HandleFunc("GET "+publicPrefix+"/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("Successful operation"))

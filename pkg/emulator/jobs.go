@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"cmp"
+	"container/heap"
 	"hash/fnv"
 	"net/http"
 	"slices"
@@ -114,6 +115,11 @@ type jobRec struct {
 	nextAt stamp
 	// failAttempts is how many attempts fail (from FailNextJobs).
 	failAttempts int
+	// due is when the job's scheduled transition is (its live event), 0 when it
+	// has none: waiting for a worker, or ended.
+	due stamp
+	// waiting is set while the job is on the wait list for a sync worker.
+	waiting bool
 }
 
 // configType is the job's Configuration API JobConfigType.
@@ -194,68 +200,150 @@ func (e *Emulator) newJob(c *connectionRec, jobType string) *jobRec {
 	e.st.jobs[j.ID] = j
 	e.st.jobsByConn[c.ID] = append(e.st.jobsByConn[c.ID], j)
 	e.st.active[c.ID] = j
+	e.schedule(j, j.nextAt)
 	return j
 }
 
-// advance moves j through its states up to now. Transition times come from the
-// job's own timeline (creation + configured durations), never from when it is
-// read, so the outcome does not depend on polling. Finishing j may drop older
-// jobs of its connection from the history (pruneJobs), never j itself. Callers
-// hold e.mu.
-func (e *Emulator) advance(j *jobRec, now time.Time) {
+// Job slots. Every non-terminal job has either one transition due at a known
+// time (an entry in the state's event heap: pending or queued ends, a failed
+// attempt's retry delay ends, a running attempt ends) or is waiting for a sync
+// worker (the FIFO wait list). advanceJobs replays the due transitions in time
+// order, so that when a running attempt ends at t its worker goes to the job
+// that has waited longest, which starts at t. Transition times come from the
+// jobs' own timelines (creation + configured durations, slot hand-overs), never
+// from when they are read, so outcomes do not depend on polling.
+
+// jobEvent is a job transition due at `at`. An event is stale (skipped) when the
+// job has ended or was rescheduled since: j.due != at.
+type jobEvent struct {
+	at stamp
+	j  *jobRec
+}
+
+// jobEvents is a min-heap of events by (at, job id).
+type jobEvents []jobEvent
+
+func (h jobEvents) Len() int { return len(h) }
+func (h jobEvents) Less(a, b int) bool {
+	if h[a].at != h[b].at {
+		return h[a].at < h[b].at
+	}
+	return h[a].j.ID < h[b].j.ID
+}
+func (h jobEvents) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
+func (h *jobEvents) Push(x any)   { *h = append(*h, x.(jobEvent)) }
+func (h *jobEvents) Pop() any {
+	old := *h
+	n := len(old)
+	x := old[n-1]
+	old[n-1] = jobEvent{}
+	*h = old[:n-1]
+	return x
+}
+
+// schedule makes j's next transition due at `at`. Callers hold e.mu.
+func (e *Emulator) schedule(j *jobRec, at stamp) {
+	j.due = at
+	heap.Push(&e.st.events, jobEvent{at: at, j: j})
+}
+
+// slotFree reports whether a sync worker is free (Config.MaxSyncWorkers).
+func (e *Emulator) slotFree() bool {
+	return e.cfg.MaxSyncWorkers <= 0 || e.st.runningJobs < e.cfg.MaxSyncWorkers
+}
+
+// advanceJobs replays every job transition due up to now. Callers hold e.mu.
+func (e *Emulator) advanceJobs(now time.Time) {
 	t := stampOf(now)
-	for !terminal(j.Status) {
-		switch j.Status {
-		case jobPending:
-			if t < j.nextAt {
-				return
-			}
-			if e.cfg.JobQueued > 0 {
-				j.Status, j.updated = jobQueued, j.nextAt
-				j.nextAt = j.nextAt.add(e.cfg.JobQueued)
-				continue
-			}
-			e.startAttempt(j, j.nextAt)
-		case jobQueued, jobIncomplete:
-			if t < j.nextAt {
-				return
-			}
-			e.startAttempt(j, j.nextAt)
-		case jobRunning:
-			n := len(j.Attempts)
-			end := j.Attempts[n-1].created.add(e.cfg.JobRunning)
-			if t < end {
-				return
-			}
-			if n-1 < j.failAttempts {
-				e.failAttempt(j, end)
-			} else {
-				e.succeedAttempt(j, end)
-			}
+	for len(e.st.events) > 0 && e.st.events[0].at <= t {
+		ev := heap.Pop(&e.st.events).(jobEvent)
+		j := ev.j
+		if terminal(j.Status) || j.due != ev.at {
+			continue
 		}
+		j.due = 0
+		e.step(j, ev.at)
 	}
 }
 
-// advanceActive advances every non-terminal job (of one connection when
-// connectionID is set). Callers hold e.mu.
-func (e *Emulator) advanceActive(connectionID string, now time.Time) {
-	if connectionID != "" {
-		if j, ok := e.st.active[connectionID]; ok {
-			e.advance(j, now)
+// step applies j's transition due at `at`.
+func (e *Emulator) step(j *jobRec, at stamp) {
+	switch j.Status {
+	case jobPending:
+		if e.cfg.JobQueued > 0 {
+			j.Status, j.updated = jobQueued, at
+			j.nextAt = at.add(e.cfg.JobQueued)
+			e.schedule(j, j.nextAt)
+			return
 		}
+		e.ready(j, at)
+	case jobQueued, jobIncomplete:
+		e.ready(j, at)
+	case jobRunning:
+		e.st.runningJobs--
+		if n := len(j.Attempts); n-1 < j.failAttempts {
+			e.failAttempt(j, at)
+		} else {
+			e.succeedAttempt(j, at)
+		}
+		if j.Status == jobIncomplete {
+			e.schedule(j, j.nextAt)
+		}
+		e.dispatch(at)
+	}
+}
+
+// ready starts j's next attempt at `at` if a sync worker is free, else puts j
+// at the end of the wait list (it keeps its status: pending, queued or
+// incomplete).
+func (e *Emulator) ready(j *jobRec, at stamp) {
+	if e.slotFree() {
+		e.run(j, at)
 		return
 	}
-	running := make([]*jobRec, 0, len(e.st.active))
-	for _, j := range e.st.active {
-		running = append(running, j)
+	j.waiting = true
+	e.st.waitList = append(e.st.waitList, j)
+	e.st.waitingJobs++
+	e.st.maxWaitingJobs = max(e.st.maxWaitingJobs, e.st.waitingJobs)
+}
+
+// run starts j's next attempt at `at` on a free worker.
+func (e *Emulator) run(j *jobRec, at stamp) {
+	e.startAttempt(j, at)
+	if j.Status != jobRunning {
+		return // the pre-sync check cancelled it
 	}
-	for _, j := range running {
-		e.advance(j, now)
+	e.st.runningJobs++
+	e.st.maxRunningJobs = max(e.st.maxRunningJobs, e.st.runningJobs)
+	e.schedule(j, at.add(e.cfg.JobRunning))
+}
+
+// dispatch hands free workers to the jobs that waited longest, starting them
+// at `at`.
+func (e *Emulator) dispatch(at stamp) {
+	for e.slotFree() && len(e.st.waitList) > 0 {
+		j := e.st.waitList[0]
+		e.st.waitList[0] = nil
+		e.st.waitList = e.st.waitList[1:]
+		if !j.waiting {
+			continue // cancelled while waiting
+		}
+		j.waiting = false
+		e.st.waitingJobs--
+		e.run(j, at)
+	}
+	if len(e.st.waitList) == 0 {
+		e.st.waitList = nil // release the backing array
 	}
 }
 
+// finish ends j with status at `at`, releasing its wait-list place.
 func (e *Emulator) finish(j *jobRec, status string, at stamp) {
 	j.Status, j.updated = status, at
+	if j.waiting {
+		j.waiting = false
+		e.st.waitingJobs--
+	}
 	if e.st.active[j.ConnectionID] == j {
 		delete(e.st.active, j.ConnectionID)
 	}
@@ -388,13 +476,22 @@ func streamVolume(jobID int64, stream string) (int64, int64) {
 // cancelLocked cancels a non-terminal job at `at`: the running attempt fails with
 // a manual_cancellation failure. Callers hold e.mu.
 func (e *Emulator) cancelLocked(j *jobRec, at time.Time) {
+	e.advanceJobs(at)
+	if terminal(j.Status) {
+		return
+	}
 	t := stampOf(at)
+	wasRunning := j.Status == jobRunning
 	if n := len(j.Attempts); n > 0 {
 		if a := &j.Attempts[n-1]; a.status == attemptRunning {
 			a.status, a.ended, a.failure = attemptFailed, t, cancelFailure
 		}
 	}
 	e.finish(j, jobCancelled, t)
+	if wasRunning {
+		e.st.runningJobs--
+		e.dispatch(t)
+	}
 }
 
 // committed returns the job's committed records and bytes (all attempts).
@@ -439,8 +536,8 @@ func (e *Emulator) startJob(connectionID, jobType string) (*jobRec, error) {
 		return nil, err
 	}
 	now := e.clock.Now()
+	e.advanceJobs(now)
 	if running, ok := e.st.active[c.ID]; ok {
-		e.advance(running, now)
 		if !terminal(running.Status) {
 			if jobType == "sync" {
 				return nil, syncConflict(c.ID)
@@ -489,11 +586,11 @@ func (e *Emulator) lookupJob(idStr string) (*jobRec, error) {
 	if err != nil {
 		return nil, problem(probBadRequest, "jobId must be an integer")
 	}
+	e.advanceJobs(e.clock.Now())
 	j, ok := e.st.jobs[id]
 	if !ok {
 		return nil, &apiError{kind: probStateConflict, message: "Job is not currently running"}
 	}
-	e.advance(j, e.clock.Now())
 	return j, nil
 }
 
@@ -577,7 +674,7 @@ func (e *Emulator) allJobs() []*jobRec {
 // filter only that connection's jobs are visited. Callers hold e.mu.
 func (e *Emulator) selectJobs(f jobFilter) []*jobRec {
 	// Advancing first: a job that finishes may drop older ones from the history.
-	e.advanceActive(f.connectionID, e.clock.Now())
+	e.advanceJobs(e.clock.Now())
 	jobs := e.st.jobsByConn[f.connectionID]
 	if f.connectionID == "" {
 		jobs = e.allJobs()

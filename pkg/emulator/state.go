@@ -390,6 +390,15 @@ type state struct {
 	active     map[string]*jobRec   // connection -> its non-terminal job
 	prunedJobs int                  // terminal jobs dropped from the history
 	nextJobID  int64
+	// events are the jobs' scheduled transitions; waitList the jobs waiting for
+	// a sync worker, oldest first (entries of jobs that ended while waiting are
+	// skipped). See advanceJobs.
+	events         jobEvents
+	waitList       []*jobRec
+	waitingJobs    int // jobs on the wait list
+	runningJobs    int // jobs holding a sync worker
+	maxWaitingJobs int // high-water marks since start (or ResetCalls)
+	maxRunningJobs int
 }
 
 func newState(e *Emulator) *state {

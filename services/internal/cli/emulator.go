@@ -16,7 +16,9 @@ func emulatorCommand(root *cobra.Command) {
 /api/public/v1, the Configuration API under /api/v1, and test controls under /_emulator
 (see pkg/emulator/README.md). Environment: EMULATOR_ADDR (127.0.0.1:8000),
 AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (aam-local / aam-local-secret),
-EMULATOR_JOBS (realistic or instant), EMULATOR_LOG_LEVEL (info).`,
+EMULATOR_JOBS (realistic or instant), EMULATOR_PUBLIC_API_THREADS (5),
+EMULATOR_CONFIG_API_THREADS (100), EMULATOR_MAX_SYNC_WORKERS (10),
+EMULATOR_QUEUE_LIMIT (0: queue without 429s), EMULATOR_LOG_LEVEL (info).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return role.AirbyteEmulator.Run(cmd.Context(), nil) },
 	})

@@ -24,9 +24,22 @@ type Config struct {
 	// aam-local-secret).
 	ClientID     string        `env:"AIRBYTE_CLIENT_ID" envDefault:"aam-local"`
 	ClientSecret config.Secret `env:"AIRBYTE_CLIENT_SECRET" envDefault:"aam-local-secret"`
-	// Jobs is realistic (1 s pending, 3 s per attempt, 2 s per uncached
-	// discover) or instant (EMULATOR_JOBS, default realistic).
+	// Jobs is realistic (1 s pending, 3 s per attempt, 1 s between attempts,
+	// 2 s per uncached discover) or instant: every job is terminal the first
+	// time it is read after its creation, discovers do not sleep
+	// (EMULATOR_JOBS, default realistic).
 	Jobs string `env:"EMULATOR_JOBS" envDefault:"realistic"`
+	// PublicAPIThreads and ConfigAPIThreads size the pools that serve the
+	// public and the Configuration API (EMULATOR_PUBLIC_API_THREADS, default 5,
+	// and EMULATOR_CONFIG_API_THREADS, default 100, Airbyte's own defaults; 0:
+	// unbounded). MaxSyncWorkers is how many jobs run at once
+	// (EMULATOR_MAX_SYNC_WORKERS, default 10; 0: unbounded). QueueLimit, when
+	// positive, makes a pool answer 429 to a request that finds that many
+	// already waiting (EMULATOR_QUEUE_LIMIT, default 0: queue without limit).
+	PublicAPIThreads int `env:"EMULATOR_PUBLIC_API_THREADS" envDefault:"5"`
+	ConfigAPIThreads int `env:"EMULATOR_CONFIG_API_THREADS" envDefault:"100"`
+	MaxSyncWorkers   int `env:"EMULATOR_MAX_SYNC_WORKERS" envDefault:"10"`
+	QueueLimit       int `env:"EMULATOR_QUEUE_LIMIT" envDefault:"0"`
 	// LogLevel is debug (every request), info, warn or error
 	// (EMULATOR_LOG_LEVEL, default info).
 	LogLevel string `env:"EMULATOR_LOG_LEVEL" envDefault:"info"`
@@ -36,6 +49,15 @@ type Config struct {
 func (c Config) Validate() error {
 	if c.Jobs != "realistic" && c.Jobs != "instant" {
 		return fmt.Errorf("EMULATOR_JOBS: %q is not realistic or instant", c.Jobs)
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"EMULATOR_PUBLIC_API_THREADS", c.PublicAPIThreads}, {"EMULATOR_CONFIG_API_THREADS", c.ConfigAPIThreads},
+		{"EMULATOR_MAX_SYNC_WORKERS", c.MaxSyncWorkers}, {"EMULATOR_QUEUE_LIMIT", c.QueueLimit}} {
+		if v.n < 0 {
+			return fmt.Errorf("%s: %d is negative (0 means no bound)", v.name, v.n)
+		}
 	}
 	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("EMULATOR_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel)
@@ -50,6 +72,10 @@ func (c Config) Emulator(log *zap.Logger) emulator.Config {
 		ecfg = emulator.Config{}
 	}
 	ecfg.ClientID, ecfg.ClientSecret, ecfg.Logger = c.ClientID, c.ClientSecret.Value(), log
+	// Capacity applies to both timings: instant jobs end the moment they are
+	// due, so they never wait for a worker, but calls still share the pools.
+	ecfg.PublicAPIThreads, ecfg.ConfigAPIThreads = c.PublicAPIThreads, c.ConfigAPIThreads
+	ecfg.MaxSyncWorkers, ecfg.QueueLimit = c.MaxSyncWorkers, c.QueueLimit
 	return ecfg
 }
 
