@@ -23,6 +23,9 @@ const (
 	jobCancelled  = "cancelled"
 )
 
+// jobStatuses is the public JobStatusEnum.
+var jobStatuses = []string{jobPending, jobQueued, jobRunning, jobIncomplete, jobFailed, jobSucceeded, jobCancelled}
+
 func terminal(status string) bool {
 	return status == jobFailed || status == jobSucceeded || status == jobCancelled
 }
@@ -632,6 +635,7 @@ func (e *Emulator) cancelJob(r *http.Request) (int, any, error) {
 // jobFilter selects jobs for the public and config lists.
 type jobFilter struct {
 	connectionID string
+	workspaceIDs []string // the jobs of these workspaces' connections (public list)
 	types        []string // public job types
 	statuses     []string
 	createdStart time.Time
@@ -681,6 +685,12 @@ func (e *Emulator) selectJobs(f jobFilter) []*jobRec {
 	}
 	out := make([]*jobRec, 0, len(jobs))
 	for _, j := range jobs {
+		if len(f.workspaceIDs) > 0 {
+			c := e.st.connections[j.ConnectionID]
+			if c == nil || !slices.Contains(f.workspaceIDs, c.WorkspaceID) {
+				continue
+			}
+		}
 		if f.match(j) {
 			out = append(out, j)
 		}
@@ -729,7 +739,20 @@ func (e *Emulator) listJobs(r *http.Request) (int, any, error) {
 		f.types = []string{t}
 	}
 	if s := q.Get("status"); s != "" {
+		if !slices.Contains(jobStatuses, s) {
+			return 0, nil, problem(probBadRequest, "Invalid value for status: "+s)
+		}
 		f.statuses = []string{s}
+	}
+	// Without a connection, Airbyte lists the jobs of the given workspaces (all
+	// the caller's when none are given: here, the one workspace).
+	if f.connectionID == "" {
+		f.workspaceIDs = multiQuery(q, "workspaceIds")
+		for _, id := range f.workspaceIDs {
+			if !validUUID(id) {
+				return 0, nil, problem(probBadRequest, "Invalid UUID in workspaceIds: "+id)
+			}
+		}
 	}
 	for name, dst := range map[string]*time.Time{"createdAtStart": &f.createdStart, "createdAtEnd": &f.createdEnd, "updatedAtStart": &f.updatedStart, "updatedAtEnd": &f.updatedEnd} {
 		if *dst, err = parseTimeQuery(q.Get(name)); err != nil {
@@ -756,6 +779,11 @@ func (e *Emulator) listJobs(r *http.Request) (int, any, error) {
 	}
 	if len(f.types) > 0 {
 		filters = append(filters, [2]string{"jobType", f.types[0]})
+	}
+	if len(f.workspaceIDs) > 0 {
+		// JobsResponseMapper keeps jobType, connectionId and workspaceIds in the
+		// links, not status, the time bounds or orderBy.
+		filters = append(filters, [2]string{"workspaceIds", strings.Join(f.workspaceIDs, ",")})
 	}
 	return http.StatusOK, paginate(e, r, "jobs", items, p, filters), nil
 }

@@ -272,3 +272,50 @@ func TestConfigReset(t *testing.T) {
 	list := b.c.ok(http.StatusOK, http.MethodGet, "/api/public/v1/jobs?connectionId="+conn+"&jobType=reset", nil)
 	require.Len(t, list["data"], 1)
 }
+
+// A follower lists the jobs of its workspace that changed since its last look:
+// updatedAtStart is inclusive, status and orderBy=updatedAt apply, pages hold up
+// to 100 jobs and their links keep workspaceIds (not the other filters, as
+// Airbyte's JobsResponseMapper builds them).
+func TestListJobsByWorkspaceSinceUpdate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Config{JobPending: time.Second, JobRunning: 10 * time.Second, MaxSyncWorkers: 2})
+	src := b.createSource(t)
+	var jobs []int64
+	for range 3 {
+		jobs = append(jobs, b.startSync(t, b.createConnection(t, src, nil)))
+	}
+	list := func(q string) map[string]any {
+		return b.c.ok(http.StatusOK, http.MethodGet, "/api/public/v1/jobs?workspaceIds="+wsID+"&"+q, nil)
+	}
+	ids := func(page map[string]any) []int64 {
+		var out []int64
+		for _, d := range page["data"].([]any) {
+			out = append(out, int64(d.(map[string]any)["jobId"].(float64)))
+		}
+		return out
+	}
+	b.clock.Advance(time.Second) // jobs 1 and 2 start at t0+1; job 3 waits for a worker
+	since := t0.Add(time.Second).Format(time.RFC3339)
+	page := list("updatedAtStart=" + since + "&orderBy=updatedAt|ASC&limit=100")
+	require.Equal(t, jobs[:2], ids(page), "updated at t0+1: inclusive bound")
+	require.Equal(t, []int64{jobs[2]}, ids(list("status=pending")))
+	require.Contains(t, page["next"], "workspaceIds="+wsID)
+	require.NotContains(t, page["next"], "updatedAtStart")
+
+	b.clock.Advance(10 * time.Second) // 1 and 2 end at t0+11, 3 starts then
+	since = t0.Add(2 * time.Second).Format(time.RFC3339)
+	page = list("updatedAtStart=" + since + "&orderBy=updatedAt|ASC&limit=100")
+	require.Equal(t, jobs, ids(page), "every job changed at t0+11")
+	require.Equal(t, jobs[:2], ids(list("updatedAtStart="+since+"&status=succeeded&orderBy=updatedAt|ASC")))
+	require.Empty(t, ids(list("updatedAtStart="+t0.Add(12*time.Second).Format(time.RFC3339))))
+
+	other := b.c.ok(http.StatusOK, http.MethodGet, "/api/public/v1/jobs?workspaceIds=00000000-0000-4000-8000-000000000000", nil)
+	require.Empty(t, other["data"], "another workspace's jobs")
+	r := b.c.pub(http.MethodGet, "/jobs?workspaceIds=nope", nil)
+	require.Equal(t, http.StatusBadRequest, r.status)
+	r = b.c.pub(http.MethodGet, "/jobs?status=stuck", nil)
+	require.Equal(t, http.StatusBadRequest, r.status)
+	r = b.c.pub(http.MethodGet, "/jobs?limit=101", nil)
+	require.Equal(t, http.StatusBadRequest, r.status)
+}
