@@ -77,8 +77,9 @@ func (e *Emulator) MutateSchema(sourceID string, ops ...SchemaOp) error {
 		}
 	}
 	s.upstream = &schema{streams: streams}
+	e.touchSource(s)
 	e.log.Info("upstream schema changed", zap.String("source_id", sourceID), zap.Int("num_ops", len(ops)))
-	return nil
+	return e.flushLocked()
 }
 
 // applyOp applies op to streams, a copy of the source's list whose elements still
@@ -284,7 +285,8 @@ func (e *Emulator) SetConnectionStatus(connectionID, status, reason string) erro
 		return fmt.Errorf("%w: connection %s", ErrNotFound, connectionID)
 	}
 	c.Status, c.StatusReason = status, reason
-	return nil
+	e.touchConnection(c)
+	return e.flushLocked()
 }
 
 // Reset forgets every source, connection, job, catalog and token and clears the
@@ -294,6 +296,11 @@ func (e *Emulator) Reset() {
 	defs, order := e.st.sourceDefs, e.st.sourceDefOrder
 	e.st = newState(e)
 	e.st.sourceDefs, e.st.sourceDefOrder = defs, order
+	if e.store != nil && e.store.log != nil && e.store.err == nil {
+		if err := e.snapshotLocked(); err != nil {
+			e.log.Error("airbyte emulator: persist state", zap.Error(err))
+		}
+	}
 	e.mu.Unlock()
 	e.auth.expireAll()
 	e.faults.set(Faults{})

@@ -471,8 +471,10 @@ func (e *Emulator) createConnection(r *http.Request) (int, any, error) {
 	if err := e.applyConnectionPatch(c, req, cron); err != nil {
 		return 0, nil, err
 	}
+	c.ord = len(e.st.connOrder)
 	e.st.connections[c.ID] = c
 	e.st.connOrder = append(e.st.connOrder, c.ID)
+	e.touchConnection(c)
 	return http.StatusOK, e.publicConnectionJSON(c), nil
 }
 
@@ -523,6 +525,7 @@ func (e *Emulator) lookupConnection(id string) (*connectionRec, error) {
 	if !ok {
 		return nil, notFound(resConnection, id)
 	}
+	e.touchConnection(c) // a caller may change it
 	return c, nil
 }
 
@@ -606,6 +609,7 @@ func (e *Emulator) patchConnection(r *http.Request) (int, any, error) {
 // deprecateConnection marks c deprecated and cancels its running job. Callers hold e.mu.
 func (e *Emulator) deprecateConnection(c *connectionRec) {
 	c.Status = "deprecated"
+	e.touchConnection(c)
 	if j, ok := e.st.active[c.ID]; ok {
 		e.cancelLocked(j, e.clock.Now())
 	}

@@ -292,6 +292,7 @@ func (e *Emulator) catalogStreamsOf(c *connectionRec) []Stream {
 // connection's catalog, persist breakingChange, disable when breaking or when the
 // preference is `disable` and anything changed. Callers hold e.mu.
 func (e *Emulator) diffAndConditionallyDisable(c *connectionRec, ac *actorCatalog) (CatalogDiff, bool) {
+	e.touchConnection(c)
 	diff := diffCatalogs(e.catalogStreamsOf(c), ac.Streams, c.Catalog)
 	breaking := diff.Breaking()
 	c.BreakingChange = breaking
@@ -316,6 +317,7 @@ func (e *Emulator) disableIfNeeded(c *connectionRec, diff CatalogDiff, breaking 
 // (ConnectionsHandler.postprocessDiscoveredCatalog): diff, flag, disable, and
 // auto-propagate per the connection's preference. Callers hold e.mu.
 func (e *Emulator) postprocessDiscovered(c *connectionRec, ac *actorCatalog) {
+	e.touchConnection(c)
 	if ac.ID == c.SourceCatalogID {
 		return
 	}

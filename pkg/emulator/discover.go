@@ -20,8 +20,9 @@ func (e *Emulator) storeCatalog(sch *schema, at time.Time) *actorCatalog {
 	if id, ok := e.st.catalogByHash[hash]; ok {
 		return e.st.catalogs[id]
 	}
-	c := &actorCatalog{ID: e.newID(), Streams: sch.streams, CreatedAt: at}
+	c := &actorCatalog{ID: e.newID(), Streams: sch.streams, CreatedAt: at, hash: hash}
 	e.st.catalogs[c.ID] = c
+	e.touchCatalog(c)
 	e.st.catalogByHash[hash] = c.ID
 	return c
 }
@@ -32,6 +33,7 @@ func (e *Emulator) freshDiscover(s *sourceRec, at time.Time) *actorCatalog {
 	c := e.storeCatalog(s.upstream, at)
 	s.setCached(s.cacheKey(def), c.ID)
 	s.lastFetch = c.ID
+	e.touchSource(s)
 	return c
 }
 

@@ -109,6 +109,11 @@ type Config struct {
 	// instead of 200 with the unchanged job.
 	CancelTerminalConflict bool
 
+	// DataDir, when set, is the folder the emulator keeps its state in (see
+	// Open): sources, connections, catalogs, upstream schemas, jobs and the id
+	// generator survive a restart on the same folder. Tokens and faults do not.
+	DataDir string
+
 	// APIHost is the base of pagination links, as Airbyte's AIRBYTE_API_HOST (links
 	// are APIHost + "/v1/<resource>?..."). Default: "http://<request Host>/api/public".
 	APIHost string
@@ -181,14 +186,29 @@ type Emulator struct {
 	closeOnce sync.Once
 
 	// mu guards everything below. It is never held while sleeping.
-	mu  sync.Mutex
-	ids *mrand.Rand
-	st  *state
+	mu       sync.Mutex
+	idSource *mrand.ChaCha8
+	ids      *mrand.Rand
+	st       *state
+	// store is the data folder (Config.DataDir), nil when the state is memory only.
+	store *store
 }
 
 // New returns an Emulator seeded with one workspace, one Postgres destination and
-// the Salesforce source definition.
+// the Salesforce source definition, its state in memory. With Config.DataDir it
+// is Open, and panics if the folder cannot be read: use Open there.
 func New(cfg Config) *Emulator {
+	if cfg.DataDir != "" {
+		e, err := Open(cfg)
+		if err != nil {
+			panic(err)
+		}
+		return e
+	}
+	return newEmulator(cfg)
+}
+
+func newEmulator(cfg Config) *Emulator {
 	cfg = cfg.withDefaults()
 	e := &Emulator{
 		cfg:     cfg,
@@ -199,7 +219,8 @@ func New(cfg Config) *Emulator {
 	e.auth = newAuthState(cfg, e.clock)
 	e.faults = newFaultState(cfg.Seed)
 	e.capacity = newCapacity(cfg)
-	e.ids = mrand.New(mrand.NewChaCha8(seedBytes(cfg.Seed)))
+	e.idSource = mrand.NewChaCha8(seedBytes(cfg.Seed))
+	e.ids = mrand.New(e.idSource)
 	e.st = newState(e)
 	return e
 }
@@ -237,8 +258,16 @@ func (e *Emulator) Close() {
 	e.closeOnce.Do(func() { close(e.closing) })
 }
 
+// Stop writes a snapshot of the state to the data folder (Config.DataDir) and
+// closes it; a change after Stop fails. Without a data folder it does nothing.
+func (e *Emulator) Stop() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closeStoreLocked()
+}
+
 // ListenAndServe serves the emulator on addr until ctx is cancelled, then shuts
-// down gracefully (waiting up to 5 s for in-flight requests).
+// down gracefully (waiting up to 5 s for in-flight requests) and Stops.
 func (e *Emulator) ListenAndServe(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -263,7 +292,11 @@ func (e *Emulator) Serve(ctx context.Context, ln net.Listener) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = e.Stop()
 		return fmt.Errorf("emulator: shutdown: %w", err)
+	}
+	if err := e.Stop(); err != nil {
+		return err
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("emulator: serve: %w", err)

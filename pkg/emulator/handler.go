@@ -137,6 +137,11 @@ func (s *statusWriter) WriteHeader(code int) {
 func (e *Emulator) render(h apiFunc, configAPI bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, body, err := h(r)
+		// What the call changed is on disk before it is answered.
+		if perr := e.persist(); perr != nil && err == nil {
+			e.log.Error("airbyte emulator: persist state", zap.Error(perr))
+			err = perr
+		}
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) {

@@ -204,6 +204,7 @@ func (e *Emulator) newJob(c *connectionRec, jobType string) *jobRec {
 	e.st.jobsByConn[c.ID] = append(e.st.jobsByConn[c.ID], j)
 	e.st.active[c.ID] = j
 	e.schedule(j, j.nextAt)
+	e.touchJob(j)
 	return j
 }
 
@@ -271,6 +272,7 @@ func (e *Emulator) advanceJobs(now time.Time) {
 
 // step applies j's transition due at `at`.
 func (e *Emulator) step(j *jobRec, at stamp) {
+	e.touchJob(j)
 	switch j.Status {
 	case jobPending:
 		if e.cfg.JobQueued > 0 {
@@ -305,6 +307,7 @@ func (e *Emulator) ready(j *jobRec, at stamp) {
 		return
 	}
 	j.waiting = true
+	e.touchJob(j)
 	e.st.waitList = append(e.st.waitList, j)
 	e.st.waitingJobs++
 	e.st.maxWaitingJobs = max(e.st.maxWaitingJobs, e.st.waitingJobs)
@@ -312,6 +315,7 @@ func (e *Emulator) ready(j *jobRec, at stamp) {
 
 // run starts j's next attempt at `at` on a free worker.
 func (e *Emulator) run(j *jobRec, at stamp) {
+	e.touchJob(j)
 	e.startAttempt(j, at)
 	if j.Status != jobRunning {
 		return // the pre-sync check cancelled it
@@ -342,6 +346,7 @@ func (e *Emulator) dispatch(at stamp) {
 
 // finish ends j with status at `at`, releasing its wait-list place.
 func (e *Emulator) finish(j *jobRec, status string, at stamp) {
+	e.touchJob(j)
 	j.Status, j.updated = status, at
 	if j.waiting {
 		j.waiting = false
@@ -380,9 +385,11 @@ func (e *Emulator) pruneJobs(connectionID string) {
 		}
 		drop--
 		delete(e.st.jobs, j.ID)
+		e.jobGone(j)
 		e.st.prunedJobs++
 		if j.Status == jobSucceeded && c != nil {
 			c.prunedSuccess = epoch(j.updated.time())
+			e.touchConnection(c)
 		}
 		return true
 	})
@@ -427,6 +434,7 @@ func (e *Emulator) preSyncSchemaCheck(c *connectionRec, at time.Time) {
 	} else {
 		ac = e.freshDiscover(s, at)
 		s.autoBucket, s.autoCatalog = bucket, ac.ID
+		e.touchSource(s)
 	}
 	e.postprocessDiscovered(c, ac)
 }

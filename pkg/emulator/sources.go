@@ -161,6 +161,7 @@ func (e *Emulator) addSource(name, workspaceID string, def *SourceDefinition, cf
 		return nil, err
 	}
 	s := &sourceRec{
+		ord:          len(e.st.sourceOrder),
 		ID:           e.newID(),
 		Name:         name,
 		WorkspaceID:  workspaceID,
@@ -171,6 +172,7 @@ func (e *Emulator) addSource(name, workspaceID string, def *SourceDefinition, cf
 	}
 	e.st.sources[s.ID] = s
 	e.st.sourceOrder = append(e.st.sourceOrder, s.ID)
+	e.touchSource(s)
 	return s, nil
 }
 
@@ -200,6 +202,7 @@ func (e *Emulator) lookupSource(id string, includeDeleted bool) (*sourceRec, err
 	if !ok || (s.Deleted && !includeDeleted) {
 		return nil, notFound(resSource, id)
 	}
+	e.touchSource(s) // a caller may change it
 	return s, nil
 }
 

@@ -231,6 +231,7 @@ type destinationRec struct {
 }
 
 type sourceRec struct {
+	ord                                 int // position in creation order
 	ID, Name, WorkspaceID, DefinitionID string
 	Config                              map[string]any // unmasked, without sourceType
 	CreatedAt                           time.Time
@@ -284,7 +285,11 @@ type actorCatalog struct {
 	ID        string
 	Streams   []Stream
 	CreatedAt time.Time
+	hash      string // the content hash of Streams
 }
+
+// schema returns the catalog's streams as a schema (its hash known).
+func (ac *actorCatalog) schema() *schema { return &schema{streams: ac.Streams, hash: ac.hash} }
 
 // StreamConfig is a stream's configuration in a connection (the Configuration
 // API's AirbyteStreamConfiguration).
@@ -317,6 +322,7 @@ type StreamAndConfig struct {
 }
 
 type connectionRec struct {
+	ord                                            int // position in creation order
 	ID, Name, SourceID, DestinationID, WorkspaceID string
 	Status                                         string // active|inactive|deprecated|locked
 	StatusReason                                   string

@@ -96,6 +96,8 @@ func devCommand(root *cobra.Command) {
     folder's own in the local PostgreSQL database aam (AAM_DEV_DATABASE names another),
     created on first start, so that two data folders never share a registry,
   - the Airbyte API emulator on --emulator-addr, unless AIRBYTE_API_URL points at a real Airbyte,
+    its state (sources, connections, catalogs, jobs) kept under --data-dir/airbyte
+    (EMULATOR_DATA_DIR to put it elsewhere),
   - the credential broker, the onboarding, sync and repair workers, the outbox relay,
   - the schema observer, checking every ACTIVE connection for drift every
     --observer-interval (30s unless OBSERVER_INTERVAL says otherwise),
@@ -107,13 +109,15 @@ SYNC_*, REPAIR_*, OBSERVER_*, GATEWAY_*, CREDENTIALS_*, EMULATOR_*); the flags w
 over them.
 
 A killed and restarted aam dev carries on with what was accepted: requests live in
-JetStream under --data-dir and the registry in PostgreSQL. The data folder is locked
-while the stack runs: a second aam dev on it refuses at once. aam dev --reset empties
-the stack (its registry schema and the folder); make clean runs it.`,
+JetStream under --data-dir, the registry in PostgreSQL and the emulated Airbyte's
+state under --data-dir/airbyte (a job running at the stop is reported by the outcome
+it would have had). The data folder is locked while the stack runs: a second aam dev
+on it refuses at once. aam dev --reset empties the stack (its registry schema and the
+folder); make clean runs it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDev(cmd.Context(), cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dataDir, "data-dir", ".aam-data", "folder for JetStream files and the development secret key")
+	fl.StringVar(&f.dataDir, "data-dir", ".aam-data", "folder for JetStream files, the emulator's state and the development secret key")
 	fl.StringVar(&f.natsAddr, "nats-addr", "127.0.0.1:4222", "NATS client listener")
 	fl.StringVar(&f.gatewayAddr, "gateway-addr", "127.0.0.1:8080", "HTTP gateway listener")
 	fl.StringVar(&f.emulatorAddr, "emulator-addr", "127.0.0.1:8000", "Airbyte emulator listener (unused when AIRBYTE_API_URL is set)")
@@ -304,6 +308,11 @@ func devSettings(environ map[string]string, f devFlags, given func(flag string) 
 	}
 	s.Gateway.Addr = f.gatewayAddr
 	s.Emulator.Addr, s.Emulator.Jobs = f.emulatorAddr, f.emulatorJobs
+	if s.Emulator.DataDir == "" {
+		// The emulated Airbyte keeps its state next to JetStream's, so that a
+		// restart finds the connections the registry knows.
+		s.Emulator.DataDir = filepath.Join(f.dataDir, "airbyte")
+	}
 	if given("observer-interval") {
 		s.Observer.Interval = f.observerEvery
 	}

@@ -9,7 +9,8 @@ import (
 func init() { register(emulatorCommand) }
 
 func emulatorCommand(root *cobra.Command) {
-	root.AddCommand(&cobra.Command{
+	var dataDir string
+	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Serve the Airbyte API emulator alone (EMULATOR_ADDR, default 127.0.0.1:8000)",
 		Long: `aam emulator serves the stateful Airbyte API emulator: the public API under
@@ -18,8 +19,18 @@ func emulatorCommand(root *cobra.Command) {
 AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (aam-local / aam-local-secret),
 EMULATOR_JOBS (realistic or instant), EMULATOR_PUBLIC_API_THREADS (5),
 EMULATOR_CONFIG_API_THREADS (100), EMULATOR_MAX_SYNC_WORKERS (10),
-EMULATOR_QUEUE_LIMIT (0: queue without 429s), EMULATOR_LOG_LEVEL (info).`,
+EMULATOR_QUEUE_LIMIT (0: queue without 429s), EMULATOR_DATA_DIR (none: state in memory),
+EMULATOR_LOG_LEVEL (info).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return role.AirbyteEmulator.Run(cmd.Context(), nil) },
-	})
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var environ map[string]string
+			if cmd.Flags().Changed("data-dir") {
+				environ = processEnv()
+				environ["EMULATOR_DATA_DIR"] = dataDir
+			}
+			return role.AirbyteEmulator.Run(cmd.Context(), environ)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "folder to keep the emulator's state in across restarts (EMULATOR_DATA_DIR)")
+	root.AddCommand(cmd)
 }

@@ -40,6 +40,10 @@ type Config struct {
 	ConfigAPIThreads int `env:"EMULATOR_CONFIG_API_THREADS" envDefault:"100"`
 	MaxSyncWorkers   int `env:"EMULATOR_MAX_SYNC_WORKERS" envDefault:"10"`
 	QueueLimit       int `env:"EMULATOR_QUEUE_LIMIT" envDefault:"0"`
+	// DataDir, when set, is the folder the emulator keeps its state in, so
+	// that a restart carries on with the same sources, connections and jobs
+	// (EMULATOR_DATA_DIR, default none: the state lives in memory).
+	DataDir string `env:"EMULATOR_DATA_DIR"`
 	// LogLevel is debug (every request), info, warn or error
 	// (EMULATOR_LOG_LEVEL, default info).
 	LogLevel string `env:"EMULATOR_LOG_LEVEL" envDefault:"info"`
@@ -76,6 +80,7 @@ func (c Config) Emulator(log *zap.Logger) emulator.Config {
 	// due, so they never wait for a worker, but calls still share the pools.
 	ecfg.PublicAPIThreads, ecfg.ConfigAPIThreads = c.PublicAPIThreads, c.ConfigAPIThreads
 	ecfg.MaxSyncWorkers, ecfg.QueueLimit = c.MaxSyncWorkers, c.QueueLimit
+	ecfg.DataDir = c.DataDir
 	return ecfg
 }
 
@@ -85,11 +90,16 @@ func New(c Config, log *zap.Logger) (*emulator.Emulator, net.Listener, error) {
 	if err := c.Validate(); err != nil {
 		return nil, nil, err
 	}
+	emu, err := emulator.Open(c.Emulator(log))
+	if err != nil {
+		return nil, nil, fmt.Errorf("EMULATOR_DATA_DIR: %w", err)
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
+		_ = emu.Stop()
 		return nil, nil, fmt.Errorf("emulator: listen %s: %w", c.Addr, err)
 	}
-	return emulator.New(c.Emulator(log)), ln, nil
+	return emu, ln, nil
 }
 
 // Run serves the emulator cfg describes, logging at cfg.LogLevel, until
