@@ -480,6 +480,7 @@ func (e *Emulator) createConnection(r *http.Request) (int, any, error) {
 
 // applyConnectionPatch applies the scalar fields of a public create/patch.
 func (e *Emulator) applyConnectionPatch(c *connectionRec, req connectionRequest, cron string) error {
+	e.touchConnection(c)
 	setIfSent(&c.Name, req.Name)
 	if req.Schedule != nil {
 		switch req.Schedule.ScheduleType {
@@ -525,7 +526,6 @@ func (e *Emulator) lookupConnection(id string) (*connectionRec, error) {
 	if !ok {
 		return nil, notFound(resConnection, id)
 	}
-	e.touchConnection(c) // a caller may change it
 	return c, nil
 }
 
@@ -731,6 +731,7 @@ func (e *Emulator) configUpdateConnection(r *http.Request) (int, any, error) {
 	if c.Status == "locked" {
 		return 0, nil, &apiError{kind: probLocked, message: "Connection is locked and cannot be modified.", configStatus: 409}
 	}
+	e.touchConnection(c)
 	if req.SyncCatalog != nil {
 		var catalog []catalogStream
 		for i := range req.SyncCatalog.Streams {

@@ -70,6 +70,16 @@
 // DefaultConfig has Airbyte's defaults (5, 100, 10); the zero Config bounds
 // nothing. Injected faults act in front of the pools.
 //
+// # Durable state
+//
+// Open with Config.DataDir keeps the state in that folder: each call's changes
+// are appended to a checksummed log before it is answered, and compacted into a
+// snapshot written to a temporary file and renamed; a torn or corrupt log line
+// ends the replay there. A restarted emulator carries on with the same sources,
+// connections, catalogs, schemas, jobs and ids; jobs are advanced from their
+// timelines, so one running at the stop ends as it would have. Stop (called by
+// Serve at its end) writes a final snapshot.
+//
 // # Test and demo controls
 //
 // Under /_emulator (no authentication), and as methods on *Emulator:

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -314,7 +315,7 @@ func (e *Emulator) dirtyRecords() []record {
 	for j := range st.jobs {
 		jobs = append(jobs, j)
 	}
-	slices.SortFunc(jobs, func(a, b *jobRec) int { return int(a.ID - b.ID) })
+	slices.SortFunc(jobs, func(a, b *jobRec) int { return cmp.Compare(a.ID, b.ID) })
 	for _, j := range jobs {
 		out = append(out, record{Kind: recJob, Job: jobFileOf(j)})
 	}
@@ -769,14 +770,33 @@ func (ld *loader) finish() error {
 				return fmt.Errorf("emulator: restore the id generator: %w", err)
 			}
 		}
-		for _, id := range m.WaitList {
-			if j, ok := st.jobs[id]; ok && !terminal(j.Status) {
-				j.waiting = true
-				st.waitList = append(st.waitList, j)
-				st.waitingJobs++
-			}
-		}
 	}
+	// The wait list: the jobs that say they wait, in the order the counters
+	// last recorded, any others (a crash between the two) after them.
+	var order []int64
+	if ld.meta != nil {
+		order = ld.meta.WaitList
+	}
+	addWaiting := func(id int64) {
+		j, ok := st.jobs[id]
+		if !ok || j.waiting || terminal(j.Status) || !ld.jobs[id].Waiting {
+			return
+		}
+		j.waiting = true
+		st.waitList = append(st.waitList, j)
+		st.waitingJobs++
+	}
+	for _, id := range order {
+		addWaiting(id)
+	}
+	var latest stamp
+	for _, id := range ids {
+		addWaiting(id)
+		latest = max(latest, st.jobs[id].updated)
+	}
+	// A worker left free with jobs waiting (a crash between a job's end and the
+	// next one's start) goes to them from the last known transition.
+	e.dispatch(latest)
 	if n := len(ids); n > 0 {
 		st.nextJobID = max(st.nextJobID, ids[n-1]+1)
 	}
