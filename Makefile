@@ -65,9 +65,16 @@ bench: ## load-test the whole pipeline (aam bench) and print throughput, latency
 	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aam ./services/aam
 	$(BIN)/aam bench $(ARGS)
 
+# FUZZTIME is how long each fuzz target runs: a duration (60s) or a count
+# of executions (1000000x, the default).
+FUZZTIME ?= 1000000x
+
 .PHONY: fuzz
-fuzz: ## fuzz the CloudEvents decoder for 60 s
-	cd events && $(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s .
+fuzz: ## fuzz every request decoder (CloudEvents codec, worker runtime, gateway JSON and CloudEvents HTTP), FUZZTIME each
+	cd events && $(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) .
+	cd pkg && $(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./bus
+	cd services && $(GO) test -run '^$$' -fuzz '^FuzzJSONRequest$$' -fuzztime $(FUZZTIME) ./internal/gateway
+	cd services && $(GO) test -run '^$$' -fuzz '^FuzzCloudEventsHTTP$$' -fuzztime $(FUZZTIME) ./internal/gateway
 
 .PHONY: images
 images: ## build the container image (needs a Docker engine)
