@@ -39,3 +39,20 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.ErrorContains(t, err, "SYNC_CONCURRENCY: -1 is negative")
 	require.ErrorContains(t, err, "SYNC_HANDLER_TIMEOUT: -1s is negative")
 }
+
+func TestConfigFollowWindowAndWorkspace(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.ParseFrom[Config](map[string]string{})
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Minute, cfg.FollowWindow)
+	require.Empty(t, cfg.WorkspaceID, "job lists ask for every workspace")
+
+	cfg, err = config.ParseFrom[Config](map[string]string{"SYNC_FOLLOW_WINDOW": "3m",
+		"AIRBYTE_WORKSPACE_ID": "744cc0ed-7f05-4949-9e60-2a814f90c035"})
+	require.NoError(t, err)
+	require.Equal(t, 3*time.Minute, cfg.FollowWindow)
+	require.Equal(t, "744cc0ed-7f05-4949-9e60-2a814f90c035", cfg.WorkspaceID)
+
+	_, err = config.ParseFrom[Config](map[string]string{"SYNC_FOLLOW_WINDOW": "-1s"})
+	require.ErrorContains(t, err, "SYNC_FOLLOW_WINDOW")
+}
