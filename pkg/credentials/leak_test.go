@@ -11,27 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aam-mesh/aam/pkg/bustest"
+	"github.com/aam-mesh/aam/pkg/observability/logtest"
 )
-
-// logBytes renders the observed log lines as the production JSON encoder
-// writes them.
-func logBytes(t *testing.T, logs *observer.ObservedLogs) []byte {
-	t.Helper()
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	var out bytes.Buffer
-	for _, e := range logs.All() {
-		b, err := enc.EncodeEntry(e.Entry, e.Context)
-		require.NoError(t, err)
-		out.Write(b.Bytes())
-		b.Free()
-	}
-	return out.Bytes()
-}
 
 // TestNoSecretLeaks drives every endpoint, successful and failing, and
 // looks for the plaintext secrets in the broker's log (at debug level),
@@ -40,8 +23,7 @@ func logBytes(t *testing.T, logs *observer.ObservedLogs) []byte {
 // error the client returned, and in every row of the database.
 func TestNoSecretLeaks(t *testing.T) {
 	t.Parallel()
-	core, logs := observer.New(zapcore.DebugLevel)
-	logger := zap.New(core)
+	logger, logs := logtest.New(t)
 
 	sb := setupStore(t)
 	ns := bustest.NewServer(t)
@@ -199,7 +181,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	for _, err := range errs {
 		errText.WriteString(err.Error() + "\n")
 	}
-	logged := logBytes(t, logs)
+	logged := logs.JSON()
 	require.Contains(t, string(logged), "salesforce-prod")
 	require.Contains(t, string(logged), sb.store.KeyID())
 	require.Contains(t, string(logged), "credential request rejected")

@@ -14,13 +14,12 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/pkg/credentials"
 	"github.com/aam-mesh/aam/pkg/dbtest"
+	"github.com/aam-mesh/aam/pkg/observability/logtest"
 	"github.com/aam-mesh/aam/pkg/registry"
 )
 
@@ -90,21 +89,6 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-// logText renders the observed log lines as the production JSON encoder
-// writes them.
-func logText(t *testing.T, logs *observer.ObservedLogs) string {
-	t.Helper()
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	var out strings.Builder
-	for _, e := range logs.All() {
-		b, err := enc.EncodeEntry(e.Entry, e.Context)
-		require.NoError(t, err)
-		out.Write(b.Bytes())
-		b.Free()
-	}
-	return out.String()
-}
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -138,8 +122,7 @@ func TestRun(t *testing.T) {
 		"SALESFORCE_CLIENT_ID": "cid", "SALESFORCE_CLIENT_SECRET": testSecret, "SALESFORCE_REFRESH_TOKEN": testToken,
 	})
 	require.NoError(t, err)
-	core, logs := observer.New(zapcore.DebugLevel)
-	log := zap.New(core)
+	log, logs := logtest.New(t)
 
 	start := func() (context.CancelFunc, chan error) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -199,7 +182,7 @@ func TestRun(t *testing.T) {
 	require.Equal(t, 1, got.Version)
 	stopped(cancel, errc)
 
-	out := logText(t, logs)
+	out := string(logs.JSON())
 	require.Contains(t, out, "salesforce credential imported from the environment")
 	require.Contains(t, out, `"outcome":"unchanged"`)
 	require.NotContains(t, out, testSecret)
