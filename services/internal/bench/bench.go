@@ -48,6 +48,13 @@ type Config struct {
 	// with OnboardLatency added by the emulator to every Airbyte call.
 	Onboardings    int
 	OnboardLatency time.Duration
+	// SeedClients concurrent HTTP clients call the gateway's seed route
+	// POST /connections/{id}/sync over SeedConnections connections for
+	// SyncDuration, each waiting for its answer (0: not run).
+	SeedClients     int
+	SeedConnections int
+	// Realistic is the realistic scenario (RunRealistic).
+	Realistic RealisticConfig
 	// CPUProfile, when set, receives a CPU profile of aam dev taken during
 	// the max-throughput sync phase.
 	CPUProfile string
@@ -86,65 +93,109 @@ type Report struct {
 	PeakRSSMiB float64  `json:"peak_rss_mib"`
 }
 
-// Run runs the benchmark.
-func Run(ctx context.Context, cfg Config) (*Report, error) {
-	out := cfg.Out
+// dev is one aam dev process started by the benchmark, with a NATS driver
+// connected to it.
+type dev struct {
+	cmd  *exec.Cmd
+	pid  int
+	logs *bytes.Buffer
+	dir  string
+	nc   *nats.Conn
+	d    *driver
+
+	natsAddr, emuAddr, httpAddr, gwAddr string
+}
+
+// startDev starts aam dev on a fresh registry with the emulator's jobs
+// (instant or realistic) and extra environment, and waits until it is ready.
+func startDev(ctx context.Context, cfg Config, jobs string, env []string) (*dev, error) {
 	dir, err := os.MkdirTemp("", "aam-bench-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	p := &dev{dir: dir, logs: &bytes.Buffer{}}
 	ports, err := freePorts(4)
 	if err != nil {
+		p.close()
 		return nil, err
 	}
-	natsAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	emuAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
-	gwAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
+	p.natsAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	p.emuAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
+	p.httpAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	p.gwAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
 
 	// A fresh registry: the benchmark's database is emptied first.
 	if err := resetDatabase(ctx, cfg.DatabaseURL); err != nil {
+		p.close()
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, cfg.Binary, "dev", "--data-dir", filepath.Join(dir, "data"),
-		"--nats-addr", natsAddr, "--emulator-addr", emuAddr, "--http-addr", httpAddr, "--gateway-addr", gwAddr,
-		"--emulator-jobs", "instant", "--pprof",
+		"--nats-addr", p.natsAddr, "--emulator-addr", p.emuAddr, "--http-addr", p.httpAddr, "--gateway-addr", p.gwAddr,
+		"--emulator-jobs", jobs, "--pprof",
 		// The schema observer runs at its production interval, not at aam
 		// dev's demonstration one: the benchmark measures the request path.
 		"--observer-interval", "15m")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "LOG_LEVEL=warn", "LOG_FORMAT=json")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = append(append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL, "LOG_LEVEL=warn", "LOG_FORMAT=json"), env...)
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 20 * time.Second
 	if err := cmd.Start(); err != nil {
+		p.close()
 		return nil, err
 	}
-	pid := cmd.Process.Pid
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	fmt.Fprintf(out, "aam dev started (pid %d), waiting for readiness\n", pid)
-	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", 60*time.Second); err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, tail(logs.String(), 40))
+	p.cmd, p.pid = cmd, cmd.Process.Pid
+	fmt.Fprintf(cfg.Out, "aam dev started (pid %d, %s jobs), waiting for readiness\n", p.pid, jobs)
+	if err := waitReady(ctx, "http://"+p.httpAddr+"/readyz", 60*time.Second); err != nil {
+		p.close()
+		return nil, fmt.Errorf("%w\n%s", err, tail(p.logs.String(), 40))
 	}
+	p.nc, err = nats.Connect("nats://"+p.natsAddr, nats.MaxReconnects(-1))
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	js, err := jetstream.New(p.nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.d = newDriver(p.nc, js)
+	if err := p.d.listen(); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
 
-	nc, err := nats.Connect("nats://"+natsAddr, nats.MaxReconnects(-1))
+// close stops aam dev and removes its folder.
+func (p *dev) close() {
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	if p.cmd != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	}
+	_ = os.RemoveAll(p.dir)
+}
+
+// errorLogs reports what aam dev logged at error level, if anything.
+func (p *dev) errorLogs(out io.Writer) {
+	if strings.Contains(p.logs.String(), `"level":"error"`) {
+		fmt.Fprintf(out, "note: aam dev logged errors:\n%s\n", tail(grepLines(p.logs.String(), `"level":"error"`), 10))
+	}
+}
+
+// Run runs the benchmark's instant scenario.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	out := cfg.Out
+	p, err := startDev(ctx, cfg, "instant", nil)
 	if err != nil {
 		return nil, err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		return nil, err
-	}
-	d := newDriver(nc, js)
-	if err := d.listen(); err != nil {
-		return nil, err
-	}
+	defer p.close()
+	pid, d, httpAddr, emuAddr := p.pid, p.d, p.httpAddr, p.emuAddr
 
 	rep := &Report{}
 	// 0. Connections to sync.
@@ -191,7 +242,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	res.Phase = fmt.Sprintf("sync, paced at %d/s", cfg.SyncRate)
 	rep.Results = append(rep.Results, res)
 
-	// 3. Concurrent onboardings with Airbyte latency.
+	// 3. The gateway's seed sync route, as the prototype served it: clients
+	// that each wait for the answer.
+	if cfg.SeedClients > 0 {
+		fmt.Fprintf(out, "gateway POST /connections/{id}/sync: %d clients over %d connections for %s\n",
+			cfg.SeedClients, min(cfg.SeedConnections, len(conns)), cfg.SyncDuration)
+		cpu0 = sampleCPU(pid)
+		res = seedRoute(ctx, "http://"+p.gwAddr, conns[:min(cfg.SeedConnections, len(conns))], cfg.SeedClients, cfg.SyncDuration)
+		res.CPU = sampleCPU(pid).since(cpu0)
+		res.Phase = fmt.Sprintf("gateway seed sync route, %d clients", cfg.SeedClients)
+		rep.Results = append(rep.Results, res)
+	}
+
+	// 4. Concurrent onboardings with Airbyte latency.
 	fmt.Fprintf(out, "%d concurrent onboardings with %s per Airbyte call\n", cfg.Onboardings, cfg.OnboardLatency)
 	if err := setLatency("http://"+emuAddr, cfg.OnboardLatency); err != nil {
 		return nil, err
@@ -211,9 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			fmt.Fprintf(out, "heap profile: %v\n", err)
 		}
 	}
-	if strings.Contains(logs.String(), `"level":"error"`) {
-		fmt.Fprintf(out, "note: aam dev logged errors:\n%s\n", tail(grepLines(logs.String(), `"level":"error"`), 10))
-	}
+	p.errorLogs(out)
 	return rep, nil
 }
 
@@ -224,6 +285,10 @@ type driver struct {
 
 	mu      sync.Mutex
 	waiting map[string]*pending
+	// finished holds answered requests, to count a second terminal fact
+	// for one of them in dupes.
+	finished map[string]*pending
+	dupes    int
 }
 
 type pending struct {
@@ -240,7 +305,7 @@ type fact struct {
 }
 
 func newDriver(nc *nats.Conn, js jetstream.JetStream) *driver {
-	return &driver{nc: nc, js: js, waiting: map[string]*pending{}}
+	return &driver{nc: nc, js: js, waiting: map[string]*pending{}, finished: map[string]*pending{}}
 }
 
 func (d *driver) listen() error {
@@ -253,7 +318,11 @@ func (d *driver) listen() error {
 		p := d.waiting[id]
 		if p != nil && p.terminal[typ] {
 			delete(d.waiting, id)
+			d.finished[id] = p
 		} else {
+			if f := d.finished[id]; f != nil && f.terminal[typ] {
+				d.dupes++
+			}
 			p = nil
 		}
 		d.mu.Unlock()

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -15,18 +16,39 @@ func init() { register(benchCommand) }
 
 func benchCommand(root *cobra.Command) {
 	cfg := bench.Config{}
-	var jsonOut string
+	var jsonOut, scenario string
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Load-test the whole pipeline against a fresh aam dev and report throughput, latency and peak RSS",
-		Long: `aam bench starts this binary as "aam dev" (instant emulator jobs, its own ports and data
-folder, the registry at BENCH_DATABASE_URL, by default the local aam_bench database, emptied
-first), then:
+		Short: "Load-test the whole pipeline against a fresh aam dev and report throughput, latency, Airbyte calls and peak RSS",
+		Long: `aam bench starts this binary as "aam dev" (its own ports and data folder, the registry at
+BENCH_DATABASE_URL, by default the local aam_bench database, emptied first) and runs two
+scenarios (--scenario realistic, instant or both, the default).
+
+realistic: the emulator with Airbyte's capacity model (--public-threads public API threads,
+--config-threads Configuration API threads, --sync-workers jobs running at once, realistic job
+timings: 1 s pending, 3 s running, 2 s per uncached discover) and AAM's bound on calls in flight
+set to the public pool's size:
+
+  1. onboards --real-connections connections at once,
+  2. sends --real-requests sync requests at once, round-robin over them,
+  3. starts another aam dev whose bound (--overload-bound) is above the emulator's public pool
+     (--overload-threads), the emulator answering 429 once --overload-queue calls wait, and
+     runs --overload-connections onboardings and --overload-requests sync requests there.
+
+It prints wall time, the floor the emulator's capacity allows for the same work (syncs:
+pending + ceil(jobs / sync workers) x running; onboarding: the busiest pool's busy time
+divided by its threads) and the ratio, Airbyte calls per request and per job by endpoint, the
+high-water mark of calls in flight in the emulator, 429 answers, request→completion p50/p99,
+the peak RSS of aam dev, and which targets are met.
+
+instant: the emulator's jobs instant and no capacity bound:
 
   1. onboards --connections connections,
   2. sends sync requests as fast as the stack takes them for --duration,
   3. sends sync requests at --rate per second for --duration (latency),
-  4. sends --onboardings onboard requests at once with --onboard-latency added by the emulator
+  4. calls the gateway's seed route POST /connections/{id}/sync from --seed-clients clients
+     over --seed-connections connections for --duration, each waiting for its answer,
+  5. sends --onboardings onboard requests at once with --onboard-latency added by the emulator
      to every Airbyte call,
 
 and prints throughput, request→completion latency percentiles (publish to completion fact)
@@ -40,13 +62,30 @@ database of its own (the default is the local aam_bench database).`,
 			cfg.Binary = exe
 			cfg.Out = cmd.ErrOrStderr()
 			cfg.DatabaseURL = cmp.Or(os.Getenv("BENCH_DATABASE_URL"), "postgres://aam:aam@127.0.0.1:5432/aam_bench?sslmode=disable")
-			rep, err := bench.Run(cmd.Context(), cfg)
-			if err != nil {
-				return err
+			if scenario != "both" && scenario != "realistic" && scenario != "instant" {
+				return fmt.Errorf("--scenario: %q is not realistic, instant or both", scenario)
 			}
-			rep.Print(cmd.OutOrStdout())
+			all := map[string]any{}
+			if scenario != "instant" {
+				rep, err := bench.RunRealistic(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				rep.Print(cmd.OutOrStdout())
+				all["realistic"] = rep
+			}
+			if scenario != "realistic" {
+				rep, err := bench.Run(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "\ninstant scenario: emulator jobs instant, no capacity bound, %d connections\n", cfg.Connections)
+				rep.Print(cmd.OutOrStdout())
+				all["instant"] = rep
+			}
 			if jsonOut != "" {
-				if err := os.WriteFile(jsonOut, rep.JSON(), 0o644); err != nil {
+				b, _ := json.MarshalIndent(all, "", "  ")
+				if err := os.WriteFile(jsonOut, b, 0o644); err != nil {
 					return fmt.Errorf("--json: %w", err)
 				}
 			}
@@ -54,6 +93,20 @@ database of its own (the default is the local aam_bench database).`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&scenario, "scenario", "both", "realistic, instant or both")
+	rc := &cfg.Realistic
+	f.IntVar(&rc.Connections, "real-connections", 1000, "realistic: connections onboarded at once")
+	f.IntVar(&rc.Requests, "real-requests", 20000, "realistic: sync requests sent at once over them")
+	f.IntVar(&rc.PublicThreads, "public-threads", 50, "realistic: the emulator's public API threads, and AAM's bound on calls in flight")
+	f.IntVar(&rc.ConfigThreads, "config-threads", 100, "realistic: the emulator's Configuration API threads, and AAM's bound there")
+	f.IntVar(&rc.SyncWorkers, "sync-workers", 100, "realistic: jobs the emulator runs at once (MAX_SYNC_WORKERS)")
+	f.IntVar(&rc.OverloadConnections, "overload-connections", 50, "overload run: onboardings (0: no overload run)")
+	f.IntVar(&rc.OverloadRequests, "overload-requests", 2000, "overload run: sync requests")
+	f.IntVar(&rc.OverloadThreads, "overload-threads", 5, "overload run: the emulator's public API threads")
+	f.IntVar(&rc.OverloadQueue, "overload-queue", 2, "overload run: waiting calls beyond which the emulator answers 429")
+	f.IntVar(&rc.OverloadBound, "overload-bound", 16, "overload run: AAM's bound on calls in flight")
+	f.IntVar(&cfg.SeedClients, "seed-clients", 32, "instant: concurrent clients of the gateway's seed sync route (0: not run)")
+	f.IntVar(&cfg.SeedConnections, "seed-connections", 50, "instant: connections the seed route's clients spread over")
 	f.IntVar(&cfg.Connections, "connections", 200, "connections onboarded for the sync phases")
 	f.DurationVar(&cfg.SyncDuration, "duration", 15*time.Second, "length of each sync phase")
 	f.IntVar(&cfg.SyncRate, "rate", 1000, "paced sync rate of the latency phase (requests/s)")
