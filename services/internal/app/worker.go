@@ -1,6 +1,8 @@
 package app
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,23 +36,50 @@ func CheckWorker(name string, deps *Deps, ab *airbyte.Client, cfg config.Validat
 	return log.Named(name), nil
 }
 
-// ConsumerSettings are the settings of a worker's durable consumer, from
-// its configuration.
-type ConsumerSettings struct {
-	Concurrency int
-	// Timeout bounds one delivery's work.
-	Timeout    time.Duration
-	Redelivery bus.Redelivery
+// Delivery is the part of every worker's configuration that tunes its
+// durable consumer: how many requests it handles at once and how JetStream
+// redelivers them. A worker embeds it with its prefix,
+//
+//	type Config struct {
+//		// REPAIR_CONCURRENCY, REPAIR_MAX_DELIVER, REPAIR_ACK_WAIT
+//		app.Delivery `envPrefix:"REPAIR_"`
+//	}
+//
+// gives it its own default concurrency in SetDefaults and checks it with
+// Validate("REPAIR_").
+type Delivery struct {
+	// Concurrency bounds the requests one process handles at once
+	// (<PREFIX>CONCURRENCY; the default is the worker's).
+	Concurrency int `env:"CONCURRENCY"`
+	bus.Redelivery
+}
+
+// SetDefaults gives a zero Concurrency the worker's default concurrency and
+// the redelivery settings theirs.
+func (d *Delivery) SetDefaults(concurrency int) {
+	d.Concurrency = cmp.Or(d.Concurrency, concurrency)
+	d.Redelivery.SetDefaults()
+}
+
+// Validate reports every invalid setting by its variable name: prefix
+// followed by CONCURRENCY, MAX_DELIVER or ACK_WAIT.
+func (d Delivery) Validate(prefix string) error {
+	var errs []error
+	if d.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("%sCONCURRENCY: %d is negative", prefix, d.Concurrency))
+	}
+	return errors.Join(append(errs, d.Redelivery.Validate(prefix))...)
 }
 
 // RequestRoute is the route of a worker's durable consumer of the requests
 // of type typ, on the subject the event catalog gives that type: handled by
-// handle, failed by fail, with the consumer's settings s. An unknown type
-// leaves the route without a subject, which bus.Serve refuses.
-func RequestRoute[T any](consumer, typ string, handle bus.Handler[T], fail bus.FailFunc[T], s ConsumerSettings) bus.Route[T] {
-	d, _ := events.Lookup(typ)
+// handle, failed by fail, tuned by d, each delivery's work bounded by
+// timeout. An unknown type leaves the route without a subject, which
+// bus.Serve refuses.
+func RequestRoute[T any](consumer, typ string, handle bus.Handler[T], fail bus.FailFunc[T], d Delivery, timeout time.Duration) bus.Route[T] {
+	desc, _ := events.Lookup(typ)
 	return bus.WithRedelivery(bus.Route[T]{
-		Consumer: consumer, Subject: d.Subject, Type: typ, Handle: handle, Fail: fail,
-		Concurrency: s.Concurrency, Timeout: s.Timeout,
-	}, s.Redelivery)
+		Consumer: consumer, Subject: desc.Subject, Type: typ, Handle: handle, Fail: fail,
+		Concurrency: d.Concurrency, Timeout: timeout,
+	}, d.Redelivery)
 }

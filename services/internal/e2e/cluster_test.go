@@ -20,6 +20,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/credentials"
 	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/onboarding"
 	"github.com/aam-mesh/aam/services/internal/syncer"
 	"github.com/aam-mesh/aam/services/internal/testenv"
@@ -103,14 +104,14 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 	od.ConsumerHeartbeat = 500 * time.Millisecond
 	ob, err := onboarding.New(od, env.Airbyte, credentials.NewClient(onc, credentials.ClientOptions{}), onboarding.Config{
 		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
-		Redelivery: bus.Redelivery{AckWait: 2 * time.Second, Backoff: func(uint64) time.Duration { return 50 * time.Millisecond }}})
+		Delivery: app.Delivery{Redelivery: bus.Redelivery{AckWait: 2 * time.Second, Backoff: func(uint64) time.Duration { return 50 * time.Millisecond }}}})
 	require.NoError(t, err)
 	snc, sjs := connectCluster(t, c, "aam-e2e-sync")
 	sd := env.NewDeps("sync", snc, sjs)
 	sd.ConsumerHeartbeat = 500 * time.Millisecond
 	// A delivery the leaving consumer leader had in flight comes back
 	// after AckWait.
-	sy, err := syncer.New(sd, env.Airbyte, syncer.Config{Redelivery: bus.Redelivery{AckWait: 2 * time.Second},
+	sy, err := syncer.New(sd, env.Airbyte, syncer.Config{Delivery: app.Delivery{Redelivery: bus.Redelivery{AckWait: 2 * time.Second}},
 		PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond, HandlerTimeout: 10 * time.Second})
 	require.NoError(t, err)
 	env.Go(ob.Run)

@@ -21,6 +21,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/schemas"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/onboarding"
 	"github.com/aam-mesh/aam/services/internal/repair"
 	"github.com/aam-mesh/aam/services/internal/syncer"
@@ -72,12 +73,12 @@ func newMeshWith(t *testing.T, o meshOptions) *mesh {
 	}
 	ob, err := onboarding.New(env.Deps, env.Airbyte, m.broker.Client, onboarding.Config{
 		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
-		Redelivery: redelivery})
+		Delivery: app.Delivery{Redelivery: redelivery}})
 	require.NoError(t, err)
-	sy, err := syncer.New(env.Deps, env.Airbyte, syncer.Config{Redelivery: syncRedelivery,
+	sy, err := syncer.New(env.Deps, env.Airbyte, syncer.Config{Delivery: app.Delivery{Redelivery: syncRedelivery},
 		PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
-	rp, err := repair.New(env.Deps, env.Airbyte, repair.Config{Redelivery: redelivery})
+	rp, err := repair.New(env.Deps, env.Airbyte, repair.Config{Delivery: app.Delivery{Redelivery: redelivery}})
 	require.NoError(t, err)
 	env.Go(ob.Run)
 	env.Go(sy.Run)

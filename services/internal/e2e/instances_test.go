@@ -41,12 +41,12 @@ func startInstance(t *testing.T, env *testenv.Env, name string) *app.Deps {
 	// Small pulls, so that the instances share the requests.
 	ob, err := onboarding.New(d, ab, credentials.NewClient(nc, credentials.ClientOptions{}), onboarding.Config{
 		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
-		Concurrency: 2, Redelivery: bus.Redelivery{Backoff: fast}})
+		Delivery: app.Delivery{Concurrency: 2, Redelivery: bus.Redelivery{Backoff: fast}}})
 	require.NoError(t, err)
-	sy, err := syncer.New(d, ab, syncer.Config{Concurrency: 2, HandlerTimeout: 10 * time.Second,
+	sy, err := syncer.New(d, ab, syncer.Config{Delivery: app.Delivery{Concurrency: 2}, HandlerTimeout: 10 * time.Second,
 		PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
-	rp, err := repair.New(d, ab, repair.Config{Concurrency: 1, Redelivery: bus.Redelivery{Backoff: fast}, BusyRetry: 50 * time.Millisecond})
+	rp, err := repair.New(d, ab, repair.Config{Delivery: app.Delivery{Concurrency: 1, Redelivery: bus.Redelivery{Backoff: fast}}, BusyRetry: 50 * time.Millisecond})
 	require.NoError(t, err)
 	relay := outbox.NewRelay(d.Store, js, outbox.RelayConfig{PollInterval: 10 * time.Millisecond, Logger: d.Log,
 		Registerer: d.Metrics})

@@ -132,13 +132,13 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	ob := startRole(t, env, "onboarding", abCfg)
 	ow, err := onboarding.New(ob.deps, ob.ab, broker.Client, onboarding.Config{
 		WorkspaceID: env.Emulator.WorkspaceID(), DestinationID: env.Emulator.DestinationID(),
-		Redelivery: bus.Redelivery{MaxDeliver: 100, Backoff: fast}})
+		Delivery: app.Delivery{Redelivery: bus.Redelivery{MaxDeliver: 100, Backoff: fast}}})
 	require.NoError(t, err)
 	sy := startRole(t, env, "sync", abCfg)
 	sw, err := syncer.New(sy.deps, sy.ab, syncer.Config{PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
 	rp := startRole(t, env, "repair", abCfg)
-	rw, err := repair.New(rp.deps, rp.ab, repair.Config{Redelivery: bus.Redelivery{Backoff: fast}})
+	rw, err := repair.New(rp.deps, rp.ab, repair.Config{Delivery: app.Delivery{Redelivery: bus.Redelivery{Backoff: fast}}})
 	require.NoError(t, err)
 	env.Go(ow.Run)
 	env.Go(sw.Run)

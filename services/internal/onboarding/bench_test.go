@@ -10,6 +10,7 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/emulator"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -45,7 +46,7 @@ func runOnboardings(b *testing.B, n int, latency time.Duration, concurrency int)
 
 	deps, ab := env.QuietWorkerDeps()
 	w, err := New(deps, ab, broker.Client, Config{WorkspaceID: env.Emulator.WorkspaceID(),
-		DestinationID: env.Emulator.DestinationID(), Concurrency: concurrency})
+		DestinationID: env.Emulator.DestinationID(), Delivery: app.Delivery{Concurrency: concurrency}})
 	require.NoError(b, err)
 	env.Go(w.Run)
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/config"
+	"github.com/aam-mesh/aam/services/internal/app"
 )
 
 // Defaults of Config.
@@ -31,14 +32,12 @@ type Config struct {
 	// DestinationID is the Airbyte destination of new connections unless
 	// the request names one (AIRBYTE_DESTINATION_ID, required).
 	DestinationID string `env:"AIRBYTE_DESTINATION_ID,required,notEmpty"`
-	// Concurrency bounds the onboardings one process runs at once
-	// (ONBOARDING_CONCURRENCY, default 128). Onboarding waits on Airbyte
-	// most of the time, so it can be high.
-	Concurrency int `env:"ONBOARDING_CONCURRENCY"`
-	// Redelivery is ONBOARDING_MAX_DELIVER (default 8), ONBOARDING_ACK_WAIT
-	// (default 30s: a killed worker's request comes back after it) and the
-	// redelivery backoff.
-	bus.Redelivery `envPrefix:"ONBOARDING_"`
+	// Delivery is ONBOARDING_CONCURRENCY, the onboardings one process runs
+	// at once (default 128: onboarding waits on Airbyte most of the time, so
+	// it can be high), ONBOARDING_MAX_DELIVER (default 8),
+	// ONBOARDING_ACK_WAIT (default 30s: a killed worker's request comes back
+	// after it) and the redelivery backoff.
+	app.Delivery `envPrefix:"ONBOARDING_"`
 	// Timeout bounds one delivery's work; a Salesforce discover can take
 	// minutes (ONBOARDING_TIMEOUT, default 15m).
 	Timeout time.Duration `env:"ONBOARDING_TIMEOUT"`
@@ -52,14 +51,13 @@ type Config struct {
 
 // SetDefaults gives every zero field its default.
 func (c *Config) SetDefaults() {
-	c.Redelivery.SetDefaults()
-	config.FillZero(c, Config{Concurrency: DefaultConcurrency, Timeout: DefaultTimeout,
-		DefinitionCacheTTL: DefaultDefinitionCacheTTL, CredentialsTimeout: DefaultCredentialsTimeout})
+	c.Delivery.SetDefaults(DefaultConcurrency)
+	config.FillZero(c, Config{Timeout: DefaultTimeout, DefinitionCacheTTL: DefaultDefinitionCacheTTL, CredentialsTimeout: DefaultCredentialsTimeout})
 }
 
 // Validate reports every invalid setting by its variable name.
 func (c Config) Validate() error {
-	errs := []error{config.NonNegative(c), c.Redelivery.Validate("ONBOARDING_")}
+	errs := []error{config.NonNegative(c), c.Delivery.Validate("ONBOARDING_")}
 	for _, id := range [...]struct{ name, value string }{
 		{"AIRBYTE_WORKSPACE_ID", c.WorkspaceID}, {"AIRBYTE_DESTINATION_ID", c.DestinationID},
 	} {

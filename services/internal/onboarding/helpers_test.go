@@ -62,8 +62,8 @@ type workerOpts struct {
 func (b *bundle) config() Config {
 	return Config{
 		WorkspaceID: b.env.Emulator.WorkspaceID(), DestinationID: b.env.Emulator.DestinationID(),
-		Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond, MaxDeliver: 8,
-			Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }},
+		Delivery: app.Delivery{Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond, MaxDeliver: 8,
+			Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}},
 	}
 }
 

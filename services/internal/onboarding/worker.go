@@ -73,8 +73,7 @@ func New(deps *app.Deps, ab *airbyte.Client, creds CredentialGetter, cfg Config)
 
 // Route returns the worker's route on the request subject.
 func (w *Worker) Route() bus.Route[events.OnboardRequested] {
-	return app.RequestRoute(Consumer, events.TypeOnboardRequested, w.handle, w.fail,
-		app.ConsumerSettings{Concurrency: w.cfg.Concurrency, Timeout: w.cfg.Timeout, Redelivery: w.cfg.Redelivery})
+	return app.RequestRoute(Consumer, events.TypeOnboardRequested, w.handle, w.fail, w.cfg.Delivery, w.cfg.Timeout)
 }
 
 // Run handles onboard requests until ctx is cancelled.

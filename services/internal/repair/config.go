@@ -6,6 +6,7 @@ import (
 
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/config"
+	"github.com/aam-mesh/aam/services/internal/app"
 )
 
 // Defaults of Config.
@@ -22,12 +23,10 @@ const (
 // pkg/config; a zero field takes its default (SetDefaults), whether the
 // Config was parsed or built in code.
 type Config struct {
-	// Concurrency bounds the repairs one process runs at once
-	// (REPAIR_CONCURRENCY, default 16).
-	Concurrency int `env:"REPAIR_CONCURRENCY"`
-	// Redelivery is REPAIR_MAX_DELIVER (default 8), REPAIR_ACK_WAIT
+	// Delivery is REPAIR_CONCURRENCY, the repairs one process runs at once
+	// (default 16), REPAIR_MAX_DELIVER (default 8), REPAIR_ACK_WAIT
 	// (default 30s) and the redelivery backoff.
-	bus.Redelivery `envPrefix:"REPAIR_"`
+	app.Delivery `envPrefix:"REPAIR_"`
 	// Timeout bounds one delivery's work, a discover included
 	// (REPAIR_TIMEOUT, default 15m).
 	Timeout time.Duration `env:"REPAIR_TIMEOUT"`
@@ -42,12 +41,11 @@ type Config struct {
 
 // SetDefaults gives every zero field its default.
 func (c *Config) SetDefaults() {
-	c.Redelivery.SetDefaults()
-	config.FillZero(c, Config{Concurrency: DefaultConcurrency, Timeout: DefaultTimeout,
-		HealingStaleAfter: DefaultHealingStaleAfter, BusyRetry: DefaultBusyRetry})
+	c.Delivery.SetDefaults(DefaultConcurrency)
+	config.FillZero(c, Config{Timeout: DefaultTimeout, HealingStaleAfter: DefaultHealingStaleAfter, BusyRetry: DefaultBusyRetry})
 }
 
 // Validate reports every invalid setting by its variable name.
 func (c Config) Validate() error {
-	return errors.Join(config.NonNegative(c), c.Redelivery.Validate("REPAIR_"))
+	return errors.Join(config.NonNegative(c), c.Delivery.Validate("REPAIR_"))
 }

@@ -119,8 +119,8 @@ func (b *bundle) start(t *testing.T, opts ...workerOpts) *testenv.Worker {
 		o = opts[0]
 	}
 	return b.env.StartWorker(testenv.WorkerOptions{OwnConn: o.ownConn, CrashAt: o.crashAt}, func(deps *app.Deps, crash func(string) error) func(context.Context) error {
-		cfg := Config{BusyRetry: 50 * time.Millisecond, Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond,
-			MaxDeliver: o.maxDeliver, Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}}
+		cfg := Config{BusyRetry: 50 * time.Millisecond, Delivery: app.Delivery{Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond,
+			MaxDeliver: o.maxDeliver, Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}}}
 		w, err := New(deps, b.env.Airbyte, cfg)
 		require.NoError(t, err)
 		w.crash = crash

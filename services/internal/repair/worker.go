@@ -56,8 +56,7 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 
 // Route returns the worker's route on the request subject.
 func (w *Worker) Route() bus.Route[events.RepairRequested] {
-	return app.RequestRoute(Consumer, events.TypeRepairRequested, w.handle, w.fail,
-		app.ConsumerSettings{Concurrency: w.cfg.Concurrency, Timeout: w.cfg.Timeout, Redelivery: w.cfg.Redelivery})
+	return app.RequestRoute(Consumer, events.TypeRepairRequested, w.handle, w.fail, w.cfg.Delivery, w.cfg.Timeout)
 }
 
 // Run handles repair requests until ctx is cancelled.

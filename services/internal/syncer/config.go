@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/config"
+	"github.com/aam-mesh/aam/services/internal/app"
 )
 
 // Defaults of Config.
@@ -26,13 +26,11 @@ const (
 // configuration; a zero field takes its default (SetDefaults), whether the
 // Config was parsed or built in code.
 type Config struct {
-	// Concurrency bounds the sync requests one process handles at once
-	// (SYNC_CONCURRENCY, default 64).
-	Concurrency int `env:"SYNC_CONCURRENCY"`
-	// Redelivery is SYNC_MAX_DELIVER (default 8; not 1: a crash needs a
-	// second delivery), SYNC_ACK_WAIT (default 30s) and the redelivery
-	// backoff.
-	bus.Redelivery `envPrefix:"SYNC_"`
+	// Delivery is SYNC_CONCURRENCY, the sync requests one process handles
+	// at once (default 64), SYNC_MAX_DELIVER (default 8; not 1: a crash
+	// needs a second delivery), SYNC_ACK_WAIT (default 30s) and the
+	// redelivery backoff.
+	app.Delivery `envPrefix:"SYNC_"`
 	// HandlerTimeout bounds one delivery: wait for the connection's start
 	// turn, start the job, read it once, record it; a start turn is held
 	// for as long at most (SYNC_HANDLER_TIMEOUT, default 1 min).
@@ -77,8 +75,8 @@ type Config struct {
 
 // SetDefaults gives every zero field its default.
 func (c *Config) SetDefaults() {
-	c.Redelivery.SetDefaults()
-	config.FillZero(c, Config{Concurrency: DefaultConcurrency, HandlerTimeout: DefaultHandlerTimeout,
+	c.Delivery.SetDefaults(DefaultConcurrency)
+	config.FillZero(c, Config{HandlerTimeout: DefaultHandlerTimeout,
 		PollInterval: DefaultPollInterval, MaxPollInterval: DefaultMaxPollInterval, FollowTimeout: DefaultFollowTimeout,
 		FollowBatch: DefaultFollowBatch, FollowConcurrency: DefaultFollowConcurrency, FollowLease: DefaultFollowLease,
 		ClockSkew: DefaultClockSkew, FollowWindow: DefaultFollowWindow})
@@ -86,7 +84,7 @@ func (c *Config) SetDefaults() {
 
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
-	errs := []error{config.NonNegative(c), c.Redelivery.Validate("SYNC_")}
+	errs := []error{config.NonNegative(c), c.Delivery.Validate("SYNC_")}
 	if c.MaxDeliver == 1 {
 		errs = append(errs, errors.New("SYNC_MAX_DELIVER: 1 leaves no delivery to recover a crash; use 2 or more"))
 	}

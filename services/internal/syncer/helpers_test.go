@@ -19,6 +19,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -63,7 +64,7 @@ func setup(t testing.TB, o envOptions) *harness {
 // testConfig is a Config with intervals fit for tests.
 func testConfig() Config {
 	return Config{
-		Concurrency: 16, PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
+		Delivery: app.Delivery{Concurrency: 16}, PollInterval: 20 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
 		FollowLease: 2 * time.Second, HandlerTimeout: 20 * time.Second,
 	}
 }

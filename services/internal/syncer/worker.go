@@ -88,8 +88,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // Route is the worker's route on the sync request subject.
 func (w *Worker) Route() bus.Route[events.SyncRequested] {
-	r := app.RequestRoute(Consumer, events.TypeSyncRequested, w.handle, w.fail,
-		app.ConsumerSettings{Concurrency: w.cfg.Concurrency, Timeout: w.cfg.HandlerTimeout, Redelivery: w.cfg.Redelivery})
+	r := app.RequestRoute(Consumer, events.TypeSyncRequested, w.handle, w.fail, w.cfg.Delivery, w.cfg.HandlerTimeout)
 	// The intent (keyed by request) and the inbox insert of the record
 	// transaction recognise a re-published request id, so first deliveries
 	// skip the ledger read.
