@@ -280,3 +280,59 @@ func TestUnknownJobStatusIsFollowedToItsEnd(t *testing.T) {
 	require.Equal(t, events.JobSucceeded, done.Status)
 	require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
 }
+
+func TestJobsAtCapacityWaitPendingAndAreFollowed(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{MaxSyncWorkers: 2, JobPending: time.Second, JobRunning: time.Minute}})
+	const n = 5
+	conns := make([]testenv.Seeded, n)
+	for i := range conns {
+		conns[i] = h.SeedConnection()
+	}
+	h.start(testConfig())
+	ids := make([]string, n)
+	for i, c := range conns {
+		ids[i] = h.sync(c.ID)
+	}
+	h.startedOf(ids)
+	reads := h.calls.count("GET /jobs/{id}")
+
+	// Two workers: two jobs run, three wait pending, and are followed so.
+	h.clock.Advance(time.Second)
+	statuses := func() map[registry.JobStatus]int {
+		out := map[registry.JobStatus]int{}
+		for _, id := range ids {
+			out[h.jobOf(h.source(), id).Status]++
+		}
+		return out
+	}
+	require.Eventually(t, func() bool {
+		s := statuses()
+		return s[registry.JobRunning] == 2 && s[registry.JobPending] == 3
+	}, 10*time.Second, 10*time.Millisecond)
+	rounds := func() int {
+		total := 0
+		for _, id := range ids {
+			total += h.jobOf(h.source(), id).CheckCount
+		}
+		return total
+	}
+	checked := rounds()
+	require.Eventually(t, func() bool { return rounds() >= checked+3*n }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 3, statuses()[registry.JobPending], "still waiting for a worker")
+	for _, id := range ids {
+		require.Empty(t, h.factsOf(id)[events.TypeSyncSucceeded])
+	}
+
+	// Each minute two more end and the waiting ones take their workers.
+	for range 3 {
+		h.clock.Advance(time.Minute)
+	}
+	for _, id := range ids {
+		h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+		require.Equal(t, []string{events.TypeSyncStarted, events.TypeSyncSucceeded}, h.outboxTypes(id))
+	}
+	require.Equal(t, n, h.calls.count("POST /jobs"))
+	require.Equal(t, reads, h.calls.count("GET /jobs/{id}"), "followed by the job list alone")
+	require.Equal(t, 2, h.Emulator.Capacity().Jobs.MaxRunning)
+}
