@@ -357,6 +357,9 @@ func (d *driver) send(ctx context.Context, typ string, data any, terminal ...str
 	d.mu.Unlock()
 	p.sent = time.Now()
 	if _, err := d.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID())); err != nil {
+		d.mu.Lock()
+		delete(d.waiting, e.ID())
+		d.mu.Unlock()
 		return nil, err
 	}
 	return p, nil

@@ -137,6 +137,9 @@ func RunRealistic(ctx context.Context, cfg Config) (*RealReport, error) {
 		"EMULATOR_MAX_SYNC_WORKERS=" + strconv.Itoa(rc.SyncWorkers),
 		"AIRBYTE_MAX_IN_FLIGHT=" + strconv.Itoa(rc.PublicThreads),
 		"AIRBYTE_CONFIG_API_MAX_IN_FLIGHT=" + strconv.Itoa(rc.ConfigThreads),
+		// Enough onboardings at once to keep the discover pool full while
+		// others are at their public API steps.
+		"ONBOARDING_CONCURRENCY=" + strconv.Itoa(2*rc.ConfigThreads),
 	}
 	p, err := startDev(ctx, cfg, "realistic", env)
 	if err != nil {
@@ -331,15 +334,25 @@ func runOverload(ctx context.Context, cfg Config) (*Overload, error) {
 func (d *driver) burst(ctx context.Context, conns []string, n int, timeout time.Duration) (Result, []fact) {
 	ps := make([]*pending, 0, n)
 	start := time.Now()
-	for i := range n {
+	for i := 0; i < n && ctx.Err() == nil; {
 		p, err := d.send(ctx, events.TypeSyncRequested, events.SyncRequested{ConnectionID: conns[i%len(conns)]},
 			events.TypeSyncSucceeded, events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeRequestRejected)
 		if err != nil {
-			break
+			// Too many publishes awaiting their acknowledgement: let them
+			// drain, then send this one again.
+			select {
+			case <-d.js.PublishAsyncComplete():
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+			continue
 		}
 		ps = append(ps, p)
+		i++
 	}
-	return collect(ctx, ps, start, timeout)
+	res, facts := collect(ctx, ps, start, timeout)
+	res.Requests = n
+	return res, facts
 }
 
 func (d *driver) takeDupes() int {
@@ -465,9 +478,9 @@ func isFollowing(route string) bool {
 func (r *RealReport) Print(w io.Writer) {
 	rc := r.Config
 	fmt.Fprintf(w, "\nrealistic scenario: %d connections, %d sync requests; emulator: %d public API threads, %d configuration API threads, "+
-		"%d sync workers, jobs %s pending + %s running, discovers 2s; AAM bound %d (configuration API %d)\n",
+		"%d sync workers, jobs %s pending + %s running, discovers 2s; AAM bound %d (configuration API %d), %d onboardings at once\n",
 		rc.Connections, rc.Requests, rc.PublicThreads, rc.ConfigThreads, rc.SyncWorkers, realJobPending, realJobRunning,
-		rc.PublicThreads, rc.ConfigThreads)
+		rc.PublicThreads, rc.ConfigThreads, 2*rc.ConfigThreads)
 	fmt.Fprintf(w, "%-22s %7s %7s %6s %9s %9s %6s %9s %9s %6s %7s %6s\n", "phase", "sent", "done", "failed", "wall", "floor", "ratio",
 		"p50", "p99", "jobs", "429s", "max in")
 	for _, ph := range []RealPhase{r.Onboard, r.Sync} {
