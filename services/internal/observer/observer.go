@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -34,6 +35,7 @@ type Observer struct {
 	pub   *bus.Publisher
 	cfg   Config
 	log   *zap.Logger
+	m     *metrics
 }
 
 // New returns an observer on deps' registry and NATS connection, calling
@@ -43,7 +45,11 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Observer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Observer{deps: deps, store: deps.Store, ab: ab, pub: bus.NewPublisher(deps.JS), cfg: cfg, log: log}, nil
+	var reg prometheus.Registerer
+	if deps.Metrics != nil {
+		reg = deps.Metrics
+	}
+	return &Observer{deps: deps, store: deps.Store, ab: ab, pub: bus.NewPublisher(deps.JS), cfg: cfg, log: log, m: newMetrics(reg)}, nil
 }
 
 // Result is the outcome of one connection's check.
@@ -222,20 +228,29 @@ func (o *Observer) Check(ctx context.Context, connectionID string) (Result, erro
 // catalog version and records a new drift, its fact and, by policy, the
 // repair request that heals it, in one transaction.
 func (o *Observer) check(ctx context.Context, c registry.Connection, force bool) Result {
+	start := time.Now()
+	r, discovered := o.checkOnce(ctx, c, force)
+	o.m.observe(r, time.Since(start).Seconds(), discovered)
+	return r
+}
+
+// checkOnce is check; discovered says whether the source was discovered.
+func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force bool) (Result, bool) {
 	r := Result{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion}
+	discovered := false
 	switch {
 	case c.Status == registry.StatusPaused:
 		r.Skipped = "connection is " + string(c.Status)
 		if err := o.finishPause(ctx, c); err != nil {
 			r.Error = "pause the Airbyte connection: " + err.Error()
 		}
-		return r
+		return r, discovered
 	case c.Status != registry.StatusActive:
 		r.Skipped = "connection is " + string(c.Status)
-		return r
+		return r, discovered
 	case c.AirbyteSourceID == "" || c.CatalogVersion == 0:
 		r.Skipped = "connection has no Airbyte source or catalog version"
-		return r
+		return r, discovered
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.CheckTimeout)
 	defer cancel()
@@ -255,19 +270,19 @@ func (o *Observer) check(ctx context.Context, c registry.Connection, force bool)
 	}
 	obs, claimed, err := o.store.ObservationClaim(ctx, c.ID, c.CatalogVersion, checkedBefore)
 	if err != nil {
-		return fail("claim", err)
+		return fail("claim", err), discovered
 	}
 	if !claimed {
 		r.Skipped = "checked recently"
-		return r
+		return r, discovered
 	}
 	ver, err := o.store.CatalogVersionGet(ctx, c.ID, c.CatalogVersion)
 	if err != nil {
-		return fail("read catalog version", err)
+		return fail("read catalog version", err), discovered
 	}
 	var configured airbyte.AirbyteCatalog
 	if err := json.Unmarshal(ver.SyncCatalog, &configured); err != nil {
-		return fail("read catalog version", err)
+		return fail("read catalog version", err), discovered
 	}
 
 	// The baseline: every stream the source offered when the version was
@@ -282,8 +297,9 @@ func (o *Observer) check(ctx context.Context, c registry.Connection, force bool)
 		}
 	}
 	disc, err := o.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: c.AirbyteSourceID})
+	discovered = true
 	if err != nil {
-		return fail("discover", err)
+		return fail("discover", err), discovered
 	}
 	if learn && baselineID == "" {
 		baseline, baselineID = streamDescriptors(disc.Catalog), disc.CatalogID
@@ -294,23 +310,23 @@ func (o *Observer) check(ctx context.Context, c registry.Connection, force bool)
 	}
 	hash, err := streamsHash(disc.Catalog)
 	if err != nil {
-		return fail("hash the discovered catalog", err)
+		return fail("hash the discovered catalog", err), discovered
 	}
 
 	diff := Diff(baseline, &configured, disc.Catalog)
 	changes := drift.Classify(diff, &configured, disc.Catalog)
 	if diff.IsEmpty() && len(changes) == 0 {
 		if err := o.store.ObservationRecord(ctx, c.ID, c.CatalogVersion, learned, baselineID, hash); err != nil {
-			return fail("record observation", err)
+			return fail("record observation", err), discovered
 		}
-		return r
+		return r, discovered
 	}
 	r.Drift, r.Breaking, r.Diff, r.Summary, r.Changes = true, diff.HasBreakingChange(), &diff, Summary(diff), changes
 	if r.Summary == "" {
 		r.Summary = changesSummary(changes)
 	}
 	if err := o.record(ctx, c, &r, &configured, disc, hash, learned, baselineID); err != nil {
-		return fail("record drift", err)
+		return fail("record drift", err), discovered
 	}
 	if r.New {
 		action := ""
@@ -320,7 +336,7 @@ func (o *Observer) check(ctx context.Context, c registry.Connection, force bool)
 		log.Info("schema drift detected", zap.Bool("breaking", r.Breaking), zap.String("summary", r.Summary),
 			zap.String("action", action), zap.String("repair_request_id", r.RepairRequestID))
 	}
-	return r
+	return r, discovered
 }
 
 // errVersionMoved ends a check whose connection changed version meanwhile.

@@ -1,0 +1,31 @@
+package observer
+
+import (
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aam-mesh/aam/pkg/emulator"
+)
+
+func TestObserverMetrics(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	c := env.SeedConnection()
+	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
+	_, err := o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
+	_, err = o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	_, err = o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+
+	require.Equal(t, 1.0, testutil.ToFloat64(o.m.checks.WithLabelValues("no_drift")))
+	require.Equal(t, 1.0, testutil.ToFloat64(o.m.checks.WithLabelValues("drift")))
+	require.Equal(t, 1.0, testutil.ToFloat64(o.m.checks.WithLabelValues("skipped")), "paused")
+	require.Equal(t, 1.0, testutil.ToFloat64(o.m.drifts.WithLabelValues("breaking", "type_narrowed")))
+	require.Equal(t, 1.0, testutil.ToFloat64(o.m.decisions.WithLabelValues("pause")))
+	require.Equal(t, 2, testutil.CollectAndCount(o.m.latency), "two checks discovered the source")
+}
