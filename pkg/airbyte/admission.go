@@ -148,6 +148,9 @@ const (
 //   - A short-term latency average (about the last 5 answers of one
 //     priority) above twice the long-term one (about the last 50) and at
 //     least latencySlack above it lowers it by 10%.
+//     While latency stays that high the limit keeps coming down, round
+//     after round, and does not grow; once the long-term average has
+//     caught up with a lasting change, the limit grows again.
 //   - One decrease per round: a signal from an attempt admitted before the
 //     last decrease is ignored, as the decrease already answered it.
 //
@@ -367,11 +370,6 @@ func (a *admission) decrease(t ticket, factor float64) {
 	a.limit = max(1, a.limit*factor)
 	a.round++
 	a.decreases++
-	// The latency seen so far led to this decrease: judge the next round
-	// on its own answers.
-	for i := range a.latency {
-		a.latency[i].short = a.latency[i].long
-	}
 }
 
 // dispatch admits waiters, highest priority first, while slots are free.

@@ -201,6 +201,9 @@ func TestAdmissionPriorities(t *testing.T) {
 	ctx := context.Background()
 	_, err := b.client.GetJob(ctx, 42) // fetch the token
 	require.NoError(t, err)
+	var once sync.Once
+	stop := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(stop)
 
 	const discovers = 7
 	var g group
@@ -225,11 +228,16 @@ func TestAdmissionPriorities(t *testing.T) {
 		"the job read waits while the bound is taken")
 
 	release <- struct{}{} // one discover ends
-	require.NoError(t, <-jobDone)
+	select {
+	case err := <-jobDone:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the job read was not admitted when a slot freed; Airbyte saw %v", seenNow())
+	}
 	require.Equal(t, []string{"job", "discover", "discover", "discover", "discover", "job"}, seenNow()[:6],
 		"the job read took the freed slot ahead of the queued discovers")
 
-	close(release)
+	stop()
 	require.NoError(t, g.Wait())
 	require.Equal(t, int32(4), pool.peak.Load(), "Airbyte never saw more than the bound")
 }
