@@ -65,8 +65,8 @@ func priorityOf(r *request) Priority {
 
 // ErrBusy: the call was not sent because the API's calls in flight were at
 // their limit and a slot would not have freed before the call's deadline.
-// The error is a *BusyError; [RetryAfter] returns when to try again and
-// [IsRetryable] reports it as retryable.
+// The error is a *BusyError; [Classify] makes it RetryLater after the
+// estimated wait, which [RetryAfter] also returns.
 var ErrBusy = errors.New("airbyte: busy")
 
 // BusyError is a call that admission control did not send: the calls in

@@ -61,6 +61,9 @@ const (
 	// ReasonCircuitOpen: the origin's circuit breaker is open; the request
 	// was not sent.
 	ReasonCircuitOpen Reason = "circuit_open"
+	// ReasonBusy: admission control did not send the call, as its wait for
+	// a slot would have outlasted its deadline ([ErrBusy]).
+	ReasonBusy Reason = "busy"
 	// ReasonTimeout: a deadline passed (the caller's, or an attempt's).
 	ReasonTimeout Reason = "timeout"
 	// ReasonNetwork: the request or its answer was lost on the way.
@@ -111,6 +114,7 @@ func (o Verdict) String() string {
 //	408, 425, 5xx                   Retry       unavailable
 //	other 4xx, 501, 505             Permanent   refused
 //	circuit breaker open            Retry       circuit_open
+//	not admitted before deadline    RetryLater  busy (the estimated wait for a slot)
 //	a deadline passed               Retry       timeout
 //	connection error                Retry       network
 //	discover failed, retryable      Retry       discover_failed
@@ -147,6 +151,10 @@ func Classify(err error) Verdict {
 		return Verdict{Action: Permanent, Reason: ReasonDiscoverFailed}
 	case errors.Is(err, ErrCircuitOpen):
 		return Verdict{Action: Retry, Reason: ReasonCircuitOpen}
+	}
+	var be *BusyError
+	if errors.As(err, &be) {
+		return Verdict{Action: RetryLater, Delay: be.RetryAfter, Reason: ReasonBusy}
 	}
 	if e, ok := AsAPIError(err); ok {
 		return classifyAPIError(e)

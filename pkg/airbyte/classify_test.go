@@ -56,6 +56,8 @@ func TestClassify(t *testing.T) {
 		{"attempt timeout", &net.OpError{Op: "read", Net: "tcp", Err: timeoutError{}}, Verdict{Action: Retry, Reason: ReasonTimeout}},
 		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, Verdict{Action: Retry, Reason: ReasonNetwork}},
 		{"breaker open", fmt.Errorf("%w: %w", ErrCircuitOpen, errors.New("open")), Verdict{Action: Retry, Reason: ReasonCircuitOpen}},
+		{"not admitted", fmt.Errorf("airbyte: GET /jobs/1: %w", &BusyError{API: APIPublic, Priority: PriorityJobs, Limit: 4, Ahead: 9, RetryAfter: 3 * time.Second}),
+			Verdict{Action: RetryLater, Delay: 3 * time.Second, Reason: ReasonBusy}},
 		{"breaker open after 5xx", fmt.Errorf("%w: %w", ErrCircuitOpen, api(503, "", 0)), Verdict{Action: Retry, Reason: ReasonCircuitOpen}},
 		{"discover failed, retryable", fmt.Errorf("discover: %w", discover(&yes)), Verdict{Action: Retry, Reason: ReasonDiscoverFailed}},
 		{"discover failed, not retryable", discover(&no), Verdict{Action: Permanent, Reason: ReasonDiscoverFailed}},
