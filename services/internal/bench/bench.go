@@ -190,7 +190,10 @@ func (p *dev) errorLogs(out io.Writer) {
 // Run runs the benchmark's instant scenario.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	out := cfg.Out
-	p, err := startDev(ctx, cfg, "instant", nil)
+	// The emulator without capacity bounds, as before it modelled them;
+	// AAM with its default settings.
+	p, err := startDev(ctx, cfg, "instant", []string{"EMULATOR_PUBLIC_API_THREADS=0", "EMULATOR_CONFIG_API_THREADS=0",
+		"EMULATOR_MAX_SYNC_WORKERS=0"})
 	if err != nil {
 		return nil, err
 	}
