@@ -606,8 +606,12 @@ func (r *RealReport) printTargets(w io.Writer) {
 	check(rss*1.048576 <= 150, "aam dev RSS <= 150 MB: %.0f MB", rss*1.048576)
 	if ov := r.Overload; ov != nil {
 		failed := ov.Onboard.Failed + ov.Sync.Failed + (ov.Onboard.Requests - ov.Onboard.Completed) + (ov.Sync.Requests - ov.Sync.Completed)
-		check(ov.Rejected == 0 || (ov.Converged >= 0 && ov.Converged <= 10*time.Second),
-			"overload: back under the emulator's pool within 10 s of the first 429: %s", ov.Converged.Round(100*time.Millisecond))
+		if ov.Rejected == 0 {
+			fmt.Fprintf(w, "  NOT SHOWN overload: the emulator answered no 429 (at most %d calls in its pool), so no convergence was needed\n", ov.MaxInPool)
+		} else {
+			check(ov.Converged >= 0 && ov.Converged <= 10*time.Second,
+				"overload: back under the emulator's pool within 10 s of the first 429: %s", ov.Converged.Round(100*time.Millisecond))
+		}
 		check(failed == 0 && ov.Duplicates == 0, "overload: no request failed or unanswered: %d", failed)
 	}
 }
