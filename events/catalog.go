@@ -12,6 +12,7 @@ const (
 	SubjectRepairRequest  = "aam.requests.connection.repair"
 	SubjectPolicyRequest  = "aam.requests.connection.policy"
 	SubjectResolveRequest = "aam.requests.drift.resolve"
+	SubjectDeleteRequest  = "aam.requests.connection.delete"
 )
 
 // Subjects of facts (completion events). Facts are stored in the replayable
@@ -30,6 +31,7 @@ const (
 	SubjectConnectionPaused  = "aam.events.connection.paused"
 	SubjectPolicySet         = "aam.events.connection.policy_set"
 	SubjectDriftResolved     = "aam.events.drift.resolved"
+	SubjectConnectionDeleted = "aam.events.connection.deleted"
 	SubjectRequestRejected   = "aam.events.request.rejected"
 )
 
@@ -52,6 +54,7 @@ const (
 	TypeRepairRequested  = "io.aam.connection.repair.requested.v1"
 	TypePolicyRequested  = "io.aam.connection.policy.set.requested.v1"
 	TypeResolveRequested = "io.aam.drift.resolve.requested.v1"
+	TypeDeleteRequested  = "io.aam.connection.delete.requested.v1"
 
 	TypeOnboarded         = "io.aam.connection.onboarded.v1"
 	TypeOnboardFailed     = "io.aam.connection.onboard_failed.v1"
@@ -66,6 +69,7 @@ const (
 	TypeConnectionPaused  = "io.aam.connection.paused.v1"
 	TypePolicySet         = "io.aam.connection.policy_set.v1"
 	TypeDriftResolved     = "io.aam.drift.resolved.v1"
+	TypeConnectionDeleted = "io.aam.connection.deleted.v1"
 	TypeRequestRejected   = "io.aam.request.rejected.v1"
 )
 
@@ -140,6 +144,9 @@ var catalog = []Descriptor{
 	{TypeResolveRequested, SubjectResolveRequest, KindRequest, "drift.resolve.requested.v1.json",
 		"Approve a drift (applied as a new catalog version) or reject it, resuming a paused connection when asked.",
 		func() any { return new(ResolveRequested) }},
+	{TypeDeleteRequested, SubjectDeleteRequest, KindRequest, "connection.delete.requested.v1.json",
+		"Delete a connection: its Airbyte connection and source go, its registry history stays (status DELETED).",
+		func() any { return new(DeleteRequested) }},
 	{TypeOnboarded, SubjectOnboarded, KindFact, "connection.onboarded.v1.json",
 		"A connection was onboarded and is ACTIVE at catalog version 1.",
 		func() any { return new(ConnectionOnboarded) }},
@@ -179,6 +186,9 @@ var catalog = []Descriptor{
 	{TypeDriftResolved, SubjectDriftResolved, KindFact, "drift.resolved.v1.json",
 		"A drift was approved (its repair requested) or rejected; a paused connection resumed when asked.",
 		func() any { return new(DriftResolved) }},
+	{TypeConnectionDeleted, SubjectConnectionDeleted, KindFact, "connection.deleted.v1.json",
+		"A connection was deleted: its Airbyte connection and source are gone, its registry row is DELETED with its history.",
+		func() any { return new(ConnectionDeleted) }},
 	{TypeRequestRejected, SubjectRequestRejected, KindFact, "request.rejected.v1.json",
 		"A request could not be accepted (not a CloudEvent, missing attribute, unknown type, invalid data).",
 		func() any { return new(RequestRejected) }},

@@ -124,6 +124,12 @@ func examplePayload(t testing.TB, eventType string) any {
 	case events.TypeDriftResolved:
 		return events.DriftResolved{ConnectionID: goldenConnectionID, DriftID: "2-5d41402abc4b2a76", Decision: events.ResolveApprove, Resumed: true,
 			RepairRequestID: "0194a3c6-1f2e-7d3c-8b4a-5e6f7a8b9c0e"}
+	case events.TypeDeleteRequested:
+		return events.DeleteRequested{ConnectionID: goldenConnectionID, Reason: "replaced by the EU connection"}
+	case events.TypeConnectionDeleted:
+		return events.ConnectionDeleted{ConnectionID: goldenConnectionID, Name: "Salesforce Production", Status: "DELETED",
+			PreviousStatus: "ACTIVE", AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c",
+			AirbyteConnectionID: "3e7a9c1b-5d2f-4a8e-b6c4-1f0e9d8c7b6a", Reason: "replaced by the EU connection"}
 	case events.TypeApprovalRequested:
 		return events.ApprovalRequested{
 			ConnectionID: goldenConnectionID, CatalogVersion: 2, DriftID: "2-0c4e6f",

@@ -216,6 +216,26 @@ type DriftResolved struct {
 	RepairRequestID string `json:"repair_request_id,omitempty"`
 }
 
+// DeleteRequested is the data of io.aam.connection.delete.requested.v1.
+type DeleteRequested struct {
+	ConnectionID string `json:"connection_id"`
+	// Reason is kept as the connection's status reason.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ConnectionDeleted is the data of io.aam.connection.deleted.v1: the
+// Airbyte objects that were deleted (or were found gone) and the status the
+// connection had before.
+type ConnectionDeleted struct {
+	ConnectionID        string `json:"connection_id"`
+	Name                string `json:"name"`
+	Status              string `json:"status"`
+	PreviousStatus      string `json:"previous_status"`
+	AirbyteSourceID     string `json:"airbyte_source_id,omitempty"`
+	AirbyteConnectionID string `json:"airbyte_connection_id,omitempty"`
+	Reason              string `json:"reason,omitempty"`
+}
+
 // ApprovalRequested is the data of io.aam.drift.approval_requested.v1.
 type ApprovalRequested struct {
 	ConnectionID   string          `json:"connection_id"`

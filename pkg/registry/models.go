@@ -17,6 +17,12 @@ const (
 	// StatusPaused: a drift policy paused the connection; it is inactive in
 	// Airbyte and does not sync until a person approves or rejects the drift.
 	StatusPaused ConnectionStatus = "PAUSED"
+	// StatusDeleted: deleted on request; its Airbyte connection and source
+	// are gone, its catalog versions and jobs are kept.
+	StatusDeleted ConnectionStatus = "DELETED"
+	// StatusOrphaned: its Airbyte does not know its connection any more
+	// (StatusReason says what answered); requests for it fail at once.
+	StatusOrphaned ConnectionStatus = "ORPHANED"
 )
 
 // JobStatus is the registry status of a sync job.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 )
 
@@ -103,7 +104,29 @@ func connectionsCommand() *cobra.Command {
 		}),
 	}
 	gf.addRegistryFlags(get)
-	cmd.AddCommand(ls, get)
+	cmd.AddCommand(ls, get, connectionsRmCommand())
+	return cmd
+}
+
+func connectionsRmCommand() *cobra.Command {
+	var f requestFlags
+	var reason string
+	cmd := &cobra.Command{
+		Use:     "rm CONNECTION_ID",
+		Aliases: []string{"delete"},
+		Short:   "Delete a connection (io.aam.connection.delete.requested.v1)",
+		Long: `Delete a connection: the onboarding worker deletes the Airbyte connection and
+source recorded for it and keeps its registry row, catalog versions and jobs with
+status DELETED; syncs and repairs of it then fail at once. A connection being
+onboarded (PENDING) or repaired (HEALING) is refused with the reason.`,
+		Example: `  aam connections rm a1b2c3d4-e5f6-7890-abcd-ef1234567890 --reason "replaced by the EU connection" --wait`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.submit(cmd, events.TypeDeleteRequested, events.DeleteRequested{ConnectionID: args[0], Reason: reason}, args[0], false)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why the connection is deleted (kept as its status reason)")
 	return cmd
 }
 

@@ -509,6 +509,11 @@ func summarize(e event.Event) string {
 			s += ", repair requested (" + d.RepairRequestID + ")"
 		}
 		return s
+	case events.TypeConnectionDeleted:
+		var d events.ConnectionDeleted
+		_ = json.Unmarshal(e.Data(), &d)
+		return fmt.Sprintf("connection %s %q deleted (was %s); airbyte source %s, connection %s", d.ConnectionID, d.Name,
+			d.PreviousStatus, cmp.Or(d.AirbyteSourceID, "none"), cmp.Or(d.AirbyteConnectionID, "none"))
 	case events.TypeConnectionPaused:
 		var d events.ConnectionPaused
 		_ = json.Unmarshal(e.Data(), &d)

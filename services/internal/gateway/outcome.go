@@ -16,7 +16,8 @@ import (
 // answer no request (drift.detected).
 func FactState(factType string) string {
 	switch factType {
-	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded, events.TypePolicySet, events.TypeDriftResolved:
+	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded, events.TypePolicySet, events.TypeDriftResolved,
+		events.TypeConnectionDeleted:
 		return RequestSucceeded
 	case events.TypeSyncStarted:
 		return RequestRunning
@@ -58,6 +59,8 @@ func requestTypeOf(factType string) string {
 		return events.TypePolicyRequested
 	case events.TypeDriftResolved:
 		return events.TypeResolveRequested
+	case events.TypeConnectionDeleted:
+		return events.TypeDeleteRequested
 	}
 	return ""
 }

@@ -82,10 +82,11 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("status"); v != "" {
 		st := registry.ConnectionStatus(strings.ToUpper(v))
 		switch st {
-		case registry.StatusPending, registry.StatusActive, registry.StatusFailed, registry.StatusHealing, registry.StatusPaused:
+		case registry.StatusPending, registry.StatusActive, registry.StatusFailed, registry.StatusHealing, registry.StatusPaused,
+			registry.StatusDeleted, registry.StatusOrphaned:
 			p.Status = st
 		default:
-			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED, HEALING or PAUSED", v), Field: "status"})
+			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED, HEALING, PAUSED, DELETED or ORPHANED", v), Field: "status"})
 			return
 		}
 	}

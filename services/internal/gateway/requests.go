@@ -38,6 +38,9 @@ const (
 	kindRepairSeed
 	// kindPolicy sets a drift policy, the connection from the path.
 	kindPolicy
+	// kindDelete deletes a connection, the connection from the path; the
+	// body (a reason) is optional.
+	kindDelete
 )
 
 func (k requestKind) eventType() string {
@@ -48,6 +51,8 @@ func (k requestKind) eventType() string {
 		return events.TypeSyncRequested
 	case kindPolicy:
 		return events.TypePolicyRequested
+	case kindDelete:
+		return events.TypeDeleteRequested
 	}
 	return events.TypeRepairRequested
 }
@@ -65,7 +70,7 @@ func (s *Server) jsonRoute(kind requestKind, seed bool) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, *werr)
 			return
 		}
-		if !isJSONContentType(r.Header.Get("Content-Type")) {
+		if !isJSONContentType(r.Header.Get("Content-Type")) && !(kind == kindDelete && r.ContentLength == 0) {
 			writeError(w, http.StatusUnsupportedMediaType, Error{
 				Error: fmt.Sprintf("Content-Type %q is not supported; send application/json", r.Header.Get("Content-Type")),
 				Field: "Content-Type"})

@@ -134,6 +134,7 @@ func (s *Server) routeTable(health *observability.Handler, reg prometheus.Gather
 	s.handle("GET /v1/connections/{id}/catalog/versions/{n}", http.HandlerFunc(s.handleVersion))
 	s.handle("GET /v1/connections/{id}/catalog/versions/{a}/diff/{b}", http.HandlerFunc(s.handleVersionDiff))
 	s.handle("GET /v1/connections/{id}/drifts", http.HandlerFunc(s.handleDrifts))
+	s.handle("DELETE /v1/connections/{id}", s.jsonRoute(kindDelete, false))
 	s.handle("PUT /v1/connections/{id}/policy", s.jsonRoute(kindPolicy, false))
 	s.handle("GET /v1/connections/{id}/policy", http.HandlerFunc(s.handlePolicy))
 	s.handle("POST /v1/connections/{id}/drift/check", http.HandlerFunc(s.handleDriftCheck))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/aam-mesh/aam/events"
@@ -76,9 +77,12 @@ func (w *Worker) Route() bus.Route[events.OnboardRequested] {
 	return app.RequestRoute(Consumer, events.TypeOnboardRequested, w.handle, w.fail, w.cfg.Delivery, w.cfg.Timeout)
 }
 
-// Run handles onboard requests until ctx is cancelled.
+// Run handles onboard and delete requests until ctx is cancelled.
 func (w *Worker) Run(ctx context.Context) error {
-	return bus.Serve(ctx, w.deps.Runtime(Source), w.Route())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.Route()) })
+	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.DeleteRoute()) })
+	return g.Wait()
 }
 
 // idNamespace derives connection ids from requests.
@@ -127,12 +131,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.OnboardRequeste
 // first delivery has usually answered, and the request is a duplicate.
 const busyRetry = 2 * time.Second
 
-func (o *onboarding) point(p string) error {
-	if o.w.crash == nil {
-		return nil
-	}
-	return o.w.crash(p)
-}
+func (o *onboarding) point(p string) error { return o.w.point(p) }
 
 func (o *onboarding) checkpoint(ctx context.Context, step string, cp registry.ConnectionCheckpoint) error {
 	cp.Step = step

@@ -77,8 +77,9 @@ var CredentialBroker = spec[broker.Config, broker.Settings]{
 
 // Onboarding is the onboarding worker (package onboarding), configured by
 // app.AirbyteRole[onboarding.Config]. It asks the credential broker for
-// credentials over NATS.
-var Onboarding = airbyteRole("onboarding", []string{onboarding.Consumer}, true,
+// credentials over NATS, and deletes the connections it onboarded on
+// request (their Airbyte connection and source).
+var Onboarding = airbyteRole("onboarding", []string{onboarding.Consumer, onboarding.DeleteConsumer}, true,
 	func(s *Settings) *onboarding.Config { return &s.Onboarding },
 	func(d *app.Deps, ab *airbyte.Client, c onboarding.Config) (app.Runner, error) {
 		return runner(onboarding.New(d, ab, credentials.NewClient(d.NC, credentials.ClientOptions{}), c))

@@ -7,6 +7,7 @@
 package gatewaytest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -120,6 +121,11 @@ func Start(tb testing.TB, opts ...Options) *Mesh {
 			},
 			func(ctx context.Context) error {
 				return bus.Serve(ctx, rt, observer.PolicyRoute(m.Store))
+			},
+			func(ctx context.Context) error {
+				return bus.Serve(ctx, rt, bus.Route[events.DeleteRequested]{Consumer: "onboarding-delete",
+					Subject: events.SubjectDeleteRequest, Type: events.TypeDeleteRequested, Handle: m.delete,
+					AckWait: 5 * time.Second, MaxDeliver: 3})
 			},
 			func(ctx context.Context) error {
 				return bus.Serve(ctx, rt, bus.Route[events.RepairRequested]{Consumer: "repair",
@@ -317,6 +323,32 @@ func (m *Mesh) onboard(ctx context.Context, ev bus.Event[events.OnboardRequested
 
 // sync starts a job (sync.started), then, after SyncGate if any, ends it
 // (sync.succeeded). An unknown or inactive connection gets sync.failed.
+// delete marks the connection DELETED and emits connection.deleted, once
+// per request, as the onboarding worker does after its Airbyte deletes.
+func (m *Mesh) delete(ctx context.Context, ev bus.Event[events.DeleteRequested]) error {
+	id := ev.Data.ConnectionID
+	return m.Store.InTx(ctx, func(q *registry.Queries) error {
+		c, err := q.ConnectionGetForUpdate(ctx, id)
+		if registry.IsNotFound(err) {
+			return bus.Permanentf("connection %s is not registered", id)
+		}
+		if err != nil {
+			return err
+		}
+		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
+		if err != nil || !inserted {
+			return err
+		}
+		previous := c.Status
+		if c, err = q.ConnectionSetStatus(ctx, id, registry.StatusDeleted, cmp.Or(ev.Data.Reason, "deleted on request")); err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeConnectionDeleted, WorkerSource, id, outbox.RequestOf(ev), events.ConnectionDeleted{
+			ConnectionID: id, Name: c.Name, Status: string(c.Status), PreviousStatus: string(previous),
+			AirbyteSourceID: c.AirbyteSourceID, AirbyteConnectionID: c.AirbyteConnectionID, Reason: c.StatusReason})
+	})
+}
+
 func (m *Mesh) sync(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
 	id := ev.Data.ConnectionID
 	var job registry.Job
