@@ -91,21 +91,8 @@ func (q *Queries) CatalogVersionList(ctx context.Context, connectionID string) (
 	if !validUUID(connectionID) {
 		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+catalogColumns+` FROM sync_catalog_versions
+	return list(ctx, q.db, scanCatalog, `SELECT `+catalogColumns+` FROM sync_catalog_versions
 		WHERE connection_id = $1 ORDER BY version_number`, connectionID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []CatalogVersion
-	for rows.Next() {
-		v, err := scanCatalog(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, translate(rows.Err())
 }
 
 // CatalogVersionByRequest returns the version a request created, if any.

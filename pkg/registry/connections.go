@@ -131,24 +131,11 @@ func (q *Queries) ConnectionList(ctx context.Context, p ConnectionListParams) ([
 	if afterID == "" || !validUUID(afterID) {
 		afterID = "00000000-0000-0000-0000-000000000000"
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+connectionColumns+` FROM connections
+	return list(ctx, q.db, scanConnection, `SELECT `+connectionColumns+` FROM connections
 		WHERE ($1 = '' OR status::text = $1)
 		  AND (created_at, id) > ($2, $3::uuid)
 		ORDER BY created_at, id LIMIT $4`,
 		string(p.Status), p.AfterCreatedAt, afterID, limit)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []Connection
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err())
 }
 
 // ConnectionCheckpoint records the result of one onboarding step. Empty

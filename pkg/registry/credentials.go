@@ -35,20 +35,7 @@ func (q *Queries) CredentialGet(ctx context.Context, id string) (Credential, err
 
 // CredentialList lists credentials by id.
 func (q *Queries) CredentialList(ctx context.Context) ([]Credential, error) {
-	rows, err := q.db.Query(ctx, `SELECT `+credentialColumns+` FROM credentials ORDER BY id`)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err())
+	return list(ctx, q.db, scanCredential, `SELECT `+credentialColumns+` FROM credentials ORDER BY id`)
 }
 
 // CredentialDelete deletes a credential; a missing id is ErrNotFound.

@@ -1,6 +1,20 @@
 package registry
 
-import "context"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const inboxColumns = `source, id, type, outcome, reason, received_at`
+
+func scanInboxEntry(row pgx.Row) (InboxEntry, error) {
+	var e InboxEntry
+	if err := row.Scan(&e.Source, &e.ID, &e.Type, &e.Outcome, &e.Reason, &e.ReceivedAt); err != nil {
+		return InboxEntry{}, translate(err)
+	}
+	return e, nil
+}
 
 // InboxInsert records that a request reached its terminal outcome. It
 // reports false when the request was already recorded; the caller then
@@ -17,28 +31,12 @@ func (q *Queries) InboxInsert(ctx context.Context, e InboxEntry) (bool, error) {
 
 // InboxGet returns a request's inbox entry.
 func (q *Queries) InboxGet(ctx context.Context, source, id string) (InboxEntry, error) {
-	var e InboxEntry
-	err := q.db.QueryRow(ctx, `SELECT source, id, type, outcome, reason, received_at
-		FROM inbox WHERE source = $1 AND id = $2`, source, id).
-		Scan(&e.Source, &e.ID, &e.Type, &e.Outcome, &e.Reason, &e.ReceivedAt)
-	return e, translate(err)
+	return scanInboxEntry(q.db.QueryRow(ctx, `SELECT `+inboxColumns+`
+		FROM inbox WHERE source = $1 AND id = $2`, source, id))
 }
 
 // InboxGetByID returns the inbox entries of a request id from any source.
 func (q *Queries) InboxGetByID(ctx context.Context, id string) ([]InboxEntry, error) {
-	rows, err := q.db.Query(ctx, `SELECT source, id, type, outcome, reason, received_at
+	return list(ctx, q.db, scanInboxEntry, `SELECT `+inboxColumns+`
 		FROM inbox WHERE id = $1 ORDER BY received_at`, id)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []InboxEntry
-	for rows.Next() {
-		var e InboxEntry
-		if err := rows.Scan(&e.Source, &e.ID, &e.Type, &e.Outcome, &e.Reason, &e.ReceivedAt); err != nil {
-			return nil, translate(err)
-		}
-		out = append(out, e)
-	}
-	return out, translate(rows.Err())
 }

@@ -12,34 +12,33 @@ const jobColumns = `id::text, connection_id::text, airbyte_job_id, status::text,
 	follow_deadline, check_count, created_at, updated_at, start_requested_at, airbyte_status,
 	airbyte_seen_through`
 
+// jobFields are the scan destinations of jobColumns, in order; the status
+// is read as text into status.
+func jobFields(j *Job, status *string) []any {
+	return []any{&j.ID, &j.ConnectionID, &j.AirbyteJobID, status, &j.CatalogVersion,
+		&j.StartedAt, &j.CompletedAt, &j.RowsSynced, &j.BytesSynced, &j.ErrorMessage,
+		&j.NextCheckAt, &j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt,
+		&j.StartRequestedAt, &j.AirbyteStatus, &j.AirbyteSeenThrough}
+}
+
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
 	var status string
-	err := row.Scan(&j.ID, &j.ConnectionID, &j.AirbyteJobID, &status, &j.CatalogVersion,
-		&j.StartedAt, &j.CompletedAt, &j.RowsSynced, &j.BytesSynced, &j.ErrorMessage,
-		&j.NextCheckAt, &j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt,
-		&j.StartRequestedAt, &j.AirbyteStatus, &j.AirbyteSeenThrough)
-	if err != nil {
+	if err := row.Scan(jobFields(&j, &status)...); err != nil {
 		return Job{}, translate(err)
 	}
 	j.Status = JobStatus(status)
 	return j, nil
 }
 
-func collectJobs(rows pgx.Rows, err error) ([]Job, error) {
-	if err != nil {
-		return nil, translate(err)
+const jobRequestColumns = `job_id::text, request_source, request_id, traceparent, attached, created_at`
+
+func scanJobRequest(row pgx.Row) (JobRequest, error) {
+	var r JobRequest
+	if err := row.Scan(&r.JobID, &r.RequestSource, &r.RequestID, &r.TraceParent, &r.Attached, &r.CreatedAt); err != nil {
+		return JobRequest{}, translate(err)
 	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, translate(rows.Err())
+	return r, nil
 }
 
 // JobCreateParams are the fields of a new job_history row.
@@ -103,8 +102,8 @@ func (q *Queries) JobListByConnection(ctx context.Context, connectionID string, 
 	if limit <= 0 {
 		limit = 100
 	}
-	return collectJobs(q.db.Query(ctx, `SELECT `+jobColumns+` FROM job_history
-		WHERE connection_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, connectionID, limit))
+	return list(ctx, q.db, scanJob, `SELECT `+jobColumns+` FROM job_history
+		WHERE connection_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, connectionID, limit)
 }
 
 // JobUpdateParams are the fields JobUpdate sets.
@@ -140,13 +139,13 @@ func (q *Queries) JobUpdate(ctx context.Context, id string, p JobUpdateParams) (
 // now, pushing their next check to now+lease so that other followers skip
 // them meanwhile. Claims by concurrent followers never overlap.
 func (q *Queries) JobClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Job, error) {
-	return collectJobs(q.db.Query(ctx, `UPDATE job_history SET next_check_at = $2
+	return list(ctx, q.db, scanJob, `UPDATE job_history SET next_check_at = $2
 		WHERE id IN (
 			SELECT id FROM job_history
 			WHERE status IN ('pending', 'running') AND next_check_at <= $1
 			ORDER BY next_check_at LIMIT $3
 			FOR UPDATE SKIP LOCKED)
-		RETURNING `+jobColumns, now, now.Add(lease), limit))
+		RETURNING `+jobColumns, now, now.Add(lease), limit)
 }
 
 // JobRequestAdd links a sync request to a job. It reports false when the
@@ -163,30 +162,14 @@ func (q *Queries) JobRequestAdd(ctx context.Context, r JobRequest) (bool, error)
 
 // JobRequestGet returns the job link of a sync request.
 func (q *Queries) JobRequestGet(ctx context.Context, source, id string) (JobRequest, error) {
-	var r JobRequest
-	err := q.db.QueryRow(ctx, `SELECT job_id::text, request_source, request_id, traceparent, attached, created_at
-		FROM job_requests WHERE request_source = $1 AND request_id = $2`, source, id).
-		Scan(&r.JobID, &r.RequestSource, &r.RequestID, &r.TraceParent, &r.Attached, &r.CreatedAt)
-	return r, translate(err)
+	return scanJobRequest(q.db.QueryRow(ctx, `SELECT `+jobRequestColumns+`
+		FROM job_requests WHERE request_source = $1 AND request_id = $2`, source, id))
 }
 
 // JobRequestList lists the requests a job answers, in arrival order.
 func (q *Queries) JobRequestList(ctx context.Context, jobID string) ([]JobRequest, error) {
-	rows, err := q.db.Query(ctx, `SELECT job_id::text, request_source, request_id, traceparent, attached, created_at
+	return list(ctx, q.db, scanJobRequest, `SELECT `+jobRequestColumns+`
 		FROM job_requests WHERE job_id = $1 ORDER BY created_at, request_id`, jobID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []JobRequest
-	for rows.Next() {
-		var r JobRequest
-		if err := rows.Scan(&r.JobID, &r.RequestSource, &r.RequestID, &r.TraceParent, &r.Attached, &r.CreatedAt); err != nil {
-			return nil, translate(err)
-		}
-		out = append(out, r)
-	}
-	return out, translate(rows.Err())
 }
 
 // JobActiveForConnection returns the connection's newest job that is still

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The schema observer's statements: its per-connection observation (the
@@ -125,7 +127,7 @@ const driftColumns = `connection_id::text, catalog_version, discovered_hash, sou
 	breaking, diff, repair_request_id, repair_published_at, detected_at,
 	changes, action, rule_id, policy_version, decisions, status, airbyte_paused_at, resolved_at, resolved_by`
 
-func scanDrift(row interface{ Scan(...any) error }) (Drift, error) {
+func scanDrift(row pgx.Row) (Drift, error) {
 	var d Drift
 	var diff, changes, decisions []byte
 	if err := row.Scan(&d.ConnectionID, &d.CatalogVersion, &d.DiscoveredHash, &d.SourceCatalogID,
@@ -180,19 +182,6 @@ func (q *Queries) DriftList(ctx context.Context, connectionID string) ([]Drift, 
 	if !validUUID(connectionID) {
 		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+driftColumns+`
+	return list(ctx, q.db, scanDrift, `SELECT `+driftColumns+`
 		FROM schema_drifts WHERE connection_id = $1 ORDER BY detected_at, catalog_version, discovered_hash`, connectionID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []Drift
-	for rows.Next() {
-		d, err := scanDrift(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, translate(rows.Err())
 }

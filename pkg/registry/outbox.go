@@ -131,10 +131,10 @@ func (q *Queries) OutboxPendingFrom(ctx context.Context, from int64, limit int) 
 	// The page of pending sequence numbers is taken first, then each row is
 	// fetched by key (LATERAL: a nested loop, never a scan of the whole
 	// outbox).
-	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+`
+	return list(ctx, q.db, scanOutbox, `SELECT `+outboxColumns+`
 		FROM (SELECT seq FROM outbox_pending WHERE seq >= $1 ORDER BY seq LIMIT $2) p
 		CROSS JOIN LATERAL (SELECT * FROM outbox WHERE outbox.seq = p.seq) o
-		ORDER BY p.seq`, from, limit))
+		ORDER BY p.seq`, from, limit)
 }
 
 // OutboxMarkPublished marks messages as published.
@@ -162,8 +162,8 @@ func (q *Queries) OutboxPendingCount(ctx context.Context) (int64, time.Duration,
 // OutboxByCorrelation returns the events that answer a request id, in
 // queue order.
 func (q *Queries) OutboxByCorrelation(ctx context.Context, correlationID string) ([]OutboxMessage, error) {
-	return collectOutbox(q.db.Query(ctx, `SELECT `+outboxColumns+outboxFrom+`
-		WHERE o.correlation_id = $1 ORDER BY o.seq`, correlationID))
+	return list(ctx, q.db, scanOutbox, `SELECT `+outboxColumns+outboxFrom+`
+		WHERE o.correlation_id = $1 ORDER BY o.seq`, correlationID)
 }
 
 // OutboxByConnection returns the newest events about a connection, oldest
@@ -172,8 +172,8 @@ func (q *Queries) OutboxByConnection(ctx context.Context, connectionID string, l
 	if limit <= 0 {
 		limit = 100
 	}
-	return collectOutbox(q.db.Query(ctx, `SELECT * FROM (SELECT `+outboxColumns+outboxFrom+`
-		WHERE o.connection_id = $1 ORDER BY o.seq DESC LIMIT $2) t ORDER BY seq`, connectionID, limit))
+	return list(ctx, q.db, scanOutbox, `SELECT * FROM (SELECT `+outboxColumns+outboxFrom+`
+		WHERE o.connection_id = $1 ORDER BY o.seq DESC LIMIT $2) t ORDER BY seq`, connectionID, limit)
 }
 
 // OutboxPurge deletes published messages queued before the given time and
@@ -185,22 +185,6 @@ func (q *Queries) OutboxPurge(ctx context.Context, queuedBefore time.Time) (int6
 		return 0, translate(err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-func collectOutbox(rows pgx.Rows, err error) ([]OutboxMessage, error) {
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []OutboxMessage
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, translate(rows.Err())
 }
 
 // OutboxLockKey returns the advisory lock key that elects one publishing

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // DriftPolicy is a row of drift_policies: one immutable version of a
@@ -19,7 +21,7 @@ type DriftPolicy struct {
 
 const policyColumns = `connection_id::text, version, policy, request_source, request_id, created_at`
 
-func scanPolicy(row interface{ Scan(...any) error }) (DriftPolicy, error) {
+func scanPolicy(row pgx.Row) (DriftPolicy, error) {
 	var p DriftPolicy
 	var doc []byte
 	if err := row.Scan(&p.ConnectionID, &p.Version, &doc, &p.RequestSource, &p.RequestID, &p.CreatedAt); err != nil {
@@ -71,21 +73,12 @@ func (q *Queries) PolicyList(ctx context.Context, connectionID string) ([]DriftP
 	if !validUUID(connectionID) {
 		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+policyColumns+` FROM drift_policies
+	out, err := list(ctx, q.db, scanPolicy, `SELECT `+policyColumns+` FROM drift_policies
 		WHERE connection_id = $1 ORDER BY version`, connectionID)
-	if err != nil {
-		return nil, translate(err)
+	if err == nil && out == nil {
+		out = []DriftPolicy{}
 	}
-	defer rows.Close()
-	out := []DriftPolicy{}
-	for rows.Next() {
-		p, err := scanPolicy(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, translate(rows.Err())
+	return out, err
 }
 
 // DriftSetStatus moves a drift's decision to status; resolvedBy, when not

@@ -365,11 +365,7 @@ func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
 	var status string
 	var attached *bool
 	j := &res.Job
-	err := br.QueryRow().Scan(&j.ID, &j.ConnectionID, &j.AirbyteJobID, &status, &j.CatalogVersion,
-		&j.StartedAt, &j.CompletedAt, &j.RowsSynced, &j.BytesSynced, &j.ErrorMessage, &j.NextCheckAt,
-		&j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt, &j.StartRequestedAt, &j.AirbyteStatus,
-		&j.AirbyteSeenThrough, &res.JobCreated, &attached)
-	if err != nil {
+	if err := br.QueryRow().Scan(append(jobFields(j, &status), &res.JobCreated, &attached)...); err != nil {
 		return SyncLinkResult{}, translate(err)
 	}
 	j.Status = JobStatus(status)
@@ -406,7 +402,7 @@ func (q *Queries) SyncLockJob(ctx context.Context, connectionID, jobID string) (
 	b := &pgx.Batch{}
 	b.Queue(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, connectionID)
 	b.Queue(`SELECT `+jobColumns+` FROM job_history WHERE id = $1 FOR UPDATE`, jobID)
-	b.Queue(`SELECT job_id::text, request_source, request_id, traceparent, attached, created_at
+	b.Queue(`SELECT `+jobRequestColumns+`
 		FROM job_requests WHERE job_id = $1 ORDER BY created_at, request_id`, jobID)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
@@ -423,17 +419,8 @@ func (q *Queries) SyncLockJob(ctx context.Context, connectionID, jobID string) (
 	if err != nil {
 		return SyncFollowState{}, translate(err)
 	}
-	for rows.Next() {
-		var r JobRequest
-		if err := rows.Scan(&r.JobID, &r.RequestSource, &r.RequestID, &r.TraceParent, &r.Attached, &r.CreatedAt); err != nil {
-			rows.Close()
-			return SyncFollowState{}, translate(err)
-		}
-		st.Requests = append(st.Requests, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return SyncFollowState{}, translate(err)
+	if st.Requests, err = collect(rows, scanJobRequest); err != nil {
+		return SyncFollowState{}, err
 	}
 	return st, translate(br.Close())
 }
