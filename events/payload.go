@@ -57,6 +57,11 @@ type RepairRequested struct {
 	NewSyncCatalog json.RawMessage `json:"new_sync_catalog"`
 	// Reason says why the catalog changes; it is recorded with the version.
 	Reason string `json:"reason,omitempty"`
+	// SourceSchemaHash, when set, is the hash of the source's schema the
+	// request was decided on (the schema observer sets it to the drift's
+	// schema): the repair is refused, and nothing applied, when the source's
+	// schema discovered for the repair is another one.
+	SourceSchemaHash string `json:"source_schema_hash,omitempty"`
 }
 
 // ConnectionOnboarded is the data of io.aam.connection.onboarded.v1, the

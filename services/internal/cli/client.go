@@ -288,6 +288,12 @@ func (g *gatewayReader) CheckDrift(ctx context.Context, id string, wait time.Dur
 	return r, g.call(ctx, http.MethodPost, fmt.Sprintf("/v1/connections/%s/drift/check?wait=%s", url.PathEscape(id), wait), &r)
 }
 
+// Request reads a request's state, waiting up to wait for its answer.
+func (g *gatewayReader) Request(ctx context.Context, id string, wait time.Duration) (gateway.RequestStatus, error) {
+	var st gateway.RequestStatus
+	return st, g.get(ctx, fmt.Sprintf("/v1/requests/%s?wait=%s", url.PathEscape(id), wait), &st)
+}
+
 // dbReader reads the registry from PostgreSQL.
 type dbReader struct {
 	pool  *pgxpool.Pool

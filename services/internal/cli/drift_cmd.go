@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 
 	"github.com/aam-mesh/aam/events"
@@ -146,6 +147,9 @@ discover the connection's source now. A drift found is decided by the connection
 						fmt.Fprintf(out, "decision: %s by rule %s (policy v%d)\n", res.Decision.Action, dash(res.Decision.RuleID),
 							res.Decision.PolicyVersion)
 					}
+					if res.RepairRequestID != "" {
+						repairOutcome(ctx, g, out, res.RepairRequestID)
+					}
 				}
 			}
 			return nil
@@ -155,6 +159,27 @@ discover the connection's source now. A drift found is decided by the connection
 	check.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the observer")
 	cmd.AddCommand(ls, show, check, resolveCommand(events.ResolveApprove), resolveCommand(events.ResolveReject))
 	return cmd
+}
+
+// repairOutcome waits, while the check's context lasts, for the answer to
+// the repair request a check published, and prints it.
+func repairOutcome(ctx context.Context, g *gatewayReader, out io.Writer, id string) {
+	wait := time.Second
+	if d, ok := ctx.Deadline(); ok {
+		wait = max(time.Until(d)-time.Second, time.Second)
+	}
+	st, err := g.Request(ctx, id, wait.Round(time.Second))
+	var outcome event.Event
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "repair %s: not answered yet (%v)\n", id, err)
+	case st.Status == gateway.RequestPending || st.Status == gateway.RequestRunning || len(st.Outcome) == 0:
+		fmt.Fprintf(out, "repair %s: %s\n", id, st.Status)
+	case json.Unmarshal(st.Outcome, &outcome) != nil:
+		fmt.Fprintf(out, "repair %s: %s %s\n", id, st.Status, st.Reason)
+	default:
+		fmt.Fprintf(out, "repair: %s\n", describe(outcome))
+	}
 }
 
 // resolveCommand is aam drift approve or aam drift reject.

@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/bus"
 	reg "github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/gateway"
@@ -110,4 +112,34 @@ func TestPolicySetCommand(t *testing.T) {
 	code, _, stderr = run(t, "drift", "approve", c.ID, "x", nurl)
 	require.Equal(t, ExitRejected, code, stderr)
 	require.Contains(t, stderr, "drift_id")
+}
+
+// TestDriftCheckWaitsForTheRepair: a check whose decision published a
+// repair request prints that repair's answer.
+func TestDriftCheckWaitsForTheRepair(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t)
+	_, ts := mesh.Gateway(gateway.Config{})
+	c := mesh.AddConnection("", "healing")
+	repairID := reg.NewID()
+	sub, err := mesh.NC.Subscribe(observer.SubjectCheck, func(m *nats.Msg) {
+		req, err := events.New(events.TypeRepairRequested, observer.Source, events.RepairRequested{ConnectionID: c.ID,
+			NewSyncCatalog: json.RawMessage(`{"streams":[{"stream":{"name":"Account","json_schema":{},"supported_sync_modes":["full_refresh","incremental"]},"sync_mode":"incremental","destination_sync_mode":"append_dedup"}]}`), Reason: "schema drift"}, events.WithID(repairID), events.WithSubject(c.ID))
+		if assert.NoError(t, err) {
+			_, err = bus.NewPublisher(mesh.JS).Publish(mesh.Ctx, events.SubjectRepairRequest, req, events.Binary)
+			assert.NoError(t, err)
+		}
+		reply, _ := json.Marshal(observer.CheckReply{Results: []observer.Result{{ConnectionID: c.ID, CatalogVersion: 1, Drift: true, New: true,
+			DriftID: "1-0123456789abcdef0123", Summary: "Account: field Region added", RepairRequestID: repairID,
+			Decision: &events.DriftDecision{Action: "propagate", RuleID: "propagate-columns"}}}})
+		_ = m.Respond(reply)
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	require.NoError(t, mesh.NC.Flush())
+	code, out, stderr := run(t, "drift", "check", c.ID, "--gateway", ts.URL, "--wait", "20s")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, "decision: propagate by rule propagate-columns (policy v0)")
+	require.Contains(t, out, "repair: ")
+	require.Contains(t, out, "catalog version 1 → 2")
 }

@@ -165,6 +165,9 @@ func (o *Observer) answer(ctx context.Context, m *nats.Msg) {
 	}
 }
 
+// healingPoll is how often Check looks whether a repair has ended.
+const healingPoll = 100 * time.Millisecond
+
 // CheckAll checks every ACTIVE connection, a bounded number at once. Unless
 // forced, a connection another observer checked within half an interval is
 // skipped.
@@ -209,9 +212,21 @@ func (o *Observer) CheckAll(ctx context.Context, force bool) ([]Result, error) {
 	return results, nil
 }
 
-// Check checks one connection now.
+// Check checks one connection now. A connection being repaired (HEALING)
+// is checked once its repair ends, waiting up to the check timeout, so that
+// a check asked for right after a drift was propagated sees the schema
+// that repair left.
 func (o *Observer) Check(ctx context.Context, connectionID string) (Result, error) {
 	c, err := o.store.ConnectionGet(ctx, connectionID)
+	deadline := time.Now().Add(o.cfg.CheckTimeout)
+	for err == nil && c.Status == registry.StatusHealing && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return Result{ConnectionID: connectionID, Error: ctx.Err().Error()}, ctx.Err()
+		case <-time.After(healingPoll):
+		}
+		c, err = o.store.ConnectionGet(ctx, connectionID)
+	}
 	if err != nil {
 		return Result{ConnectionID: connectionID, Error: err.Error()}, fmt.Errorf("connection %s: %w", connectionID, err)
 	}
@@ -308,7 +323,7 @@ func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force b
 	if learn {
 		learned = names(baseline)
 	}
-	hash, err := streamsHash(disc.Catalog)
+	hash, err := drift.SchemaHash(disc.Catalog)
 	if err != nil {
 		return fail("hash the discovered catalog", err), discovered
 	}
@@ -484,7 +499,7 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 		return nil
 	}
 	req, err := events.New(events.TypeRepairRequested, Source, events.RepairRequested{
-		ConnectionID: c.ID, NewSyncCatalog: repair, Reason: reason,
+		ConnectionID: c.ID, NewSyncCatalog: repair, Reason: reason, SourceSchemaHash: hash,
 	}, events.WithID(r.RepairRequestID), events.WithSubject(c.ID))
 	if err != nil {
 		return err
@@ -510,20 +525,6 @@ func healChanges(d airbyte.CatalogDiff, fully bool) bool {
 		}
 	}
 	return false
-}
-
-// streamsHash hashes a discovered catalog's stream definitions (not the
-// default configurations Airbyte adds to them).
-func streamsHash(c *airbyte.AirbyteCatalog) (string, error) {
-	defs := make([]*airbyte.AirbyteStream, 0, len(c.Streams))
-	for _, s := range streamsOf(c) {
-		defs = append(defs, s.Stream)
-	}
-	b, err := json.Marshal(defs)
-	if err != nil {
-		return "", err
-	}
-	return registry.CatalogHash(b)
 }
 
 func streamDescriptors(c *airbyte.AirbyteCatalog) []airbyte.StreamDescriptor {

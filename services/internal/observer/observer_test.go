@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
@@ -414,5 +415,28 @@ func TestUnpublishedRepairRequestIsPublishedOnNextCheck(t *testing.T) {
 	info, err := stream.Info(env.Ctx, jetstream.WithSubjectFilter(events.SubjectRepairRequest))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, info.State.Subjects[events.SubjectRepairRequest], "stored once (Nats-Msg-Id)")
-	require.Len(t, drifts(env, c.ID), 1, "the fact once")
+	waitDrift(t, env, c.ID, 1) // the fact once
+}
+
+// TestOnDemandCheckWaitsForARepair: a check asked for while a repair holds
+// the connection HEALING runs once the repair ends, not skipped.
+func TestOnDemandCheckWaitsForARepair(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	c := env.SeedConnection()
+	o := newObserver(t, env, Config{})
+	_, err := env.Store.ConnectionStartHealing(env.Ctx, c.ID, "/test", "repairing", "repair: applying a new catalog")
+	require.NoError(t, err)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		time.Sleep(300 * time.Millisecond)
+		_, err := env.Store.ConnectionSetStatus(env.Ctx, c.ID, registry.StatusActive, "")
+		assert.NoError(t, err)
+	}()
+	r, err := o.Check(env.Ctx, c.ID)
+	<-ended
+	require.NoError(t, err)
+	require.Empty(t, r.Skipped, "checked after the repair, not skipped")
+	require.Equal(t, c.ID, r.ConnectionID)
 }

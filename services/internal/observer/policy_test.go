@@ -125,6 +125,42 @@ func TestDefaultPolicyPropagatesAnAddedField(t *testing.T) {
 	require.Equal(t, "active", airbyteStatus(t, env, c.AirbyteConnectionID))
 }
 
+// TestPropagateNeverAppliesAnUndecidedChange: the source changes again
+// between a propagate decision and its repair (a number narrowed after a
+// field was added). The repair applies nothing, and the next check decides
+// on the whole change: the narrowing pauses the connection.
+func TestPropagateNeverAppliesAnUndecidedChange(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	c := env.SeedConnection()
+	o := newObserver(t, env, Config{Heal: HealPolicy})
+
+	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
+	r, err := o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "propagate", r.Decision.Action)
+	require.NotEmpty(t, r.RepairRequestID)
+	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
+
+	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
+	require.NoError(t, err)
+	env.Go(rw.Run)
+	failed := testenv.Data[events.RepairFailed](t, env.WaitFact(r.RepairRequestID, events.TypeRepairFailed))
+	require.Contains(t, failed.Reason, "the source's schema changed again")
+	versions, err := env.Store.CatalogVersionList(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, versions, 1, "nothing applied")
+
+	r, err = o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.True(t, r.New, "%+v", r)
+	require.Equal(t, "pause", r.Decision.Action)
+	conn, err := env.Store.ConnectionGet(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, registry.StatusPaused, conn.Status)
+	require.Contains(t, conn.StatusReason, "AnnualRevenue")
+}
+
 func TestDefaultPolicyPausesANarrowedField(t *testing.T) {
 	t.Parallel()
 	env := setup(t)

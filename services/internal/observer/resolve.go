@@ -12,6 +12,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
 // ResolveConsumer is the durable consumer of drift approvals and
@@ -157,12 +158,16 @@ func (o *Observer) publishApproved(ctx context.Context, c registry.Connection, d
 	if err != nil {
 		return err
 	}
+	hash, err := drift.SchemaHash(disc.Catalog)
+	if err != nil {
+		return err
+	}
 	reason := "schema drift " + DriftID(dr.CatalogVersion, dr.DiscoveredHash) + " approved"
 	if d.Reason != "" {
 		reason += ": " + d.Reason
 	}
 	req, err := events.New(events.TypeRepairRequested, Source, events.RepairRequested{ConnectionID: c.ID, NewSyncCatalog: cat,
-		Reason: truncate(reason, maxReason)}, events.WithID(dr.RepairRequestID), events.WithSubject(c.ID))
+		Reason: truncate(reason, maxReason), SourceSchemaHash: hash}, events.WithID(dr.RepairRequestID), events.WithSubject(c.ID))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,6 +16,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
+	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
 // Source is the CloudEvent source of the facts the worker emits.
@@ -91,6 +93,17 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 	if err != nil {
 		return app.AirbyteOutcome(fmt.Errorf("discover the source's catalog: %w", err))
 	}
+	if want := ev.Data.SourceSchemaHash; want != "" {
+		got, err := drift.SchemaHash(disc.Catalog)
+		if err != nil {
+			return bus.Permanent(fmt.Errorf("hash the discovered catalog: %w", err))
+		}
+		if got != want {
+			return bus.Permanent(reject("", "source_schema_hash",
+				"the source's schema changed again after this repair was decided (decided on %s, discovered %s): "+
+					"nothing applied; the schema observer decides on the new schema at its next check", short(want), short(got)))
+		}
+	}
 	var modes validModes
 	if conn.AirbyteDestinationID != "" {
 		props, err := w.ab.GetStreamProperties(ctx, airbyte.StreamPropertiesParams{
@@ -139,6 +152,15 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 		return err
 	}
 	return w.finish(ctx, ev, conn.ID, &updated.SyncCatalog, disc.CatalogID)
+}
+
+// short is a schema hash cut to its first 12 hex digits, for messages.
+func short(hash string) string {
+	h := strings.TrimPrefix(hash, "sha256:")
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return h
 }
 
 // startHealing sets the connection HEALING for the request (committed), or

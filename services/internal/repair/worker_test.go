@@ -15,6 +15,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/schemas"
+	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -414,4 +415,48 @@ func plainSchema(fields ...string) map[string]any {
 		props[f] = map[string]any{"type": []any{"string", "null"}}
 	}
 	return map[string]any{"type": "object", "properties": props}
+}
+
+// TestRepairRefusesASchemaThatMovedAgain sends a repair decided on one
+// schema of the source after the source changed again: it is refused with
+// nothing applied, and the same repair decided on the current schema goes
+// through.
+func TestRepairRefusesASchemaThatMovedAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.start(t)
+	ctx := context.Background()
+	conn := b.seed(t, seedOpts{})
+	schemaHash := func() string {
+		disc, err := b.env.Airbyte.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: conn.AirbyteSourceID})
+		require.NoError(t, err)
+		h, err := drift.SchemaHash(disc.Catalog)
+		require.NoError(t, err)
+		return h
+	}
+	publish := func(hash string) string {
+		raw, err := json.Marshal(catalogOf(protocol("Account", "incremental", "append_dedup"), protocol("Contact", "full_refresh", "overwrite")))
+		require.NoError(t, err)
+		return b.env.Publish(events.TypeRepairRequested, events.RepairRequested{
+			ConnectionID: conn.ID, NewSyncCatalog: raw, Reason: "decided", SourceSchemaHash: hash})
+	}
+
+	decided := schemaHash()
+	require.NoError(t, b.env.Emulator.MutateSchema(conn.AirbyteSourceID,
+		emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"}))
+	current := schemaHash()
+	require.NotEqual(t, decided, current)
+
+	fact := b.env.WaitFact(publish(decided), events.TypeRepairFailed)
+	require.NoError(t, schemas.Validate(events.TypeRepairFailed, fact.Data()))
+	got := testenv.Data[events.RepairFailed](t, fact)
+	require.Contains(t, got.Reason, "the source's schema changed again after this repair was decided")
+	require.Equal(t, "source_schema_hash", got.Field)
+	require.Zero(t, b.calls.Count(http.MethodPost, updatePath), "nothing applied in Airbyte")
+	require.Len(t, b.versions(t, conn.ID), 1)
+	b.requireActiveAndFree(t, conn.ID)
+
+	fact = b.env.WaitFact(publish(current), events.TypeCatalogVersioned)
+	require.Equal(t, 2, testenv.Data[events.CatalogVersioned](t, fact).NewVersion)
+	require.Len(t, b.versions(t, conn.ID), 2)
 }
