@@ -33,6 +33,10 @@ const (
 	SubjectDriftResolved     = "aam.events.drift.resolved"
 	SubjectConnectionDeleted = "aam.events.connection.deleted"
 	SubjectRequestRejected   = "aam.events.request.rejected"
+
+	// SubjectConnectionOrphaned carries the fact that Airbyte does not know
+	// a connection any more.
+	SubjectConnectionOrphaned = "aam.events.connection.orphaned"
 )
 
 // Wildcards and prefixes of the three streams.
@@ -71,6 +75,8 @@ const (
 	TypeDriftResolved     = "io.aam.drift.resolved.v1"
 	TypeConnectionDeleted = "io.aam.connection.deleted.v1"
 	TypeRequestRejected   = "io.aam.request.rejected.v1"
+
+	TypeConnectionOrphaned = "io.aam.connection.orphaned.v1"
 )
 
 // Extension attribute names used by AAM.
@@ -189,6 +195,9 @@ var catalog = []Descriptor{
 	{TypeConnectionDeleted, SubjectConnectionDeleted, KindFact, "connection.deleted.v1.json",
 		"A connection was deleted: its Airbyte connection and source are gone, its registry row is DELETED with its history.",
 		func() any { return new(ConnectionDeleted) }},
+	{TypeConnectionOrphaned, SubjectConnectionOrphaned, KindFact, "connection.orphaned.v1.json",
+		"Airbyte answered that it does not know a connection's Airbyte connection (or source): the registry row is ORPHANED with the reason, once.",
+		func() any { return new(ConnectionOrphaned) }},
 	{TypeRequestRejected, SubjectRequestRejected, KindFact, "request.rejected.v1.json",
 		"A request could not be accepted (not a CloudEvent, missing attribute, unknown type, invalid data).",
 		func() any { return new(RequestRejected) }},

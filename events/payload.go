@@ -241,6 +241,34 @@ type ConnectionDeleted struct {
 	Reason              string `json:"reason,omitempty"`
 }
 
+// ConnectionOrphaned is the data of io.aam.connection.orphaned.v1: an
+// Airbyte call made for a connection answered 404 for its Airbyte
+// connection (or its source), so the registry marked it ORPHANED. It is
+// emitted once per connection; sync and repair requests for it then fail
+// at once with the reason, without calling Airbyte.
+type ConnectionOrphaned struct {
+	ConnectionID        string `json:"connection_id"`
+	Name                string `json:"name"`
+	Status              string `json:"status"`
+	PreviousStatus      string `json:"previous_status"`
+	AirbyteConnectionID string `json:"airbyte_connection_id"`
+	AirbyteSourceID     string `json:"airbyte_source_id,omitempty"`
+	// Resource is what Airbyte did not know: OrphanedConnection or
+	// OrphanedSource; ResourceID its Airbyte id.
+	Resource   string `json:"resource"`
+	ResourceID string `json:"resource_id"`
+	// Call is the Airbyte call that answered 404 ("POST /api/public/v1/jobs").
+	Call string `json:"call"`
+	// Reason is kept as the connection's status reason.
+	Reason string `json:"reason"`
+}
+
+// Resources of ConnectionOrphaned.
+const (
+	OrphanedConnection = "connection"
+	OrphanedSource     = "source"
+)
+
 // ApprovalRequested is the data of io.aam.drift.approval_requested.v1.
 type ApprovalRequested struct {
 	ConnectionID   string          `json:"connection_id"`
