@@ -11,6 +11,11 @@ const (
 	StatusActive  = "ACTIVE"
 	StatusFailed  = "FAILED"
 	StatusHealing = "HEALING"
+	StatusPaused  = "PAUSED"
+	// StatusDeleted and StatusOrphaned end a connection: deleted on
+	// request, or unknown to its Airbyte.
+	StatusDeleted  = "DELETED"
+	StatusOrphaned = "ORPHANED"
 )
 
 // Job status values of sync facts, as in the registry's job_history.

@@ -117,6 +117,26 @@ func AsAPIError(err error) (*APIError, bool) {
 // IsNotFound reports a 404 or a look-up that found nothing.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
+// IsNotFoundOf reports Airbyte's 404 naming id as the resource it could not
+// find: the public API's problem with data.resourceId id, or a
+// configuration API error whose message names id ("Could not find
+// configuration for STANDARD_SYNC: <id>."). A 404 that names nothing (a
+// proxy's, or a server that sent only an errorId) or names another id does
+// not count: ask for the resource itself to tell whether Airbyte knows it.
+func IsNotFoundOf(err error, id string) bool {
+	e, ok := AsAPIError(err)
+	if !ok || id == "" || e.StatusCode != http.StatusNotFound {
+		return false
+	}
+	var data struct {
+		ResourceID string `json:"resourceId"`
+	}
+	if json.Unmarshal(e.Data, &data) == nil && data.ResourceID != "" {
+		return strings.EqualFold(data.ResourceID, id)
+	}
+	return strings.Contains(strings.ToLower(e.Message+"\n"+e.Detail), strings.ToLower(id))
+}
+
 // IsConflict reports a 409.
 func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
 

@@ -51,7 +51,22 @@ func TestAPIErrorShapes(t *testing.T) {
 			want: APIError{StatusCode: 404, Type: "https://reference.airbyte.com/reference/errors#resource-not-found", Title: "resource-not-found",
 				Detail: "The requested resource could not be found.", Message: "The requested resource could not be found.",
 				Data: json.RawMessage(`{"resourceType":"STANDARD_SYNC","resourceId":"x"}`)},
-			check: func(t *testing.T, err error) { require.True(t, IsNotFound(err)); require.True(t, IsJobNotFound(err)) },
+			check: func(t *testing.T, err error) {
+				require.True(t, IsNotFound(err))
+				require.True(t, IsJobNotFound(err))
+				require.True(t, IsNotFoundOf(err, "x"))
+				require.False(t, IsNotFoundOf(err, "9924bcd0-99be-453d-ba47-c2c9766f7da5"), "another resource")
+			},
+		},
+		{
+			name: "config not found naming the resource", status: 404,
+			body: `{"message":"Could not find configuration for STANDARD_SYNC: 9924BCD0-99be-453d-ba47-c2c9766f7da5.","exceptionClassName":"io.airbyte.commons.server.errors.IdNotFoundKnownException","errorId":"e"}`,
+			want: APIError{StatusCode: 404, Message: "Could not find configuration for STANDARD_SYNC: 9924BCD0-99be-453d-ba47-c2c9766f7da5.", ErrorID: "e"},
+			check: func(t *testing.T, err error) {
+				require.True(t, IsNotFoundOf(err, "9924bcd0-99be-453d-ba47-c2c9766f7da5"))
+				require.False(t, IsNotFoundOf(err, "5e1b7c2a-0000-4000-8000-000000000000"))
+				require.False(t, IsNotFoundOf(err, ""))
+			},
 		},
 		{
 			name: "config known exception", status: 409,
@@ -65,6 +80,7 @@ func TestAPIErrorShapes(t *testing.T) {
 			want: APIError{StatusCode: 404, ErrorID: "4b7f4c1e-0000-4000-8000-000000000002"},
 			check: func(t *testing.T, err error) {
 				require.True(t, IsNotFound(err))
+				require.False(t, IsNotFoundOf(err, testSource), "a 404 naming nothing")
 				require.Contains(t, err.Error(), "404 not found (errorId 4b7f4c1e-0000-4000-8000-000000000002)")
 			},
 		},

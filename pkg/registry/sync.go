@@ -146,7 +146,9 @@ type SyncTurn struct {
 // request first seen at firstSeen, or claims the connection's start for
 // holder (for lease, or until released), or reports that another holder has
 // it (neither Job nor Claimed: ask again later). A claim that lapsed is
-// taken over; holder's own claim is renewed. One round trip.
+// taken over; holder's own claim is renewed. The start of a connection
+// that is ORPHANED or DELETED is never claimed: a request waiting for its
+// turn reads the connection's status to tell. One round trip.
 //
 // The claim is a row of sync_starts, taken with INSERT ... ON CONFLICT, and
 // the job is looked up again after it in a fresh snapshot: a holder
@@ -160,6 +162,7 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 	b.Queue(`WITH j AS (`+answerJobQuery+`)
 		INSERT INTO sync_starts AS s (connection_id, holder, held_until)
 		SELECT $1, $3, now() + make_interval(secs => $4) WHERE NOT EXISTS (SELECT 1 FROM j)
+			AND NOT EXISTS (SELECT 1 FROM connections WHERE id = $1 AND status IN ('ORPHANED', 'DELETED'))
 		ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
 			held_until = excluded.held_until
 		WHERE s.held_until < now() OR s.holder = excluded.holder

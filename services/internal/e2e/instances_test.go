@@ -33,9 +33,18 @@ const repairCatalog = `{"streams": [
 // of their own over the environment's database.
 func startInstance(t *testing.T, env *testenv.Env, name string) *app.Deps {
 	t.Helper()
+	d, _ := startInstanceWith(t, env, name, airbyte.Config{})
+	return d
+}
+
+// startInstanceWith is startInstance with the Airbyte client's settings
+// (backoffs are set); it also returns the instance's Airbyte client.
+func startInstanceWith(t *testing.T, env *testenv.Env, name string, abCfg airbyte.Config) (*app.Deps, *airbyte.Client) {
+	t.Helper()
 	nc, js := bustest.Connect(t, env.NS)
 	d := env.NewDeps(name, nc, js)
-	ab, err := d.Airbyte(env.AirbyteConfig(airbyte.Config{BackoffBase: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond}))
+	abCfg.BackoffBase, abCfg.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
+	ab, err := d.Airbyte(env.AirbyteConfig(abCfg))
 	require.NoError(t, err)
 	fast := func(uint64) time.Duration { return 20 * time.Millisecond }
 	// Small pulls, so that the instances share the requests.
@@ -54,7 +63,7 @@ func startInstance(t *testing.T, env *testenv.Env, name string) *app.Deps {
 	env.Go(sy.Run)
 	env.Go(rp.Run)
 	env.Go(relay.Run)
-	return d
+	return d, ab
 }
 
 // handled counts the requests an instance's consumer settled, by outcome,

@@ -36,6 +36,8 @@ type Observer struct {
 	cfg   Config
 	log   *zap.Logger
 	m     *metrics
+	// orphans marks connections Airbyte does not know.
+	orphans app.Orphans
 }
 
 // New returns an observer on deps' registry and NATS connection, calling
@@ -49,7 +51,8 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Observer, error) {
 	if deps.Metrics != nil {
 		reg = deps.Metrics
 	}
-	return &Observer{deps: deps, store: deps.Store, ab: ab, pub: bus.NewPublisher(deps.JS), cfg: cfg, log: log, m: newMetrics(reg)}, nil
+	return &Observer{deps: deps, store: deps.Store, ab: ab, pub: bus.NewPublisher(deps.JS), cfg: cfg, log: log, m: newMetrics(reg),
+		orphans: app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source}}, nil
 }
 
 // Result is the outcome of one connection's check.
@@ -58,6 +61,9 @@ type Result struct {
 	CatalogVersion int    `json:"catalog_version"`
 	// Skipped says why the connection was not checked.
 	Skipped string `json:"skipped,omitempty"`
+	// Orphaned reports that the check found Airbyte does not know the
+	// connection and marked it ORPHANED (Skipped says why).
+	Orphaned bool `json:"orphaned,omitempty"`
 	// Drift reports a difference between the source and the catalog
 	// version; New that it was seen for the first time (and reported).
 	Drift    bool `json:"drift"`
@@ -256,7 +262,7 @@ func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force b
 	switch {
 	case c.Status == registry.StatusPaused:
 		r.Skipped = "connection is " + string(c.Status)
-		if err := o.finishPause(ctx, c); err != nil {
+		if err := o.finishPause(ctx, c); err != nil && !o.orphaned(ctx, c, &r, err) {
 			r.Error = "pause the Airbyte connection: " + err.Error()
 		}
 		return r, discovered
@@ -307,6 +313,9 @@ func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force b
 	learn := obs.Baseline == nil
 	if learn && ver.SourceCatalogID != "" {
 		cached, err := o.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: c.AirbyteSourceID, UseCache: true})
+		if err != nil && o.orphaned(ctx, c, &r, err) {
+			return r, discovered
+		}
 		if err == nil && cached.CatalogID == ver.SourceCatalogID {
 			baseline, baselineID = streamDescriptors(cached.Catalog), cached.CatalogID
 		}
@@ -314,6 +323,9 @@ func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force b
 	disc, err := o.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: c.AirbyteSourceID})
 	discovered = true
 	if err != nil {
+		if o.orphaned(ctx, c, &r, err) {
+			return r, discovered
+		}
 		return fail("discover", err), discovered
 	}
 	if learn && baselineID == "" {
@@ -352,6 +364,24 @@ func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force b
 			zap.String("action", action), zap.String("repair_request_id", r.RepairRequestID))
 	}
 	return r, discovered
+}
+
+// orphaned reports whether err, the failure of an Airbyte call of c's
+// check, says Airbyte does not know c; if so, c is marked ORPHANED (once,
+// whoever found it first) and r says so. Later passes skip c: only ACTIVE
+// and PAUSED connections are checked.
+func (o *Observer) orphaned(ctx context.Context, c registry.Connection, r *Result, err error) bool {
+	orph, ok := o.orphans.Find(ctx, app.RefOf(c), err)
+	if !ok {
+		return false
+	}
+	got, err := o.orphans.Mark(ctx, app.RefOf(c), orph, nil)
+	if err != nil {
+		r.Error = err.Error()
+		return true
+	}
+	r.Orphaned, r.Skipped = true, "connection is "+string(got.Status)+" ("+got.StatusReason+")"
+	return true
 }
 
 // errVersionMoved ends a check whose connection changed version meanwhile.

@@ -41,6 +41,8 @@ type Worker struct {
 	ab   *airbyte.Client
 	cfg  Config
 	log  *zap.Logger
+	// orphans marks connections Airbyte does not know.
+	orphans app.Orphans
 
 	// crash, when set, is called at each crash point; a non-nil error
 	// makes the delivery stop there, as if the process died. Tests use it.
@@ -53,7 +55,8 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{deps: deps, ab: ab, cfg: cfg, log: log}, nil
+	return &Worker{deps: deps, ab: ab, cfg: cfg, log: log,
+		orphans: app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source}}, nil
 }
 
 // Route returns the worker's route on the request subject.
@@ -91,7 +94,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 
 	disc, err := w.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: conn.AirbyteSourceID})
 	if err != nil {
-		return app.AirbyteOutcome(fmt.Errorf("discover the source's catalog: %w", err))
+		return w.airbyteFailure(ctx, ev, conn, "discover the source's catalog", err)
 	}
 	if want := ev.Data.SourceSchemaHash; want != "" {
 		got, err := drift.SchemaHash(disc.Catalog)
@@ -109,7 +112,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 		props, err := w.ab.GetStreamProperties(ctx, airbyte.StreamPropertiesParams{
 			SourceID: conn.AirbyteSourceID, DestinationID: conn.AirbyteDestinationID})
 		if err != nil {
-			return app.AirbyteOutcome(fmt.Errorf("read the valid sync modes: %w", err))
+			return w.airbyteFailure(ctx, ev, conn, "read the valid sync modes", err)
 		}
 		modes = newValidModes(props)
 	}
@@ -146,7 +149,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 		SourceCatalogID: disc.CatalogID, BreakingChange: &no,
 	})
 	if err != nil {
-		return app.AirbyteOutcome(fmt.Errorf("update the Airbyte connection's catalog: %w", err))
+		return w.airbyteFailure(ctx, ev, conn, "update the Airbyte connection's catalog", err)
 	}
 	if err := w.point("updated"); err != nil {
 		return err
@@ -161,6 +164,18 @@ func short(hash string) string {
 		h = h[:12]
 	}
 	return h
+}
+
+// airbyteFailure is the outcome of a failed Airbyte call of the repair:
+// when Airbyte does not know the connection (or its source), the
+// connection is marked ORPHANED, once, and the request fails with the
+// reason at once; otherwise app.AirbyteOutcome decides.
+func (w *Worker) airbyteFailure(ctx context.Context, ev bus.Event[events.RepairRequested], conn registry.Connection, what string, err error) error {
+	req := outbox.RequestOf(ev)
+	if oerr := w.orphans.Check(ctx, app.RefOf(conn), &req, err); oerr != nil {
+		return oerr
+	}
+	return app.AirbyteOutcome(fmt.Errorf("%s: %w", what, err))
 }
 
 // startHealing sets the connection HEALING for the request (committed), or
@@ -191,8 +206,12 @@ func (w *Worker) startHealing(ctx context.Context, ev bus.Event[events.RepairReq
 				return bus.RetryAfter(w.cfg.BusyRetry, fmt.Errorf("connection %s is being repaired by request %s", id, h.RequestID))
 			}
 		default:
+			why := ""
+			if c.StatusReason != "" {
+				why = " (" + c.StatusReason + ")"
+			}
 			return bus.Permanent(reject("", "connection_id",
-				"connection %s is %s, not ACTIVE: only an ACTIVE connection can be repaired", id, c.Status))
+				"connection %s is %s, not ACTIVE: only an ACTIVE connection can be repaired%s", id, c.Status, why))
 		}
 		if c.AirbyteConnectionID == "" || c.AirbyteSourceID == "" {
 			return bus.Permanent(reject("", "connection_id", "connection %s has no Airbyte source and connection", id))

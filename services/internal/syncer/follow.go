@@ -12,6 +12,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
 )
 
 // minIdle keeps a follower from spinning on due jobs it cannot claim
@@ -336,10 +337,10 @@ func (w *Worker) check(ctx context.Context, j registry.Job, l listed) {
 			rows: j.RowsSynced, bytes: j.BytesSynced, airbyteStatus: j.AirbyteStatus, seenThrough: &through}
 		w.m.checks.WithLabelValues("unchanged").Inc()
 	default:
-		obs, err = w.poll(ctx, abID)
+		obs, err = w.poll(ctx, j, abID)
 	}
 	if err == nil && !obs.terminal() && j.FollowDeadline != nil && !time.Now().Before(*j.FollowDeadline) {
-		obs, err = w.cancelOverdue(ctx, abID)
+		obs, err = w.cancelOverdue(ctx, j, abID)
 	}
 	if err != nil {
 		retry := w.cfg.PollInterval
@@ -391,19 +392,43 @@ func (w *Worker) check(ctx context.Context, j registry.Job, l listed) {
 
 // poll reads a job on its own (GET /jobs/{id}), and its failure reason when
 // it failed or was cancelled. A job Airbyte no longer knows is reported
-// failed.
-func (w *Worker) poll(ctx context.Context, abID int64) (observation, error) {
+// failed (jobGone).
+func (w *Worker) poll(ctx context.Context, j registry.Job, abID int64) (observation, error) {
 	w.m.checks.WithLabelValues("read").Inc()
 	job, err := w.ab.GetJob(ctx, abID)
 	if airbyte.IsJobNotFound(err) {
-		now := time.Now().UTC()
-		return observation{jobID: strconv.FormatInt(abID, 10), status: registry.JobFailed, completedAt: &now,
-			reason: fmt.Sprintf("Airbyte no longer knows job %d", abID)}, nil
+		return w.jobGone(ctx, j, abID)
 	}
 	if err != nil {
 		return observation{}, err
 	}
 	return w.describe(ctx, job), nil
+}
+
+// jobGone reports a job Airbyte no longer knows failed. Airbyte forgets a
+// job with its connection (an Airbyte whose database was replaced), so
+// the job's connection is looked up (GET /connections/{id}): when Airbyte
+// does not know it either, it is marked ORPHANED, once, and the failure
+// reason says so. A job id alone unknown (Airbyte's job history pruned)
+// fails the job and leaves the connection as it is.
+func (w *Worker) jobGone(ctx context.Context, j registry.Job, abID int64) (observation, error) {
+	reason := fmt.Sprintf("Airbyte no longer knows job %d", abID)
+	c, err := w.store.ConnectionGet(ctx, j.ConnectionID)
+	if err != nil && !registry.IsNotFound(err) {
+		return observation{}, fmt.Errorf("read connection %s: %w", j.ConnectionID, err)
+	}
+	if err == nil && c.Status.Live() {
+		if orph, ok := w.orphans.Probe(ctx, app.RefOf(c)); ok {
+			if c, err = w.orphans.Mark(ctx, app.RefOf(c), orph, nil); err != nil {
+				return observation{}, err
+			}
+		}
+	}
+	if c.Status == registry.StatusOrphaned {
+		reason += fmt.Sprintf("; connection %s is ORPHANED (%s)", c.ID, c.StatusReason)
+	}
+	now := time.Now().UTC()
+	return observation{jobID: strconv.FormatInt(abID, 10), status: registry.JobFailed, completedAt: &now, reason: reason}, nil
 }
 
 // updatedAt is when Airbyte last changed a job, in Airbyte's clock, as far
@@ -449,8 +474,12 @@ func (c *airbyteClock) now() time.Time {
 // cancelOverdue cancels a job followed for longer than FollowTimeout and
 // reports it cancelled with the reason. Airbyte answers 200 or 409 "not
 // running" for a job that ended meanwhile; its own outcome is kept then.
-func (w *Worker) cancelOverdue(ctx context.Context, abID int64) (observation, error) {
+// A job Airbyte no longer knows is reported failed (jobGone).
+func (w *Worker) cancelOverdue(ctx context.Context, j registry.Job, abID int64) (observation, error) {
 	job, err := w.ab.CancelJob(ctx, abID)
+	if airbyte.IsJobNotFound(err) {
+		return w.jobGone(ctx, j, abID)
+	}
 	if err != nil {
 		return observation{}, fmt.Errorf("cancel overdue job: %w", err)
 	}

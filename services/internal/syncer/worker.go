@@ -34,6 +34,8 @@ type Worker struct {
 	cfg   Config
 	log   *zap.Logger
 	m     *metrics
+	// orphans marks connections Airbyte does not know.
+	orphans app.Orphans
 
 	// starts wakes this process's requests waiting for a connection's start
 	// claim when the local holder is done.
@@ -72,9 +74,10 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 	}
 	return &Worker{
 		deps: deps, store: deps.Store, ab: ab, cfg: cfg,
-		log:  log,
-		m:    newMetrics(deps.Metrics),
-		wake: make(chan struct{}, 1),
+		log:     log,
+		m:       newMetrics(deps.Metrics),
+		orphans: app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source},
+		wake:    make(chan struct{}, 1),
 	}, nil
 }
 
@@ -143,6 +146,9 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 		// recording it: answer with that job rather than start another.
 		job, err := w.jobStartedSince(ctx, connID, in.AirbyteConnectionID, since)
 		if err != nil {
+			if oerr := w.orphanCheck(ctx, ev, connID, in, err); oerr != nil {
+				return oerr
+			}
 			return app.AirbyteOutcome(fmt.Errorf("look for the job of an earlier delivery: %w", err))
 		}
 		if job != nil {
@@ -218,6 +224,11 @@ func (w *Worker) takeTurn(ctx context.Context, connID, holder string, firstSeen 
 		if turn.Job != nil || turn.Claimed {
 			return turn, nil
 		}
+		// Not claimed: another holder has the turn, or the connection is
+		// gone (a holder found it ORPHANED, or it was deleted).
+		if c, err := w.store.ConnectionGet(ctx, connID); err == nil && (c.Status == registry.StatusOrphaned || c.Status == registry.StatusDeleted) {
+			return turn, app.NotLive(c)
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-wake:
@@ -257,6 +268,11 @@ func (w *Worker) start(ctx context.Context, ev bus.Event[events.SyncRequested], 
 	}
 	job, started, err := w.ab.StartSyncOrGetRunning(ctx, in.AirbyteConnectionID)
 	if err != nil {
+		// A connection Airbyte does not know is marked before the claim is
+		// released, so that no request waiting for the turn asks again.
+		if oerr := w.orphanCheck(ctx, ev, connID, in, err); oerr != nil {
+			return oerr
+		}
 		err = fmt.Errorf("start the sync: %w", err)
 		if airbyte.Classify(err).Reason == airbyte.ReasonConflict {
 			// A 409 other than "a sync is already running": Airbyte's
@@ -277,6 +293,14 @@ func (w *Worker) start(ctx context.Context, ev bus.Event[events.SyncRequested], 
 	}
 	w.m.answers.WithLabelValues(how).Inc()
 	return w.record(ctx, ev, connID, in.CatalogVersion, w.observe(ctx, job), !started, &claim)
+}
+
+// orphanCheck marks the connection ORPHANED when err, the failure of an
+// Airbyte call for the request, says Airbyte does not know it, and then
+// returns the error that fails the request with the reason.
+func (w *Worker) orphanCheck(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, in registry.SyncIntent, err error) error {
+	req := outbox.RequestOf(ev)
+	return w.orphans.Check(ctx, app.Ref{ID: connID, AirbyteConnectionID: in.AirbyteConnectionID}, &req, err)
 }
 
 // errNotAnswered ends an attach whose job turned out not to answer the
