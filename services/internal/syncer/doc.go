@@ -21,7 +21,10 @@
 //  3. Otherwise the request takes its turn to start a job (below). The one
 //     whose turn it is calls POST /jobs; Airbyte's 409 "A sync is already
 //     running for: <id>" (a job AAM did not start) attaches it to the
-//     running job instead. The job is read once more (GET /jobs/{id}): a
+//     running job instead; its 404 for the Airbyte connection marks the
+//     connection ORPHANED (connection.orphaned, once) before the turn is
+//     given back, so no waiting request asks Airbyte again, and fails the
+//     request with the reason. The job is read once more (GET /jobs/{id}): a
 //     job that has already ended is recorded with its outcome, sync.started
 //     and the terminal fact go out in the same transaction, and the job is
 //     never followed.
