@@ -38,7 +38,7 @@ func TestConnectionUnknownToAirbyte(t *testing.T) {
 	calls := &testenv.CallLog{}
 	abCfg := airbyte.Config{HTTPClient: &http.Client{Transport: calls.Transport(nil)}}
 	deps, ab := startInstanceWith(t, env, "instance-1", abCfg)
-	startInstanceWith(t, env, "instance-2", abCfg)
+	_, ab2 := startInstanceWith(t, env, "instance-2", abCfg)
 	source := "/test/" + t.Name()
 
 	onboard := newRequest(t, events.TypeOnboardRequested, source, events.OnboardRequested{
@@ -55,6 +55,12 @@ func TestConnectionUnknownToAirbyte(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	// The reset also expired the clients' tokens: let them fetch new ones
+	// now, so that the calls counted below are answered at once.
+	for _, c := range []*airbyte.Client{ab, ab2} {
+		_, err := c.GetWorkspace(ctx, env.Emulator.WorkspaceID())
+		require.NoError(t, err)
+	}
 	require.Zero(t, calls.Status(http.StatusNotFound), "no 404 before Airbyte forgot")
 	startsBefore := calls.Count(http.MethodPost, "/api/public/v1/jobs")
 
