@@ -147,11 +147,8 @@ func examplePayload(t testing.TB, eventType string) any {
 			PreviousStatus: "ACTIVE", AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c",
 			AirbyteConnectionID: "3e7a9c1b-5d2f-4a8e-b6c4-1f0e9d8c7b6a", Reason: "replaced by the EU connection"}
 	case events.TypeConnectionOrphaned:
-		return events.ConnectionOrphaned{ConnectionID: exampleConnectionID, Name: "Salesforce Production", Status: "ORPHANED",
-			PreviousStatus: "ACTIVE", AirbyteConnectionID: "3e7a9c1b-5d2f-4a8e-b6c4-1f0e9d8c7b6a",
-			AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c", Resource: events.OrphanedConnection,
-			ResourceID: "3e7a9c1b-5d2f-4a8e-b6c4-1f0e9d8c7b6a", Call: "POST /api/public/v1/jobs",
-			Reason: "Airbyte does not know connection 3e7a9c1b-5d2f-4a8e-b6c4-1f0e9d8c7b6a: POST /api/public/v1/jobs answered 404"}
+		ab, call := "3e7a9c1b-5d2f-4a8e-b6c4-1f0e9d8c7b6a", "POST /api/public/v1/jobs"
+		return events.ConnectionOrphaned{ConnectionID: exampleConnectionID, Name: "Salesforce Production", Status: "ORPHANED", PreviousStatus: "ACTIVE", AirbyteConnectionID: ab, AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c", Resource: events.OrphanedConnection, ResourceID: ab, Call: call, Reason: "Airbyte does not know connection " + ab + ": " + call + " answered 404"}
 	case events.TypeApprovalRequested:
 		return events.ApprovalRequested{
 			ConnectionID: exampleConnectionID, CatalogVersion: 2, DriftID: "2-5d41402abc4b2a76",

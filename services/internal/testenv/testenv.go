@@ -127,6 +127,18 @@ func (e *Env) Facts(requestID string) []event.Event {
 	return out
 }
 
+// FactsAbout returns the facts of factType about a connection (subject =
+// connectionID), in arrival order.
+func (e *Env) FactsAbout(factType, connectionID string) []event.Event {
+	var out []event.Event
+	for _, f := range e.Facts("") {
+		if f.Type() == factType && f.Subject() == connectionID {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // WaitFact waits for a fact of factType answering requestID and returns it.
 func (e *Env) WaitFact(requestID, factType string, timeout ...time.Duration) event.Event {
 	e.T.Helper()
