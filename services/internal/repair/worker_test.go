@@ -3,7 +3,10 @@ package repair
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -499,4 +502,60 @@ func TestRepairOfAForgottenConnection(t *testing.T) {
 	require.Contains(t, got.Reason, "is ORPHANED, not ACTIVE: only an ACTIVE connection can be repaired ("+reason+")")
 	require.Equal(t, calls, b.calls.Total(), "no Airbyte call")
 	require.Equal(t, map[string]int{events.TypeRepairFailed: 1}, b.env.OutboxTypes(again))
+}
+
+// bare404 answers every call whose path ends in suffix with a 404 that
+// names nothing, as a proxy in front of Airbyte (or a server that sends
+// only an errorId) would, without sending it.
+type bare404 struct {
+	next   http.RoundTripper
+	suffix string
+}
+
+func (b bare404) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasSuffix(r.URL.Path, b.suffix) {
+		return b.next.RoundTrip(r)
+	}
+	return &http.Response{StatusCode: http.StatusNotFound, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"errorId":"0b1e2f3a-0000-4000-8000-000000000000"}`)), Request: r}, nil
+}
+
+// TestRepairConfirmsA404ThatNamesNothing answers the repair's discover
+// with a 404 that names nothing: the connection is marked ORPHANED only
+// when Airbyte's GET /connections/{id} says it does not know it either.
+func TestRepairConfirmsA404ThatNamesNothing(t *testing.T) {
+	t.Parallel()
+	for _, forgotten := range []bool{false, true} {
+		t.Run(fmt.Sprintf("forgotten=%t", forgotten), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{transport: func(next http.RoundTripper) http.RoundTripper {
+				return bare404{next: next, suffix: "/sources/discover_schema"}
+			}})
+			b.start(t)
+			c := b.seed(t, seedOpts{})
+			if forgotten {
+				b.env.Emulator.Reset()
+				// The reset expired the client's token: fetch a new one
+				// now, so that the look-up counted below is answered at once.
+				_, err := b.env.Airbyte.GetWorkspace(b.env.Ctx, b.env.Emulator.WorkspaceID())
+				require.NoError(t, err)
+			}
+			reqID := b.repair(t, c.ID, catalogOf(protocol("Account", "incremental", "append_dedup")), "")
+			got := testenv.Data[events.RepairFailed](t, b.env.WaitFact(reqID, events.TypeRepairFailed))
+			require.Equal(t, 1, b.calls.Count(http.MethodGet, "/api/public/v1/connections/"+c.AirbyteConnectionID), "one look-up")
+			if !forgotten {
+				require.Equal(t, events.StatusActive, got.Status)
+				require.Contains(t, got.Reason, "discover the source's catalog")
+				require.Equal(t, registry.StatusActive, b.env.Connection(c.ID).Status)
+				require.Empty(t, b.env.FactsAbout(events.TypeConnectionOrphaned, c.ID))
+				return
+			}
+			reason := "Airbyte does not know connection " + c.AirbyteConnectionID + ": GET /api/public/v1/connections/" +
+				c.AirbyteConnectionID + " answered 404"
+			require.Equal(t, events.StatusOrphaned, got.Status)
+			require.Equal(t, "connection "+c.ID+" is ORPHANED ("+reason+")", got.Reason)
+			require.Equal(t, reason, b.env.Connection(c.ID).StatusReason)
+			require.Equal(t, map[string]int{events.TypeRepairFailed: 1, events.TypeConnectionOrphaned: 1}, b.env.OutboxTypes(reqID))
+		})
+	}
 }
