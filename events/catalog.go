@@ -7,12 +7,13 @@ import (
 
 // Subjects of requests. Requests are stored in the AAM_REQUESTS stream.
 const (
-	SubjectOnboardRequest = "aam.requests.connection.onboard"
-	SubjectSyncRequest    = "aam.requests.connection.sync"
-	SubjectRepairRequest  = "aam.requests.connection.repair"
-	SubjectPolicyRequest  = "aam.requests.connection.policy"
-	SubjectResolveRequest = "aam.requests.drift.resolve"
-	SubjectDeleteRequest  = "aam.requests.connection.delete"
+	SubjectOnboardRequest  = "aam.requests.connection.onboard"
+	SubjectSyncRequest     = "aam.requests.connection.sync"
+	SubjectRepairRequest   = "aam.requests.connection.repair"
+	SubjectPolicyRequest   = "aam.requests.connection.policy"
+	SubjectResolveRequest  = "aam.requests.drift.resolve"
+	SubjectDeleteRequest   = "aam.requests.connection.delete"
+	SubjectRollbackRequest = "aam.requests.connection.rollback"
 )
 
 // Subjects of facts (completion events). Facts are stored in the replayable
@@ -32,6 +33,7 @@ const (
 	SubjectPolicySet         = "aam.events.connection.policy_set"
 	SubjectDriftResolved     = "aam.events.drift.resolved"
 	SubjectConnectionDeleted = "aam.events.connection.deleted"
+	SubjectRollbackPlanned   = "aam.events.catalog.rollback_planned"
 	SubjectRequestRejected   = "aam.events.request.rejected"
 
 	// SubjectConnectionOrphaned carries the fact that Airbyte does not know
@@ -53,12 +55,13 @@ const (
 
 // CloudEvent types. The version suffix lets a v2 payload live beside v1.
 const (
-	TypeOnboardRequested = "io.aam.connection.onboard.requested.v1"
-	TypeSyncRequested    = "io.aam.connection.sync.requested.v1"
-	TypeRepairRequested  = "io.aam.connection.repair.requested.v1"
-	TypePolicyRequested  = "io.aam.connection.policy.set.requested.v1"
-	TypeResolveRequested = "io.aam.drift.resolve.requested.v1"
-	TypeDeleteRequested  = "io.aam.connection.delete.requested.v1"
+	TypeOnboardRequested  = "io.aam.connection.onboard.requested.v1"
+	TypeSyncRequested     = "io.aam.connection.sync.requested.v1"
+	TypeRepairRequested   = "io.aam.connection.repair.requested.v1"
+	TypePolicyRequested   = "io.aam.connection.policy.set.requested.v1"
+	TypeResolveRequested  = "io.aam.drift.resolve.requested.v1"
+	TypeDeleteRequested   = "io.aam.connection.delete.requested.v1"
+	TypeRollbackRequested = "io.aam.connection.rollback.requested.v1"
 
 	TypeOnboarded         = "io.aam.connection.onboarded.v1"
 	TypeOnboardFailed     = "io.aam.connection.onboard_failed.v1"
@@ -74,6 +77,7 @@ const (
 	TypePolicySet         = "io.aam.connection.policy_set.v1"
 	TypeDriftResolved     = "io.aam.drift.resolved.v1"
 	TypeConnectionDeleted = "io.aam.connection.deleted.v1"
+	TypeRollbackPlanned   = "io.aam.catalog.rollback_planned.v1"
 	TypeRequestRejected   = "io.aam.request.rejected.v1"
 
 	TypeConnectionOrphaned = "io.aam.connection.orphaned.v1"
@@ -153,6 +157,9 @@ var catalog = []Descriptor{
 	{TypeDeleteRequested, SubjectDeleteRequest, KindRequest, "connection.delete.requested.v1.json",
 		"Delete a connection: its Airbyte connection and source go, its registry history stays (status DELETED).",
 		func() any { return new(DeleteRequested) }},
+	{TypeRollbackRequested, SubjectRollbackRequest, KindRequest, "connection.rollback.requested.v1.json",
+		"Roll a connection's catalog back to an earlier version, validated against a fresh discover, as a new version; or, with dry_run, only say what would change.",
+		func() any { return new(RollbackRequested) }},
 	{TypeOnboarded, SubjectOnboarded, KindFact, "connection.onboarded.v1.json",
 		"A connection was onboarded and is ACTIVE at catalog version 1.",
 		func() any { return new(ConnectionOnboarded) }},
@@ -198,6 +205,9 @@ var catalog = []Descriptor{
 	{TypeConnectionOrphaned, SubjectConnectionOrphaned, KindFact, "connection.orphaned.v1.json",
 		"Airbyte answered that it does not know a connection's Airbyte connection (or source): the registry row is ORPHANED with the reason, once.",
 		func() any { return new(ConnectionOrphaned) }},
+	{TypeRollbackPlanned, SubjectRollbackPlanned, KindFact, "catalog.rollback_planned.v1.json",
+		"A dry-run rollback's answer: the changes from the current catalog version to the one asked for, the streams Airbyte would need to refresh or clear, and whether it applies.",
+		func() any { return new(RollbackPlanned) }},
 	{TypeRequestRejected, SubjectRequestRejected, KindFact, "request.rejected.v1.json",
 		"A request could not be accepted (not a CloudEvent, missing attribute, unknown type, invalid data).",
 		func() any { return new(RequestRejected) }},

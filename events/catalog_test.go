@@ -108,13 +108,14 @@ func TestCatalogCoversConstants(t *testing.T) {
 		events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeCatalogVersioned, events.TypeRepairFailed,
 		events.TypeDriftDetected, events.TypeRequestRejected, events.TypeApprovalRequested, events.TypeConnectionPaused,
 		events.TypePolicyRequested, events.TypePolicySet, events.TypeResolveRequested, events.TypeDriftResolved,
-		events.TypeDeleteRequested, events.TypeConnectionDeleted, events.TypeConnectionOrphaned,
+		events.TypeDeleteRequested, events.TypeConnectionDeleted, events.TypeConnectionOrphaned, events.TypeRollbackRequested,
+		events.TypeRollbackPlanned,
 	} {
 		if _, ok := events.Lookup(typ); !ok {
 			t.Errorf("%s is not in the catalog", typ)
 		}
 	}
-	if n := len(events.Catalog()); n != 22 {
+	if n := len(events.Catalog()); n != 24 {
 		t.Errorf("catalog has %d types; update this test and the schemas when adding one", n)
 	}
 }

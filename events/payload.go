@@ -141,6 +141,18 @@ type CatalogVersioned struct {
 	// Unchanged is true when the catalog equalled the current version and
 	// no new version was created.
 	Unchanged bool `json:"unchanged"`
+	// RollbackTo is the version a rollback request restored (0 for a
+	// repair).
+	RollbackTo int `json:"rollback_to,omitempty"`
+	// Summary, Diff, Changes and Refresh are the changes from the previous
+	// version: in one line, in Airbyte's CatalogDiff form, classified
+	// (docs/drift.md), and the streams Airbyte needs to refresh or clear
+	// ({stream, namespace, action: refresh|clear, reasons}). Absent when
+	// unchanged.
+	Summary string          `json:"summary,omitempty"`
+	Diff    json.RawMessage `json:"diff,omitempty"`
+	Changes json.RawMessage `json:"changes,omitempty"`
+	Refresh json.RawMessage `json:"refresh,omitempty"`
 }
 
 // RepairFailed is the data of io.aam.connection.repair_failed.v1.
@@ -152,6 +164,44 @@ type RepairFailed struct {
 	// Stream and Field name the offending part of the catalog, if any.
 	Stream string `json:"stream,omitempty"`
 	Field  string `json:"field,omitempty"`
+	// RollbackTo is the version a refused rollback asked for (0 for a
+	// repair).
+	RollbackTo int `json:"rollback_to,omitempty"`
+}
+
+// RollbackRequested is the data of io.aam.connection.rollback.requested.v1:
+// make catalog version ToVersion's streams and configuration the
+// connection's catalog again, as its next version (reason "rollback to
+// N"), validated against a fresh discover like any repair. DryRun only
+// answers what would change (io.aam.catalog.rollback_planned.v1).
+type RollbackRequested struct {
+	ConnectionID string `json:"connection_id"`
+	ToVersion    int    `json:"to_version"`
+	DryRun       bool   `json:"dry_run,omitempty"`
+	// Reason is added to the version's reason: "rollback to 2: …".
+	Reason string `json:"reason,omitempty"`
+}
+
+// RollbackPlanned is the data of io.aam.catalog.rollback_planned.v1, the
+// answer to a dry-run rollback: the changes from the current version to
+// the version asked for, and whether the rollback would be applied.
+type RollbackPlanned struct {
+	ConnectionID   string `json:"connection_id"`
+	CurrentVersion int    `json:"current_version"`
+	ToVersion      int    `json:"to_version"`
+	// Summary, Diff, Changes and Refresh are as in catalog.versioned;
+	// Breaking is AAM's verdict on the changes.
+	Summary  string          `json:"summary"`
+	Diff     json.RawMessage `json:"diff"`
+	Changes  json.RawMessage `json:"changes"`
+	Refresh  json.RawMessage `json:"refresh"`
+	Breaking bool            `json:"breaking"`
+	// Applicable is false when the rollback would be refused; Reason,
+	// Stream and Field then say why, as repair_failed would.
+	Applicable bool   `json:"applicable"`
+	Reason     string `json:"reason,omitempty"`
+	Stream     string `json:"stream,omitempty"`
+	Field      string `json:"field,omitempty"`
 }
 
 // DriftDetected is the data of io.aam.drift.detected.v1. Breaking is

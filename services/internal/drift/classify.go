@@ -89,7 +89,7 @@ func Classify(diff airbyte.CatalogDiff, configured, discovered *airbyte.AirbyteC
 			out = append(out, classifyStream(d, old, now, t.UpdateStream)...)
 		}
 	}
-	for _, s := range streamsOf(configured) {
+	for _, s := range Streams(configured) {
 		d := airbyte.StreamDescriptor{Name: s.Stream.Name, Namespace: s.Stream.Namespace}
 		now, ok := discovered.Stream(d.Name, d.Namespace)
 		if !ok || now.Stream == nil {
@@ -106,7 +106,8 @@ func Classify(diff airbyte.CatalogDiff, configured, discovered *airbyte.AirbyteC
 	return out
 }
 
-func streamsOf(c *airbyte.AirbyteCatalog) []airbyte.AirbyteStreamAndConfiguration {
+// Streams returns a catalog's entries that have a stream.
+func Streams(c *airbyte.AirbyteCatalog) []airbyte.AirbyteStreamAndConfiguration {
 	if c == nil {
 		return nil
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/services/internal/drift"
-	"github.com/aam-mesh/aam/services/internal/observer"
 )
 
 // base is the schema every case starts from.
@@ -223,7 +222,7 @@ func TestClassify(t *testing.T) {
 			case "removed unselected":
 				baseline = []airbyte.StreamDescriptor{{Name: "Account"}, {Name: "Gone"}}
 			}
-			diff := observer.Diff(baseline, old, now)
+			diff := drift.Diff(baseline, old, now)
 			got := drift.Classify(diff, old, now)
 			require.Len(t, got, 1, "%+v", got)
 			c := got[0]
@@ -252,7 +251,7 @@ func TestClassifyNestedParents(t *testing.T) {
 	schema := edit(t, map[string]any{"Addr.county": `{"type":"string"}`, "Addr.city": nil,
 		"Tags": `{"type":["array","null"],"items":{"type":"object","properties":{"k":{"type":"string"}}}}`})
 	now := &airbyte.AirbyteCatalog{Streams: []airbyte.AirbyteStreamAndConfiguration{{Stream: stream{schema: schema}.build()}}}
-	diff := observer.Diff(nil, old, now)
+	diff := drift.Diff(nil, old, now)
 	got := drift.Classify(diff, old, now)
 	var kinds []string
 	for _, c := range got {

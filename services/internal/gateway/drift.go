@@ -55,18 +55,13 @@ func DriftFrom(d registry.Drift) Drift {
 }
 
 // VersionDiff is the difference between two catalog versions of a
-// connection, in Airbyte's CatalogDiff form and classified.
+// connection, in Airbyte's CatalogDiff form and classified, with the
+// streams Airbyte would need to refresh or clear.
 type VersionDiff struct {
-	ConnectionID string              `json:"connection_id"`
-	From         int                 `json:"from"`
-	To           int                 `json:"to"`
-	Summary      string              `json:"summary"`
-	Diff         airbyte.CatalogDiff `json:"diff"`
-	Changes      []drift.Change      `json:"changes"`
-	// Breaking is true when a change breaks the connection (AAM's
-	// verdict); AirbyteBreaking is Airbyte's.
-	Breaking        bool `json:"breaking"`
-	AirbyteBreaking bool `json:"airbyte_breaking"`
+	ConnectionID string `json:"connection_id"`
+	From         int    `json:"from"`
+	To           int    `json:"to"`
+	drift.Delta
 }
 
 func (s *Server) handleDrifts(w http.ResponseWriter, r *http.Request) {
@@ -157,10 +152,7 @@ func (s *Server) handleVersionDiff(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d := observer.Diff(nil, &cats[0], &cats[1])
-	changes := drift.Classify(d, &cats[0], &cats[1])
-	writeJSON(w, http.StatusOK, VersionDiff{ConnectionID: id, From: nums[0], To: nums[1], Summary: observer.Summary(d), Diff: d,
-		Changes: changes, Breaking: drift.Breaking(changes), AirbyteBreaking: drift.AirbyteBreaking(changes)})
+	writeJSON(w, http.StatusOK, VersionDiff{ConnectionID: id, From: nums[0], To: nums[1], Delta: drift.Compare(&cats[0], &cats[1])})
 }
 
 // Policy is a connection's drift policy in force and its history.

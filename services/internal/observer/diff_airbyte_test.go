@@ -43,7 +43,7 @@ func TestDiffAgreesWithAirbyte(t *testing.T) {
 
 	disc, err := cfgAPI.DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: seeded.AirbyteSourceID})
 	require.NoError(t, err)
-	ours := Diff(streamDescriptors(cached.Catalog), &configured, disc.Catalog)
+	ours := drift.Diff(streamDescriptors(cached.Catalog), &configured, disc.Catalog)
 
 	theirs, err := cfgAPI.DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: seeded.AirbyteSourceID,
 		ConnectionID: seeded.AirbyteConnectionID})
@@ -51,7 +51,7 @@ func TestDiffAgreesWithAirbyte(t *testing.T) {
 	require.NotNil(t, theirs.CatalogDiff)
 	require.NotNil(t, theirs.BreakingChange)
 
-	require.Len(t, ours.Transforms, 5, "Account, Contact and Lead updated, User removed, Invoice__c added: %s", Summary(ours))
+	require.Len(t, ours.Transforms, 5, "Account, Contact and Lead updated, User removed, Invoice__c added: %s", drift.Summary(ours))
 	require.Equal(t, *theirs.BreakingChange, ours.HasBreakingChange())
 	require.True(t, ours.HasBreakingChange())
 	want, err := json.Marshal(theirs.CatalogDiff)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
 func stream(name, schema string, pk ...[]string) *airbyte.AirbyteStream {
@@ -48,7 +49,7 @@ func TestDiffFieldPaths(t *testing.T) {
 		"lines":{"type":"array","items":{"type":"object","properties":{"sku":{"type":"string"},"qty":{"type":"integer"}}}},
 		"meta":{"oneOf":[{"type":"string"},{"type":"object","properties":{"b":{"type":"string"}}}]}}}`)
 	cfg := &airbyte.AirbyteStreamConfiguration{SyncMode: airbyte.SyncModeFullRefresh, DestinationSyncMode: airbyte.DestinationSyncOverwrite}
-	d := Diff(nil, catalog(entry(old, cfg)), catalog(entry(new, nil)))
+	d := drift.Diff(nil, catalog(entry(old, cfg)), catalog(entry(new, nil)))
 	got := fieldChanges(d)
 	// Array items are an "items" path element; the changed parents are
 	// updated; a oneOf node is compared whole, never descended into.
@@ -85,7 +86,7 @@ func TestDiffBreakingRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			d := Diff(nil, catalog(entry(old, &cfg)), catalog(entry(tc.new, nil)))
+			d := drift.Diff(nil, catalog(entry(old, &cfg)), catalog(entry(tc.new, nil)))
 			require.False(t, d.IsEmpty())
 			require.Equal(t, tc.breaking, d.HasBreakingChange())
 		})
@@ -101,14 +102,14 @@ func TestDiffUnselectedStreamsAndNamespaces(t *testing.T) {
 	baseline := []airbyte.StreamDescriptor{{Name: "A"}, {Name: "B"}}
 	// A is not configured: its change is no drift. B moved namespace: one
 	// stream removed, one added.
-	d := Diff(baseline, catalog(), catalog(entry(a2, nil), entry(bns, nil)))
+	d := drift.Diff(baseline, catalog(), catalog(entry(a2, nil), entry(bns, nil)))
 	require.Len(t, d.Transforms, 2)
 	require.Equal(t, airbyte.TransformRemoveStream, d.Transforms[0].TransformType)
 	require.Equal(t, "", d.Transforms[0].StreamDescriptor.Namespace)
 	require.Equal(t, airbyte.TransformAddStream, d.Transforms[1].TransformType)
 	require.Equal(t, "other", d.Transforms[1].StreamDescriptor.Namespace)
-	require.Equal(t, "B: stream removed; other.B: stream added", Summary(d))
-	same := Diff(baseline, catalog(), catalog(entry(a, nil), entry(b, nil)))
+	require.Equal(t, "B: stream removed; other.B: stream added", drift.Summary(d))
+	same := drift.Diff(baseline, catalog(), catalog(entry(a, nil), entry(b, nil)))
 	require.True(t, same.IsEmpty())
 }
 
@@ -124,7 +125,7 @@ func TestHealCatalog(t *testing.T) {
 	configured := catalog(entry(old, cfg), entry(gone, &airbyte.AirbyteStreamConfiguration{Selected: true}))
 	discovered := catalog(entry(newA, nil), entry(added, &airbyte.AirbyteStreamConfiguration{SyncMode: airbyte.SyncModeFullRefresh,
 		DestinationSyncMode: airbyte.DestinationSyncOverwrite}))
-	d := Diff([]airbyte.StreamDescriptor{{Name: "A"}, {Name: "Gone"}}, configured, discovered)
+	d := drift.Diff([]airbyte.StreamDescriptor{{Name: "A"}, {Name: "Gone"}}, configured, discovered)
 	require.True(t, healChanges(d, false))
 
 	h := HealCatalog(configured, discovered, d, false)
@@ -139,7 +140,7 @@ func TestHealCatalog(t *testing.T) {
 	require.Equal(t, "New", h.Streams[1].Stream.Name)
 	require.True(t, h.Streams[1].Config.Selected)
 
-	onlyAdded := Diff([]airbyte.StreamDescriptor{{Name: "A"}}, catalog(entry(newA, cfg)), catalog(entry(newA, nil), entry(added, nil)))
+	onlyAdded := drift.Diff([]airbyte.StreamDescriptor{{Name: "A"}}, catalog(entry(newA, cfg)), catalog(entry(newA, nil), entry(added, nil)))
 	require.False(t, healChanges(onlyAdded, false))
 	require.True(t, healChanges(onlyAdded, true))
 }

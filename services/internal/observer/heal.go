@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
 // HealCatalog returns the catalog that propagates a non-breaking drift, as
@@ -29,7 +30,7 @@ func HealCatalog(configured, discovered *airbyte.AirbyteCatalog, diff airbyte.Ca
 			}
 		}
 	}
-	for _, c := range streamsOf(configured) {
+	for _, c := range drift.Streams(configured) {
 		d, ok := discovered.Stream(c.Stream.Name, c.Stream.Namespace)
 		if !ok {
 			continue

@@ -340,7 +340,7 @@ func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force b
 		return fail("hash the discovered catalog", err), discovered
 	}
 
-	diff := Diff(baseline, &configured, disc.Catalog)
+	diff := drift.Diff(baseline, &configured, disc.Catalog)
 	changes := drift.Classify(diff, &configured, disc.Catalog)
 	if diff.IsEmpty() && len(changes) == 0 {
 		if err := o.store.ObservationRecord(ctx, c.ID, c.CatalogVersion, learned, baselineID, hash); err != nil {
@@ -348,7 +348,7 @@ func (o *Observer) checkOnce(ctx context.Context, c registry.Connection, force b
 		}
 		return r, discovered
 	}
-	r.Drift, r.Breaking, r.Diff, r.Summary, r.Changes = true, diff.HasBreakingChange(), &diff, Summary(diff), changes
+	r.Drift, r.Breaking, r.Diff, r.Summary, r.Changes = true, diff.HasBreakingChange(), &diff, drift.Summary(diff), changes
 	if r.Summary == "" {
 		r.Summary = changesSummary(changes)
 	}
@@ -559,7 +559,7 @@ func healChanges(d airbyte.CatalogDiff, fully bool) bool {
 
 func streamDescriptors(c *airbyte.AirbyteCatalog) []airbyte.StreamDescriptor {
 	out := []airbyte.StreamDescriptor{}
-	for _, s := range streamsOf(c) {
+	for _, s := range drift.Streams(c) {
 		out = append(out, airbyte.StreamDescriptor{Name: s.Stream.Name, Namespace: s.Stream.Namespace})
 	}
 	return out

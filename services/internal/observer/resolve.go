@@ -149,7 +149,7 @@ func (o *Observer) publishApproved(ctx context.Context, c registry.Connection, d
 	if err != nil {
 		return fmt.Errorf("discover: %w", err)
 	}
-	diff := Diff(nil, &configured, disc.Catalog)
+	diff := drift.Diff(nil, &configured, disc.Catalog)
 	healed := HealCatalog(&configured, disc.Catalog, diff, false)
 	if len(healed.Streams) == 0 {
 		return bus.Permanent(fmt.Errorf("the source offers none of the connection's streams any more"))

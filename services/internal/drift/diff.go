@@ -1,4 +1,4 @@
-package observer
+package drift
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ import (
 //
 // Transforms are ordered by stream name and namespace, fields by path.
 //
-// pkg/emulator has its own diff, standing in for Airbyte's; TestDiffAgreesWithAirbyte checks this one against it.
+// pkg/emulator has its own diff, standing in for Airbyte's; the observer's TestDiffAgreesWithAirbyte checks this one against it.
 func Diff(baseline []airbyte.StreamDescriptor, configured, discovered *airbyte.AirbyteCatalog) airbyte.CatalogDiff {
 	type key struct{ name, ns string }
 	old := map[key]bool{}
@@ -49,13 +49,13 @@ func Diff(baseline []airbyte.StreamDescriptor, configured, discovered *airbyte.A
 		addOld(key{d.Name, d.Namespace})
 	}
 	conf := map[key]airbyte.AirbyteStreamAndConfiguration{}
-	for _, s := range streamsOf(configured) {
+	for _, s := range Streams(configured) {
 		k := key{s.Stream.Name, s.Stream.Namespace}
 		addOld(k)
 		conf[k] = s
 	}
 	found := map[key]*airbyte.AirbyteStream{}
-	for _, s := range streamsOf(discovered) {
+	for _, s := range Streams(discovered) {
 		found[key{s.Stream.Name, s.Stream.Namespace}] = s.Stream
 	}
 
@@ -66,7 +66,7 @@ func Diff(baseline []airbyte.StreamDescriptor, configured, discovered *airbyte.A
 				TransformType: airbyte.TransformRemoveStream, StreamDescriptor: airbyte.StreamDescriptor{Name: k.name, Namespace: k.ns}})
 		}
 	}
-	for _, s := range streamsOf(discovered) {
+	for _, s := range Streams(discovered) {
 		k := key{s.Stream.Name, s.Stream.Namespace}
 		if !old[k] {
 			diff.Transforms = append(diff.Transforms, airbyte.StreamTransform{
@@ -91,20 +91,6 @@ func Diff(baseline []airbyte.StreamDescriptor, configured, discovered *airbyte.A
 		return a.Namespace < b.Namespace
 	})
 	return diff
-}
-
-// streamsOf returns a catalog's entries that have a stream.
-func streamsOf(c *airbyte.AirbyteCatalog) []airbyte.AirbyteStreamAndConfiguration {
-	if c == nil {
-		return nil
-	}
-	out := make([]airbyte.AirbyteStreamAndConfiguration, 0, len(c.Streams))
-	for _, s := range c.Streams {
-		if s.Stream != nil {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func diffStream(old, new *airbyte.AirbyteStream, cfg *airbyte.AirbyteStreamConfiguration) *airbyte.UpdateStream {
