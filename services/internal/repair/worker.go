@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
@@ -59,14 +60,17 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 		orphans: app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source}}, nil
 }
 
-// Route returns the worker's route on the request subject.
+// Route returns the worker's route on the repair request subject.
 func (w *Worker) Route() bus.Route[events.RepairRequested] {
 	return app.RequestRoute(Consumer, events.TypeRepairRequested, w.handle, w.fail, w.cfg.Delivery, w.cfg.Timeout)
 }
 
-// Run handles repair requests until ctx is cancelled.
+// Run handles repair and rollback requests until ctx is cancelled.
 func (w *Worker) Run(ctx context.Context) error {
-	return bus.Serve(ctx, w.deps.Runtime(Source), w.Route())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.Route()) })
+	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.RollbackRoute()) })
+	return g.Wait()
 }
 
 // errDuplicate rolls back a transaction whose request is already recorded.
@@ -79,24 +83,46 @@ func (w *Worker) point(p string) error {
 	return w.crash(p)
 }
 
+// change is one catalog change the worker applies: a repair request, or a
+// rollback request carried out as one (ev then carries the rollback's
+// attributes and its connection id).
+type change struct {
+	ev bus.Event[events.RepairRequested]
+	// reason is recorded with the version, healing while HEALING.
+	reason, healing string
+	// rollbackTo is the version a rollback restores (0 for a repair).
+	rollbackTo int
+	// build validates the change against the source's discovered catalog
+	// and the destination's valid modes, and returns the catalog to apply.
+	build func(discovered *airbyte.AirbyteCatalog, modes validModes) (*airbyte.AirbyteCatalog, error)
+}
+
 func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested]) error {
 	want, err := parseCatalog(ev.Data.NewSyncCatalog)
 	if err != nil {
 		return bus.Permanent(err)
 	}
-	conn, err := w.startHealing(ctx, ev)
+	return w.apply(ctx, change{ev: ev, reason: reasonOf(ev), healing: "repair: applying a new catalog",
+		build: func(discovered *airbyte.AirbyteCatalog, modes validModes) (*airbyte.AirbyteCatalog, error) {
+			return buildCatalog(want, discovered, modes)
+		}})
+}
+
+// apply carries a change out: HEALING, a fresh discover, validation,
+// connections/update and the new version.
+func (w *Worker) apply(ctx context.Context, ch change) error {
+	conn, err := w.startHealing(ctx, ch)
 	if err != nil {
 		return err
 	}
 	if err := w.point("healing"); err != nil {
 		return err
 	}
-
-	disc, err := w.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: conn.AirbyteSourceID})
+	disc, modes, err := w.discover(ctx, ch.ev, conn)
 	if err != nil {
-		return w.airbyteFailure(ctx, ev, conn, "discover the source's catalog", err)
+		return err
 	}
-	if want := ev.Data.SourceSchemaHash; want != "" {
+	if want := ch.ev.Data.SourceSchemaHash; want != "" {
 		got, err := drift.SchemaHash(disc.Catalog)
 		if err != nil {
 			return bus.Permanent(fmt.Errorf("hash the discovered catalog: %w", err))
@@ -107,16 +133,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 					"nothing applied; the schema observer decides on the new schema at its next check", short(want), short(got)))
 		}
 	}
-	var modes validModes
-	if conn.AirbyteDestinationID != "" {
-		props, err := w.ab.GetStreamProperties(ctx, airbyte.StreamPropertiesParams{
-			SourceID: conn.AirbyteSourceID, DestinationID: conn.AirbyteDestinationID})
-		if err != nil {
-			return w.airbyteFailure(ctx, ev, conn, "read the valid sync modes", err)
-		}
-		modes = newValidModes(props)
-	}
-	catalog, err := buildCatalog(want, disc.Catalog, modes)
+	catalog, err := ch.build(disc.Catalog, modes)
 	if err != nil {
 		return bus.Permanent(err)
 	}
@@ -124,23 +141,16 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 		return err
 	}
 
-	current, err := w.deps.Store.CatalogVersionLatest(ctx, conn.ID)
+	cur, err := w.current(ctx, conn.ID)
 	if err != nil {
-		if registry.IsNotFound(err) {
-			return bus.Permanent(reject("", "", "connection %s has no catalog version", conn.ID))
-		}
-		return fmt.Errorf("read current catalog version: %w", err)
+		return err
 	}
-	var cur airbyte.AirbyteCatalog
-	if err := json.Unmarshal(current.SyncCatalog, &cur); err != nil {
-		return bus.Permanent(fmt.Errorf("catalog version %d does not decode: %w", current.VersionNumber, err))
-	}
-	same, err := sameCatalog(catalog, &cur)
+	same, err := sameCatalog(catalog, cur)
 	if err != nil {
 		return bus.Permanent(err)
 	}
 	if same {
-		return w.finishUnchanged(ctx, ev, conn.ID)
+		return w.finishUnchanged(ctx, ch, conn.ID)
 	}
 
 	no := false
@@ -149,12 +159,52 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.RepairRequested
 		SourceCatalogID: disc.CatalogID, BreakingChange: &no,
 	})
 	if err != nil {
-		return w.airbyteFailure(ctx, ev, conn, "update the Airbyte connection's catalog", err)
+		return w.airbyteFailure(ctx, ch.ev, conn, "update the Airbyte connection's catalog", err)
 	}
 	if err := w.point("updated"); err != nil {
 		return err
 	}
-	return w.finish(ctx, ev, conn.ID, &updated.SyncCatalog, disc.CatalogID)
+	return w.finish(ctx, ch, conn.ID, &updated.SyncCatalog, disc.CatalogID)
+}
+
+// discover reads the source's current catalog (configuration API,
+// disable_cache true, no connectionId: read-only) and the sync modes the
+// destination allows per stream.
+func (w *Worker) discover(ctx context.Context, ev bus.Event[events.RepairRequested], conn registry.Connection) (*airbyte.SourceDiscoverSchemaRead, validModes, error) {
+	disc, err := w.ab.ConfigAPI().DiscoverSchema(ctx, airbyte.DiscoverSchemaRequest{SourceID: conn.AirbyteSourceID})
+	if err != nil {
+		return nil, nil, w.airbyteFailure(ctx, ev, conn, "discover the source's catalog", err)
+	}
+	var modes validModes
+	if conn.AirbyteDestinationID != "" {
+		props, err := w.ab.GetStreamProperties(ctx, airbyte.StreamPropertiesParams{
+			SourceID: conn.AirbyteSourceID, DestinationID: conn.AirbyteDestinationID})
+		if err != nil {
+			return nil, nil, w.airbyteFailure(ctx, ev, conn, "read the valid sync modes", err)
+		}
+		modes = newValidModes(props)
+	}
+	return disc, modes, nil
+}
+
+// current reads a connection's latest catalog version.
+func (w *Worker) current(ctx context.Context, id string) (*airbyte.AirbyteCatalog, error) {
+	v, err := w.deps.Store.CatalogVersionLatest(ctx, id)
+	if err != nil {
+		if registry.IsNotFound(err) {
+			return nil, bus.Permanent(reject("", "", "connection %s has no catalog version", id))
+		}
+		return nil, fmt.Errorf("read current catalog version: %w", err)
+	}
+	return decodeVersion(v)
+}
+
+func decodeVersion(v registry.CatalogVersion) (*airbyte.AirbyteCatalog, error) {
+	var c airbyte.AirbyteCatalog
+	if err := json.Unmarshal(v.SyncCatalog, &c); err != nil {
+		return nil, bus.Permanent(fmt.Errorf("catalog version %d does not decode: %w", v.VersionNumber, err))
+	}
+	return &c, nil
 }
 
 // short is a schema hash cut to its first 12 hex digits, for messages.
@@ -180,7 +230,8 @@ func (w *Worker) airbyteFailure(ctx context.Context, ev bus.Event[events.RepairR
 
 // startHealing sets the connection HEALING for the request (committed), or
 // finds it already HEALING for this request.
-func (w *Worker) startHealing(ctx context.Context, ev bus.Event[events.RepairRequested]) (registry.Connection, error) {
+func (w *Worker) startHealing(ctx context.Context, ch change) (registry.Connection, error) {
+	ev := ch.ev
 	id := ev.Data.ConnectionID
 	var conn registry.Connection
 	err := w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
@@ -216,19 +267,19 @@ func (w *Worker) startHealing(ctx context.Context, ev bus.Event[events.RepairReq
 		if c.AirbyteConnectionID == "" || c.AirbyteSourceID == "" {
 			return bus.Permanent(reject("", "connection_id", "connection %s has no Airbyte source and connection", id))
 		}
-		conn, err = q.ConnectionStartHealing(ctx, id, ev.Source, ev.ID, "repair: applying a new catalog")
+		conn, err = q.ConnectionStartHealing(ctx, id, ev.Source, ev.ID, ch.healing)
 		return err
 	})
 	return conn, err
 }
 
-// finish records the applied catalog as version n+1 and ends the repair.
-func (w *Worker) finish(ctx context.Context, ev bus.Event[events.RepairRequested], id string, applied *airbyte.AirbyteCatalog, sourceCatalogID string) error {
+// finish records the applied catalog as version n+1 and ends the change.
+func (w *Worker) finish(ctx context.Context, ch change, id string, applied *airbyte.AirbyteCatalog, sourceCatalogID string) error {
+	ev := ch.ev
 	catalog, err := json.Marshal(applied)
 	if err != nil {
 		return fmt.Errorf("encode applied catalog: %w", err)
 	}
-	reason := reasonOf(ev)
 	var prev, v registry.CatalogVersion
 	err = w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
 		if err := w.holdAndRecord(ctx, q, ev, id); err != nil {
@@ -238,9 +289,13 @@ func (w *Worker) finish(ctx context.Context, ev bus.Event[events.RepairRequested
 		if prev, err = q.CatalogVersionLatest(ctx, id); err != nil {
 			return err
 		}
+		before, err := decodeVersion(prev)
+		if err != nil {
+			return err
+		}
 		v, err = q.CatalogVersionCreate(ctx, registry.CatalogVersionCreateParams{
 			ConnectionID: id, VersionNumber: prev.VersionNumber + 1, SyncCatalog: catalog,
-			SourceCatalogID: sourceCatalogID, Reason: reason, RequestSource: ev.Source, RequestID: ev.ID,
+			SourceCatalogID: sourceCatalogID, Reason: ch.reason, RequestSource: ev.Source, RequestID: ev.ID,
 		})
 		if err != nil {
 			return err
@@ -251,23 +306,43 @@ func (w *Worker) finish(ctx context.Context, ev bus.Event[events.RepairRequested
 		if err := q.ConnectionStopHealing(ctx, id); err != nil {
 			return err
 		}
-		return outbox.Emit(ctx, q, events.TypeCatalogVersioned, Source, id, outbox.RequestOf(ev), events.CatalogVersioned{
+		fact := events.CatalogVersioned{
 			ConnectionID: id, PreviousVersion: prev.VersionNumber, NewVersion: v.VersionNumber,
-			Status: "success", Message: MessageVersioned, ContentHash: v.ContentHash, Reason: reason,
-		})
+			Status: "success", Message: MessageVersioned, ContentHash: v.ContentHash, Reason: ch.reason, RollbackTo: ch.rollbackTo,
+		}
+		if err := describeDelta(&fact, drift.Compare(before, applied)); err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeCatalogVersioned, Source, id, outbox.RequestOf(ev), fact)
 	})
 	if errors.Is(err, errDuplicate) {
 		return nil
 	}
 	if err == nil {
 		w.log.Info("catalog versioned", zap.String("connection_id", id), zap.Int("previous_version", prev.VersionNumber),
-			zap.Int("new_version", v.VersionNumber), zap.String("content_hash", v.ContentHash))
+			zap.Int("new_version", v.VersionNumber), zap.String("content_hash", v.ContentHash), zap.Int("rollback_to", ch.rollbackTo))
 	}
 	return err
 }
 
-// finishUnchanged ends a repair whose catalog equals the current version.
-func (w *Worker) finishUnchanged(ctx context.Context, ev bus.Event[events.RepairRequested], id string) error {
+// describeDelta puts the changes from the previous version into a
+// catalog.versioned fact.
+func describeDelta(f *events.CatalogVersioned, d drift.Delta) error {
+	var err error
+	f.Summary = d.Summary
+	if f.Diff, err = json.Marshal(d.Diff); err != nil {
+		return err
+	}
+	if f.Changes, err = json.Marshal(d.Changes); err != nil {
+		return err
+	}
+	f.Refresh, err = json.Marshal(d.Refresh)
+	return err
+}
+
+// finishUnchanged ends a change whose catalog equals the current version.
+func (w *Worker) finishUnchanged(ctx context.Context, ch change, id string) error {
+	ev := ch.ev
 	err := w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
 		if err := w.holdAndRecord(ctx, q, ev, id); err != nil {
 			return err
@@ -284,8 +359,8 @@ func (w *Worker) finishUnchanged(ctx context.Context, ev bus.Event[events.Repair
 		}
 		return outbox.Emit(ctx, q, events.TypeCatalogVersioned, Source, id, outbox.RequestOf(ev), events.CatalogVersioned{
 			ConnectionID: id, PreviousVersion: cur.VersionNumber, NewVersion: cur.VersionNumber,
-			Status: "success", Message: MessageUnchanged, ContentHash: cur.ContentHash, Reason: reasonOf(ev),
-			Unchanged: true,
+			Status: "success", Message: MessageUnchanged, ContentHash: cur.ContentHash, Reason: ch.reason,
+			Unchanged: true, RollbackTo: ch.rollbackTo,
 		})
 	})
 	if errors.Is(err, errDuplicate) {
@@ -322,8 +397,13 @@ func (w *Worker) holdAndRecord(ctx context.Context, q *registry.Queries, ev bus.
 // restored when this request set it HEALING, the inbox entry and the
 // repair_failed fact, in one transaction.
 func (w *Worker) fail(ctx context.Context, ev bus.Event[events.RepairRequested], cause error) error {
+	return w.failChange(ctx, ev, 0, cause)
+}
+
+// failChange is fail for a repair or a rollback (to version rollbackTo).
+func (w *Worker) failChange(ctx context.Context, ev bus.Event[events.RepairRequested], rollbackTo int, cause error) error {
 	id := ev.Data.ConnectionID
-	fact := events.RepairFailed{ConnectionID: id, Reason: cause.Error()}
+	fact := events.RepairFailed{ConnectionID: id, Reason: cause.Error(), RollbackTo: rollbackTo}
 	var rej *RejectError
 	if errors.As(cause, &rej) {
 		fact.Reason, fact.Stream, fact.Field = rej.Reason, rej.Stream, rej.Field

@@ -95,7 +95,7 @@ var Sync = airbyteRole("sync", []string{syncer.Consumer}, true,
 
 // Repair is the drift repair worker (package repair), configured by
 // app.AirbyteRole[repair.Config].
-var Repair = airbyteRole("repair", []string{repair.Consumer}, true,
+var Repair = airbyteRole("repair", []string{repair.Consumer, repair.RollbackConsumer}, true,
 	func(s *Settings) *repair.Config { return &s.Repair },
 	func(d *app.Deps, ab *airbyte.Client, c repair.Config) (app.Runner, error) {
 		return runner(repair.New(d, ab, c))

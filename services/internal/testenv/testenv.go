@@ -174,3 +174,19 @@ func Data[T any](t testing.TB, ev event.Event) T {
 	require.NoError(t, json.Unmarshal(ev.Data(), &v))
 	return v
 }
+
+// PublishCopy publishes a request again with the id of an earlier one and
+// without the Nats-Msg-Id header, so that JetStream stores it again: a
+// copy as it arrives after the stream's duplicate window.
+func (e *Env) PublishCopy(eventType, id string, data any, opts ...events.Option) {
+	e.T.Helper()
+	d, ok := events.Lookup(eventType)
+	require.True(e.T, ok, "unknown type %s", eventType)
+	ev, err := events.New(eventType, "/test/"+e.T.Name(), data, append(opts, events.WithID(id))...)
+	require.NoError(e.T, err)
+	msg, err := events.ToMsg(d.Subject, ev, events.Binary)
+	require.NoError(e.T, err)
+	msg.Header.Del(events.HeaderMsgID)
+	_, err = e.JS.PublishMsg(e.Ctx, msg)
+	require.NoError(e.T, err)
+}
