@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/gateway"
@@ -166,4 +167,52 @@ func TestSetPolicy(t *testing.T) {
 	require.Equal(t, 2, p.Version)
 	require.Len(t, p.Versions, 2)
 	require.Contains(t, string(p.Policy), "finance")
+}
+
+// TestRollbackAndResolveRoutes: the rollback, approve and reject routes
+// publish their requests with the connection (and the drift) from the
+// path, and refuse what the request's schema refuses before publishing.
+func TestRollbackAndResolveRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	c := b.mesh.AddConnection("", "rolling back")
+	base := "/v1/connections/" + c.ID
+
+	stored := func(subject string) map[string]any {
+		t.Helper()
+		msg := b.lastRequest()
+		require.Equal(t, subject, msg.Subject)
+		var data map[string]any
+		require.NoError(t, json.Unmarshal(msg.Data, &data))
+		return data
+	}
+
+	r := b.do(http.MethodPost, base+"/catalog/rollback", `{"to_version": 1, "dry_run": true}`)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	require.Equal(t, map[string]any{"connection_id": c.ID, "to_version": 1.0, "dry_run": true}, stored(events.SubjectRollbackRequest))
+	before := b.requestsStored()
+	for _, body := range []string{`{}`, `{"to_version": 0}`, `{"to_version": 1, "force": true}`} {
+		r = b.do(http.MethodPost, base+"/catalog/rollback", body)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", body, r.body)
+	}
+	require.Equal(t, "to_version", b.do(http.MethodPost, base+"/catalog/rollback", `{}`).errBody(t).Field)
+	require.Equal(t, before, b.requestsStored(), "nothing refused is published")
+
+	r = b.do(http.MethodPost, base+"/drifts/2-5d41402abc4b2a76/approve", `{"reason": "checked"}`)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	require.Equal(t, map[string]any{"connection_id": c.ID, "drift_id": "2-5d41402abc4b2a76", "decision": "approve", "reason": "checked"},
+		stored(events.SubjectResolveRequest))
+	r = b.do(http.MethodPost, base+"/drifts/2-5d41402abc4b2a76/reject", "")
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	require.Equal(t, map[string]any{"connection_id": c.ID, "drift_id": "2-5d41402abc4b2a76", "decision": "reject"},
+		stored(events.SubjectResolveRequest))
+	r = b.do(http.MethodPost, base+"/drifts/2-5d41402abc4b2a76/reject", `{"resume": true}`)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	require.Equal(t, true, stored(events.SubjectResolveRequest)["resume"])
+
+	r = b.do(http.MethodPost, base+"/drifts/2-5d41402abc4b2a76/approve", `{"decision": "reject"}`)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	require.Equal(t, "decision", r.errBody(t).Field)
+	r = b.do(http.MethodPost, "/v1/connections/7b0e0a3c-0000-4000-8000-000000000000/drifts/2-5d41402abc4b2a76/approve", "")
+	require.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
 }

@@ -17,7 +17,7 @@ import (
 func FactState(factType string) string {
 	switch factType {
 	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded, events.TypePolicySet, events.TypeDriftResolved,
-		events.TypeConnectionDeleted:
+		events.TypeConnectionDeleted, events.TypeRollbackPlanned:
 		return RequestSucceeded
 	case events.TypeSyncStarted:
 		return RequestRunning
@@ -61,23 +61,32 @@ func requestTypeOf(factType string) string {
 		return events.TypeResolveRequested
 	case events.TypeConnectionDeleted:
 		return events.TypeDeleteRequested
+	case events.TypeRollbackPlanned:
+		return events.TypeRollbackRequested
 	}
 	return ""
 }
 
-// answeredType returns the request type a fact answers, reading it from a
-// rejection's data when needed.
+// answeredType returns the request type a fact answers, reading it from
+// the data when needed: a rejection's request type, a rollback's
+// rollback_to on catalog.versioned and repair_failed.
 func answeredType(fact event.Event) string {
-	if t := requestTypeOf(fact.Type()); t != "" {
-		return t
-	}
-	if fact.Type() == events.TypeRequestRejected {
+	switch fact.Type() {
+	case events.TypeRequestRejected:
 		var d events.RequestRejected
 		if json.Unmarshal(fact.Data(), &d) == nil {
 			return d.RequestType
 		}
+		return ""
+	case events.TypeCatalogVersioned, events.TypeRepairFailed:
+		var d struct {
+			RollbackTo int `json:"rollback_to"`
+		}
+		if json.Unmarshal(fact.Data(), &d) == nil && d.RollbackTo > 0 {
+			return events.TypeRollbackRequested
+		}
 	}
-	return ""
+	return requestTypeOf(fact.Type())
 }
 
 // failure is what a failure or rejection fact says went wrong.

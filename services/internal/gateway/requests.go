@@ -41,7 +41,19 @@ const (
 	// kindDelete deletes a connection, the connection from the path; the
 	// body (a reason) is optional.
 	kindDelete
+	// kindRollback rolls a connection's catalog back, the connection from
+	// the path.
+	kindRollback
+	// kindApprove and kindReject resolve a drift, the connection and the
+	// drift from the path; the body (reason, resume) is optional.
+	kindApprove
+	kindReject
 )
+
+// bodyOptional reports the kinds whose body may be empty.
+func (k requestKind) bodyOptional() bool {
+	return k == kindDelete || k == kindApprove || k == kindReject
+}
 
 func (k requestKind) eventType() string {
 	switch k {
@@ -53,6 +65,10 @@ func (k requestKind) eventType() string {
 		return events.TypePolicyRequested
 	case kindDelete:
 		return events.TypeDeleteRequested
+	case kindRollback:
+		return events.TypeRollbackRequested
+	case kindApprove, kindReject:
+		return events.TypeResolveRequested
 	}
 	return events.TypeRepairRequested
 }
@@ -70,7 +86,7 @@ func (s *Server) jsonRoute(kind requestKind, seed bool) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, *werr)
 			return
 		}
-		if !isJSONContentType(r.Header.Get("Content-Type")) && !(kind == kindDelete && r.ContentLength == 0) {
+		if !isJSONContentType(r.Header.Get("Content-Type")) && !(kind.bodyOptional() && r.ContentLength == 0) {
 			writeError(w, http.StatusUnsupportedMediaType, Error{
 				Error: fmt.Sprintf("Content-Type %q is not supported; send application/json", r.Header.Get("Content-Type")),
 				Field: "Content-Type"})
@@ -82,6 +98,9 @@ func (s *Server) jsonRoute(kind requestKind, seed bool) http.HandlerFunc {
 		}
 		typ := kind.eventType()
 		data, derr := requestData(kind, r.PathValue("id"), body)
+		if derr == nil && (kind == kindApprove || kind == kindReject) {
+			data, derr = resolveData(kind, r.PathValue("drift_id"), data)
+		}
 		if derr != nil {
 			writeError(w, http.StatusBadRequest, *derr)
 			return
@@ -156,6 +175,28 @@ func requestData(kind requestKind, pathID string, body []byte) ([]byte, *Error) 
 		}
 	}
 	fields["connection_id"] = want
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, &Error{Error: "the body does not encode: " + err.Error()}
+	}
+	return b, nil
+}
+
+// resolveData adds the drift from the path and the route's decision to an
+// approval's or rejection's data.
+func resolveData(kind requestKind, driftID string, data []byte) ([]byte, *Error) {
+	fields := map[string]json.RawMessage{}
+	_ = json.Unmarshal(data, &fields)
+	decision := events.ResolveReject
+	if kind == kindApprove {
+		decision = events.ResolveApprove
+	}
+	for name, v := range map[string]string{"drift_id": driftID, "decision": decision} {
+		if _, ok := fields[name]; ok {
+			return nil, &Error{Error: name + " is taken from the path; leave it out of the body", Field: name}
+		}
+		fields[name], _ = json.Marshal(v)
+	}
 	b, err := json.Marshal(fields)
 	if err != nil {
 		return nil, &Error{Error: "the body does not encode: " + err.Error()}
