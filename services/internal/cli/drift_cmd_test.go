@@ -143,3 +143,19 @@ func TestDriftCheckWaitsForTheRepair(t *testing.T) {
 	require.Contains(t, out, "repair: ")
 	require.Contains(t, out, "catalog version 1 → 2")
 }
+
+func TestCatalogRollbackCommand(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
+	c := mesh.AddConnection("", "rolling back")
+	nurl := "--nats-url=" + mesh.URL()
+	code, out, stderr := run(t, "catalog", "rollback", c.ID, "--to", "1", "--dry-run", nurl, "--id", "rollback-1")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, "request rollback-1 accepted on aam.requests.connection.rollback")
+	code, _, stderr = run(t, "catalog", "rollback", c.ID, "--to", "0", nurl)
+	require.Equal(t, ExitRejected, code, stderr)
+	require.Contains(t, stderr, "to_version")
+	code, _, stderr = run(t, "catalog", "rollback", c.ID, nurl)
+	require.NotEqual(t, ExitOK, code)
+	require.Contains(t, stderr, `required flag(s) "to" not set`)
+}

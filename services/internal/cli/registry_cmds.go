@@ -218,7 +218,36 @@ func versionsCommand() *cobra.Command {
 		}),
 	}
 	df.addRegistryFlags(diff)
-	cmd.AddCommand(ls, show, diff)
+	cmd.AddCommand(ls, show, diff, rollbackCommand())
+	return cmd
+}
+
+// rollbackCommand is aam catalog rollback.
+func rollbackCommand() *cobra.Command {
+	var f requestFlags
+	var d events.RollbackRequested
+	cmd := &cobra.Command{
+		Use:   "rollback CONNECTION_ID --to N",
+		Short: "Roll the catalog back to version N as the next version (io.aam.connection.rollback.requested.v1)",
+		Long: `Roll a connection's catalog back to an earlier version: the repair worker discovers the
+source, validates version N's streams and configuration against it like any repair (a stream
+or field the source no longer has is refused, exit 3), applies them and records the next
+version with reason "rollback to N". With --dry-run nothing changes: the answer lists the
+changes from the current version, the streams Airbyte would need to refresh or clear, and
+whether the rollback applies.`,
+		Example: `  aam catalog rollback a1b2c3d4-e5f6-7890-abcd-ef1234567890 --to 1 --dry-run --wait
+  aam catalog rollback a1b2c3d4-e5f6-7890-abcd-ef1234567890 --to 1 --reason "the new column broke the report" --wait`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d.ConnectionID = args[0]
+			return f.submit(cmd, events.TypeRollbackRequested, d, args[0], false)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().IntVar(&d.ToVersion, "to", 0, "the catalog version to roll back to (required)")
+	cmd.Flags().BoolVar(&d.DryRun, "dry-run", false, "only say what the rollback would change")
+	cmd.Flags().StringVar(&d.Reason, "reason", "", "why (added to the new version's reason)")
+	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/schemas"
+	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 	"github.com/aam-mesh/aam/services/internal/observer"
 )
@@ -455,8 +456,30 @@ func describe(e event.Event) string {
 		return "onboarding failed: " + failureReason(e)
 	case events.TypeRequestRejected:
 		return "request rejected: " + failureReason(e)
+	case events.TypeCatalogVersioned, events.TypeRollbackPlanned:
+		var d struct {
+			Summary string          `json:"summary"`
+			Refresh json.RawMessage `json:"refresh"`
+		}
+		_ = json.Unmarshal(e.Data(), &d)
+		return e.Type() + ": " + summarize(e) + refreshNote(d.Summary, d.Refresh)
 	}
 	return e.Type() + ": " + summarize(e)
+}
+
+// refreshNote describes a catalog change and the streams Airbyte needs to
+// refresh or clear after it, on lines of their own.
+func refreshNote(summary string, raw json.RawMessage) string {
+	var out string
+	if summary != "" {
+		out += "\n  changes: " + summary
+	}
+	var rs []drift.StreamRefresh
+	_ = json.Unmarshal(raw, &rs)
+	for _, r := range rs {
+		out += fmt.Sprintf("\n  Airbyte needs a %s of %s: %s", r.Action, r.Stream, strings.Join(r.Reasons, ", "))
+	}
+	return out
 }
 
 // summarize is a one-line summary of a fact's data.
@@ -485,7 +508,21 @@ func summarize(e event.Event) string {
 		if d.Unchanged {
 			return fmt.Sprintf("connection %s: catalog unchanged at version %d", d.ConnectionID, d.NewVersion)
 		}
-		return fmt.Sprintf("connection %s: catalog version %d → %d (%s)", d.ConnectionID, d.PreviousVersion, d.NewVersion, d.Message)
+		s := fmt.Sprintf("connection %s: catalog version %d → %d (%s)", d.ConnectionID, d.PreviousVersion, d.NewVersion, d.Message)
+		if d.RollbackTo > 0 {
+			s += fmt.Sprintf(", rolled back to version %d", d.RollbackTo)
+		}
+		return s
+	case events.TypeRollbackPlanned:
+		var d events.RollbackPlanned
+		_ = json.Unmarshal(e.Data(), &d)
+		s := fmt.Sprintf("connection %s: a rollback from catalog version %d to %d ", d.ConnectionID, d.CurrentVersion, d.ToVersion)
+		if d.Applicable {
+			s += "applies"
+		} else {
+			s += "would be refused: " + d.Reason
+		}
+		return s
 	case events.TypeDriftDetected:
 		var d events.DriftDetected
 		_ = json.Unmarshal(e.Data(), &d)
