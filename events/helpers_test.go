@@ -102,20 +102,20 @@ func examplePayload(t testing.TB, eventType string) any {
 			Message:     "Catalog updated and versioned successfully",
 			ContentHash: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			Reason:      "Account gained a column",
-			Summary:     "Account: field Region__c added",
-			Diff:        json.RawMessage(`{"transforms":[{"transformType":"update_stream","streamDescriptor":{"name":"Account"},"updateStream":{"fieldTransforms":[{"transformType":"add_field","fieldName":["Region__c"],"breaking":false}]}}]}`),
-			Changes:     json.RawMessage(`[{"kind":"field_added","stream":"Account","field":["Region__c"],"new_type":"string|null","breaking":false,"risk":"none"}]`),
-			Refresh:     json.RawMessage(`[]`),
+			CatalogChanges: events.CatalogChanges{Summary: "Account: field Region__c added",
+				Diff:    json.RawMessage(`{"transforms":[{"transformType":"update_stream","streamDescriptor":{"name":"Account"},"updateStream":{"fieldTransforms":[{"transformType":"add_field","fieldName":["Region__c"],"breaking":false}]}}]}`),
+				Changes: json.RawMessage(`[{"kind":"field_added","stream":"Account","field":["Region__c"],"new_type":"string|null","breaking":false,"risk":"none"}]`),
+				Refresh: json.RawMessage(`[]`)},
 		}
 	case events.TypeRollbackRequested:
 		return events.RollbackRequested{ConnectionID: goldenConnectionID, ToVersion: 1, DryRun: true, Reason: "the new column broke the report"}
 	case events.TypeRollbackPlanned:
 		return events.RollbackPlanned{
 			ConnectionID: goldenConnectionID, CurrentVersion: 3, ToVersion: 1,
-			Summary:    "Account: field Region__c removed; Account: sync mode full_refresh → incremental",
-			Diff:       json.RawMessage(`{"transforms":[{"transformType":"update_stream","streamDescriptor":{"name":"Account"},"updateStream":{"fieldTransforms":[{"transformType":"remove_field","fieldName":["Region__c"],"breaking":false}]}}]}`),
-			Changes:    json.RawMessage(`[{"kind":"field_removed","stream":"Account","field":["Region__c"],"old_type":"string|null","breaking":true,"risk":"high"}]`),
-			Refresh:    json.RawMessage(`[{"stream":"Account","action":"refresh","reasons":["sync mode full_refresh → incremental"]}]`),
+			CatalogChanges: events.CatalogChanges{Summary: "Account: field Region__c removed; Account: sync mode full_refresh → incremental",
+				Diff:    json.RawMessage(`{"transforms":[{"transformType":"update_stream","streamDescriptor":{"name":"Account"},"updateStream":{"fieldTransforms":[{"transformType":"remove_field","fieldName":["Region__c"],"breaking":false}]}}]}`),
+				Changes: json.RawMessage(`[{"kind":"field_removed","stream":"Account","field":["Region__c"],"old_type":"string|null","breaking":true,"risk":"high"}]`),
+				Refresh: json.RawMessage(`[{"stream":"Account","action":"refresh","reasons":["sync mode full_refresh → incremental"]}]`)},
 			Breaking:   true,
 			Applicable: true,
 		}

@@ -144,11 +144,16 @@ type CatalogVersioned struct {
 	// RollbackTo is the version a rollback request restored (0 for a
 	// repair).
 	RollbackTo int `json:"rollback_to,omitempty"`
-	// Summary, Diff, Changes and Refresh are the changes from the previous
-	// version: in one line, in Airbyte's CatalogDiff form, classified
-	// (docs/drift.md), and the streams Airbyte needs to refresh or clear
-	// ({stream, namespace, action: refresh|clear, reasons}). Absent when
-	// unchanged.
+	// CatalogChanges are the changes from the previous version (absent
+	// when unchanged).
+	CatalogChanges
+}
+
+// CatalogChanges are the changes from one catalog version to another: in
+// one line, in Airbyte's CatalogDiff form, classified (docs/drift.md), and
+// the streams Airbyte needs to refresh or clear ({stream, namespace,
+// action: refresh|clear, reasons}).
+type CatalogChanges struct {
 	Summary string          `json:"summary,omitempty"`
 	Diff    json.RawMessage `json:"diff,omitempty"`
 	Changes json.RawMessage `json:"changes,omitempty"`
@@ -189,13 +194,10 @@ type RollbackPlanned struct {
 	ConnectionID   string `json:"connection_id"`
 	CurrentVersion int    `json:"current_version"`
 	ToVersion      int    `json:"to_version"`
-	// Summary, Diff, Changes and Refresh are as in catalog.versioned;
-	// Breaking is AAM's verdict on the changes.
-	Summary  string          `json:"summary"`
-	Diff     json.RawMessage `json:"diff"`
-	Changes  json.RawMessage `json:"changes"`
-	Refresh  json.RawMessage `json:"refresh"`
-	Breaking bool            `json:"breaking"`
+	// CatalogChanges are the changes the rollback makes; Breaking is
+	// AAM's verdict on them.
+	CatalogChanges
+	Breaking bool `json:"breaking"`
 	// Applicable is false when the rollback would be refused; Reason,
 	// Stream and Field then say why, as repair_failed would.
 	Applicable bool   `json:"applicable"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -117,6 +118,11 @@ func jsonFields(t *testing.T, v any) map[string]jsonField {
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		tag, ok := f.Tag.Lookup("json")
+		if !ok && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's fields are the payload's own.
+			maps.Copy(out, jsonFields(t, reflect.New(f.Type).Interface()))
+			continue
+		}
 		if !ok || tag == "-" || !f.IsExported() {
 			t.Fatalf("%s.%s: every payload field needs a json tag", typ.Name(), f.Name)
 		}

@@ -8,32 +8,25 @@ import (
 	"github.com/aam-mesh/aam/pkg/airbyte"
 )
 
-// Refresh actions: what Airbyte needs for a stream whose configuration a
-// catalog change alters, before its next sync can be trusted.
+// What Airbyte needs for a stream whose configuration a catalog change
+// alters: NeedRefresh is Airbyte's refresh (connections/refresh: the
+// cursor goes back to the start and every record is read again, the data
+// kept until it succeeds), NeedClear its clear (connections/clear/stream:
+// the stream's data in the destination deleted, its cursor reset).
 const (
-	// NeedRefresh asks for Airbyte's refresh of the stream
-	// (connections/refresh): its cursor goes back to the start and every
-	// record is read again, the destination's data kept until the refresh
-	// succeeds.
 	NeedRefresh = "refresh"
-	// NeedClear asks for Airbyte's clear of the stream
-	// (connections/clear/stream): the data it wrote to the destination is
-	// deleted and its cursor reset.
-	NeedClear = "clear"
+	NeedClear   = "clear"
 )
 
-// StreamRefresh is a stream whose data Airbyte must refresh or clear after
-// a catalog change, and why.
+// StreamRefresh is a stream Airbyte must refresh or clear (Action) after a
+// catalog change, and the configuration that changed (Reasons: "sync mode
+// incremental → full_refresh", "cursor A → B", "primary key Id → Id+Name",
+// "destination sync mode append_dedup → overwrite").
 type StreamRefresh struct {
-	Stream    string `json:"stream"`
-	Namespace string `json:"namespace,omitempty"`
-	// Action is NeedRefresh or NeedClear.
-	Action string `json:"action"`
-	// Reasons name the configuration that changed: "sync mode
-	// incremental → full_refresh", "cursor LastModifiedDate →
-	// SystemModstamp", "primary key Id → Id+Name", "destination sync mode
-	// append_dedup → overwrite".
-	Reasons []string `json:"reasons"`
+	Stream    string   `json:"stream"`
+	Namespace string   `json:"namespace,omitempty"`
+	Action    string   `json:"action"`
+	Reasons   []string `json:"reasons"`
 }
 
 // Delta is what changes from one catalog to another (two versions of a
