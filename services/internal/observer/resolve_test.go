@@ -126,3 +126,64 @@ func TestRejectDrift(t *testing.T) {
 	rej := testenv.Data[events.RequestRejected](t, env.WaitFact(bad, events.TypeRequestRejected))
 	require.Contains(t, rej.Reason, "has no drift 1-nope")
 }
+
+// TestApproveOnce: an approval whose first delivery resumed Airbyte and
+// died before its commit, then a copy of it (after JetStream's window), and
+// a second approval racing the first: one resolution, one resumption, one
+// repair, one version, one event id.
+func TestApproveOnce(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	c := env.SeedConnection()
+	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
+	require.NoError(t, err)
+	env.Go(rw.Run)
+	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
+	env.Go(o.Run)
+	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
+	r, err := o.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "pause", r.Decision.Action)
+
+	// As if a first delivery resumed the Airbyte connection and died.
+	_, err = env.Airbyte.PatchConnection(env.Ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive})
+	require.NoError(t, err)
+	req := events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID, Decision: events.ResolveApprove}
+	id := env.Publish(events.TypeResolveRequested, req, events.WithSubject(c.ID))
+	rival := env.Publish(events.TypeResolveRequested, req, events.WithSubject(c.ID))
+	env.WaitAcked(ResolveConsumer, env.PublishCopy(events.TypeResolveRequested, id, req, events.WithSubject(c.ID)))
+
+	// One of the two approvals resolves the drift, the other is refused.
+	var won string
+	require.Eventually(t, func() bool {
+		for _, rid := range []string{id, rival} {
+			if len(env.Facts(rid)) > 0 && env.Facts(rid)[0].Type() == events.TypeDriftResolved {
+				won = rid
+			}
+		}
+		return won != ""
+	}, 15*time.Second, 20*time.Millisecond)
+	lost := map[string]string{id: rival, rival: id}[won]
+	rej := testenv.Data[events.RequestRejected](t, env.WaitFact(lost, events.TypeRequestRejected))
+	require.Contains(t, rej.Reason, "not awaiting a decision")
+	res := testenv.Data[events.DriftResolved](t, env.WaitFact(won, events.TypeDriftResolved))
+	require.True(t, res.Resumed)
+	v := testenv.Data[events.CatalogVersioned](t, env.WaitFact(res.RepairRequestID, events.TypeCatalogVersioned))
+	require.Equal(t, 2, v.NewVersion)
+
+	conn, err := env.Store.ConnectionGet(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, registry.StatusActive, conn.Status)
+	require.Equal(t, "active", airbyteStatus(t, env, c.AirbyteConnectionID))
+	versions, err := env.Store.CatalogVersionList(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, versions, 2, "one new version")
+	require.Equal(t, 1, outboxCount(t, env, events.TypeDriftResolved, c.ID), "one resolution")
+	require.Equal(t, 1, outboxCount(t, env, events.TypeConnectionPaused, c.ID), "one pause")
+	require.Equal(t, 1, outboxCount(t, env, events.TypeCatalogVersioned, c.ID), "one catalog.versioned")
+	ids := map[string]bool{}
+	for _, f := range factsOf(env, events.TypeDriftResolved, c.ID) {
+		ids[f.ID()] = true
+	}
+	require.Len(t, ids, 1, "one event id")
+}

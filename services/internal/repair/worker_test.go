@@ -644,8 +644,8 @@ func TestRollback(t *testing.T) {
 	require.Equal(t, 3, b.env.Connection(conn.ID).CatalogVersion)
 
 	// The same request again (after JetStream's window): nothing new.
-	b.env.PublishCopy(events.TypeRollbackRequested, id, events.RollbackRequested{ConnectionID: conn.ID, ToVersion: 1},
-		events.WithSubject(conn.ID))
+	b.env.WaitAcked(RollbackConsumer, b.env.PublishCopy(events.TypeRollbackRequested, id,
+		events.RollbackRequested{ConnectionID: conn.ID, ToVersion: 1}, events.WithSubject(conn.ID)))
 	again := b.rollback(t, conn.ID, 1, false)
 	u := testenv.Data[events.CatalogVersioned](t, b.env.WaitFact(again, events.TypeCatalogVersioned))
 	require.True(t, u.Unchanged, "version 3 is version 1 already")

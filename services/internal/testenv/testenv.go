@@ -177,8 +177,9 @@ func Data[T any](t testing.TB, ev event.Event) T {
 
 // PublishCopy publishes a request again with the id of an earlier one and
 // without the Nats-Msg-Id header, so that JetStream stores it again: a
-// copy as it arrives after the stream's duplicate window.
-func (e *Env) PublishCopy(eventType, id string, data any, opts ...events.Option) {
+// copy as it arrives after the stream's duplicate window. It returns the
+// copy's stream sequence (for WaitAcked).
+func (e *Env) PublishCopy(eventType, id string, data any, opts ...events.Option) uint64 {
 	e.T.Helper()
 	d, ok := events.Lookup(eventType)
 	require.True(e.T, ok, "unknown type %s", eventType)
@@ -187,6 +188,21 @@ func (e *Env) PublishCopy(eventType, id string, data any, opts ...events.Option)
 	msg, err := events.ToMsg(d.Subject, ev, events.Binary)
 	require.NoError(e.T, err)
 	msg.Header.Del(events.HeaderMsgID)
-	_, err = e.JS.PublishMsg(e.Ctx, msg)
+	ack, err := e.JS.PublishMsg(e.Ctx, msg)
 	require.NoError(e.T, err)
+	return ack.Sequence
+}
+
+// WaitAcked waits until consumer has acknowledged every request up to the
+// stream sequence seq.
+func (e *Env) WaitAcked(consumer string, seq uint64) {
+	e.T.Helper()
+	require.Eventually(e.T, func() bool {
+		c, err := e.JS.Consumer(e.Ctx, bus.StreamRequests, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(e.Ctx)
+		return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
+	}, 15*time.Second, 10*time.Millisecond)
 }
