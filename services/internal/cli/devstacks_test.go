@@ -28,6 +28,9 @@ type devProcess struct {
 	out      *syncBuffer
 	env      []string
 	httpAddr string
+	// emulator and nats are the addresses of the stack's Airbyte emulator
+	// and NATS server.
+	emulator, nats string
 }
 
 // startDev starts aam dev on its own ports and data folder, with its
@@ -42,7 +45,8 @@ func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
 			env = append(env, kv)
 		}
 	}
-	p := &devProcess{t: t, dataDir: dataDir, gateway: "http://" + ports[2], env: env, httpAddr: ports[1]}
+	p := &devProcess{t: t, dataDir: dataDir, gateway: "http://" + ports[2], env: env, httpAddr: ports[1],
+		emulator: "http://" + ports[3], nats: "nats://" + ports[0]}
 	args := append([]string{"-test.run=^$", "--", "dev", "--data-dir", dataDir, "--nats-addr", ports[0],
 		"--http-addr", ports[1], "--gateway-addr", ports[2], "--emulator-addr", ports[3], "--emulator-jobs", "instant"}, extra...)
 	p.cmd = exec.Command(os.Args[0], args...)
