@@ -388,13 +388,6 @@ func (e *Emulator) Jobs() []JobSnapshot {
 	return out
 }
 
-// prunedJobs returns how many terminal jobs have left the job history.
-func (e *Emulator) prunedJobs() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.st.prunedJobs
-}
-
 // adminFaults is the JSON form of Faults (durations in ms / s).
 type adminFaults struct {
 	Faults
@@ -543,37 +536,43 @@ func (e *Emulator) writeUpstream(w http.ResponseWriter, sourceID string) {
 }
 
 func (e *Emulator) stateJSON() map[string]any {
-	sources := e.Sources()
-	conns := e.Connections()
-	jobs := e.Jobs()
-	srcOut := make([]map[string]any, len(sources))
-	for i, s := range sources {
-		names := make([]string, len(s.Streams))
-		for k, st := range s.Streams {
+	// Read under the lock without copying catalogs: the state of thousands
+	// of connections is summarised, not cloned.
+	e.mu.Lock()
+	e.advanceJobs(e.clock.Now())
+	srcOut := make([]map[string]any, 0, len(e.st.sourceOrder))
+	for _, id := range e.st.sourceOrder {
+		s := e.st.sources[id]
+		names := make([]string, len(s.upstream.streams))
+		for k, st := range s.upstream.streams {
 			names[k] = st.Name
 		}
-		srcOut[i] = map[string]any{"sourceId": s.ID, "name": s.Name, "definitionId": s.DefinitionID, "deleted": s.Deleted, "streams": names}
+		srcOut = append(srcOut, map[string]any{"sourceId": s.ID, "name": s.Name, "definitionId": s.DefinitionID, "deleted": s.Deleted, "streams": names})
 	}
-	connOut := make([]map[string]any, len(conns))
-	for i, c := range conns {
-		names := make([]string, len(c.Streams))
-		for k, st := range c.Streams {
-			names[k] = st.Stream.Name
+	connOut := make([]map[string]any, 0, len(e.st.connOrder))
+	for _, id := range e.st.connOrder {
+		c := e.st.connections[id]
+		names := make([]string, len(c.Catalog))
+		for k, sc := range c.Catalog {
+			names[k] = sc.stream.Name
 		}
-		connOut[i] = map[string]any{"connectionId": c.ID, "name": c.Name, "sourceId": c.SourceID, "status": c.Status,
-			"breakingChange": c.BreakingChange, "sourceCatalogId": c.SourceCatalogID, "streams": names, "lastDiff": diffJSON(c.LastDiff)}
+		connOut = append(connOut, map[string]any{"connectionId": c.ID, "name": c.Name, "sourceId": c.SourceID, "status": c.Status,
+			"breakingChange": c.BreakingChange, "sourceCatalogId": c.SourceCatalogID, "streams": names, "lastDiff": diffJSON(c.lastDiff)})
 	}
 	byStatus := map[string]int{}
-	for _, j := range jobs {
+	for _, j := range e.st.jobs {
 		byStatus[j.Status]++
 	}
+	jobs := map[string]any{"total": len(e.st.jobs), "byStatus": byStatus, "pruned": e.st.prunedJobs}
+	now := e.clock.Now().UTC().Format(time.RFC3339)
+	e.mu.Unlock()
 	return map[string]any{
-		"now":           e.clock.Now().UTC().Format(time.RFC3339),
+		"now":           now,
 		"workspaceId":   e.cfg.WorkspaceID,
 		"destinationId": e.cfg.DestinationID,
 		"sources":       srcOut,
 		"connections":   connOut,
-		"jobs":          map[string]any{"total": len(jobs), "byStatus": byStatus, "pruned": e.prunedJobs()},
+		"jobs":          jobs,
 		"faults":        faultsJSON(e.Faults()),
 		"injected":      e.faults.counts(),
 		"liveTokens":    e.auth.count(),

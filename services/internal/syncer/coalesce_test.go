@@ -336,3 +336,92 @@ func TestJobsAtCapacityWaitPendingAndAreFollowed(t *testing.T) {
 	require.Equal(t, reads, h.calls.count("GET /jobs/{id}"), "followed by the job list alone")
 	require.Equal(t, 2, h.Emulator.Capacity().Jobs.MaxRunning)
 }
+
+func TestJobsThatTakeTimeAreNotReadAfterTheirStart(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	const n = 2 * quickProbe
+	conns := make([]testenv.Seeded, n)
+	for i := range conns {
+		conns[i] = h.SeedConnection()
+	}
+	h.start(testConfig())
+	ids := make([]string, n)
+	for i, c := range conns {
+		// One at a time, so that each start sees the reads before it.
+		ids[i] = h.sync(c.ID)
+		h.WaitFact(ids[i], events.TypeSyncStarted)
+	}
+	require.Equal(t, n, h.calls.count("POST /jobs"))
+	// The first quickMisses starts are read and found running; after them
+	// one start in quickProbe is.
+	require.LessOrEqual(t, h.calls.count("GET /jobs/{id}"), quickMisses+n/quickProbe+1)
+	require.GreaterOrEqual(t, h.calls.count("GET /jobs/{id}"), quickMisses)
+
+	h.clock.Advance(time.Minute)
+	for _, id := range ids {
+		h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+	}
+	require.LessOrEqual(t, h.calls.count("GET /jobs/{id}"), quickMisses+n/quickProbe+1, "followed by the job list")
+}
+
+func TestQuickStartsReadAgainOnceJobsEndAtOnce(t *testing.T) {
+	var q quickStarts
+	for range quickMisses {
+		require.True(t, q.reread())
+		q.saw(false)
+	}
+	reads := 0
+	for range 10 * quickProbe {
+		if q.reread() {
+			reads++
+		}
+	}
+	require.Equal(t, 10, reads, "one start in quickProbe is read")
+	q.saw(true)
+	require.True(t, q.reread())
+	require.True(t, q.reread(), "read every start again")
+}
+
+func TestRoundsOfManyBatchesShareOneJobListPerPollInterval(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	const n = 60
+	conns := make([]testenv.Seeded, n)
+	for i := range conns {
+		conns[i] = h.SeedConnection()
+	}
+	cfg := testConfig()
+	cfg.FollowBatch = 7 // many batches of due jobs per poll interval
+	cfg.PollInterval = 200 * time.Millisecond
+	var rounds atomic.Int64
+	h.start(cfg, func(w *Worker) {
+		w.afterRound = func(int) { rounds.Add(1) }
+	})
+	ids := make([]string, n)
+	for i, c := range conns {
+		ids[i] = h.sync(c.ID)
+	}
+	h.startedOf(ids)
+	before := h.calls.snapshot()
+	start := time.Now()
+	r0 := rounds.Load()
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			if h.jobOf(h.source(), id).CheckCount < 3 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "every job checked three times")
+	after := h.calls.snapshot()
+	elapsed := time.Since(start)
+	lists := after["GET /jobs"] - before["GET /jobs"]
+	r := rounds.Load() - r0
+	t.Logf("%d rounds in %s with %d job lists", r, elapsed, lists)
+	require.Equal(t, before["GET /jobs/{id}"], after["GET /jobs/{id}"], "no job read on its own")
+	require.Greater(t, r, int64(lists), "rounds share lists")
+	// One list per poll interval (each of one page: 60 jobs), and one for
+	// the first round.
+	require.LessOrEqual(t, lists, int(elapsed/cfg.PollInterval)+2)
+}

@@ -197,8 +197,8 @@ const listOverlap = time.Second
 // more than SYNC_FOLLOW_WINDOW before the newest one (nobody looked at it
 // for long, or it was seen only before an upgrade) is left out and read on
 // its own, and so is every job a list cut short (more than ten pages per
-// hundred jobs) did not reach. Rounds within one poll interval of a list
-// (more due jobs than SYNC_FOLLOW_BATCH) share it.
+// hundred jobs) did not reach. The list is the follower's kept one,
+// brought up to date once per poll interval (roundList).
 func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(registry.Job) listed {
 	newest := w.abClock.now()
 	for _, j := range jobs {
@@ -223,13 +223,7 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 		return func(registry.Job) listed { return listed{} }
 	}
 	since = since.Add(-listOverlap).Truncate(time.Second)
-	l := w.lastList
-	if l == nil || !l.complete || time.Since(l.at) >= w.cfg.PollInterval || l.since.After(since) {
-		l = w.listJobs(ctx, since, max(10, 10*n/listPage))
-		if l.err == nil {
-			w.lastList = l
-		}
-	}
+	l := w.roundList(ctx, since, max(10, 10*n/listPage))
 	return func(j registry.Job) listed {
 		switch {
 		case !inWindow(j):
@@ -238,13 +232,65 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 			return listed{ok: true, err: l.err}
 		}
 		if c, ok := l.changed[j.AirbyteJobID]; ok {
-			return listed{ok: true, job: c, through: l.through}
+			if t, ok := updatedAt(c); !ok || !t.Before(*j.AirbyteSeenThrough) {
+				return listed{ok: true, job: c, through: l.through}
+			}
+			// Listed before the job was last seen (read on its own since):
+			// what was seen stands.
 		}
 		if !l.complete {
 			return listed{}
 		}
 		return listed{ok: true, through: maxTime(l.through, *j.AirbyteSeenThrough)}
 	}
+}
+
+// maxKept bounds the jobs a follower's merged job list holds; a list that
+// would hold more starts afresh.
+const maxKept = 50 * listPage
+
+// roundList is the job list that answers a round whose jobs were all seen
+// through since or later. The follower keeps one list for all its rounds:
+// within a poll interval of the last list it answers as it is; after that it
+// is brought up to date by a list of what changed since the instant it
+// holds for (less the overlap), merged in, so that every round, however
+// many batches of due jobs it takes and whenever each was last seen, costs
+// one list of the changes of one poll interval. A list asked for an
+// earlier instant than the kept one starts, or one that would hold more
+// than maxKept jobs, is read afresh from since.
+func (w *Worker) roundList(ctx context.Context, since time.Time, maxPages int) *jobList {
+	l := w.lastList
+	usable := l != nil && l.complete && !l.since.After(since)
+	switch {
+	case usable && time.Since(l.at) < w.cfg.PollInterval:
+		return l
+	case usable && len(l.changed) < maxKept && !l.since.Before(l.through.Add(-w.cfg.FollowWindow)):
+		next := w.listJobs(ctx, l.through.Add(-listOverlap).Truncate(time.Second), maxPages)
+		if next.err != nil || !next.complete {
+			// Kept out of the follower's list: the round reads on their own
+			// the jobs an incomplete list did not reach.
+			return next
+		}
+		w.lastList = l.merge(next)
+		return w.lastList
+	}
+	l = w.listJobs(ctx, since, maxPages)
+	if l.err == nil {
+		w.lastList = l
+	}
+	return l
+}
+
+// merge returns the list of what changed since l.since through next's
+// instant: next's jobs, and l's that next does not hold.
+func (l *jobList) merge(next *jobList) *jobList {
+	for id, j := range l.changed {
+		if _, ok := next.changed[id]; !ok {
+			next.changed[id] = j
+		}
+	}
+	next.since = l.since
+	return next
 }
 
 // jobList is one list of the jobs that changed since an instant.

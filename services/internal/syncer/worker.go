@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,9 +43,10 @@ type Worker struct {
 	starts startSignals
 	// abClock is the latest instant of Airbyte's clock seen in its answers.
 	abClock airbyteClock
-	// lastList is the follower's last job list, shared by rounds that
-	// follow one another at once.
+	// lastList is the follower's job list, kept up to date across rounds.
 	lastList *jobList
+	// quick decides whether a job just started is read once more.
+	quick quickStarts
 
 	// wake tells the follower that a job is due at wakeAt.
 	wake   chan struct{}
@@ -471,19 +473,51 @@ func jobStatus(s airbyte.JobStatus) registry.JobStatus {
 	return registry.JobRunning
 }
 
-// observe reads a job that is not terminal yet once more (a quick job is
-// then recorded with its outcome and never followed), and fetches the
-// failure reason of a job that failed or was cancelled. Read failures are
-// not the request's: the job is then recorded as last seen and followed.
+// observe reads a job that is not terminal yet once more while jobs end
+// quickly (quickStarts), so that a quick job is recorded with its outcome
+// and never followed, and fetches the failure reason of a job that failed
+// or was cancelled. Read failures are not the request's: the job is then
+// recorded as last seen and followed.
 func (w *Worker) observe(ctx context.Context, job *airbyte.Job) observation {
-	if !job.Status.IsTerminal() {
+	if !job.Status.IsTerminal() && w.quick.reread() {
 		if got, err := w.ab.GetJob(ctx, job.JobID); err == nil {
 			job = got
+			w.quick.saw(got.Status.IsTerminal())
 		} else {
 			w.log.Debug("job not read after start", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
 		}
 	}
 	return w.describe(ctx, job)
+}
+
+// quickStarts tells whether reading a job just after its start pays: while
+// the reads find jobs ended (an Airbyte that runs them at once, as the
+// emulator's instant mode does), each read saves following the job; once
+// quickMisses reads in a row found the job still pending or running (jobs
+// take seconds or more, as in every real Airbyte), the read would be a
+// wasted call per job, and only one start in quickProbe is read, to notice
+// when jobs become quick again. The follower's job list reports the others.
+type quickStarts struct {
+	misses atomic.Int32
+	starts atomic.Uint32
+}
+
+const (
+	quickMisses = 8
+	quickProbe  = 64
+)
+
+func (q *quickStarts) reread() bool {
+	return q.misses.Load() < quickMisses || q.starts.Add(1)%quickProbe == 0
+}
+
+func (q *quickStarts) saw(ended bool) {
+	switch {
+	case ended:
+		q.misses.Store(0)
+	case q.misses.Load() < quickMisses:
+		q.misses.Add(1)
+	}
 }
 
 // describe turns a job answer into an observation, asking the
