@@ -175,31 +175,11 @@ func TestRequestsSeenBeforeStartShareJobThatEndedAtOnce(t *testing.T) {
 
 func TestFollowingListsChangesInsteadOfReadingEachJob(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
 	const n = 120
-	conns := make([]testenv.Seeded, n)
-	for i := range conns {
-		conns[i] = h.SeedConnection()
-	}
-	var rounds atomic.Int64
-	h.start(testConfig(), func(w *Worker) {
-		w.afterRound = func(int) { rounds.Add(1) }
-	})
-	ids := make([]string, n)
-	for i, c := range conns {
-		ids[i] = h.sync(c.ID)
-	}
-	h.startedOf(ids)
+	h, ids, rounds := followRunningJobs(t, n, testConfig())
 	before := h.calls.snapshot()
 	r0 := rounds.Load()
-	require.Eventually(t, func() bool {
-		for _, id := range ids {
-			if h.jobOf(h.source(), id).CheckCount < 3 {
-				return false
-			}
-		}
-		return true
-	}, 30*time.Second, 20*time.Millisecond, "every job checked three times")
+	h.waitChecked(ids, 3)
 
 	h.clock.Advance(time.Minute)
 	for _, id := range ids {
@@ -341,10 +321,7 @@ func TestJobsThatTakeTimeAreNotReadAfterTheirStart(t *testing.T) {
 	t.Parallel()
 	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
 	const n = 2 * quickProbe
-	conns := make([]testenv.Seeded, n)
-	for i := range conns {
-		conns[i] = h.SeedConnection()
-	}
+	conns := h.seedConnections(n)
 	h.start(testConfig())
 	ids := make([]string, n)
 	for i, c := range conns {
@@ -385,35 +362,14 @@ func TestQuickStartsReadAgainOnceJobsEndAtOnce(t *testing.T) {
 
 func TestRoundsOfManyBatchesShareOneJobListPerPollInterval(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	const n = 60
-	conns := make([]testenv.Seeded, n)
-	for i := range conns {
-		conns[i] = h.SeedConnection()
-	}
 	cfg := testConfig()
 	cfg.FollowBatch = 7 // many batches of due jobs per poll interval
 	cfg.PollInterval = 200 * time.Millisecond
-	var rounds atomic.Int64
-	h.start(cfg, func(w *Worker) {
-		w.afterRound = func(int) { rounds.Add(1) }
-	})
-	ids := make([]string, n)
-	for i, c := range conns {
-		ids[i] = h.sync(c.ID)
-	}
-	h.startedOf(ids)
+	h, ids, rounds := followRunningJobs(t, 60, cfg)
 	before := h.calls.snapshot()
 	start := time.Now()
 	r0 := rounds.Load()
-	require.Eventually(t, func() bool {
-		for _, id := range ids {
-			if h.jobOf(h.source(), id).CheckCount < 3 {
-				return false
-			}
-		}
-		return true
-	}, 30*time.Second, 20*time.Millisecond, "every job checked three times")
+	h.waitChecked(ids, 3)
 	after := h.calls.snapshot()
 	elapsed := time.Since(start)
 	lists := after["GET /jobs"] - before["GET /jobs"]
@@ -424,4 +380,46 @@ func TestRoundsOfManyBatchesShareOneJobListPerPollInterval(t *testing.T) {
 	// One list per poll interval (each of one page: 60 jobs), and one for
 	// the first round.
 	require.LessOrEqual(t, lists, int(elapsed/cfg.PollInterval)+2)
+}
+
+// followRunningJobs starts one sync on each of n connections, on an emulator
+// whose jobs run for a minute of its manual clock, and a worker with cfg
+// that counts its follow rounds.
+func followRunningJobs(t *testing.T, n int, cfg Config) (*harness, []string, *atomic.Int64) {
+	t.Helper()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conns := h.seedConnections(n)
+	rounds := &atomic.Int64{}
+	h.start(cfg, func(w *Worker) {
+		w.afterRound = func(int) { rounds.Add(1) }
+	})
+	ids := make([]string, n)
+	for i, c := range conns {
+		ids[i] = h.sync(c.ID)
+	}
+	h.startedOf(ids)
+	return h, ids, rounds
+}
+
+// waitChecked waits until the follower checked every request's job at
+// least k times.
+func (h *harness) waitChecked(ids []string, k int) {
+	h.T.Helper()
+	require.Eventually(h.T, func() bool {
+		for _, id := range ids {
+			if h.jobOf(h.source(), id).CheckCount < k {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "every job checked %d times", k)
+}
+
+// seedConnections registers n connections.
+func (h *harness) seedConnections(n int) []testenv.Seeded {
+	conns := make([]testenv.Seeded, n)
+	for i := range conns {
+		conns[i] = h.SeedConnection()
+	}
+	return conns
 }
