@@ -9,9 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 	"github.com/aam-mesh/aam/services/internal/observer"
 )
 
@@ -215,4 +217,35 @@ func TestRollbackAndResolveRoutes(t *testing.T) {
 	require.Equal(t, "decision", r.errBody(t).Field)
 	r = b.do(http.MethodPost, "/v1/connections/7b0e0a3c-0000-4000-8000-000000000000/drifts/2-5d41402abc4b2a76/approve", "")
 	require.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+}
+
+// TestRollbackReplayed: a keyed rollback sent again is answered with the
+// catalog.versioned that answered it (rollback_to tells it from a repair's),
+// and the key cannot be reused for a repair.
+func TestRollbackReplayed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{}, gatewaytest.Options{NoWorkers: true})
+	c := b.mesh.AddConnection("", "rolled back")
+	const key = "rollback-replayed-1"
+	body := `{"to_version": 1}`
+	r := b.do(http.MethodPost, "/v1/connections/"+c.ID+"/catalog/rollback", body, "Idempotency-Key", key)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	require.NoError(t, b.mesh.Store.InTx(b.mesh.Ctx, func(q *registry.Queries) error {
+		return outbox.Emit(b.mesh.Ctx, q, events.TypeCatalogVersioned, "/aam/repair", c.ID, outbox.Request{Source: gateway.Source, ID: key},
+			events.CatalogVersioned{ConnectionID: c.ID, PreviousVersion: 2, NewVersion: 3, Status: "success", Message: "Catalog updated and versioned successfully",
+				ContentHash: "sha256:00", Reason: "rollback to 1", RollbackTo: 1})
+	}))
+
+	r = b.do(http.MethodPost, "/v1/connections/"+c.ID+"/catalog/rollback?wait=5s", body, "Idempotency-Key", key)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, "true", r.header.Get("Idempotent-Replayed"))
+	var got struct {
+		NewVersion int `json:"new_version"`
+	}
+	r.json(t, &got)
+	require.Equal(t, 3, got.NewVersion)
+
+	r = b.do(http.MethodPost, "/v1/connections/"+c.ID+"/repair", `{"new_sync_catalog": {"streams": [{"stream": {"name": "Account", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+		"sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}}`, "Idempotency-Key", key)
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
 }
