@@ -8,25 +8,17 @@ import (
 	"github.com/aam-mesh/aam/pkg/airbyte"
 )
 
-// What Airbyte needs for a stream whose configuration a catalog change
-// alters: NeedRefresh is Airbyte's refresh (connections/refresh: the
-// cursor goes back to the start and every record is read again, the data
-// kept until it succeeds), NeedClear its clear (connections/clear/stream:
-// the stream's data in the destination deleted, its cursor reset).
-const (
-	NeedRefresh = "refresh"
-	NeedClear   = "clear"
-)
-
-// StreamRefresh is a stream Airbyte must refresh or clear (Action) after a
-// catalog change, and the configuration that changed (Reasons: "sync mode
-// incremental → full_refresh", "cursor A → B", "primary key Id → Id+Name",
-// "destination sync mode append_dedup → overwrite").
+// StreamRefresh is a stream Airbyte must refresh or clear after a catalog
+// change.
 type StreamRefresh struct {
-	Stream    string   `json:"stream"`
-	Namespace string   `json:"namespace,omitempty"`
-	Action    string   `json:"action"`
-	Reasons   []string `json:"reasons"`
+	Stream    string `json:"stream"`
+	Namespace string `json:"namespace,omitempty"`
+	// Action is NeedRefresh or NeedClear.
+	Action string `json:"action"`
+	// Reasons name the configuration that changed: "sync mode
+	// incremental → full_refresh", "cursor A → B", "primary key Id →
+	// Id+Name", "destination sync mode append_dedup → overwrite".
+	Reasons []string `json:"reasons"`
 }
 
 // Delta is what changes from one catalog to another (two versions of a
@@ -80,6 +72,16 @@ func Compare(from, to *airbyte.AirbyteCatalog) Delta {
 	out.Summary = strings.Join(parts, "; ")
 	return out
 }
+
+// What Airbyte needs for a stream whose configuration a catalog change
+// alters: NeedRefresh is Airbyte's refresh (connections/refresh: the
+// cursor goes back to the start and every record is read again, the data
+// kept until it succeeds), NeedClear its clear (connections/clear/stream:
+// the stream's data in the destination deleted, its cursor reset).
+const (
+	NeedRefresh = "refresh"
+	NeedClear   = "clear"
+)
 
 // refreshOf compares one stream's configurations.
 func refreshOf(from, to *airbyte.AirbyteStreamConfiguration) StreamRefresh {

@@ -28,6 +28,14 @@ func setup(t *testing.T) *testenv.Env {
 	return env
 }
 
+// startRepair runs a repair worker on env until the test ends.
+func startRepair(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
+	require.NoError(t, err)
+	env.Go(rw.Run)
+}
+
 func newObserver(t *testing.T, env *testenv.Env, cfg Config) *Observer {
 	t.Helper()
 	o, err := New(env.Deps, env.Airbyte, cfg)
@@ -235,11 +243,9 @@ func TestHealPropagatesNonBreakingDrift(t *testing.T) {
 			t.Parallel()
 			env := setup(t)
 			c := env.SeedConnection()
-			rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
-			require.NoError(t, err)
-			env.Go(rw.Run)
+			startRepair(t, env)
 			o := newObserver(t, env, Config{Heal: HealNonBreaking, Propagate: tc.propagate})
-			_, err = o.Check(env.Ctx, c.ID)
+			_, err := o.Check(env.Ctx, c.ID)
 			require.NoError(t, err)
 
 			mutate(t, env, c,

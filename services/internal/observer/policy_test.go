@@ -14,7 +14,6 @@ import (
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/drift"
-	"github.com/aam-mesh/aam/services/internal/repair"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -75,11 +74,9 @@ func TestDefaultPolicyPropagatesAnAddedField(t *testing.T) {
 	t.Parallel()
 	env := setup(t)
 	c := env.SeedConnection()
-	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
-	require.NoError(t, err)
-	env.Go(rw.Run)
+	startRepair(t, env)
 	o := newObserver(t, env, Config{Heal: HealPolicy})
-	_, err = o.Check(env.Ctx, c.ID)
+	_, err := o.Check(env.Ctx, c.ID)
 	require.NoError(t, err)
 
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"},
@@ -142,9 +139,7 @@ func TestPropagateNeverAppliesAnUndecidedChange(t *testing.T) {
 	require.NotEmpty(t, r.RepairRequestID)
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
 
-	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
-	require.NoError(t, err)
-	env.Go(rw.Run)
+	startRepair(t, env)
 	failed := testenv.Data[events.RepairFailed](t, env.WaitFact(r.RepairRequestID, events.TypeRepairFailed))
 	require.Contains(t, failed.Reason, "the source's schema changed again")
 	versions, err := env.Store.CatalogVersionList(env.Ctx, c.ID)

@@ -12,26 +12,31 @@ import (
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/drift"
-	"github.com/aam-mesh/aam/services/internal/repair"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
-// TestApprovePausedDrift: a narrowed field pauses the connection; approving
-// it applies the change as a new version and resumes, once, however often
-// the approval is delivered.
-func TestApprovePausedDrift(t *testing.T) {
-	t.Parallel()
+// pausedDrift is a running observer and repair worker and a connection
+// its default policy paused for a narrowed field, with the check's result.
+func pausedDrift(t *testing.T) (*testenv.Env, testenv.Seeded, *Observer, Result) {
+	t.Helper()
 	env := setup(t)
 	c := env.SeedConnection()
-	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
-	require.NoError(t, err)
-	env.Go(rw.Run)
+	startRepair(t, env)
 	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
 	env.Go(o.Run)
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
 	r, err := o.Check(env.Ctx, c.ID)
 	require.NoError(t, err)
 	require.Equal(t, "pause", r.Decision.Action)
+	return env, c, o, r
+}
+
+// TestApprovePausedDrift: a narrowed field pauses the connection; approving
+// it applies the change as a new version and resumes, once, however often
+// the approval is delivered.
+func TestApprovePausedDrift(t *testing.T) {
+	t.Parallel()
+	env, c, o, r := pausedDrift(t)
 	require.Equal(t, "inactive", airbyteStatus(t, env, c.AirbyteConnectionID))
 
 	req := events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID, Decision: events.ResolveApprove, Reason: "checked"}
@@ -133,20 +138,10 @@ func TestRejectDrift(t *testing.T) {
 // repair, one version, one event id.
 func TestApproveOnce(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	rw, err := repair.New(env.Deps, env.Airbyte, repair.Config{})
-	require.NoError(t, err)
-	env.Go(rw.Run)
-	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
-	env.Go(o.Run)
-	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
-	require.Equal(t, "pause", r.Decision.Action)
+	env, c, _, r := pausedDrift(t)
 
 	// As if a first delivery resumed the Airbyte connection and died.
-	_, err = env.Airbyte.PatchConnection(env.Ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive})
+	_, err := env.Airbyte.PatchConnection(env.Ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive})
 	require.NoError(t, err)
 	req := events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID, Decision: events.ResolveApprove}
 	id := env.Publish(events.TypeResolveRequested, req, events.WithSubject(c.ID))
