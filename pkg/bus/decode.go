@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -107,6 +108,12 @@ func bestEffortAttrs(h nats.Header, data []byte) eventAttrs {
 		}
 		if json.Unmarshal(data, &body) == nil {
 			a = eventAttrs{body.ID, body.Source, body.Type, body.TraceParent}
+		}
+	}
+	// What the registry and the rejected fact cannot carry is left out.
+	for _, v := range []*string{&a.id, &a.source, &a.typ, &a.traceparent} {
+		if !utf8.ValidString(*v) || strings.ContainsRune(*v, 0) {
+			*v = ""
 		}
 	}
 	return a
