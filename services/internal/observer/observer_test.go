@@ -28,6 +28,16 @@ func setup(t *testing.T) *testenv.Env {
 	return env
 }
 
+// storedRepairRequests counts the repair requests AAM_REQUESTS holds.
+func storedRepairRequests(t *testing.T, env *testenv.Env) uint64 {
+	t.Helper()
+	stream, err := env.JS.Stream(env.Ctx, bus.StreamRequests)
+	require.NoError(t, err)
+	info, err := stream.Info(env.Ctx, jetstream.WithSubjectFilter(events.SubjectRepairRequest))
+	require.NoError(t, err)
+	return info.State.Subjects[events.SubjectRepairRequest]
+}
+
 // startRepair runs a repair worker on env until the test ends.
 func startRepair(t *testing.T, env *testenv.Env) {
 	t.Helper()
@@ -417,11 +427,7 @@ func TestUnpublishedRepairRequestIsPublishedOnNextCheck(t *testing.T) {
 	require.False(t, again.New)
 	require.Equal(t, r.RepairRequestID, again.RepairRequestID)
 	require.NotNil(t, mustDrift(t, env, c.ID).RepairPublishedAt, "published again")
-	stream, err := env.JS.Stream(env.Ctx, bus.StreamRequests)
-	require.NoError(t, err)
-	info, err := stream.Info(env.Ctx, jetstream.WithSubjectFilter(events.SubjectRepairRequest))
-	require.NoError(t, err)
-	require.EqualValues(t, 1, info.State.Subjects[events.SubjectRepairRequest], "stored once (Nats-Msg-Id)")
+	require.EqualValues(t, 1, storedRepairRequests(t, env), "stored once (Nats-Msg-Id)")
 	waitDrift(t, env, c.ID, 1) // the fact once
 }
 

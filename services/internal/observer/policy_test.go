@@ -14,6 +14,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/drift"
+	"github.com/aam-mesh/aam/services/internal/repair"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -51,6 +52,28 @@ func airbyteStatus(t *testing.T, env *testenv.Env, airbyteConnID string) string 
 	}
 	t.Fatalf("no Airbyte connection %s", airbyteConnID)
 	return ""
+}
+
+// seenAtOnce makes a connection's source drift by op and has two
+// observers (deciding by policy) check it at the same time.
+func seenAtOnce(t *testing.T, op emulator.SchemaOp) (*testenv.Env, testenv.Seeded, *Observer, *Observer, []Result) {
+	t.Helper()
+	env := setup(t)
+	c := env.SeedConnection()
+	a := newObserver(t, env, Config{Heal: HealPolicy})
+	b := newObserver(t, env, Config{Heal: HealPolicy})
+	mutate(t, env, c, op)
+	var wg sync.WaitGroup
+	results := make([]Result, 2)
+	for i, o := range []*Observer{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = o.Check(env.Ctx, c.ID)
+		}()
+	}
+	wg.Wait()
+	return env, c, a, b, results
 }
 
 func setPolicy(t *testing.T, env *testenv.Env, connID string, p drift.Policy) registry.DriftPolicy {
@@ -158,23 +181,8 @@ func TestPropagateNeverAppliesAnUndecidedChange(t *testing.T) {
 
 func TestDefaultPolicyPausesANarrowedField(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	a := newObserver(t, env, Config{Heal: HealPolicy})
-	b := newObserver(t, env, Config{Heal: HealPolicy})
-	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
-
 	// Two observers find the same drift at once: one pause, one of each fact.
-	var wg sync.WaitGroup
-	results := make([]Result, 2)
-	for i, o := range []*Observer{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], _ = o.Check(env.Ctx, c.ID)
-		}()
-	}
-	wg.Wait()
+	env, c, a, b, results := seenAtOnce(t, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
 	paused := 0
 	for _, r := range results {
 		if r.New {
@@ -304,4 +312,50 @@ func TestDriftID(t *testing.T) {
 		_, _, err := ParseDriftID(bad)
 		require.Error(t, err, bad)
 	}
+}
+
+// TestPropagateOnce: two observers find the same added field at once, the
+// first publish's acknowledgement is lost (as if the process died), and
+// the repair request is delivered again after JetStream's window: one
+// drift, one repair request id, one version, one catalog.versioned.
+func TestPropagateOnce(t *testing.T) {
+	t.Parallel()
+	env, c, _, b, results := seenAtOnce(t, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
+	repairID := ""
+	for _, r := range results {
+		if r.RepairRequestID != "" {
+			require.True(t, repairID == "" || repairID == r.RepairRequestID, "one repair request id: %+v", results)
+			repairID = r.RepairRequestID
+		}
+	}
+	require.NotEmpty(t, repairID, "%+v", results)
+
+	// The acknowledgement lost, as if the process died: the next check
+	// publishes the same request again, which JetStream keeps once.
+	_, err := env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET repair_published_at = NULL`)
+	require.NoError(t, err)
+	again, err := b.Check(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, repairID, again.RepairRequestID)
+	require.NotNil(t, mustDrift(t, env, c.ID).RepairPublishedAt, "published again")
+	require.EqualValues(t, 1, storedRepairRequests(t, env), "stored once (Nats-Msg-Id)")
+
+	startRepair(t, env)
+	v := testenv.Data[events.CatalogVersioned](t, env.WaitFact(repairID, events.TypeCatalogVersioned))
+	require.Equal(t, 2, v.NewVersion)
+	require.Contains(t, v.Reason, "rule propagate-columns")
+
+	// A copy of the repair request after JetStream's window.
+	env.WaitAcked(repair.Consumer, env.CopyLast(events.SubjectRepairRequest))
+
+	versions, err := env.Store.CatalogVersionList(env.Ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, versions, 2, "one new version")
+	require.Equal(t, 1, outboxCount(t, env, events.TypeDriftDetected, c.ID), "one drift")
+	require.Equal(t, 1, outboxCount(t, env, events.TypeCatalogVersioned, c.ID), "one catalog.versioned")
+	ids := map[string]bool{}
+	for _, f := range env.Facts(repairID) {
+		ids[f.ID()] = true
+	}
+	require.Len(t, ids, 1, "one event id")
 }

@@ -187,6 +187,25 @@ func (e *Env) PublishCopy(eventType, id string, data any, opts ...events.Option)
 	require.NoError(e.T, err)
 	msg, err := events.ToMsg(d.Subject, ev, events.Binary)
 	require.NoError(e.T, err)
+	return e.publishAgain(msg)
+}
+
+// CopyLast publishes again the last request stored on subject, as
+// PublishCopy does, and returns the copy's stream sequence.
+func (e *Env) CopyLast(subject string) uint64 {
+	e.T.Helper()
+	stream, err := e.JS.Stream(e.Ctx, bus.StreamRequests)
+	require.NoError(e.T, err)
+	stored, err := stream.GetLastMsgForSubject(e.Ctx, subject)
+	require.NoError(e.T, err)
+	msg := nats.NewMsg(subject)
+	msg.Header, msg.Data = stored.Header, stored.Data
+	return e.publishAgain(msg)
+}
+
+// publishAgain publishes msg without its Nats-Msg-Id header.
+func (e *Env) publishAgain(msg *nats.Msg) uint64 {
+	e.T.Helper()
 	msg.Header.Del(events.HeaderMsgID)
 	ack, err := e.JS.PublishMsg(e.Ctx, msg)
 	require.NoError(e.T, err)
