@@ -208,6 +208,15 @@ func (e *Emulator) serve(poolName, route string, next http.Handler) http.Handler
 		ep.MaxActive = max(ep.MaxActive, ep.active)
 		c.mu.Unlock()
 		start := time.Now()
+		if e.cfg.CallTime > 0 && !e.sleep(r.Context(), e.cfg.CallTime) {
+			// The client gave up while its call was being served.
+			c.mu.Lock()
+			ep.active--
+			ep.InFlight--
+			c.mu.Unlock()
+			p.release(time.Since(start))
+			return
+		}
 		defer func() {
 			d := max(time.Since(start), time.Nanosecond)
 			p.release(d)

@@ -266,3 +266,45 @@ func TestEmptyPrefixIsAnswered(t *testing.T) {
 	r.json(t, &raw)
 	require.Equal(t, `""`, strings.TrimSpace(string(raw["prefix"])))
 }
+
+// With a call time, every call holds its thread that long: a burst of quick
+// calls fills the pool, waits in its queue and, beyond the queue limit, is
+// answered 429.
+func TestCallTimeHoldsEveryCallsThread(t *testing.T) {
+	// The call time is real time (the token the setup takes holds a thread
+	// that long too): long enough to see the pool full.
+	b := setup(t, emulator.Config{PublicAPIThreads: 2, QueueLimit: 2, CallTime: 2 * time.Second})
+	var calls []*call
+	for range 4 {
+		calls = append(calls, b.send(http.MethodGet, "/api/public/v1/workspaces"))
+	}
+	require.Eventually(t, func() bool {
+		p := b.pool("public-api")
+		return p.Busy == 2 && p.Queued == 2
+	}, waitFor, tick)
+	extra := b.send(http.MethodGet, "/api/public/v1/workspaces")
+	require.Equal(t, http.StatusTooManyRequests, <-extra.done, "the queue is full")
+	for _, c := range calls {
+		c.cancel()
+		<-c.done
+	}
+	require.Eventually(t, func() bool {
+		p := b.pool("public-api")
+		return p.Busy == 0 && p.Queued == 0
+	}, waitFor, tick)
+	s := b.pool("public-api")
+	require.Equal(t, 2, s.MaxBusy)
+	require.Equal(t, int64(1), s.Rejected)
+	require.Equal(t, 4, s.MaxInFlight)
+}
+
+func TestCallTimeIsServedThenAnswered(t *testing.T) {
+	b := setup(t, emulator.Config{PublicAPIThreads: 1, CallTime: 20 * time.Millisecond})
+	start := time.Now()
+	calls := []*call{b.send(http.MethodGet, "/api/public/v1/workspaces"), b.send(http.MethodGet, "/api/public/v1/workspaces")}
+	for _, c := range calls {
+		require.Equal(t, http.StatusOK, <-c.done)
+	}
+	require.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond, "one thread serves the two calls one after the other")
+	require.GreaterOrEqual(t, b.pool("public-api").BusySeconds, 0.04)
+}

@@ -89,6 +89,12 @@ type Config struct {
 	// that finds QueueLimit requests already waiting for it (an overloaded
 	// gateway), instead of queueing it.
 	QueueLimit int
+	// CallTime, when positive, is how long every API call holds its pool's
+	// thread before it is handled, as the work a real server does for each
+	// call (Airbyte answers a public API call in tens to hundreds of
+	// milliseconds): with it a pool fills when calls come faster than its
+	// threads serve them. Zero: calls take no time beyond their handling.
+	CallTime time.Duration
 	// MaxAttempts per job before it fails (Airbyte's SYNC_JOB_MAX_ATTEMPTS). Default 3.
 	MaxAttempts int
 	// DiscoverLatency is how long an uncached discover takes (config

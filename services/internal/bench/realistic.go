@@ -45,12 +45,15 @@ type RealisticConfig struct {
 	// Overload: a run with AAM's bound at OverloadBound, above the
 	// emulator's OverloadThreads-thread public pool, which answers 429 once
 	// OverloadQueue requests wait; OverloadConnections onboarded, then
-	// OverloadRequests sync requests. 0 connections: no such run.
+	// OverloadRequests sync requests. Every call holds its thread for
+	// OverloadCallTime (EMULATOR_CALL_TIME), as a real Airbyte's work per
+	// call, so that AAM's calls fill the pool. 0 connections: no such run.
 	OverloadConnections int
 	OverloadRequests    int
 	OverloadThreads     int
 	OverloadQueue       int
 	OverloadBound       int
+	OverloadCallTime    time.Duration
 }
 
 // capacityStats is what the emulator reports under /_emulator/capacity.
@@ -97,13 +100,14 @@ type RealPhase struct {
 
 // Overload is the run with AAM's bound above the emulator's pool.
 type Overload struct {
-	Sync      Result `json:"sync"`
-	Onboard   Result `json:"onboard"`
-	Threads   int    `json:"threads"`
-	Queue     int    `json:"queue"`
-	Bound     int    `json:"bound"`
-	Rejected  int64  `json:"rejected_429"`
-	MaxInPool int    `json:"max_in_pool"`
+	Sync      Result        `json:"sync"`
+	Onboard   Result        `json:"onboard"`
+	Threads   int           `json:"threads"`
+	Queue     int           `json:"queue"`
+	Bound     int           `json:"bound"`
+	CallTime  time.Duration `json:"call_time"`
+	Rejected  int64         `json:"rejected_429"`
+	MaxInPool int           `json:"max_in_pool"`
 	// FirstReject is when the first 429 was answered, Converged how long
 	// after it the public pool first held no more than its threads (no
 	// request waiting), and LastOver how long after it a sample last saw
@@ -226,10 +230,11 @@ func RunRealistic(ctx context.Context, cfg Config) (*RealReport, error) {
 // samples the pool to see AAM's calls in flight come back under it.
 func runOverload(ctx context.Context, cfg Config) (*Overload, error) {
 	rc, out := cfg.Realistic, cfg.Out
-	o := &Overload{Threads: rc.OverloadThreads, Queue: rc.OverloadQueue, Bound: rc.OverloadBound}
+	o := &Overload{Threads: rc.OverloadThreads, Queue: rc.OverloadQueue, Bound: rc.OverloadBound, CallTime: rc.OverloadCallTime}
 	env := []string{
 		"EMULATOR_PUBLIC_API_THREADS=" + strconv.Itoa(rc.OverloadThreads),
 		"EMULATOR_QUEUE_LIMIT=" + strconv.Itoa(rc.OverloadQueue),
+		"EMULATOR_CALL_TIME=" + rc.OverloadCallTime.String(),
 		"EMULATOR_MAX_SYNC_WORKERS=" + strconv.Itoa(rc.SyncWorkers),
 		"AIRBYTE_MAX_IN_FLIGHT=" + strconv.Itoa(rc.OverloadBound),
 	}
@@ -239,8 +244,8 @@ func runOverload(ctx context.Context, cfg Config) (*Overload, error) {
 	}
 	defer p.close()
 	emu := "http://" + p.emuAddr
-	fmt.Fprintf(out, "overload: AAM bound %d over a %d-thread public pool answering 429 beyond %d waiting; %d onboardings, then %d sync requests\n",
-		rc.OverloadBound, rc.OverloadThreads, rc.OverloadQueue, rc.OverloadConnections, rc.OverloadRequests)
+	fmt.Fprintf(out, "overload: AAM bound %d over a %d-thread public pool answering 429 beyond %d waiting, %s per call; %d onboardings, then %d sync requests\n",
+		rc.OverloadBound, rc.OverloadThreads, rc.OverloadQueue, rc.OverloadCallTime, rc.OverloadConnections, rc.OverloadRequests)
 	_ = resetCapacity(emu)
 
 	type sample struct {
@@ -513,7 +518,8 @@ func (r *RealReport) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "aam dev peak RSS: %.0f MiB (%.0f MB)\n", r.PeakRSSMiB, r.PeakRSSMiB*1.048576)
 	if o := r.Overload; o != nil {
-		fmt.Fprintf(w, "\noverload: AAM bound %d, emulator public pool %d threads answering 429 beyond %d waiting\n", o.Bound, o.Threads, o.Queue)
+		fmt.Fprintf(w, "\noverload: AAM bound %d, emulator public pool %d threads answering 429 beyond %d waiting, every call holding its thread %s\n",
+			o.Bound, o.Threads, o.Queue, o.CallTime)
 		fmt.Fprintf(w, "  onboard x%d: %d done, %d failed, %s; sync x%d: %d done, %d failed, %s\n", o.Onboard.Requests, o.Onboard.Completed,
 			o.Onboard.Failed, o.Onboard.Elapsed.Round(10*time.Millisecond), o.Sync.Requests, o.Sync.Completed, o.Sync.Failed,
 			o.Sync.Elapsed.Round(10*time.Millisecond))

@@ -32,8 +32,8 @@ set to the public pool's size:
   1. onboards --real-connections connections at once,
   2. sends --real-requests sync requests at once, round-robin over them,
   3. starts another aam dev whose bound (--overload-bound) is above the emulator's public pool
-     (--overload-threads), the emulator answering 429 once --overload-queue calls wait, and
-     runs --overload-connections onboardings and --overload-requests sync requests there.
+     (--overload-threads), the emulator answering 429 once --overload-queue calls wait and
+     every call holding its thread --overload-call-time, and runs --overload-connections onboardings and --overload-requests sync requests there.
 
 It prints wall time, the floor the emulator's capacity allows for the same work (syncs:
 pending + ceil(jobs / sync workers) x running; onboarding: the busiest pool's busy time
@@ -105,6 +105,7 @@ database of its own (the default is the local aam_bench database).`,
 	f.IntVar(&rc.OverloadThreads, "overload-threads", 5, "overload run: the emulator's public API threads")
 	f.IntVar(&rc.OverloadQueue, "overload-queue", 2, "overload run: waiting calls beyond which the emulator answers 429")
 	f.IntVar(&rc.OverloadBound, "overload-bound", 16, "overload run: AAM's bound on calls in flight")
+	f.DurationVar(&rc.OverloadCallTime, "overload-call-time", 50*time.Millisecond, "overload run: how long every Airbyte call holds the emulator's thread")
 	f.IntVar(&cfg.SeedClients, "seed-clients", 32, "instant: concurrent clients of the gateway's seed sync route (0: not run)")
 	f.IntVar(&cfg.SeedConnections, "seed-connections", 50, "instant: connections the seed route's clients spread over")
 	f.IntVar(&cfg.Connections, "connections", 200, "connections onboarded for the sync phases")

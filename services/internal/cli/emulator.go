@@ -19,7 +19,8 @@ func emulatorCommand(root *cobra.Command) {
 AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (aam-local / aam-local-secret),
 EMULATOR_JOBS (realistic or instant), EMULATOR_PUBLIC_API_THREADS (5),
 EMULATOR_CONFIG_API_THREADS (100), EMULATOR_MAX_SYNC_WORKERS (10),
-EMULATOR_QUEUE_LIMIT (0: queue without 429s), EMULATOR_DATA_DIR (none: state in memory),
+EMULATOR_QUEUE_LIMIT (0: queue without 429s), EMULATOR_CALL_TIME (0: calls take no time),
+EMULATOR_DATA_DIR (none: state in memory),
 EMULATOR_LOG_LEVEL (info).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

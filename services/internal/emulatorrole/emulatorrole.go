@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -40,6 +41,9 @@ type Config struct {
 	ConfigAPIThreads int `env:"EMULATOR_CONFIG_API_THREADS" envDefault:"100"`
 	MaxSyncWorkers   int `env:"EMULATOR_MAX_SYNC_WORKERS" envDefault:"10"`
 	QueueLimit       int `env:"EMULATOR_QUEUE_LIMIT" envDefault:"0"`
+	// CallTime is how long every API call holds its pool's thread, as the
+	// work a real server does per call (EMULATOR_CALL_TIME, default 0).
+	CallTime time.Duration `env:"EMULATOR_CALL_TIME" envDefault:"0s"`
 	// DataDir, when set, is the folder the emulator keeps its state in, so
 	// that a restart carries on with the same sources, connections and jobs
 	// (EMULATOR_DATA_DIR, default none: the state lives in memory).
@@ -63,6 +67,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: %d is negative (0 means no bound)", v.name, v.n)
 		}
 	}
+	if c.CallTime < 0 {
+		return fmt.Errorf("EMULATOR_CALL_TIME: %s is negative", c.CallTime)
+	}
 	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("EMULATOR_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel)
 	}
@@ -79,7 +86,7 @@ func (c Config) Emulator(log *zap.Logger) emulator.Config {
 	// Capacity applies to both timings: instant jobs end the moment they are
 	// due, so they never wait for a worker, but calls still share the pools.
 	ecfg.PublicAPIThreads, ecfg.ConfigAPIThreads = c.PublicAPIThreads, c.ConfigAPIThreads
-	ecfg.MaxSyncWorkers, ecfg.QueueLimit = c.MaxSyncWorkers, c.QueueLimit
+	ecfg.MaxSyncWorkers, ecfg.QueueLimit, ecfg.CallTime = c.MaxSyncWorkers, c.QueueLimit, c.CallTime
 	ecfg.DataDir = c.DataDir
 	return ecfg
 }

@@ -320,7 +320,7 @@ func TestJobsAtCapacityWaitPendingAndAreFollowed(t *testing.T) {
 func TestJobsThatTakeTimeAreNotReadAfterTheirStart(t *testing.T) {
 	t.Parallel()
 	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	const n = 2 * quickProbe
+	const n = 64
 	conns := h.seedConnections(n)
 	h.start(testConfig())
 	ids := make([]string, n)

@@ -503,8 +503,8 @@ type quickStarts struct {
 }
 
 const (
-	quickMisses = 8
-	quickProbe  = 64
+	quickMisses = 3
+	quickProbe  = 256
 )
 
 func (q *quickStarts) reread() bool {
