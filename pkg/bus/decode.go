@@ -19,7 +19,8 @@ func (s *server[T]) decode(h nats.Header, data []byte, info MsgInfo) (Event[T], 
 	rej := func(ce *eventAttrs, field, reason string) (Event[T], *Rejection) {
 		r := &Rejection{Subject: info.Subject, Stream: info.Stream, Sequence: info.Sequence, Field: field, Reason: reason}
 		if ce != nil {
-			r.RequestID, r.RequestSource, r.RequestType, r.TraceParent = ce.id, ce.source, ce.typ, ce.traceparent
+			a := ce.recordable()
+			r.RequestID, r.RequestSource, r.RequestType, r.TraceParent = a.id, a.source, a.typ, a.traceparent
 		}
 		return Event[T]{}, r
 	}
@@ -110,7 +111,12 @@ func bestEffortAttrs(h nats.Header, data []byte) eventAttrs {
 			a = eventAttrs{body.ID, body.Source, body.Type, body.TraceParent}
 		}
 	}
-	// What the registry and the rejected fact cannot carry is left out.
+	return a
+}
+
+// recordable is the attributes without those the registry and the
+// rejected fact cannot carry (invalid UTF-8 or a NUL byte).
+func (a eventAttrs) recordable() eventAttrs {
 	for _, v := range []*string{&a.id, &a.source, &a.typ, &a.traceparent} {
 		if !utf8.ValidString(*v) || strings.ContainsRune(*v, 0) {
 			*v = ""
