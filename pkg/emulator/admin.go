@@ -248,9 +248,14 @@ func (e *Emulator) SetFaults(f Faults) {
 func (e *Emulator) Faults() Faults { return e.faults.get() }
 
 // FailNextJobs makes the next n sync jobs fail every attempt.
-func (e *Emulator) FailNextJobs(n int) {
+func (e *Emulator) FailNextJobs(n int) { e.FailNextJobsWith(n, "", "") }
+
+// FailNextJobsWith makes the next n sync jobs fail every attempt with the
+// given failureType and failureOrigin (Faults.FailType, FailOrigin).
+func (e *Emulator) FailNextJobsWith(n int, failureType, failureOrigin string) {
 	e.faults.mu.Lock()
 	e.faults.f.FailNextJobs, e.faults.f.FailAttempts = n, 0
+	e.faults.f.FailType, e.faults.f.FailOrigin = failureType, failureOrigin
 	e.faults.mu.Unlock()
 }
 
@@ -491,6 +496,7 @@ func (e *Emulator) adminHandler() http.Handler {
 		e.ResetCapacity()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	e.volumeRoutes(mux, fail)
 	mux.Handle("GET "+adminPrefix+"/metrics", e.metricsHandler())
 	mux.HandleFunc("POST "+adminPrefix+"/reset", func(w http.ResponseWriter, r *http.Request) {
 		e.Reset()
@@ -512,6 +518,12 @@ func validateFaults(f Faults) error {
 	case 0, 500, 502, 503, 504:
 	default:
 		return fmt.Errorf("%w: status must be 500, 502, 503 or 504", ErrInvalidOp)
+	}
+	if f.FailType != "" && !slices.Contains(failureTypes, f.FailType) {
+		return fmt.Errorf("%w: fail_type must be one of %s", ErrInvalidOp, strings.Join(failureTypes, ", "))
+	}
+	if f.FailOrigin != "" && !slices.Contains(failureOrigins, f.FailOrigin) {
+		return fmt.Errorf("%w: fail_origin must be one of %s", ErrInvalidOp, strings.Join(failureOrigins, ", "))
 	}
 	return nil
 }

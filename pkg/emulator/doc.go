@@ -91,10 +91,16 @@
 //	POST   /_emulator/faults                      SetFaults: {"path","latency" (ms),"error_rate","status"
 //	                                              (500|502|503|504),"rate_limit_rate","retry_after" (s),
 //	                                              "timeout_rate","fail_next_jobs","fail_attempts",
-//	                                              "fail_next_discovers"}
+//	                                              "fail_type","fail_origin","fail_next_discovers"};
+//	                                              fail_type/fail_origin are the failureType/failureOrigin
+//	                                              of the failed attempts (config_error from the source:
+//	                                              revoked credentials)
 //	GET    /_emulator/faults, DELETE /_emulator/faults
 //	POST   /_emulator/tokens/expire               ExpireTokens
 //	POST   /_emulator/connections/{id}/status     SetConnectionStatus: {"status":"locked","reason":"..."}
+//	POST   /_emulator/connections/{id}/volume     SetStreamVolume: {"stream":"Account","kind":"drop"|"spike"|
+//	                                              "zero"|"steady","factor":0.1,"jobs":N}: the stream's
+//	                                              records and bytes in the next N jobs (0: until steady)
 //	POST   /_emulator/clock/advance               {"seconds":N}, only with a ManualClock
 //	GET    /_emulator/capacity                    Capacity: pools, sync workers, per-endpoint calls and
 //	                                              high-water marks of calls in flight
@@ -104,7 +110,11 @@
 //	                                              live tokens
 //	POST   /_emulator/reset                       Reset
 //
-// Go-only: FailNextJobs, RegisterSourceDefinition, Sources, Connections and Jobs
+// A succeeded sync attempt reports per-stream records and bytes (streamStats,
+// and streamAggregatedStats on the job) as Airbyte does: each stream has its own
+// usual volume, varying by up to 10 % from job to job.
+//
+// Go-only: FailNextJobs, FailNextJobsWith, RegisterSourceDefinition, Sources, Connections and Jobs
 // (snapshots for assertions, the caller's to change; Jobs lists the retained job
 // history).
 //

@@ -36,6 +36,13 @@ type Faults struct {
 	// then succeeded).
 	FailNextJobs int `json:"fail_next_jobs,omitempty"`
 	FailAttempts int `json:"fail_attempts,omitempty"`
+	// FailType and FailOrigin are the failureType and failureOrigin those
+	// attempts report (Airbyte's FailureReason enums), e.g. config_error
+	// from the source for revoked credentials. Both empty: a Salesforce
+	// request-limit failure (system_error from the source); one empty takes
+	// system_error or source.
+	FailType   string `json:"fail_type,omitempty"`
+	FailOrigin string `json:"fail_origin,omitempty"`
 	// FailNextDiscovers makes the next N uncached discovers fail.
 	FailNextDiscovers int `json:"fail_next_discovers,omitempty"`
 }
@@ -65,19 +72,19 @@ func (s *faultState) get() Faults {
 }
 
 // takeJobFailure consumes one FailNextJobs and returns how many attempts of the new
-// job fail (0: none).
-func (s *faultState) takeJobFailure(maxAttempts int) int {
+// job fail (0: none) and the failure they report.
+func (s *faultState) takeJobFailure(maxAttempts int) (int, failureKind) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f.FailNextJobs <= 0 {
-		return 0
+		return 0, noFailure
 	}
 	s.f.FailNextJobs--
 	n := s.f.FailAttempts
 	if n <= 0 || n > maxAttempts {
 		n = maxAttempts
 	}
-	return n
+	return n, failureOf(s.f.FailType, s.f.FailOrigin)
 }
 
 func (s *faultState) takeDiscoverFailure() bool {

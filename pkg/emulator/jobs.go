@@ -78,7 +78,60 @@ const (
 	noFailure     failureKind = iota
 	syncFailure               // the connector failed (FailNextJobs)
 	cancelFailure             // the job was cancelled while the attempt ran
+	// typedFailure and above: a failure of a given failureOrigin and
+	// failureType (Faults.FailType, FailOrigin), typedFailure +
+	// origin*8 + type, indexes into failureOrigins and failureTypes.
+	typedFailure failureKind = 16
 )
+
+// failureOrigins and failureTypes are Airbyte's FailureReason enums.
+var (
+	failureOrigins = []string{"source", "destination", "replication", "persistence", "airbyte_platform",
+		"normalization", "dbt", "unknown"}
+	failureTypes = []string{"config_error", "system_error", "manual_cancellation", "refresh_schema",
+		"heartbeat_timeout", "destination_timeout", "transient_error"}
+)
+
+// failureOf is the failure kind a failed attempt reports for the given
+// failureType and failureOrigin (validated by validateFaults): the
+// Salesforce request-limit failure when both are empty.
+func failureOf(typ, origin string) failureKind {
+	if typ == "" && origin == "" {
+		return syncFailure
+	}
+	o := max(0, slices.Index(failureOrigins, cmp.Or(origin, "source")))
+	t := max(0, slices.Index(failureTypes, cmp.Or(typ, "system_error")))
+	return typedFailure + failureKind(o*8+t)
+}
+
+// typedFailureJSON is the FailureReason of a typed failure.
+func typedFailureJSON(k failureKind, at time.Time, stream string) map[string]any {
+	n := int(k - typedFailure)
+	origin, typ := failureOrigins[min(n/8, len(failureOrigins)-1)], failureTypes[min(n%8, len(failureTypes)-1)]
+	msg, retryable := "Something went wrong in the "+origin+": "+typ, true
+	switch {
+	case typ == "config_error" && origin == "source":
+		msg, retryable = "Salesforce: invalid_grant: expired access/refresh token. The source's credentials were revoked or expired; re-authenticate the source.", false
+	case typ == "config_error":
+		msg, retryable = "The "+origin+" configuration is invalid: permission denied.", false
+	case typ == "transient_error":
+		msg = "A transient error occurred in the " + origin + ": connection reset by peer."
+	case typ == "heartbeat_timeout":
+		msg = "The " + origin + " stopped sending heartbeats and was considered hung."
+	case typ == "destination_timeout":
+		msg = "The destination did not answer within its timeout."
+	case origin == "destination":
+		msg = "Destination process exited with non-zero exit code 1"
+	}
+	return map[string]any{
+		"failureOrigin":    origin,
+		"failureType":      typ,
+		"externalMessage":  msg,
+		"retryable":        retryable,
+		"timestamp":        at.UnixMilli(),
+		"streamDescriptor": map[string]any{"name": stream},
+	}
+}
 
 // attemptRec is one attempt, kept compact: its stats and failure reason are
 // computed on read from the job (see attemptStats, attemptFailure).
@@ -116,8 +169,13 @@ type jobRec struct {
 	started  stamp
 	// nextAt is when the next transition is due (pending/queued/incomplete).
 	nextAt stamp
-	// failAttempts is how many attempts fail (from FailNextJobs).
+	// failAttempts is how many attempts fail (from FailNextJobs), and
+	// failWith the failure they report.
 	failAttempts int
+	failWith     failureKind
+	// scale holds the factors of streams whose volume a test changed
+	// (SetStreamVolume), nil for the usual volume.
+	scale map[string]float64
 	// due is when the job's scheduled transition is (its live event), 0 when it
 	// has none: waiting for a worker, or ended.
 	due stamp
@@ -142,7 +200,7 @@ func (j *jobRec) attemptStats(a *attemptRec) []streamStat {
 	}
 	out := make([]streamStat, len(j.Streams))
 	for i, name := range j.Streams {
-		rec, b := streamVolume(j.ID, name)
+		rec, b := j.volume(name)
 		out[i] = streamStat{Name: name, Records: rec, Bytes: b}
 	}
 	return out
@@ -154,7 +212,7 @@ func (j *jobRec) attemptTotals(a *attemptRec) (records, bytes int64) {
 		return 0, 0
 	}
 	for _, name := range j.Streams {
-		rec, b := streamVolume(j.ID, name)
+		rec, b := j.volume(name)
 		records += rec
 		bytes += b
 	}
@@ -163,12 +221,14 @@ func (j *jobRec) attemptTotals(a *attemptRec) (records, bytes int64) {
 
 // attemptFailure returns attempt a's FailureReason, nil when it has none.
 func (j *jobRec) attemptFailure(a *attemptRec) map[string]any {
+	stream := "Account"
+	if len(j.Streams) > 0 {
+		stream = j.Streams[0]
+	}
 	switch a.failure {
+	case noFailure:
+		return nil
 	case syncFailure:
-		stream := "Account"
-		if len(j.Streams) > 0 {
-			stream = j.Streams[0]
-		}
 		return salesforceSyncFailure(a.ended.time(), stream)
 	case cancelFailure:
 		return map[string]any{
@@ -180,7 +240,7 @@ func (j *jobRec) attemptFailure(a *attemptRec) map[string]any {
 			"timestamp":       a.ended.time().UnixMilli(),
 		}
 	}
-	return nil
+	return typedFailureJSON(a.failure, a.ended.time(), stream)
 }
 
 // newJob creates a job for c. Callers hold e.mu.
@@ -197,7 +257,8 @@ func (e *Emulator) newJob(c *connectionRec, jobType string) *jobRec {
 		nextAt:       now.add(e.cfg.JobPending),
 	}
 	if jobType != "reset" {
-		j.failAttempts = e.faults.takeJobFailure(e.cfg.MaxAttempts)
+		j.failAttempts, j.failWith = e.faults.takeJobFailure(e.cfg.MaxAttempts)
+		j.scale = e.takeVolume(c.ID)
 	}
 	e.st.nextJobID++
 	e.st.jobs[j.ID] = j
@@ -457,7 +518,7 @@ func salesforceSyncFailure(at time.Time, stream string) map[string]any {
 // failAttempt fails the running attempt at `at`.
 func (e *Emulator) failAttempt(j *jobRec, at stamp) {
 	a := &j.Attempts[len(j.Attempts)-1]
-	a.status, a.ended, a.failure = attemptFailed, at, syncFailure
+	a.status, a.ended, a.failure = attemptFailed, at, cmp.Or(j.failWith, syncFailure)
 	if len(j.Attempts) >= e.cfg.MaxAttempts {
 		e.finish(j, jobFailed, at)
 		return
@@ -474,14 +535,18 @@ func (e *Emulator) succeedAttempt(j *jobRec, at stamp) {
 }
 
 // streamVolume is a deterministic, plausible row and byte count for one stream of
-// one job.
+// one job: each stream has its own usual volume (50 to 999 records, 380 to 639
+// bytes each), which varies by up to 10 % from job to job, as a steady source's
+// incremental syncs do.
 func streamVolume(jobID int64, stream string) (int64, int64) {
 	h := fnv.New64a()
 	h.Write([]byte(stream))
+	base := h.Sum64()
 	h.Write([]byte(strconv.FormatInt(jobID, 10)))
 	v := h.Sum64()
-	records := int64(50 + v%950)
-	return records, records * int64(380+(v>>20)%260)
+	records := int64(50 + base%950)
+	records += records * (int64(v%21) - 10) / 100
+	return records, records * int64(380+(base>>20)%260)
 }
 
 // cancelLocked cancels a non-terminal job at `at`: the running attempt fails with

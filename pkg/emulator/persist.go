@@ -151,19 +151,21 @@ type attemptFile struct {
 }
 
 type jobFile struct {
-	ID           int64         `json:"id"`
-	ConnectionID string        `json:"connection_id"`
-	JobType      string        `json:"job_type"`
-	Status       string        `json:"status"`
-	Streams      []string      `json:"streams"`
-	Attempts     []attemptFile `json:"attempts,omitempty"`
-	Created      stamp         `json:"created"`
-	Updated      stamp         `json:"updated"`
-	Started      stamp         `json:"started,omitempty"`
-	NextAt       stamp         `json:"next_at,omitempty"`
-	FailAttempts int           `json:"fail_attempts,omitempty"`
-	Due          stamp         `json:"due,omitempty"`
-	Waiting      bool          `json:"waiting,omitempty"`
+	ID           int64              `json:"id"`
+	ConnectionID string             `json:"connection_id"`
+	JobType      string             `json:"job_type"`
+	Status       string             `json:"status"`
+	Streams      []string           `json:"streams"`
+	Attempts     []attemptFile      `json:"attempts,omitempty"`
+	Created      stamp              `json:"created"`
+	Updated      stamp              `json:"updated"`
+	Started      stamp              `json:"started,omitempty"`
+	NextAt       stamp              `json:"next_at,omitempty"`
+	FailAttempts int                `json:"fail_attempts,omitempty"`
+	FailWith     failureKind        `json:"fail_with,omitempty"`
+	Scale        map[string]float64 `json:"scale,omitempty"`
+	Due          stamp              `json:"due,omitempty"`
+	Waiting      bool               `json:"waiting,omitempty"`
 }
 
 // store is the open data folder. Guarded by Emulator.mu.
@@ -410,7 +412,7 @@ func (e *Emulator) connectionFile(c *connectionRec, schemaRef func(*schema) stri
 
 func jobFileOf(j *jobRec) *jobFile {
 	f := &jobFile{ID: j.ID, ConnectionID: j.ConnectionID, JobType: j.JobType, Status: j.Status, Streams: j.Streams,
-		Created: j.created, Updated: j.updated, Started: j.started, NextAt: j.nextAt, FailAttempts: j.failAttempts,
+		Created: j.created, Updated: j.updated, Started: j.started, NextAt: j.nextAt, FailAttempts: j.failAttempts, FailWith: j.failWith, Scale: j.scale,
 		Due: j.due, Waiting: j.waiting}
 	for _, a := range j.Attempts {
 		f.Attempts = append(f.Attempts, attemptFile{Created: a.created, Ended: a.ended, Status: a.status, Failure: a.failure})
@@ -746,7 +748,7 @@ func (ld *loader) finish() error {
 			names[key] = f.Streams
 		}
 		j := &jobRec{ID: f.ID, ConnectionID: f.ConnectionID, JobType: f.JobType, Status: f.Status, Streams: f.Streams,
-			created: f.Created, updated: f.Updated, started: f.Started, nextAt: f.NextAt, failAttempts: f.FailAttempts}
+			created: f.Created, updated: f.Updated, started: f.Started, nextAt: f.NextAt, failAttempts: f.FailAttempts, failWith: f.FailWith, scale: f.Scale}
 		for _, a := range f.Attempts {
 			j.Attempts = append(j.Attempts, attemptRec{created: a.Created, ended: a.Ended, status: a.Status, failure: a.Failure})
 		}

@@ -405,6 +405,9 @@ type state struct {
 	runningJobs    int // jobs holding a sync worker
 	maxWaitingJobs int // high-water marks since start (or ResetCalls)
 	maxRunningJobs int
+	// volumes are the volume changes in force, by connection and stream
+	// (SetStreamVolume); they are not persisted.
+	volumes map[string]map[string]*volumeRule
 }
 
 func newState(e *Emulator) *state {
