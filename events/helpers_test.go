@@ -89,6 +89,7 @@ func examplePayload(t testing.TB, eventType string) any {
 			ConnectionID: goldenConnectionID, JobID: "12345678", Status: events.JobFailed, CatalogVersion: 2,
 			RowsSynced: 10, BytesSynced: 2048, DurationMS: 270500, StartedAt: &started, CompletedAt: &ended,
 			ErrorMessage: "Source process exited with non-zero exit code 1",
+			FailureClass: events.FailureSource, FailureType: "system_error", FailureOrigin: "source",
 		}
 	case events.TypeSyncCancelled:
 		return events.SyncFinished{

@@ -126,6 +126,40 @@ type SyncFinished struct {
 	// ErrorMessage is Airbyte's failure reason, or why the sync could not
 	// start (unknown connection, connection not ACTIVE, timeout).
 	ErrorMessage string `json:"error_message,omitempty"`
+	// FailureClass classifies a failed job's failure (one of the Failure
+	// constants); FailureType and FailureOrigin are Airbyte's failureType
+	// and failureOrigin when it reported them. All are absent when no job
+	// ran.
+	FailureClass  string `json:"failure_class,omitempty"`
+	FailureType   string `json:"failure_type,omitempty"`
+	FailureOrigin string `json:"failure_origin,omitempty"`
+}
+
+// Failure classes of a failed sync (SyncFinished.FailureClass), from
+// Airbyte's failure reason.
+const (
+	// FailureCredentials: the source refused its configuration
+	// (config_error from the source), e.g. revoked or expired credentials.
+	// Retrying does not help.
+	FailureCredentials = "credentials"
+	// FailureSource: the source failed otherwise.
+	FailureSource = "source"
+	// FailureDestination: the destination failed or refused its
+	// configuration.
+	FailureDestination = "destination"
+	// FailureTransient: a transient error or a lost heartbeat; a retry may
+	// succeed.
+	FailureTransient = "transient"
+	// FailurePlatform: Airbyte itself failed (replication, persistence,
+	// the platform, normalization).
+	FailurePlatform = "platform"
+	// FailureUnknown: Airbyte gave no failure reason AAM can classify.
+	FailureUnknown = "unknown"
+)
+
+// FailureClasses lists the failure classes.
+func FailureClasses() []string {
+	return []string{FailureCredentials, FailureSource, FailureDestination, FailureTransient, FailurePlatform, FailureUnknown}
 }
 
 // CatalogVersioned is the data of io.aam.catalog.versioned.v1, the seed's

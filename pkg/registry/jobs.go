@@ -10,7 +10,7 @@ import (
 const jobColumns = `id::text, connection_id::text, airbyte_job_id, status::text, catalog_version,
 	started_at, completed_at, rows_synced, bytes_synced, error_message, next_check_at,
 	follow_deadline, check_count, created_at, updated_at, start_requested_at, airbyte_status,
-	airbyte_seen_through`
+	airbyte_seen_through, failure_class, failure_type, failure_origin`
 
 // jobFields are the scan destinations of jobColumns, in order; the status
 // is read as text into status.
@@ -18,7 +18,8 @@ func jobFields(j *Job, status *string) []any {
 	return []any{&j.ID, &j.ConnectionID, &j.AirbyteJobID, status, &j.CatalogVersion,
 		&j.StartedAt, &j.CompletedAt, &j.RowsSynced, &j.BytesSynced, &j.ErrorMessage,
 		&j.NextCheckAt, &j.FollowDeadline, &j.CheckCount, &j.CreatedAt, &j.UpdatedAt,
-		&j.StartRequestedAt, &j.AirbyteStatus, &j.AirbyteSeenThrough}
+		&j.StartRequestedAt, &j.AirbyteStatus, &j.AirbyteSeenThrough,
+		&j.FailureClass, &j.FailureType, &j.FailureOrigin}
 }
 
 func scanJob(row pgx.Row) (Job, error) {
@@ -120,6 +121,8 @@ type JobUpdateParams struct {
 	// verbatim and the instant (Airbyte's clock) it was seen through.
 	AirbyteStatus string
 	SeenThrough   *time.Time
+	// Failure is why a failed job failed.
+	Failure JobFailure
 }
 
 // JobUpdate records a job's progress.
@@ -129,10 +132,12 @@ func (q *Queries) JobUpdate(ctx context.Context, id string, p JobUpdateParams) (
 			rows_synced = $5, bytes_synced = $6, error_message = $7, next_check_at = $8,
 			airbyte_status = coalesce(nullif($9, ''), airbyte_status),
 			airbyte_seen_through = coalesce($10, airbyte_seen_through),
+			failure_class = $11, failure_type = $12, failure_origin = $13,
 			check_count = check_count + 1, updated_at = now()
 		WHERE id = $1 RETURNING `+jobColumns,
 		id, string(p.Status), p.StartedAt, p.CompletedAt, p.RowsSynced, p.BytesSynced,
-		p.ErrorMessage, p.NextCheckAt, p.AirbyteStatus, p.SeenThrough))
+		p.ErrorMessage, p.NextCheckAt, p.AirbyteStatus, p.SeenThrough,
+		p.Failure.Class, p.Failure.Type, p.Failure.Origin))
 }
 
 // JobClaimDue claims up to limit followed jobs whose next check is due at

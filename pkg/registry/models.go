@@ -105,6 +105,24 @@ type Job struct {
 	// AirbyteSeenThrough is the instant (Airbyte's clock) up to which the
 	// job's changes are known.
 	AirbyteSeenThrough *time.Time `json:"airbyte_seen_through,omitempty"`
+	// FailureClass is the class of a failed job's failure (credentials,
+	// source, destination, transient, platform, unknown); FailureType and
+	// FailureOrigin are Airbyte's failureType and failureOrigin, when it
+	// reported them.
+	FailureClass  string `json:"failure_class,omitempty"`
+	FailureType   string `json:"failure_type,omitempty"`
+	FailureOrigin string `json:"failure_origin,omitempty"`
+}
+
+// JobFailure is why a failed job failed: its class and Airbyte's
+// failureType and failureOrigin.
+type JobFailure struct {
+	Class, Type, Origin string
+}
+
+// Failure returns the job's failure.
+func (j Job) Failure() JobFailure {
+	return JobFailure{Class: j.FailureClass, Type: j.FailureType, Origin: j.FailureOrigin}
 }
 
 // JobRequest links a sync request to the job that answers it.

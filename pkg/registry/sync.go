@@ -223,6 +223,8 @@ type SyncLinkParams struct {
 	// instant (Airbyte's clock) the observation holds for.
 	AirbyteStatus string
 	SeenThrough   *time.Time
+	// Failure is why the job failed, when it is recorded failed.
+	Failure JobFailure
 	// StartHolder, when set, is the holder of the connection's start claim
 	// (SyncStartTurn), dropped in the same transaction, and
 	// StartRequestedAt when it was claimed (for a job started under it).
@@ -340,8 +342,8 @@ func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
 	b.Queue(`WITH j AS (
 			INSERT INTO job_history AS h (id, connection_id, airbyte_job_id, status, catalog_version, started_at,
 				completed_at, rows_synced, bytes_synced, error_message, next_check_at, follow_deadline,
-				airbyte_status, airbyte_seen_through, start_requested_at)
-			SELECT $1, c.id, $3, $4, c.catalog_version, $5, $6, $7, $8, $9, $10, $11, $16, $17, $18
+				airbyte_status, airbyte_seen_through, start_requested_at, failure_class, failure_type, failure_origin)
+			SELECT $1, c.id, $3, $4, c.catalog_version, $5, $6, $7, $8, $9, $10, $11, $16, $17, $18, $19, $20, $21
 			FROM connections c WHERE c.id = $2
 			ON CONFLICT (connection_id, airbyte_job_id) DO UPDATE SET updated_at = h.updated_at
 			RETURNING `+jobColumns+`, (xmax = 0) AS inserted
@@ -354,7 +356,8 @@ func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
 		SELECT j.*, (SELECT attached FROM r) FROM j`,
 		NewID(), p.ConnectionID, p.AirbyteJobID, string(p.Status), p.StartedAt, p.CompletedAt,
 		p.RowsSynced, p.BytesSynced, p.ErrorMessage, p.NextCheckAt, p.FollowDeadline,
-		p.RequestSource, p.RequestID, p.TraceParent, p.Attached, p.AirbyteStatus, p.SeenThrough, p.StartRequestedAt)
+		p.RequestSource, p.RequestID, p.TraceParent, p.Attached, p.AirbyteStatus, p.SeenThrough, p.StartRequestedAt,
+		p.Failure.Class, p.Failure.Type, p.Failure.Origin)
 	b.Queue(`INSERT INTO inbox (source, id, type, outcome) VALUES ($1, $2, $3, 'done')
 		ON CONFLICT (source, id) DO NOTHING`, p.RequestSource, p.RequestID, p.RequestType)
 	b.Queue(`DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $2`, p.ConnectionID, p.StartHolder)

@@ -5,8 +5,9 @@
 // version, and follows the job to its terminal state. Every request answered
 // by a job gets io.aam.sync.started.v1 and then exactly one terminal fact:
 // io.aam.sync.succeeded.v1, .failed.v1 (with Airbyte's failure reason from
-// the configuration API's jobs/get) or .cancelled.v1, with rows, bytes and
-// duration.
+// the configuration API's jobs/get, and its class: credentials, source,
+// destination, transient, platform or unknown, see failureClass) or
+// .cancelled.v1, with rows, bytes and duration.
 //
 // # Handling a request
 //

@@ -366,7 +366,7 @@ func (w *Worker) check(ctx context.Context, j registry.Job, l listed) {
 	var obs observation
 	switch {
 	case err != nil:
-		obs = observation{jobID: j.AirbyteJobID, status: registry.JobFailed,
+		obs = observation{jobID: j.AirbyteJobID, status: registry.JobFailed, failure: unknownFailure,
 			reason: fmt.Sprintf("Airbyte job id %q is not a number", j.AirbyteJobID)}
 	case l.err != nil:
 		err = fmt.Errorf("list jobs: %w", l.err)
@@ -474,7 +474,8 @@ func (w *Worker) jobGone(ctx context.Context, j registry.Job, abID int64) (obser
 		reason += fmt.Sprintf("; connection %s is ORPHANED (%s)", c.ID, c.StatusReason)
 	}
 	now := time.Now().UTC()
-	return observation{jobID: strconv.FormatInt(abID, 10), status: registry.JobFailed, completedAt: &now, reason: reason}, nil
+	return observation{jobID: strconv.FormatInt(abID, 10), status: registry.JobFailed, completedAt: &now,
+		failure: unknownFailure, reason: reason}, nil
 }
 
 // updatedAt is when Airbyte last changed a job, in Airbyte's clock, as far
@@ -557,7 +558,7 @@ func (w *Worker) finishLocked(ctx context.Context, q *registry.Queries, j regist
 	job, err := q.JobUpdate(ctx, j.ID, registry.JobUpdateParams{
 		Status: obs.status, StartedAt: obs.startedAt, CompletedAt: obs.completedAt,
 		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason,
-		AirbyteStatus: obs.airbyteStatus, SeenThrough: obs.seenThrough,
+		AirbyteStatus: obs.airbyteStatus, SeenThrough: obs.seenThrough, Failure: obs.failure,
 	})
 	if err != nil {
 		return nil, err

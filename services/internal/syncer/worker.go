@@ -377,7 +377,7 @@ func sameFacts(a, b registry.Job) bool {
 	return a.ID == b.ID && a.Status == b.Status && a.CatalogVersion == b.CatalogVersion &&
 		sameTime(a.StartedAt, b.StartedAt) && sameTime(a.CompletedAt, b.CompletedAt) &&
 		a.RowsSynced == b.RowsSynced && a.BytesSynced == b.BytesSynced && a.ErrorMessage == b.ErrorMessage &&
-		a.CreatedAt.Equal(b.CreatedAt)
+		a.Failure() == b.Failure() && a.CreatedAt.Equal(b.CreatedAt)
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -448,6 +448,8 @@ type observation struct {
 	completedAt *time.Time
 	rows, bytes int64
 	reason      string
+	// failure is why a failed job failed.
+	failure registry.JobFailure
 	// airbyteStatus is Airbyte's status verbatim; seenThrough the instant
 	// (Airbyte's clock) the observation holds for, nil when unknown.
 	airbyteStatus string
@@ -560,6 +562,9 @@ func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 		return o
 	}
 	o.reason = info.FailureMessage()
+	if o.status == registry.JobFailed {
+		o.failure = jobFailure(info)
+	}
 	if o.reason == "" {
 		if o.status == registry.JobFailed {
 			o.reason = fmt.Sprintf("Airbyte job %d failed without a reason", job.JobID)
@@ -580,7 +585,7 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	p := registry.SyncLinkParams{
 		ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
 		StartedAt: obs.startedAt, CompletedAt: obs.completedAt, RowsSynced: obs.rows, BytesSynced: obs.bytes,
-		ErrorMessage: obs.reason, AirbyteStatus: obs.airbyteStatus, SeenThrough: obs.seenThrough,
+		ErrorMessage: obs.reason, AirbyteStatus: obs.airbyteStatus, SeenThrough: obs.seenThrough, Failure: obs.failure,
 		RequestSource: ev.Source, RequestID: ev.ID, RequestType: ev.Type,
 		TraceParent: ev.TraceParent, Attached: attached,
 	}
@@ -603,7 +608,8 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	predicted := registry.Job{ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
 		CatalogVersion: version, StartedAt: obs.startedAt, CompletedAt: obs.completedAt,
 		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason, CreatedAt: now,
-		StartRequestedAt: startRequestedAt}
+		StartRequestedAt: startRequestedAt, FailureClass: obs.failure.Class, FailureType: obs.failure.Type,
+		FailureOrigin: obs.failure.Origin}
 	facts, err := jobFacts(predicted, req, attached)
 	if err != nil {
 		return err
@@ -755,6 +761,7 @@ func finishedFact(job registry.Job, req outbox.Request) (registry.OutboxRow, err
 		ConnectionID: job.ConnectionID, JobID: job.AirbyteJobID, Status: string(job.Status),
 		CatalogVersion: job.CatalogVersion, RowsSynced: job.RowsSynced, BytesSynced: job.BytesSynced,
 		StartedAt: utc(job.StartedAt), CompletedAt: utc(job.CompletedAt), ErrorMessage: job.ErrorMessage,
+		FailureClass: job.FailureClass, FailureType: job.FailureType, FailureOrigin: job.FailureOrigin,
 	}
 	if job.StartedAt != nil && job.CompletedAt != nil {
 		data.DurationMS = max(0, job.CompletedAt.Sub(*job.StartedAt).Milliseconds())
