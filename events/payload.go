@@ -135,33 +135,6 @@ type SyncFinished struct {
 	FailureOrigin string `json:"failure_origin,omitempty"`
 }
 
-// Failure classes of a failed sync (SyncFinished.FailureClass), from
-// Airbyte's failure reason.
-const (
-	// FailureCredentials: the source refused its configuration
-	// (config_error from the source), e.g. revoked or expired credentials.
-	// Retrying does not help.
-	FailureCredentials = "credentials"
-	// FailureSource: the source failed otherwise.
-	FailureSource = "source"
-	// FailureDestination: the destination failed or refused its
-	// configuration.
-	FailureDestination = "destination"
-	// FailureTransient: a transient error or a lost heartbeat; a retry may
-	// succeed.
-	FailureTransient = "transient"
-	// FailurePlatform: Airbyte itself failed (replication, persistence,
-	// the platform, normalization).
-	FailurePlatform = "platform"
-	// FailureUnknown: Airbyte gave no failure reason AAM can classify.
-	FailureUnknown = "unknown"
-)
-
-// FailureClasses lists the failure classes.
-func FailureClasses() []string {
-	return []string{FailureCredentials, FailureSource, FailureDestination, FailureTransient, FailurePlatform, FailureUnknown}
-}
-
 // CatalogVersioned is the data of io.aam.catalog.versioned.v1, the seed's
 // repair response.
 type CatalogVersioned struct {
@@ -393,4 +366,31 @@ type RequestRejected struct {
 	Field  string `json:"field,omitempty"`
 	// StreamSequence is the request's sequence in AAM_REQUESTS.
 	StreamSequence uint64 `json:"stream_sequence,omitempty"`
+}
+
+// Failure classes of a failed sync (SyncFinished.FailureClass), from
+// Airbyte's failure reason.
+const (
+	// FailureCredentials: the source refused its configuration
+	// (config_error from the source), e.g. revoked or expired credentials.
+	// Retrying does not help.
+	FailureCredentials = "credentials"
+	// FailureSource: the source failed otherwise.
+	FailureSource = "source"
+	// FailureDestination: the destination failed or refused its
+	// configuration.
+	FailureDestination = "destination"
+	// FailureTransient: a transient error or a lost heartbeat; a retry may
+	// succeed.
+	FailureTransient = "transient"
+	// FailurePlatform: Airbyte itself failed (replication, persistence,
+	// the platform, normalization).
+	FailurePlatform = "platform"
+	// FailureUnknown: Airbyte gave no failure reason AAM can classify.
+	FailureUnknown = "unknown"
+)
+
+// FailureClasses lists the failure classes.
+func FailureClasses() []string {
+	return []string{FailureCredentials, FailureSource, FailureDestination, FailureTransient, FailurePlatform, FailureUnknown}
 }

@@ -175,7 +175,7 @@ type jobRec struct {
 	failWith     failureKind
 	// scale holds the factors of streams whose volume a test changed
 	// (SetStreamVolume), nil for the usual volume.
-	scale map[string]float64
+	scale streamScale
 	// due is when the job's scheduled transition is (its live event), 0 when it
 	// has none: waiting for a worker, or ended.
 	due stamp

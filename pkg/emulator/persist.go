@@ -151,21 +151,21 @@ type attemptFile struct {
 }
 
 type jobFile struct {
-	ID           int64              `json:"id"`
-	ConnectionID string             `json:"connection_id"`
-	JobType      string             `json:"job_type"`
-	Status       string             `json:"status"`
-	Streams      []string           `json:"streams"`
-	Attempts     []attemptFile      `json:"attempts,omitempty"`
-	Created      stamp              `json:"created"`
-	Updated      stamp              `json:"updated"`
-	Started      stamp              `json:"started,omitempty"`
-	NextAt       stamp              `json:"next_at,omitempty"`
-	FailAttempts int                `json:"fail_attempts,omitempty"`
-	FailWith     failureKind        `json:"fail_with,omitempty"`
-	Scale        map[string]float64 `json:"scale,omitempty"`
-	Due          stamp              `json:"due,omitempty"`
-	Waiting      bool               `json:"waiting,omitempty"`
+	ID           int64         `json:"id"`
+	ConnectionID string        `json:"connection_id"`
+	JobType      string        `json:"job_type"`
+	Status       string        `json:"status"`
+	Streams      []string      `json:"streams"`
+	Attempts     []attemptFile `json:"attempts,omitempty"`
+	Created      stamp         `json:"created"`
+	Updated      stamp         `json:"updated"`
+	Started      stamp         `json:"started,omitempty"`
+	NextAt       stamp         `json:"next_at,omitempty"`
+	FailAttempts int           `json:"fail_attempts,omitempty"`
+	FailWith     failureKind   `json:"fail_with,omitempty"`
+	Scale        streamScale   `json:"scale,omitempty"`
+	Due          stamp         `json:"due,omitempty"`
+	Waiting      bool          `json:"waiting,omitempty"`
 }
 
 // store is the open data folder. Guarded by Emulator.mu.

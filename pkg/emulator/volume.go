@@ -26,6 +26,9 @@ type VolumeChange struct {
 	Jobs int `json:"jobs,omitempty"`
 }
 
+// streamScale holds the factors of a job's streams whose volume changed.
+type streamScale map[string]float64
+
 // volumeRule is a VolumeChange in force.
 type volumeRule struct {
 	factor float64
@@ -88,12 +91,12 @@ func (e *Emulator) SetStreamVolume(connectionID string, v VolumeChange) error {
 // takeVolume returns the stream factors of a new job of the connection,
 // nil when its streams move their usual volume, and counts the job against
 // changes that last a number of jobs. Callers hold e.mu.
-func (e *Emulator) takeVolume(connectionID string) map[string]float64 {
+func (e *Emulator) takeVolume(connectionID string) streamScale {
 	rules := e.st.volumes[connectionID]
 	if len(rules) == 0 {
 		return nil
 	}
-	out := make(map[string]float64, len(rules))
+	out := make(streamScale, len(rules))
 	for s, r := range rules {
 		out[s] = r.factor
 		if r.jobs > 0 {

@@ -29,24 +29,28 @@ func jobFailure(info *airbyte.JobInfoRead) registry.JobFailure {
 // Otherwise the origin decides: the source, the destination, or Airbyte
 // itself (replication, persistence, the platform, normalization, dbt).
 func failureClass(t airbyte.FailureType, o airbyte.FailureOrigin) string {
-	switch t {
-	case airbyte.FailureTransientError, airbyte.FailureHeartbeatTimeout:
-		return events.FailureTransient
-	case airbyte.FailureDestinationTimeout:
-		return events.FailureDestination
-	case airbyte.FailureConfigError:
-		if o == airbyte.FailureOriginSource {
-			return events.FailureCredentials
-		}
+	if t == airbyte.FailureConfigError && o == airbyte.FailureOriginSource {
+		return events.FailureCredentials
 	}
-	switch o {
-	case airbyte.FailureOriginSource:
-		return events.FailureSource
-	case airbyte.FailureOriginDestination:
-		return events.FailureDestination
-	case airbyte.FailureOriginReplication, airbyte.FailureOriginPersistence, airbyte.FailureOriginAirbytePlatform,
-		airbyte.FailureOriginNormalization, airbyte.FailureOriginDBT:
-		return events.FailurePlatform
+	if c, ok := typeClasses[t]; ok {
+		return c
+	}
+	if c, ok := originClasses[o]; ok {
+		return c
 	}
 	return events.FailureUnknown
+}
+
+// typeClasses are the failure types that decide a class by themselves.
+var typeClasses = map[airbyte.FailureType]string{
+	airbyte.FailureTransientError: events.FailureTransient, airbyte.FailureHeartbeatTimeout: events.FailureTransient,
+	airbyte.FailureDestinationTimeout: events.FailureDestination,
+}
+
+// originClasses are the classes of the other failures, by origin.
+var originClasses = map[airbyte.FailureOrigin]string{
+	airbyte.FailureOriginSource: events.FailureSource, airbyte.FailureOriginDestination: events.FailureDestination,
+	airbyte.FailureOriginReplication: events.FailurePlatform, airbyte.FailureOriginPersistence: events.FailurePlatform,
+	airbyte.FailureOriginAirbytePlatform: events.FailurePlatform, airbyte.FailureOriginNormalization: events.FailurePlatform,
+	airbyte.FailureOriginDBT: events.FailurePlatform,
 }

@@ -1,6 +1,8 @@
 package syncer
 
 import (
+	"cmp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,43 +15,31 @@ import (
 
 func TestFailureClass(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		typ    airbyte.FailureType
-		origin airbyte.FailureOrigin
-		want   string
-	}{
-		{airbyte.FailureConfigError, airbyte.FailureOriginSource, events.FailureCredentials},
-		{airbyte.FailureConfigError, airbyte.FailureOriginDestination, events.FailureDestination},
-		{airbyte.FailureSystemError, airbyte.FailureOriginSource, events.FailureSource},
-		{airbyte.FailureRefreshSchema, airbyte.FailureOriginSource, events.FailureSource},
-		{airbyte.FailureSystemError, airbyte.FailureOriginDestination, events.FailureDestination},
-		{airbyte.FailureDestinationTimeout, airbyte.FailureOriginReplication, events.FailureDestination},
-		{airbyte.FailureTransientError, airbyte.FailureOriginSource, events.FailureTransient},
-		{airbyte.FailureHeartbeatTimeout, airbyte.FailureOriginReplication, events.FailureTransient},
-		{airbyte.FailureSystemError, airbyte.FailureOriginReplication, events.FailurePlatform},
-		{airbyte.FailureSystemError, airbyte.FailureOriginAirbytePlatform, events.FailurePlatform},
-		{airbyte.FailureSystemError, airbyte.FailureOriginPersistence, events.FailurePlatform},
-		{airbyte.FailureConfigError, airbyte.FailureOriginAirbytePlatform, events.FailurePlatform},
-		{airbyte.FailureSystemError, airbyte.FailureOriginUnknown, events.FailureUnknown},
-		{"", "", events.FailureUnknown},
-		{"a_newer_type", "a_newer_origin", events.FailureUnknown},
-	} {
-		require.Equal(t, tc.want, failureClass(tc.typ, tc.origin), "%s from %s", tc.typ, tc.origin)
+	// "failureType failureOrigin" → class.
+	want := map[string]string{
+		"config_error source": events.FailureCredentials, "config_error destination": events.FailureDestination,
+		"system_error source": events.FailureSource, "refresh_schema source": events.FailureSource,
+		"system_error destination": events.FailureDestination, "destination_timeout replication": events.FailureDestination,
+		"transient_error source": events.FailureTransient, "heartbeat_timeout replication": events.FailureTransient,
+		"system_error replication": events.FailurePlatform, "system_error airbyte_platform": events.FailurePlatform,
+		"system_error persistence": events.FailurePlatform, "config_error airbyte_platform": events.FailurePlatform,
+		"system_error unknown": events.FailureUnknown, " ": events.FailureUnknown, "a_newer_type a_newer_origin": events.FailureUnknown,
+	}
+	for in, class := range want {
+		typ, origin, _ := strings.Cut(in, " ")
+		require.Equal(t, class, failureClass(airbyte.FailureType(typ), airbyte.FailureOrigin(origin)), in)
 	}
 	require.Equal(t, unknownFailure, jobFailure(&airbyte.JobInfoRead{}), "no failure reason")
 }
 
 func TestFailedSyncIsClassified(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name, typ, origin string
-		want              registry.JobFailure
-	}{
-		{"revoked credentials", "config_error", "source", registry.JobFailure{Class: events.FailureCredentials, Type: "config_error", Origin: "source"}},
-		{"source", "", "", registry.JobFailure{Class: events.FailureSource, Type: "system_error", Origin: "source"}},
-		{"destination", "system_error", "destination", registry.JobFailure{Class: events.FailureDestination, Type: "system_error", Origin: "destination"}},
-		{"transient", "transient_error", "replication", registry.JobFailure{Class: events.FailureTransient, Type: "transient_error", Origin: "replication"}},
-		{"platform", "system_error", "airbyte_platform", registry.JobFailure{Class: events.FailurePlatform, Type: "system_error", Origin: "airbyte_platform"}},
+	for _, tc := range []struct{ name, typ, origin, class string }{
+		{"revoked credentials", "config_error", "source", events.FailureCredentials},
+		{"source", "", "", events.FailureSource},
+		{"destination", "system_error", "destination", events.FailureDestination},
+		{"transient", "transient_error", "replication", events.FailureTransient},
+		{"platform", "system_error", "airbyte_platform", events.FailurePlatform},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -57,12 +47,13 @@ func TestFailedSyncIsClassified(t *testing.T) {
 			conn := h.SeedConnection()
 			h.start(testConfig())
 			h.Emulator.FailNextJobsWith(1, tc.typ, tc.origin)
+			want := registry.JobFailure{Class: tc.class, Type: cmp.Or(tc.typ, "system_error"), Origin: cmp.Or(tc.origin, "source")}
 
 			id := h.sync(conn.ID)
 			failed := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncFailed))
-			require.Equal(t, tc.want, registry.JobFailure{Class: failed.FailureClass, Type: failed.FailureType, Origin: failed.FailureOrigin})
+			require.Equal(t, want, registry.JobFailure{Class: failed.FailureClass, Type: failed.FailureType, Origin: failed.FailureOrigin})
 			require.NotEmpty(t, failed.ErrorMessage)
-			require.Equal(t, tc.want, h.jobOf(h.source(), id).Failure(), "job_history keeps the class")
+			require.Equal(t, want, h.jobOf(h.source(), id).Failure(), "job_history keeps the class")
 		})
 	}
 }
