@@ -53,6 +53,24 @@ func newObserver(t *testing.T, env *testenv.Env, cfg Config) *Observer {
 	return o
 }
 
+// check checks a connection once and fails the test on an error.
+func check(t *testing.T, env *testenv.Env, o *Observer, connID string) Result {
+	t.Helper()
+	r, err := o.Check(env.Ctx, connID)
+	require.NoError(t, err)
+	return r
+}
+
+// latestCatalog returns the catalog of a connection's newest version.
+func latestCatalog(t *testing.T, env *testenv.Env, connID string) airbyte.AirbyteCatalog {
+	t.Helper()
+	latest, err := env.Store.CatalogVersionLatest(env.Ctx, connID)
+	require.NoError(t, err)
+	var cat airbyte.AirbyteCatalog
+	require.NoError(t, json.Unmarshal(latest.SyncCatalog, &cat))
+	return cat
+}
+
 // drifts returns the drift facts about a connection.
 func drifts(env *testenv.Env, connID string) []event.Event {
 	var out []event.Event
@@ -89,14 +107,12 @@ func TestNoDriftNoFact(t *testing.T) {
 	env := setup(t)
 	c := env.SeedConnection()
 	o := newObserver(t, env, Config{})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.False(t, r.Drift)
 	require.Empty(t, r.Skipped)
 	// An unselected stream that changes is not the connection's drift.
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Contact", Field: "Pronouns__c"})
-	r, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r = check(t, env, o, c.ID)
 	require.False(t, r.Drift)
 	msgs, err := env.Store.OutboxByConnection(env.Ctx, c.ID, 10)
 	require.NoError(t, err)
@@ -108,12 +124,10 @@ func TestAddedFieldIsNonBreakingDriftReportedOnce(t *testing.T) {
 	env := setup(t)
 	c := env.SeedConnection()
 	o := newObserver(t, env, Config{})
-	_, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	check(t, env, o, c.ID)
 
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.True(t, r.Drift)
 	require.True(t, r.New)
 	require.False(t, r.Breaking)
@@ -136,13 +150,11 @@ func TestAddedFieldIsNonBreakingDriftReportedOnce(t *testing.T) {
 	require.JSONEq(t, `{"type":["string","null"]}`, string(f.AddField.Schema))
 
 	// The same drift again: no second fact; a further change is a new drift.
-	r, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r = check(t, env, o, c.ID)
 	require.True(t, r.Drift)
 	require.False(t, r.New)
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "string"})
-	_, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	check(t, env, o, c.ID)
 	d = waitDrift(t, env, c.ID, 2)
 	diff = decodeDiff(t, d.Diff)
 	types := []airbyte.FieldTransformType{}
@@ -199,8 +211,7 @@ func TestBreakingDrift(t *testing.T) {
 			c := env.SeedConnection()
 			o := newObserver(t, env, Config{Heal: HealNonBreaking})
 			mutate(t, env, c, tc.op)
-			r, err := o.Check(env.Ctx, c.ID)
-			require.NoError(t, err)
+			r := check(t, env, o, c.ID)
 			require.True(t, r.Breaking)
 			require.Empty(t, r.RepairRequestID, "breaking drift is not healed")
 			d := waitDrift(t, env, c.ID, 1)
@@ -220,14 +231,12 @@ func TestStreamsAddedAndRemoved(t *testing.T) {
 	env := setup(t)
 	c := env.SeedConnection(testenv.SeedOptions{Streams: []string{"Account", "Lead"}})
 	o := newObserver(t, env, Config{})
-	_, err := o.Check(env.Ctx, c.ID) // the baseline
-	require.NoError(t, err)
+	check(t, env, o, c.ID) // the baseline
 	mutate(t, env, c,
 		emulator.SchemaOp{Op: "add_stream", Stream: "Invoice__c"},
 		emulator.SchemaOp{Op: "remove_stream", Stream: "Lead"},
 		emulator.SchemaOp{Op: "remove_stream", Stream: "Task"})
-	_, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	check(t, env, o, c.ID)
 	d := waitDrift(t, env, c.ID, 1)
 	require.False(t, d.Breaking, "stream changes are never breaking")
 	diff := decodeDiff(t, d.Diff)
@@ -255,14 +264,12 @@ func TestHealPropagatesNonBreakingDrift(t *testing.T) {
 			c := env.SeedConnection()
 			startRepair(t, env)
 			o := newObserver(t, env, Config{Heal: HealNonBreaking, Propagate: tc.propagate})
-			_, err := o.Check(env.Ctx, c.ID)
-			require.NoError(t, err)
+			check(t, env, o, c.ID)
 
 			mutate(t, env, c,
 				emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"},
 				emulator.SchemaOp{Op: "add_stream", Stream: "Invoice__c"})
-			r, err := o.Check(env.Ctx, c.ID)
-			require.NoError(t, err)
+			r := check(t, env, o, c.ID)
 			require.False(t, r.Breaking)
 			require.NotEmpty(t, r.RepairRequestID)
 			waitDrift(t, env, c.ID, 1)
@@ -273,10 +280,7 @@ func TestHealPropagatesNonBreakingDrift(t *testing.T) {
 			require.Contains(t, v.Reason, "schema drift: ")
 			require.Contains(t, v.Reason, "Region__c")
 
-			latest, err := env.Store.CatalogVersionLatest(env.Ctx, c.ID)
-			require.NoError(t, err)
-			var cat airbyte.AirbyteCatalog
-			require.NoError(t, json.Unmarshal(latest.SyncCatalog, &cat))
+			cat := latestCatalog(t, env, c.ID)
 			var names []string
 			for _, s := range cat.Streams {
 				names = append(names, s.Stream.Name)
@@ -289,8 +293,7 @@ func TestHealPropagatesNonBreakingDrift(t *testing.T) {
 
 			// Measured against version 2 the source has not drifted
 			// (with columns, the unselected new stream is in the baseline).
-			r, err = o.Check(env.Ctx, c.ID)
-			require.NoError(t, err)
+			r = check(t, env, o, c.ID)
 			require.Equal(t, 2, r.CatalogVersion)
 			require.False(t, r.Drift, "%s", r.Summary)
 		})
@@ -303,8 +306,7 @@ func TestRepairRequestIsValidAtTheEdge(t *testing.T) {
 	c := env.SeedConnection()
 	o := newObserver(t, env, Config{Heal: HealNonBreaking})
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Path: []string{"BillingAddress", "region"}})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.NotEmpty(t, r.RepairRequestID)
 	stream, err := env.JS.Stream(env.Ctx, bus.StreamRequests)
 	require.NoError(t, err)
@@ -393,8 +395,7 @@ func TestFirstCheckMeasuresNewStreamsAgainstAirbytesCatalog(t *testing.T) {
 	// The source changed before the observer ever looked at it.
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_stream", Stream: "Invoice__c"})
 	o := newObserver(t, env, Config{})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.True(t, r.Drift)
 	require.Len(t, r.Diff.Transforms, 1)
 	require.Equal(t, airbyte.TransformAddStream, r.Diff.Transforms[0].TransformType)
@@ -415,15 +416,13 @@ func TestUnpublishedRepairRequestIsPublishedOnNextCheck(t *testing.T) {
 	c := env.SeedConnection()
 	o := newObserver(t, env, Config{Heal: HealNonBreaking})
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.NotEmpty(t, r.RepairRequestID)
 	// As if the process died before it recorded JetStream's acknowledgement.
-	_, err = env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET repair_published_at = NULL`)
+	_, err := env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET repair_published_at = NULL`)
 	require.NoError(t, err)
 
-	again, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	again := check(t, env, o, c.ID)
 	require.False(t, again.New)
 	require.Equal(t, r.RepairRequestID, again.RepairRequestID)
 	require.NotNil(t, mustDrift(t, env, c.ID).RepairPublishedAt, "published again")

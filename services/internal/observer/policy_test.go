@@ -99,13 +99,11 @@ func TestDefaultPolicyPropagatesAnAddedField(t *testing.T) {
 	c := env.SeedConnection()
 	startRepair(t, env)
 	o := newObserver(t, env, Config{Heal: HealPolicy})
-	_, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	check(t, env, o, c.ID)
 
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"},
 		emulator.SchemaOp{Op: "add_stream", Stream: "Invoice__c"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.NotNil(t, r.Decision)
 	require.Equal(t, "propagate", r.Decision.Action)
 	require.Equal(t, "propagate-columns", r.Decision.RuleID)
@@ -116,10 +114,7 @@ func TestDefaultPolicyPropagatesAnAddedField(t *testing.T) {
 	require.Equal(t, 2, v.NewVersion)
 	require.Contains(t, v.Reason, "Region__c")
 	require.Contains(t, v.Reason, "(policy v0, rule propagate-columns)")
-	latest, err := env.Store.CatalogVersionLatest(env.Ctx, c.ID)
-	require.NoError(t, err)
-	var cat airbyte.AirbyteCatalog
-	require.NoError(t, json.Unmarshal(latest.SyncCatalog, &cat))
+	cat := latestCatalog(t, env, c.ID)
 	require.Len(t, cat.Streams, 1, "the new stream is ignored (ignore-new-streams)")
 
 	d := waitDrift(t, env, c.ID, 1)
@@ -212,8 +207,7 @@ func TestDefaultPolicyPausesANarrowedField(t *testing.T) {
 
 	// Checked again, by either: skipped, nothing new.
 	for _, o := range []*Observer{a, b} {
-		r, err := o.Check(env.Ctx, c.ID)
-		require.NoError(t, err)
+		r := check(t, env, o, c.ID)
 		require.Equal(t, "connection is PAUSED", r.Skipped)
 	}
 	require.Equal(t, 1, outboxCount(t, env, events.TypeConnectionPaused, c.ID))
@@ -228,17 +222,15 @@ func TestPauseReachesAirbyteAfterACrash(t *testing.T) {
 	c := env.SeedConnection()
 	o := newObserver(t, env, Config{Heal: HealPolicy})
 	mutate(t, env, c, emulator.SchemaOp{Op: "remove_field", Stream: "Account", Field: "Id"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.Equal(t, "pause", r.Decision.Action)
 	// As if the process died after the commit, before Airbyte was called.
-	_, err = env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET airbyte_paused_at = NULL`)
+	_, err := env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET airbyte_paused_at = NULL`)
 	require.NoError(t, err)
 	_, err = env.Airbyte.PatchConnection(env.Ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive})
 	require.NoError(t, err)
 
-	r, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r = check(t, env, o, c.ID)
 	require.Equal(t, "connection is PAUSED", r.Skipped)
 	require.Empty(t, r.Error)
 	require.Equal(t, "inactive", airbyteStatus(t, env, c.AirbyteConnectionID))
@@ -264,8 +256,7 @@ func TestPolicyRequiresApprovalWithStreamOverride(t *testing.T) {
 	mutate(t, env, c,
 		emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "string"},
 		emulator.SchemaOp{Op: "change_type", Stream: "Lead", Field: "AnnualRevenue", Type: "string"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.Equal(t, "require_approval", r.Decision.Action)
 	require.Equal(t, "finance-types", r.Decision.RuleID)
 	require.Equal(t, 1, r.Decision.PolicyVersion)
@@ -293,8 +284,7 @@ func TestPolicyRequiresApprovalWithStreamOverride(t *testing.T) {
 	require.Equal(t, registry.StatusActive, conn.Status, "approval does not pause")
 
 	// The same drift again: its recorded decision, no second request.
-	again, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	again := check(t, env, o, c.ID)
 	require.False(t, again.New)
 	require.Equal(t, "finance-types", again.Decision.RuleID)
 	require.Equal(t, 1, outboxCount(t, env, events.TypeApprovalRequested, c.ID))

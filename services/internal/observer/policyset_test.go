@@ -58,8 +58,7 @@ func TestPolicySetRequests(t *testing.T) {
 
 	// The version in force decides, and says so.
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.Equal(t, "ignore", r.Decision.Action)
 	require.Equal(t, "types", r.Decision.RuleID)
 	require.Equal(t, 2, r.Decision.PolicyVersion)

@@ -25,8 +25,7 @@ func pausedDrift(t *testing.T) (*testenv.Env, testenv.Seeded, *Observer, Result)
 	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
 	env.Go(o.Run)
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.Equal(t, "pause", r.Decision.Action)
 	return env, c, o, r
 }
@@ -47,10 +46,7 @@ func TestApprovePausedDrift(t *testing.T) {
 	v := testenv.Data[events.CatalogVersioned](t, env.WaitFact(res.RepairRequestID, events.TypeCatalogVersioned))
 	require.Equal(t, 2, v.NewVersion)
 	require.Contains(t, v.Reason, "schema drift "+r.DriftID+" approved: checked")
-	latest, err := env.Store.CatalogVersionLatest(env.Ctx, c.ID)
-	require.NoError(t, err)
-	var cat airbyte.AirbyteCatalog
-	require.NoError(t, json.Unmarshal(latest.SyncCatalog, &cat))
+	cat := latestCatalog(t, env, c.ID)
 	account, ok := cat.Stream("Account", "")
 	require.True(t, ok)
 	var schema struct {
@@ -73,8 +69,7 @@ func TestApprovePausedDrift(t *testing.T) {
 	// One version, one fact.
 	_, err = env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET repair_published_at = NULL`)
 	require.NoError(t, err)
-	_, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	check(t, env, o, c.ID)
 	require.NotNil(t, mustDrift(t, env, c.ID).RepairPublishedAt)
 	again := env.Publish(events.TypeResolveRequested, req, events.WithSubject(c.ID))
 	rej := testenv.Data[events.RequestRejected](t, env.WaitFact(again, events.TypeRequestRejected))
@@ -99,8 +94,7 @@ func TestRejectDrift(t *testing.T) {
 	env.Go(o.Run)
 
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "Name", Type: "number"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.Equal(t, "require_approval", r.Decision.Action)
 	id := env.Publish(events.TypeResolveRequested, events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID,
 		Decision: events.ResolveReject}, events.WithSubject(c.ID))
@@ -114,8 +108,7 @@ func TestRejectDrift(t *testing.T) {
 
 	// A paused connection stays paused when rejected, unless asked.
 	mutate(t, env, c, emulator.SchemaOp{Op: "remove_field", Stream: "Account", Field: "Id"})
-	r, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r = check(t, env, o, c.ID)
 	require.Equal(t, "pause", r.Decision.Action)
 	id = env.Publish(events.TypeResolveRequested, events.ResolveRequested{ConnectionID: c.ID, DriftID: r.DriftID,
 		Decision: events.ResolveReject, Resume: true}, events.WithSubject(c.ID))

@@ -93,22 +93,21 @@ func (b *bundle) request(name string, streams ...string) (string, events.Onboard
 
 func (b *bundle) requestSource() string { return "/test/" + b.env.T.Name() }
 
-// sourcesNamed and connectionsNamed count the emulator's objects by name.
+// sourcesNamed and connectionsNamed return the emulator's objects by name.
 func (b *bundle) sourcesNamed(name string) []emulator.SourceSnapshot {
-	var out []emulator.SourceSnapshot
-	for _, s := range b.env.Emulator.Sources() {
-		if s.Name == name {
-			out = append(out, s)
-		}
-	}
-	return out
+	return withName(b.env.Emulator.Sources(), name, func(s emulator.SourceSnapshot) string { return s.Name })
 }
 
 func (b *bundle) connectionsNamed(name string) []emulator.ConnectionSnapshot {
-	var out []emulator.ConnectionSnapshot
-	for _, c := range b.env.Emulator.Connections() {
-		if c.Name == name {
-			out = append(out, c)
+	return withName(b.env.Emulator.Connections(), name, func(c emulator.ConnectionSnapshot) string { return c.Name })
+}
+
+// withName returns the objects of all whose nameOf is name.
+func withName[T any](all []T, name string, nameOf func(T) string) []T {
+	var out []T
+	for _, v := range all {
+		if nameOf(v) == name {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -80,10 +80,7 @@ func TestParseCatalog(t *testing.T) {
 			t.Parallel()
 			got, err := parseCatalog(json.RawMessage(tc.catalog))
 			if tc.wantField != "" {
-				var rej *RejectError
-				require.True(t, errors.As(err, &rej), "err = %v", err)
-				require.Equal(t, tc.wantStream, rej.Stream)
-				require.Equal(t, tc.wantField, rej.Field)
+				requireRejected(t, err, tc.wantStream, tc.wantField)
 				return
 			}
 			require.NoError(t, err)
@@ -165,10 +162,7 @@ func TestBuildCatalog(t *testing.T) {
 			require.NoError(t, err)
 			got, err := buildCatalog(want, discovered(), modes)
 			if tc.wantField != "" {
-				var rej *RejectError
-				require.True(t, errors.As(err, &rej), "err = %v", err)
-				require.Equal(t, tc.wantStream, rej.Stream)
-				require.Equal(t, tc.wantField, rej.Field)
+				requireRejected(t, err, tc.wantStream, tc.wantField)
 				return
 			}
 			require.NoError(t, err)
@@ -258,4 +252,14 @@ func TestPropertyPaths(t *testing.T) {
 	}
 	require.Empty(t, propertyPaths(nil))
 	require.Empty(t, propertyPaths(json.RawMessage(`"not a schema"`)))
+}
+
+// requireRejected checks that err is a RejectError naming the stream and
+// the field.
+func requireRejected(t *testing.T, err error, stream, field string) {
+	t.Helper()
+	var rej *RejectError
+	require.True(t, errors.As(err, &rej), "err = %v", err)
+	require.Equal(t, stream, rej.Stream)
+	require.Equal(t, field, rej.Field)
 }

@@ -35,6 +35,22 @@ func (h *harness) startedOf(ids []string) []events.SyncStarted {
 	return out
 }
 
+// sharedJob waits for every request's sync.started, checks that they all
+// name one job, and returns it and how many of the requests started it
+// (the others attached to it).
+func (h *harness) sharedJob(ids []string) (jobID string, starters int) {
+	h.T.Helper()
+	started := h.startedOf(ids)
+	jobID = started[0].JobID
+	for i, s := range started {
+		require.Equal(h.T, jobID, s.JobID, "request %s", ids[i])
+		if !s.Attached {
+			starters++
+		}
+	}
+	return jobID, starters
+}
+
 // requireAnsweredBy waits for every request's terminal fact and checks that
 // job jobID answered each, with exactly one started and one succeeded fact.
 func (h *harness) requireAnsweredBy(ids []string, jobID string) {
@@ -48,9 +64,7 @@ func (h *harness) requireAnsweredBy(ids []string, jobID string) {
 
 func TestBurstWhileJobRunsAttachesWithoutAirbyteCalls(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	conn := h.SeedConnection()
-	h.start(testConfig())
+	h, conn := withRunningJobs(t, 1)
 
 	first := h.sync(conn.ID)
 	a := testenv.Data[events.SyncStarted](t, h.WaitFact(first, events.TypeSyncStarted))
@@ -78,22 +92,12 @@ func TestBurstWhileJobRunsAttachesWithoutAirbyteCalls(t *testing.T) {
 
 func TestBurstStartsOneJobAcrossInstances(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	conn := h.SeedConnection()
-	h.start(testConfig())
-	h.start(testConfig())
+	h, conn := withRunningJobs(t, 2)
 
 	// No job runs: the requests of both instances take turns to start one,
 	// and every other request attaches to it.
 	ids := h.burst(conn.ID, 200)
-	started := h.startedOf(ids)
-	jobID, starters := started[0].JobID, 0
-	for i, s := range started {
-		require.Equal(t, jobID, s.JobID, "request %s", ids[i])
-		if !s.Attached {
-			starters++
-		}
-	}
+	jobID, starters := h.sharedJob(ids)
 	require.Equal(t, 1, starters, "one request started the job")
 	require.Equal(t, 1, h.calls.count("POST /jobs"), "one POST /jobs for the burst")
 	require.Zero(t, h.calls.count("GET /jobs?connectionId"), "no running-job look-up")
@@ -105,10 +109,7 @@ func TestBurstStartsOneJobAcrossInstances(t *testing.T) {
 
 func TestRequestsAfterJobEndedStartOneNewJob(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	conn := h.SeedConnection()
-	h.start(testConfig())
-	h.start(testConfig())
+	h, conn := withRunningJobs(t, 2)
 
 	first := h.sync(conn.ID)
 	a := testenv.Data[events.SyncStarted](t, h.WaitFact(first, events.TypeSyncStarted))
@@ -117,14 +118,7 @@ func TestRequestsAfterJobEndedStartOneNewJob(t *testing.T) {
 
 	// Requests seen after that wait for the next job: exactly one starts.
 	ids := h.burst(conn.ID, 50)
-	started := h.startedOf(ids)
-	jobID, starters := started[0].JobID, 0
-	for i, s := range started {
-		require.Equal(t, jobID, s.JobID, "request %s", ids[i])
-		if !s.Attached {
-			starters++
-		}
-	}
+	jobID, starters := h.sharedJob(ids)
 	require.NotEqual(t, a.JobID, jobID, "not the job that ended")
 	require.Equal(t, 1, starters)
 	require.Equal(t, 2, h.calls.count("POST /jobs"), "one POST /jobs per job")

@@ -61,6 +61,19 @@ func setup(t testing.TB, o envOptions) *harness {
 	return h
 }
 
+// withRunningJobs is a harness whose Airbyte jobs run for a minute of its
+// manual clock, with one seeded connection and the given number of sync
+// workers running.
+func withRunningJobs(t testing.TB, workers int) (*harness, testenv.Seeded) {
+	t.Helper()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conn := h.SeedConnection()
+	for range workers {
+		h.start(testConfig())
+	}
+	return h, conn
+}
+
 // testConfig is a Config with intervals fit for tests.
 func testConfig() Config {
 	return Config{

@@ -97,9 +97,7 @@ func TestQuickJobIsRecordedWithoutFollowing(t *testing.T) {
 
 func TestRequestsAttachToRunningJob(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	conn := h.SeedConnection()
-	h.start(testConfig())
+	h, conn := withRunningJobs(t, 1)
 
 	first := h.sync(conn.ID)
 	a := testenv.Data[events.SyncStarted](t, h.WaitFact(first, events.TypeSyncStarted))
@@ -125,9 +123,7 @@ func TestRequestsAttachToRunningJob(t *testing.T) {
 
 func TestRepeatedRequestIDNeverStartsSecondJob(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	conn := h.SeedConnection()
-	h.start(testConfig())
+	h, conn := withRunningJobs(t, 1)
 
 	id := h.sync(conn.ID)
 	h.WaitFact(id, events.TypeSyncStarted)
