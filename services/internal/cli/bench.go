@@ -12,8 +12,6 @@ import (
 	"github.com/aam-mesh/aam/services/internal/bench"
 )
 
-func init() { register(benchCommand) }
-
 func benchCommand(root *cobra.Command) {
 	cfg := bench.Config{}
 	var jsonOut, scenario string

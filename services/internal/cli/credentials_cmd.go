@@ -16,8 +16,6 @@ import (
 	"github.com/aam-mesh/aam/pkg/credentials"
 )
 
-func init() { register(credentialsCommand) }
-
 const credentialsHelp = `Talks to the credential broker (NATS micro service aam-credentials) over NATS:
 NATS_URL, NATS_USER/NATS_PASSWORD or NATS_CREDS. Secret values are never printed.`
 

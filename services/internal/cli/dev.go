@@ -33,8 +33,6 @@ import (
 	"github.com/aam-mesh/aam/services/internal/role"
 )
 
-func init() { register(devCommand) }
-
 // devConfig is what `aam dev` itself reads from the environment; each
 // role's settings are read by role.ParseSettings. AIRBYTE_API_URL switches
 // from the emulator to a real Airbyte.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -213,6 +215,28 @@ func freePorts(t *testing.T, n int) []string {
 		require.NoError(t, ln.Close())
 	}
 	return out
+}
+
+// runDev runs `aam dev` with args as a child process (this test binary,
+// told so by childEnv in env) until the test ends, and waits up to within
+// for it to be ready on httpAddr. It returns the process and its output.
+func runDev(t *testing.T, env []string, httpAddr string, within time.Duration, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--", "dev"}, args...)...)
+	cmd.Env = env
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, within, 50*time.Millisecond, "aam dev not ready:\n%s", out.String())
+	return cmd, out
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes and reads.

@@ -3,7 +3,6 @@ package cli_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -50,22 +49,8 @@ func TestDevCarriesOnAfterKill(t *testing.T) {
 		// A killed worker's requests come back after AckWait.
 		"ONBOARDING_ACK_WAIT=2s")
 	start := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "dev", "--data-dir", dataDir,
+		return runDev(t, env, httpAddr, 60*time.Second, "--data-dir", dataDir,
 			"--nats-addr", natsAddr, "--http-addr", httpAddr, "--gateway-addr", gwAddr)
-		cmd.Env = env
-		out := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		require.Eventually(t, func() bool {
-			resp, err := http.Get("http://" + httpAddr + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		}, 60*time.Second, 50*time.Millisecond, "aam dev not ready:\n%s", out.String())
-		return cmd, out
 	}
 
 	first, _ := start()

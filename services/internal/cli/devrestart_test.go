@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"sync"
@@ -33,23 +32,9 @@ func TestDevRestartKeepsItsAirbyte(t *testing.T) {
 	dataDir := t.TempDir()
 	env := append(os.Environ(), childEnv+"=1", "DATABASE_URL="+schema.URL, "LOG_LEVEL=warn", "AIRBYTE_API_URL=")
 	start := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "dev", "--data-dir", dataDir,
+		return runDev(t, env, httpAddr, 90*time.Second, "--data-dir", dataDir,
 			"--nats-addr", natsAddr, "--emulator-addr", emuAddr, "--http-addr", httpAddr, "--gateway-addr", gwAddr,
 			"--emulator-jobs", "instant")
-		cmd.Env = env
-		out := &syncBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		require.Eventually(t, func() bool {
-			resp, err := http.Get("http://" + httpAddr + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		}, 90*time.Second, 50*time.Millisecond, "aam dev not ready:\n%s", out.String())
-		return cmd, out
 	}
 
 	// session is one NATS connection to a running stack, collecting facts.

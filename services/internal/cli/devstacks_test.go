@@ -54,22 +54,8 @@ func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
 	}
 	p := &devProcess{t: t, dataDir: dataDir, gateway: "http://" + ports[2], env: env, httpAddr: ports[1],
 		emulator: "http://" + ports[3], nats: "nats://" + ports[0]}
-	args := append([]string{"-test.run=^$", "--", "dev", "--data-dir", dataDir, "--nats-addr", ports[0],
-		"--http-addr", ports[1], "--gateway-addr", ports[2], "--emulator-addr", ports[3], "--emulator-jobs", "instant"}, extra...)
-	p.cmd = exec.Command(os.Args[0], args...)
-	p.cmd.Env = env
-	p.out = &syncBuffer{}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	require.NoError(t, p.cmd.Start())
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + p.httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 90*time.Second, 50*time.Millisecond, "aam dev not ready:\n%s", p.out.String())
+	p.cmd, p.out = runDev(t, env, p.httpAddr, 90*time.Second, append([]string{"--data-dir", dataDir, "--nats-addr", ports[0],
+		"--http-addr", ports[1], "--gateway-addr", ports[2], "--emulator-addr", ports[3], "--emulator-jobs", "instant"}, extra...)...)
 	return p
 }
 

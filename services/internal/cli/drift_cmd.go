@@ -18,8 +18,6 @@ import (
 	"github.com/aam-mesh/aam/services/internal/gateway"
 )
 
-func init() { register(func(root *cobra.Command) { root.AddCommand(driftCommand()) }) }
-
 func driftCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "drift", Short: "Check connections for schema drift and list the drifts found"}
 	var lf, sf, cf clientFlags

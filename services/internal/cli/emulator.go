@@ -6,8 +6,6 @@ import (
 	"github.com/aam-mesh/aam/services/internal/role"
 )
 
-func init() { register(emulatorCommand) }
-
 func emulatorCommand(root *cobra.Command) {
 	var dataDir string
 	cmd := &cobra.Command{

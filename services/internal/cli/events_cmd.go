@@ -14,8 +14,6 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 )
 
-func init() { register(eventsCommand) }
-
 func eventsCommand(root *cobra.Command) {
 	cmd := &cobra.Command{Use: "events", Short: "Follow AAM's completion events (facts)"}
 	var f clientFlags

@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(healthcheckCommand) }
-
 // healthcheckCommand probes an HTTP health endpoint; container images have
 // no shell or curl, so their health checks run `aam healthcheck URL`.
 func healthcheckCommand(root *cobra.Command) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/spf13/cobra"
 
@@ -14,8 +15,6 @@ import (
 	"github.com/aam-mesh/aam/pkg/observability"
 	"github.com/aam-mesh/aam/services/internal/app"
 )
-
-func init() { register(migrateCommand) }
 
 type migrateConfig struct {
 	config.Log
@@ -43,19 +42,15 @@ func migrateCommand(root *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			pool, err := app.OpenPostgres(ctx, cfg.Postgres, "migrate")
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			v, err := app.Migrate(ctx, pool)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "registry at migration version %d\n", v)
-			if cfg.ProvisionStreams {
+			return onRegistry(cmd, cfg.Postgres, func(ctx context.Context, pool *pgxpool.Pool) error {
+				v, err := app.Migrate(ctx, pool)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "registry at migration version %d\n", v)
+				if !cfg.ProvisionStreams {
+					return nil
+				}
 				nc, js, err := app.ConnectNATS(ctx, cfg.NATS, "aam-migrate", log)
 				if err != nil {
 					return err
@@ -66,8 +61,8 @@ func migrateCommand(root *cobra.Command) {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "streams %s, %s, %s ready (replicas %d)\n",
 					bus.StreamRequests, bus.StreamEvents, bus.StreamDLQ, cfg.StreamReplicas)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	down := &cobra.Command{
@@ -78,22 +73,30 @@ func migrateCommand(root *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			pool, err := app.OpenPostgres(ctx, cfg.Postgres, "migrate")
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			db := stdlib.OpenDBFromPool(pool)
-			defer db.Close()
-			if err := migrations.Down(ctx, db, ""); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "registry migrations rolled back")
-			return nil
+			return onRegistry(cmd, cfg.Postgres, func(ctx context.Context, pool *pgxpool.Pool) error {
+				db := stdlib.OpenDBFromPool(pool)
+				defer db.Close()
+				if err := migrations.Down(ctx, db, ""); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "registry migrations rolled back")
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(up, down)
 	root.AddCommand(cmd)
+}
+
+// onRegistry runs fn on a pool of the registry database, all within two
+// minutes.
+func onRegistry(cmd *cobra.Command, pg config.Postgres, fn func(context.Context, *pgxpool.Pool) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+	defer cancel()
+	pool, err := app.OpenPostgres(ctx, pg, "migrate")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return fn(ctx, pool)
 }

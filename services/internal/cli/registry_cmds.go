@@ -15,8 +15,6 @@ import (
 	"github.com/aam-mesh/aam/services/internal/gateway"
 )
 
-func init() { register(registryCommands) }
-
 func registryCommands(root *cobra.Command) {
 	root.AddCommand(connectionsCommand(), versionsCommand(), jobsCommand())
 }

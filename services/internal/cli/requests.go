@@ -24,8 +24,6 @@ import (
 	"github.com/aam-mesh/aam/services/internal/observer"
 )
 
-func init() { register(requestCommands) }
-
 func requestCommands(root *cobra.Command) {
 	root.AddCommand(onboardCommand(), syncCommand(), repairCommand(), policyCommand())
 }
@@ -116,7 +114,7 @@ or the configuration API form), or a whole repair body with new_sync_catalog;
 		Example: `  aam repair a1b2c3d4-e5f6-7890-abcd-ef1234567890 --catalog catalog.json --reason "Account gained Industry" --wait`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			catalog, err := readCatalog(cmd.InOrStdin(), catalogFile)
+			catalog, err := readJSONFile(cmd.InOrStdin(), catalogFile, "catalog", "new_sync_catalog")
 			if err != nil {
 				return err
 			}
@@ -146,7 +144,7 @@ refused with the compiler's message before it is sent (exit 2).`,
 		Example: `  aam policy set a1b2c3d4-e5f6-7890-abcd-ef1234567890 --file policy.json --wait`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := readJSONFile(cmd.InOrStdin(), file, "policy")
+			doc, err := readJSONFile(cmd.InOrStdin(), file, "policy", "policy")
 			if err != nil {
 				return err
 			}
@@ -163,9 +161,9 @@ refused with the compiler's message before it is sent (exit 2).`,
 	return cmd
 }
 
-// readJSONFile reads a JSON object from a file ("-": stdin); an object
-// with the member inner is unwrapped.
-func readJSONFile(stdin io.Reader, name, inner string) (json.RawMessage, error) {
+// readJSONFile reads a JSON object, what (a catalog, a policy), from a
+// file ("-": stdin); an object with the member inner is unwrapped.
+func readJSONFile(stdin io.Reader, name, what, inner string) (json.RawMessage, error) {
 	var b []byte
 	var err error
 	if name == "-" {
@@ -174,37 +172,14 @@ func readJSONFile(stdin io.Reader, name, inner string) (json.RawMessage, error) 
 		b, err = os.ReadFile(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", inner, err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("%s %s is not a JSON object: %w", inner, name, err)
+		return nil, fmt.Errorf("%s %s is not a JSON object: %w", what, name, err)
 	}
 	if v, ok := probe[inner]; ok {
 		return v, nil
-	}
-	return json.RawMessage(b), nil
-}
-
-// readCatalog reads a catalog file: the catalog itself, or an object with
-// new_sync_catalog.
-func readCatalog(stdin io.Reader, name string) (json.RawMessage, error) {
-	var b []byte
-	var err error
-	if name == "-" {
-		b, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
-	} else {
-		b, err = os.ReadFile(name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read catalog: %w", err)
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("catalog %s is not a JSON object: %w", name, err)
-	}
-	if inner, ok := probe["new_sync_catalog"]; ok {
-		return inner, nil
 	}
 	return json.RawMessage(b), nil
 }
@@ -299,15 +274,7 @@ func (f *requestFlags) submit(cmd *cobra.Command, eventType string, data any, co
 		}
 		return err
 	}
-	st := statusOf(id, eventType, facts, final, true)
-	if f.output == outputJSON {
-		if err := writeJSON(out, st); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintln(out, describe(final))
-	}
-	return exitFor(st)
+	return f.report(out, id, eventType, facts, final)
 }
 
 // exitFor maps a request's state to the command's exit.

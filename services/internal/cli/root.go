@@ -31,11 +31,13 @@ type ExitCodeError struct {
 func (e *ExitCodeError) Error() string { return e.Err.Error() }
 func (e *ExitCodeError) Unwrap() error { return e.Err }
 
-// commands registered by the files of this package.
-var registry []func(root *cobra.Command)
-
-// register adds a command constructor; each command file calls it from init.
-func register(fn func(root *cobra.Command)) { registry = append(registry, fn) }
+// commands add the command tree below the root, each a command or a
+// family of them.
+var commands = []func(root *cobra.Command){
+	benchCommand, credentialsCommand, devCommand,
+	func(root *cobra.Command) { root.AddCommand(driftCommand()) },
+	emulatorCommand, eventsCommand, healthcheckCommand, migrateCommand, registryCommands, requestCommands,
+}
 
 // NewRoot builds the command tree.
 func NewRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -49,7 +51,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	for _, fn := range registry {
+	for _, fn := range commands {
 		fn(root)
 	}
 	return root
