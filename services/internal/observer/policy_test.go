@@ -151,8 +151,7 @@ func TestPropagateNeverAppliesAnUndecidedChange(t *testing.T) {
 	o := newObserver(t, env, Config{Heal: HealPolicy})
 
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
-	r, err := o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r := check(t, env, o, c.ID)
 	require.Equal(t, "propagate", r.Decision.Action)
 	require.NotEmpty(t, r.RepairRequestID)
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
@@ -164,8 +163,7 @@ func TestPropagateNeverAppliesAnUndecidedChange(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, versions, 1, "nothing applied")
 
-	r, err = o.Check(env.Ctx, c.ID)
-	require.NoError(t, err)
+	r = check(t, env, o, c.ID)
 	require.True(t, r.New, "%+v", r)
 	require.Equal(t, "pause", r.Decision.Action)
 	conn, err := env.Store.ConnectionGet(env.Ctx, c.ID)
