@@ -229,3 +229,31 @@ func NotLive(c registry.Connection) error {
 	}
 	return bus.Permanentf("connection %s is %s (%s)", c.ID, c.Status, c.StatusReason)
 }
+
+// CrashHook is called at each crash point of a worker's handling, by its
+// name; a non-nil error makes the delivery stop there, as if the process
+// died. Tests set it; a nil hook never crashes.
+type CrashHook func(point string) error
+
+// At runs the hook at point p.
+func (h CrashHook) At(p string) error {
+	if h == nil {
+		return nil
+	}
+	return h(p)
+}
+
+// ConnectionError is the outcome of reading the registry's connection id
+// for a request: nil when it was read, permanent when the connection is not
+// registered (a later delivery finds it no more), and otherwise a retryable
+// read failure.
+func ConnectionError(id string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case registry.IsNotFound(err):
+		return bus.Permanentf("connection %s is not registered", id)
+	default:
+		return fmt.Errorf("read connection %s: %w", id, err)
+	}
+}

@@ -42,11 +42,8 @@ func (w *Worker) DeleteRoute() bus.Route[events.DeleteRequested] {
 func (w *Worker) handleDelete(ctx context.Context, ev bus.Event[events.DeleteRequested]) error {
 	id := ev.Data.ConnectionID
 	c, err := w.deps.Store.ConnectionGet(ctx, id)
-	if registry.IsNotFound(err) {
-		return bus.Permanentf("connection %s is not registered", id)
-	}
 	if err != nil {
-		return fmt.Errorf("read connection %s: %w", id, err)
+		return app.ConnectionError(id, err)
 	}
 	switch c.Status {
 	case registry.StatusPending:
@@ -124,9 +121,4 @@ func gone(err error) error {
 	return err
 }
 
-func (w *Worker) point(p string) error {
-	if w.crash == nil {
-		return nil
-	}
-	return w.crash(p)
-}
+func (w *Worker) point(p string) error { return w.crash.At(p) }

@@ -53,10 +53,8 @@ type Worker struct {
 	// Airbyte objects side by side.
 	running sync.Map
 
-	// crash, when set, is called at each crash point (see crashPoints);
-	// a non-nil error makes the delivery stop there, as if the process
-	// died. Tests use it.
-	crash func(point string) error
+	// crash is called at each crash point (see crashPoints).
+	crash app.CrashHook
 }
 
 // New returns an onboard worker.

@@ -45,9 +45,8 @@ type Worker struct {
 	// orphans marks connections Airbyte does not know.
 	orphans app.Orphans
 
-	// crash, when set, is called at each crash point; a non-nil error
-	// makes the delivery stop there, as if the process died. Tests use it.
-	crash func(point string) error
+	// crash is called at each crash point.
+	crash app.CrashHook
 }
 
 // New returns a repair worker.
@@ -89,12 +88,7 @@ func recordOnce(ctx context.Context, q *registry.Queries, e registry.InboxEntry)
 	return nil
 }
 
-func (w *Worker) point(p string) error {
-	if w.crash == nil {
-		return nil
-	}
-	return w.crash(p)
-}
+func (w *Worker) point(p string) error { return w.crash.At(p) }
 
 // change is one catalog change the worker applies: a repair request, or a
 // rollback request carried out as one (ev then carries the rollback's

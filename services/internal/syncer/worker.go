@@ -108,11 +108,8 @@ var errDuplicate = errors.New("request already handled")
 func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
 	connID := ev.Data.ConnectionID
 	in, err := w.store.SyncIntentBegin(ctx, ev.Source, ev.ID, connID)
-	if registry.IsNotFound(err) {
-		return bus.Permanentf("connection %s is not registered", connID)
-	}
 	if err != nil {
-		return fmt.Errorf("read connection %s: %w", connID, err)
+		return app.ConnectionError(connID, err)
 	}
 	switch in.Outcome {
 	case registry.OutcomeDone:
