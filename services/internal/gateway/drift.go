@@ -65,21 +65,10 @@ type VersionDiff struct {
 }
 
 func (s *Server) handleDrifts(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if _, err := s.store.ConnectionGet(r.Context(), id); err != nil {
-		s.registryError(w, err, "connection "+id)
-		return
+	drifts, ok := connectionRows(s, w, r, "drifts", s.store.DriftList, DriftFrom)
+	if ok {
+		writeJSON(w, http.StatusOK, DriftList{Drifts: drifts})
 	}
-	list, err := s.store.DriftList(r.Context(), id)
-	if err != nil {
-		s.registryError(w, err, "drifts of "+id)
-		return
-	}
-	out := DriftList{Drifts: make([]Drift, 0, len(list))}
-	for _, d := range list {
-		out.Drifts = append(out.Drifts, DriftFrom(d))
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // handleDriftCheck asks the schema observer to check a connection now
@@ -173,23 +162,15 @@ type PolicyVersion struct {
 }
 
 func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if _, err := s.store.ConnectionGet(r.Context(), id); err != nil {
-		s.registryError(w, err, "connection "+id)
+	versions, ok := connectionRows(s, w, r, "drift policy", s.store.PolicyList, func(p registry.DriftPolicy) PolicyVersion {
+		return PolicyVersion{Version: p.Version, Policy: p.Policy, RequestID: p.RequestID, CreatedAt: p.CreatedAt.UTC()}
+	})
+	if !ok {
 		return
 	}
-	list, err := s.store.PolicyList(r.Context(), id)
-	if err != nil {
-		s.registryError(w, err, "drift policy of "+id)
-		return
-	}
-	out := Policy{ConnectionID: id, Versions: make([]PolicyVersion, 0, len(list))}
-	for _, p := range list {
-		out.Versions = append(out.Versions, PolicyVersion{Version: p.Version, Policy: p.Policy, RequestID: p.RequestID,
-			CreatedAt: p.CreatedAt.UTC()})
-	}
-	if n := len(list); n > 0 {
-		out.Version, out.Policy = list[n-1].Version, list[n-1].Policy
+	out := Policy{ConnectionID: r.PathValue("id"), Versions: versions}
+	if n := len(versions); n > 0 {
+		out.Version, out.Policy = versions[n-1].Version, versions[n-1].Policy
 	} else {
 		out.Policy, _ = json.Marshal(drift.DefaultPolicy())
 	}

@@ -144,22 +144,35 @@ func (s *Server) handleConnection(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ConnectionFrom(c))
 }
 
-func (s *Server) handleVersions(w http.ResponseWriter, r *http.Request) {
+// connectionRows reads the rows of the path's connection with read (what
+// names them in errors) and converts each with from. It answers the error
+// itself, and returns false, when the connection is not registered or its
+// rows cannot be read.
+func connectionRows[Row, Out any](s *Server, w http.ResponseWriter, r *http.Request, what string,
+	read func(ctx context.Context, id string) ([]Row, error), from func(Row) Out) ([]Out, bool) {
 	id := r.PathValue("id")
 	if _, err := s.store.ConnectionGet(r.Context(), id); err != nil {
 		s.registryError(w, err, "connection "+id)
-		return
+		return nil, false
 	}
-	vs, err := s.store.CatalogVersionList(r.Context(), id)
+	rows, err := read(r.Context(), id)
 	if err != nil {
-		s.registryError(w, err, "catalog versions of "+id)
-		return
+		s.registryError(w, err, what+" of "+id)
+		return nil, false
 	}
-	out := CatalogVersionList{Versions: make([]CatalogVersion, 0, len(vs))}
-	for _, v := range vs {
-		out.Versions = append(out.Versions, CatalogVersionFrom(v, false))
+	out := make([]Out, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, from(row))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, true
+}
+
+func (s *Server) handleVersions(w http.ResponseWriter, r *http.Request) {
+	vs, ok := connectionRows(s, w, r, "catalog versions", s.store.CatalogVersionList,
+		func(v registry.CatalogVersion) CatalogVersion { return CatalogVersionFrom(v, false) })
+	if ok {
+		writeJSON(w, http.StatusOK, CatalogVersionList{Versions: vs})
+	}
 }
 
 func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +192,6 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 
 // handleJobs lists a connection's jobs, newest first (?limit=, default 100).
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
 	limit := 100
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -189,20 +201,12 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	if _, err := s.store.ConnectionGet(r.Context(), id); err != nil {
-		s.registryError(w, err, "connection "+id)
-		return
+	jobs, ok := connectionRows(s, w, r, "jobs", func(ctx context.Context, id string) ([]registry.Job, error) {
+		return s.store.JobListByConnection(ctx, id, limit)
+	}, JobFrom)
+	if ok {
+		writeJSON(w, http.StatusOK, JobList{Jobs: jobs})
 	}
-	jobs, err := s.store.JobListByConnection(r.Context(), id, limit)
-	if err != nil {
-		s.registryError(w, err, "jobs of "+id)
-		return
-	}
-	out := JobList{Jobs: make([]Job, 0, len(jobs))}
-	for _, j := range jobs {
-		out.Jobs = append(out.Jobs, JobFrom(j))
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // handleRequest reports a request's state from the registry: the answers
