@@ -65,6 +65,12 @@ bench: ## load-test the whole pipeline (aam bench) and print throughput, latency
 	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aam ./services/aam
 	$(BIN)/aam bench $(ARGS)
 
+.PHONY: chaos
+chaos: ## beat separate processes of the whole mesh with faults and bad input, then check the outcome (aam chaos)
+	@mkdir -p $(BIN)
+	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aam ./services/aam
+	$(BIN)/aam chaos $(ARGS)
+
 # FUZZTIME is how long each fuzz target runs: a duration (60s) or a count
 # of executions (1000000x, the default).
 FUZZTIME ?= 1000000x

@@ -114,7 +114,7 @@ func startDev(ctx context.Context, cfg Config, jobs string, env []string) (*dev,
 		return nil, err
 	}
 	p := &dev{dir: dir, logs: &bytes.Buffer{}}
-	ports, err := freePorts(4)
+	ports, err := FreePorts(4)
 	if err != nil {
 		p.close()
 		return nil, err
@@ -146,7 +146,7 @@ func startDev(ctx context.Context, cfg Config, jobs string, env []string) (*dev,
 	}
 	p.cmd, p.pid = cmd, cmd.Process.Pid
 	fmt.Fprintf(cfg.Out, "aam dev started (pid %d, %s jobs), waiting for readiness\n", p.pid, jobs)
-	if err := waitReady(ctx, "http://"+p.httpAddr+"/readyz", 60*time.Second); err != nil {
+	if err := WaitReady(ctx, "http://"+p.httpAddr+"/readyz", 60*time.Second); err != nil {
 		p.close()
 		return nil, fmt.Errorf("%w\n%s", err, tail(p.logs.String(), 40))
 	}
@@ -502,7 +502,8 @@ func setLatency(emulatorURL string, d time.Duration) error {
 	return nil
 }
 
-func waitReady(ctx context.Context, url string, timeout time.Duration) error {
+// WaitReady polls url until it answers 200 OK, for at most timeout.
+func WaitReady(ctx context.Context, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(url); err == nil {
@@ -517,7 +518,7 @@ func waitReady(ctx context.Context, url string, timeout time.Duration) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("aam dev not ready at %s after %s", url, timeout)
+	return fmt.Errorf("not ready at %s after %s", url, timeout)
 }
 
 // peakRSS reads the process's high-water resident set (VmHWM) in MiB.
@@ -537,7 +538,8 @@ func peakRSS(pid int) float64 {
 	return 0
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n TCP ports free on 127.0.0.1 at the time of the call.
+func FreePorts(n int) ([]int, error) {
 	var out []int
 	var lns []net.Listener
 	for range n {

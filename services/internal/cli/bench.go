@@ -5,13 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aam-mesh/aam/pkg/natsembed"
 	"github.com/aam-mesh/aam/services/internal/bench"
+	"github.com/aam-mesh/aam/services/internal/chaos"
 )
 
+// The commands that drive a whole stack of their own: the load benchmark
+// and the chaos run: benchCommand and chaosCommand.
 func benchCommand(root *cobra.Command) {
 	cfg := bench.Config{}
 	var jsonOut, scenario string
@@ -115,4 +121,100 @@ database of its own (the default is the local aam_bench database).`,
 	f.StringVar(&cfg.HeapProfile, "memprofile", "", "write aam dev's heap profile at the end to this file")
 	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of aam dev during the max-throughput phase to this file")
 	root.AddCommand(cmd)
+}
+
+func chaosCommand(root *cobra.Command) {
+	cfg := chaos.Defaults()
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "chaos",
+		Short: "Beat a whole stack of separate processes with faults and bad input, then check the outcome from the outside",
+		Long: `aam chaos starts, in a fresh folder, a PostgreSQL cluster of its own (initdb, a free port, a
+unix socket in the folder), a NATS server with JetStream on disk, the Airbyte emulator and every
+role as a process of its own (two of each worker, one credential broker, one gateway), all on free
+ports, with their logs under logs/. An independent publisher sends --requests requests over
+--duration (onboard, sync, repair, policy set, and --bad-share malformed ones: not a CloudEvent,
+missing attributes, wrong data types, a type unknown on its subject, a 1 MiB and an over-limit
+body, invalid UTF-8, requests for unknown connections), retrying each publish until JetStream
+acknowledges it (the same id: the same request). Meanwhile a fault schedule drawn from --seed
+(printed; the same seed gives the same schedule and mix) kills role processes with kill -9 and
+restarts them, kills the NATS server with kill -9 and restarts it on its store, restarts
+PostgreSQL with -m immediate, and makes the emulator fail (5xx and 429 bursts, latency, timeouts,
+failing jobs and discovers, expired tokens).
+
+Then a checker that reads only AAM_EVENTS, AAM_DLQ, the emulator's /_emulator/state and the
+registry prints a table: requests sent; with exactly one terminal fact, none, more than one;
+Airbyte sources and connections per onboarding; jobs beyond the attach rule; catalog versions
+per repair; DLQ entries by reason; time from the last fault to quiescence; and every place
+(event, DLQ message, log file, registry table outside ciphertext columns) holding the plaintext
+of a credential the run used. It exits 1 when any invariant is broken, and keeps the run folder.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			cfg.Binary, cfg.Seed, cfg.Out = exe, seed, cmd.ErrOrStderr()
+			rep, err := chaos.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			rep.Print(cmd.OutOrStdout())
+			if len(rep.Broken) > 0 {
+				return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("chaos run (seed %d): %d invariants broken", rep.Seed, len(rep.Broken))}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Uint64Var(&seed, "seed", 0, "seed of the request mix and the fault schedule (0: a random one, printed)")
+	f.IntVar(&cfg.Requests, "requests", cfg.Requests, "requests to send, bad ones included")
+	f.Float64Var(&cfg.BadShare, "bad-share", cfg.BadShare, "share of malformed requests")
+	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "time the requests and the faults are spread over")
+	f.IntVar(&cfg.Kills, "kills", cfg.Kills, "kill -9 of a random role process, restarted after up to 2 s")
+	f.IntVar(&cfg.NATSRestarts, "nats-restarts", cfg.NATSRestarts, "kill -9 of the NATS server, restarted on its store")
+	f.IntVar(&cfg.PostgresRestarts, "postgres-restarts", cfg.PostgresRestarts, "PostgreSQL restarts -m immediate")
+	f.IntVar(&cfg.EmulatorFaults, "emulator-faults", cfg.EmulatorFaults, "emulator faults (bursts of 1 to 5 s)")
+	f.DurationVar(&cfg.Settle, "settle", cfg.Settle, "longest wait for quiescence after the publishing")
+	f.StringVar(&cfg.EmulatorJobs, "emulator-jobs", cfg.EmulatorJobs, "emulator job timing: instant or realistic")
+	f.StringVar(&cfg.Dir, "dir", "", "run folder (default: a temporary one, removed when the run passes)")
+	f.BoolVar(&cfg.Keep, "keep", false, "keep the run folder even when the run passes")
+	cmd.AddCommand(chaosNATSCommand())
+	root.AddCommand(cmd)
+}
+
+// chaosNATSCommand is the NATS server process of a chaos run: the
+// embedded server of aam dev, alone, until SIGINT or SIGTERM.
+func chaosNATSCommand() *cobra.Command {
+	var addr, store string
+	cmd := &cobra.Command{
+		Use:    "nats-server --addr HOST:PORT --store-dir DIR",
+		Short:  "Serve NATS with JetStream on disk (fsync on every write) as a process of its own",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host, port, err := splitHostPort(addr)
+			if err != nil {
+				return fmt.Errorf("--addr: %w", err)
+			}
+			ns, err := natsembed.Start(natsembed.Options{Name: "aam-chaos", Host: host, Port: port, StoreDir: store, SyncAlways: true})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "nats-server on %s, JetStream in %s\n", ns.ClientURL(), store)
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+			select {
+			case <-sig:
+			case <-cmd.Context().Done():
+			}
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4222", "client listener")
+	cmd.Flags().StringVar(&store, "store-dir", "", "JetStream store folder")
+	_ = cmd.MarkFlagRequired("store-dir")
+	return cmd
 }

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/aam-mesh/aam/services/internal/role"
@@ -32,4 +35,27 @@ EMULATOR_LOG_LEVEL (info).`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "folder to keep the emulator's state in across restarts (EMULATOR_DATA_DIR)")
 	root.AddCommand(cmd)
+}
+
+func roleCommand(root *cobra.Command) {
+	var names []string
+	for _, r := range role.All() {
+		names = append(names, r.Name)
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "role NAME",
+		Short: "Run one role as a process of its own, configured from the environment, as its binary aam-NAME does",
+		Long: "aam role NAME runs the role NAME (" + strings.Join(names, ", ") + ") exactly as its own binary\n" +
+			"aam-NAME does: its configuration from the environment, its own NATS and PostgreSQL connections,\n" +
+			"until SIGINT or SIGTERM.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, r := range role.All() {
+				if r.Name == args[0] {
+					return r.Run(cmd.Context(), nil)
+				}
+			}
+			return fmt.Errorf("no role %q (roles: %s)", args[0], strings.Join(names, ", "))
+		},
+	})
 }

@@ -36,7 +36,8 @@ func (e *ExitCodeError) Unwrap() error { return e.Err }
 var commands = []func(root *cobra.Command){
 	benchCommand, credentialsCommand, devCommand,
 	func(root *cobra.Command) { root.AddCommand(driftCommand()) },
-	emulatorCommand, eventsCommand, healthcheckCommand, migrateCommand, registryCommands, requestCommands,
+	chaosCommand, emulatorCommand, eventsCommand, healthcheckCommand, migrateCommand, registryCommands, requestCommands,
+	roleCommand,
 }
 
 // NewRoot builds the command tree.
