@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -239,30 +240,28 @@ type faultRunner struct {
 
 	mu   sync.Mutex
 	done map[string]int
-	last time.Time
-	// pending restarts.
+	// last is when the last fault ended (Unix nanoseconds).
+	last atomic.Int64
+	// wg counts the pending restarts and fault ends.
 	wg sync.WaitGroup
 }
 
 func (fr *faultRunner) lastFault() time.Time {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	return fr.last
+	if n := fr.last.Load(); n > 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 func (fr *faultRunner) mark(kind string) {
 	fr.mu.Lock()
 	fr.done[kind]++
-	fr.last = time.Now()
 	fr.mu.Unlock()
+	fr.touch()
 }
 
 // touch records now as the end of the last fault.
-func (fr *faultRunner) touch() {
-	fr.mu.Lock()
-	fr.last = time.Now()
-	fr.mu.Unlock()
-}
+func (fr *faultRunner) touch() { fr.last.Store(time.Now().UnixNano()) }
 
 func (fr *faultRunner) proc(name string) *proc {
 	for _, p := range fr.st.roles {

@@ -20,21 +20,21 @@ import (
 type Request struct {
 	// ID is the CloudEvent id (and Nats-Msg-Id); empty for a message that
 	// has none.
-	ID string `json:"id"`
+	ID string
 	// Kind is onboard, sync, repair or policy for a good request, or what
 	// is wrong with a bad one (Bad set).
-	Kind string `json:"kind"`
-	Bad  bool   `json:"bad,omitempty"`
+	Kind string
+	Bad  bool
 	// Subject and Seq are where JetStream stored it (Seq 0: the server
 	// refused it at publish, Refused).
-	Subject string `json:"subject"`
-	Seq     uint64 `json:"seq"`
-	Refused bool   `json:"refused,omitempty"`
+	Subject string
+	Seq     uint64
+	Refused bool
 	// Name is an onboarding's connection name.
-	Name string `json:"name,omitempty"`
+	Name string
 	// Terminal are the fact types that answer it.
-	Terminal []string  `json:"terminal"`
-	SentAt   time.Time `json:"sent_at"`
+	Terminal []string
+	SentAt   time.Time
 }
 
 // Fact is one message of AAM_EVENTS.
@@ -97,54 +97,54 @@ type Outside struct {
 
 // Report is the checker's outcome.
 type Report struct {
-	Seed    uint64         `json:"seed"`
-	Sent    int            `json:"sent"`
-	ByKind  map[string]int `json:"by_kind"`
-	Good    int            `json:"good"`
-	Bad     int            `json:"bad"`
-	One     int            `json:"exactly_one_terminal"`
-	None    int            `json:"no_terminal"`
-	More    int            `json:"more_than_one_terminal"`
-	Refused int            `json:"refused_by_server"`
+	Seed    uint64
+	Sent    int
+	ByKind  map[string]int
+	Good    int
+	Bad     int
+	One     int
+	None    int
+	More    int
+	Refused int
 	// NoReason counts rejections without a reason.
-	NoReason int `json:"rejections_without_reason"`
+	NoReason int
 	// Outcomes counts the terminal facts by type.
-	Outcomes map[string]int `json:"outcomes"`
+	Outcomes map[string]int
 	// Onboardings: the most Airbyte sources and connections one onboarding
 	// made, and the onboardings that made more than one of either.
-	Onboarded      int `json:"onboarded"`
-	MaxSources     int `json:"max_sources_per_onboarding"`
-	MaxConnections int `json:"max_connections_per_onboarding"`
-	ExtraOnboards  int `json:"onboardings_with_extra_airbyte_objects"`
+	Onboarded      int
+	MaxSources     int
+	MaxConnections int
+	ExtraOnboards  int
 	// MissingAirbyte counts onboarded connections with no Airbyte
 	// connection of their name.
-	MissingAirbyte int `json:"onboarded_without_airbyte_connection"`
+	MissingAirbyte int
 	// Sync: requests answered by more than one job, and emulator jobs no
 	// sync fact names (started beyond the attach rule).
-	MultiJobSyncs int `json:"sync_requests_with_several_jobs"`
-	ExtraJobs     int `json:"emulator_jobs_beyond_requests"`
-	Jobs          int `json:"emulator_jobs"`
+	MultiJobSyncs int
+	ExtraJobs     int
+	Jobs          int
 	// Repairs: requests that made more than one catalog version, and
 	// catalog.versioned facts without their version row.
-	MultiVersionRepairs int `json:"repairs_with_several_versions"`
+	MultiVersionRepairs int
 	// DLQ entries by reason.
-	DLQ map[string]int `json:"dlq"`
+	DLQ map[string]int
 	// P50, P99 and MaxLatency are the good requests' times from their
 	// publish to their terminal fact.
-	P50        time.Duration `json:"p50"`
-	P99        time.Duration `json:"p99"`
-	MaxLatency time.Duration `json:"max_latency"`
+	P50        time.Duration
+	P99        time.Duration
+	MaxLatency time.Duration
 	// Quiescence is the time from the last fault to the last terminal fact.
-	Quiescence time.Duration `json:"quiescence"`
+	Quiescence time.Duration
 	// Leaks name where a credential's plaintext was found.
-	Leaks []string `json:"leaks"`
+	Leaks []string
 	// Examples of broken requests (ids), a few of each.
-	Missing   []string `json:"missing,omitempty"`
-	Duplicate []string `json:"duplicate,omitempty"`
+	Missing   []string
+	Duplicate []string
 	// Faults counts the faults done, by kind.
-	Faults map[string]int `json:"faults"`
+	Faults map[string]int
 	// Broken lists every broken invariant; empty when the run passed.
-	Broken []string `json:"broken"`
+	Broken []string
 }
 
 // Check counts what the outside shows for the requests sent and lists the

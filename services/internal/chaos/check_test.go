@@ -61,22 +61,29 @@ func TestCheckPassesAHealthyRun(t *testing.T) {
 	require.Equal(t, time.Second, r.MaxLatency)
 }
 
-func TestCheckFindsADuplicateFact(t *testing.T) {
-	sent, out := outsideOf(t)
-	out.Facts = append(out.Facts, Fact{Seq: 6, Type: events.TypeSyncFailed, Correlation: "sy-1", Data: []byte(`{"job_id":"17"}`)})
-	r := Check(sent, out, nil, time.Time{})
-	require.Equal(t, 1, r.More)
-	require.Len(t, r.Broken, 1)
-	require.Contains(t, r.Broken[0], "more than one terminal fact: sync sy-1")
-}
-
-func TestCheckFindsAMissingFact(t *testing.T) {
-	sent, out := outsideOf(t)
-	out.Facts = out.Facts[:4] // the rejection of the bad request is gone
-	r := Check(sent, out, nil, time.Time{})
-	require.Equal(t, 1, r.None)
-	require.Len(t, r.Broken, 1)
-	require.Contains(t, r.Broken[0], "without a terminal fact (lost): bad: not a CloudEvent seq 9")
+func TestCheckFindsADuplicateOrAMissingFact(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(o *Outside)
+		none   int
+		more   int
+		broken string
+	}{
+		"duplicate": {func(o *Outside) {
+			o.Facts = append(o.Facts, Fact{Seq: 6, Type: events.TypeSyncFailed, Correlation: "sy-1", Data: []byte(`{"job_id":"17"}`)})
+		}, 0, 1, "more than one terminal fact: sync sy-1"},
+		// The rejection of the bad request is gone.
+		"missing": {func(o *Outside) { o.Facts = o.Facts[:4] }, 1, 0, "without a terminal fact (lost): bad: not a CloudEvent seq 9"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sent, out := outsideOf(t)
+			tc.change(&out)
+			r := Check(sent, out, nil, time.Time{})
+			require.Equal(t, tc.none, r.None)
+			require.Equal(t, tc.more, r.More)
+			require.Len(t, r.Broken, 1)
+			require.Contains(t, r.Broken[0], tc.broken)
+		})
+	}
 }
 
 func TestCheckFindsDuplicateEffects(t *testing.T) {

@@ -66,14 +66,18 @@ type publisher struct {
 	cc       jetstream.ConsumeContext
 }
 
-func newPublisher(url string, seed uint64) (*publisher, error) {
+func newPublisher(url string, seed uint64) (_ *publisher, err error) {
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond), nats.Name("aam-chaos-publisher"))
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			nc.Close()
+		}
+	}()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		nc.Close()
 		return nil, err
 	}
 	p := &publisher{nc: nc, js: js, rng: mrand.New(mrand.NewPCG(seed, 3)), answered: map[string]int{}}
@@ -81,14 +85,10 @@ func newPublisher(url string, seed uint64) (*publisher, error) {
 	defer cancel()
 	c, err := js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		nc.Close()
 		return nil, err
 	}
-	if p.cc, err = c.Consume(p.onFact); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return p, nil
+	p.cc, err = c.Consume(p.onFact)
+	return p, err
 }
 
 func (p *publisher) close() {

@@ -16,8 +16,8 @@ import (
 	"github.com/aam-mesh/aam/services/internal/chaos"
 )
 
-// The commands that drive a whole stack of their own: the load benchmark
-// and the chaos run: benchCommand and chaosCommand.
+// benchCommand is the load benchmark; chaosCommand, below, the chaos run:
+// the commands that drive a whole stack of their own.
 func benchCommand(root *cobra.Command) {
 	cfg := bench.Config{}
 	var jsonOut, scenario string
