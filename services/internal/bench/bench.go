@@ -91,6 +91,10 @@ type CPUSplit struct {
 type Report struct {
 	Results    []Result `json:"results"`
 	PeakRSSMiB float64  `json:"peak_rss_mib"`
+	// SeedRatio is the gateway's seed route's answers per second over the
+	// prototype-style replica's, same clients, emulator and machine (0: not
+	// run).
+	SeedRatio float64 `json:"seed_route_over_replica"`
 }
 
 // dev is one aam dev process started by the benchmark, with a NATS driver
@@ -255,6 +259,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		res.CPU = sampleCPU(pid).since(cpu0)
 		res.Phase = fmt.Sprintf("gateway seed sync route, %d clients", cfg.SeedClients)
 		rep.Results = append(rep.Results, res)
+		gw := res.Throughput
+
+		// The same clients against a prototype-style replica on the same
+		// emulator and registry: one Airbyte call per HTTP request.
+		fmt.Fprintf(out, "prototype-style replica POST /connections/{id}/sync: %d clients for %s\n", cfg.SeedClients, cfg.SyncDuration)
+		r, err := startReplica(ctx, cfg.DatabaseURL, "http://"+emuAddr)
+		if err != nil {
+			return nil, fmt.Errorf("prototype-style replica: %w", err)
+		}
+		cpu0 = sampleCPU(pid)
+		res = seedRoute(ctx, r.addr, conns[:min(cfg.SeedConnections, len(conns))], cfg.SeedClients, cfg.SyncDuration)
+		res.CPU = sampleCPU(pid).since(cpu0)
+		r.close()
+		res.Phase = fmt.Sprintf("prototype-style replica, %d clients", cfg.SeedClients)
+		rep.Results = append(rep.Results, res)
+		if res.Throughput > 0 {
+			rep.SeedRatio = gw / res.Throughput
+		}
 	}
 
 	// 4. Concurrent onboardings with Airbyte latency.
@@ -587,6 +609,23 @@ func (r *Report) Print(w io.Writer) {
 			per(x.CPU.AAM), per(x.CPU.Postgres), per(x.CPU.LoadGen))
 	}
 	fmt.Fprintf(w, "aam dev peak RSS: %.0f MiB\n", r.PeakRSSMiB)
+	if r.SeedRatio > 0 {
+		mark := "met   "
+		if r.SeedRatio < 5 {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "%s gateway seed sync route at least 5x the prototype-style replica (one synchronous Airbyte call per request, "+
+			"in the load generator's process): %.2fx\n", mark, r.SeedRatio)
+	}
+	for _, x := range r.Results {
+		if x.Phase == "sync, max throughput" {
+			mark := "met   "
+			if x.Throughput < 1600 {
+				mark = "MISSED"
+			}
+			fmt.Fprintf(w, "%s instant-jobs sync throughput over NATS at least 1,600/s: %.0f/s\n", mark, x.Throughput)
+		}
+	}
 }
 
 // JSON returns the report as JSON.
