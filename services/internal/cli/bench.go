@@ -52,6 +52,9 @@ instant: the emulator's jobs instant and no capacity bound:
   3. sends sync requests at --rate per second for --duration (latency),
   4. calls the gateway's seed route POST /connections/{id}/sync from --seed-clients clients
      over --seed-connections connections for --duration, each waiting for its answer,
+     then the same clients against a prototype-style replica of that route (in the
+     benchmark's process: registry read, one POST /jobs, registry write per request)
+     on the same emulator and registry, and prints the ratio,
   5. sends --onboardings onboard requests at once with --onboard-latency added by the emulator
      to every Airbyte call,
 
