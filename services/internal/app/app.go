@@ -245,6 +245,11 @@ func NATSCheck(nc *nats.Conn) observability.Check {
 // Runner is one long-running part of a role.
 type Runner func(ctx context.Context) error
 
+// Consume is the runner of a durable consumer: bus.Serve of route on rt.
+func Consume[T any](rt bus.Runtime, route bus.Route[T]) Runner {
+	return func(ctx context.Context) error { return bus.Serve(ctx, rt, route) }
+}
+
 // Run runs the runners until ctx is cancelled or one fails; the others are
 // then cancelled, and Run waits for all of them.
 func Run(ctx context.Context, runners ...Runner) error {

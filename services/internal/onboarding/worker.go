@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/aam-mesh/aam/events"
@@ -77,10 +76,7 @@ func (w *Worker) Route() bus.Route[events.OnboardRequested] {
 
 // Run handles onboard and delete requests until ctx is cancelled.
 func (w *Worker) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.Route()) })
-	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.DeleteRoute()) })
-	return g.Wait()
+	return app.Run(ctx, app.Consume(w.deps.Runtime(Source), w.Route()), app.Consume(w.deps.Runtime(Source), w.DeleteRoute()))
 }
 
 // idNamespace derives connection ids from requests.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
@@ -66,10 +65,7 @@ func (w *Worker) Route() bus.Route[events.RepairRequested] {
 
 // Run handles repair and rollback requests until ctx is cancelled.
 func (w *Worker) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.Route()) })
-	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.RollbackRoute()) })
-	return g.Wait()
+	return app.Run(ctx, app.Consume(w.deps.Runtime(Source), w.Route()), app.Consume(w.deps.Runtime(Source), w.RollbackRoute()))
 }
 
 // errDuplicate rolls back a transaction whose request is already recorded.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
@@ -85,10 +84,7 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 
 // Run consumes sync requests and follows jobs until ctx is cancelled.
 func (w *Worker) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return bus.Serve(gctx, w.deps.Runtime(Source), w.Route()) })
-	g.Go(func() error { return w.follow(gctx) })
-	return g.Wait()
+	return app.Run(ctx, app.Consume(w.deps.Runtime(Source), w.Route()), w.follow)
 }
 
 // Route is the worker's route on the sync request subject.
