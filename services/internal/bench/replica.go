@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -91,7 +90,7 @@ func (r *replica) getToken(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if tok.AccessToken == "" {
-		return "", errors.New("replica: no access token")
+		return "", fmt.Errorf("replica: no access token from %s", r.emu)
 	}
 	return tok.AccessToken, nil
 }
