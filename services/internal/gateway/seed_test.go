@@ -8,48 +8,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 )
 
-// The seed README's curl examples, with their exact paths and bodies; only
-// the host differs. Each must answer as the seed documented.
-const (
-	seedConnectionID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
-	seedOnboardBody  = `{
-    "source_type": "Salesforce",
-    "connection_name": "Salesforce Production",
-    "credential_id": "salesforce-prod"
-  }`
-	seedRepairBody = `{
-    "connection_id": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-    "new_sync_catalog": {
-      "streams": [
-        {
-          "stream": {
-            "name": "Account",
-            "json_schema": {},
-            "supported_sync_modes": ["full_refresh", "incremental"]
-          },
-          "sync_mode": "incremental",
-          "destination_sync_mode": "append_dedup"
-        }
-      ]
-    }
-  }`
-)
-
+// TestSeedCurlExamples sends the seed README's curl examples, with their
+// exact paths and bodies (gatewaytest's Seed values); only the host differs.
+// Each must answer as the seed documented.
 func TestSeedCurlExamples(t *testing.T) {
 	t.Parallel()
 	b := setup(t, gateway.Config{})
 	// The sync and repair examples name a connection the seed had
 	// onboarded before.
-	b.mesh.AddConnection(seedConnectionID, "Salesforce Production")
+	b.mesh.AddConnection(gatewaytest.SeedConnectionID, "Salesforce Production")
 
 	// 5. Verify Health: curl http://localhost:8001/health
 	r := b.do(http.MethodGet, "/health", "")
 	require.Equal(t, http.StatusOK, r.status)
 
 	// 1. Onboard a Salesforce Connection.
-	r = b.do(http.MethodPost, "/connections/onboard", seedOnboardBody)
+	r = b.do(http.MethodPost, "/connections/onboard", gatewaytest.SeedOnboardBody)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var onboarded map[string]any
 	r.json(t, &onboarded)
@@ -69,27 +46,27 @@ func TestSeedCurlExamples(t *testing.T) {
 	var list []map[string]any
 	r.json(t, &list)
 	require.Len(t, list, 2)
-	require.Equal(t, seedConnectionID, list[0]["id"])
+	require.Equal(t, gatewaytest.SeedConnectionID, list[0]["id"])
 	require.Equal(t, onboarded, list[1])
 
 	// 3. Trigger a Sync: POST with Content-Type and no body.
-	r = b.do(http.MethodPost, "/connections/"+seedConnectionID+"/sync", "", "Content-Type", "application/json")
+	r = b.do(http.MethodPost, "/connections/"+gatewaytest.SeedConnectionID+"/sync", "", "Content-Type", "application/json")
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var synced map[string]any
 	r.json(t, &synced)
 	require.ElementsMatch(t, []string{"connection_id", "job_id", "status", "message"}, keys(synced))
-	require.Equal(t, seedConnectionID, synced["connection_id"])
+	require.Equal(t, gatewaytest.SeedConnectionID, synced["connection_id"])
 	require.Equal(t, "triggered", synced["status"])
 	require.Equal(t, "Sync job started successfully", synced["message"])
 	require.NotEmpty(t, synced["job_id"])
 
 	// 4. Apply Catalog Update (Drift Repair).
-	r = b.do(http.MethodPost, "/repair/apply_new_catalog", seedRepairBody)
+	r = b.do(http.MethodPost, "/repair/apply_new_catalog", gatewaytest.SeedRepairBody(gatewaytest.SeedConnectionID))
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var repaired map[string]any
 	r.json(t, &repaired)
 	require.Equal(t, map[string]any{
-		"connection_id":    seedConnectionID,
+		"connection_id":    gatewaytest.SeedConnectionID,
 		"previous_version": float64(1),
 		"new_version":      float64(2),
 		"status":           "success",

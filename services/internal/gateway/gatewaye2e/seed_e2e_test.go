@@ -12,6 +12,7 @@ import (
 
 	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/services/internal/gateway"
+	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 	"github.com/aam-mesh/aam/services/internal/onboarding"
 	"github.com/aam-mesh/aam/services/internal/repair"
 	"github.com/aam-mesh/aam/services/internal/syncer"
@@ -63,11 +64,7 @@ func TestSeedFlowWithRealWorkers(t *testing.T) {
 		return resp.StatusCode, m
 	}
 
-	status, conn := post("/connections/onboard", `{
-    "source_type": "Salesforce",
-    "connection_name": "Salesforce Production",
-    "credential_id": "salesforce-prod"
-  }`)
+	status, conn := post("/connections/onboard", gatewaytest.SeedOnboardBody)
 	require.Equal(t, http.StatusOK, status, "%v", conn)
 	require.Equal(t, "ACTIVE", conn["status"])
 	require.Equal(t, "Salesforce Production", conn["name"])
@@ -88,22 +85,7 @@ func TestSeedFlowWithRealWorkers(t *testing.T) {
 	require.NotEmpty(t, synced["job_id"])
 	require.NotEmpty(t, synced["status"])
 
-	status, repaired := post("/repair/apply_new_catalog", `{
-    "connection_id": "`+id+`",
-    "new_sync_catalog": {
-      "streams": [
-        {
-          "stream": {
-            "name": "Account",
-            "json_schema": {},
-            "supported_sync_modes": ["full_refresh", "incremental"]
-          },
-          "sync_mode": "incremental",
-          "destination_sync_mode": "append_dedup"
-        }
-      ]
-    }
-  }`)
+	status, repaired := post("/repair/apply_new_catalog", gatewaytest.SeedRepairBody(id))
 	require.Equal(t, http.StatusOK, status, "%v", repaired)
 	require.Equal(t, id, repaired["connection_id"])
 	require.Equal(t, float64(1), repaired["previous_version"])
