@@ -146,11 +146,18 @@ func Serve(ctx context.Context, addr string, handler http.Handler, log *zap.Logg
 // ServeListener is Serve on an open listener.
 func ServeListener(ctx context.Context, ln net.Listener, handler http.Handler, log *zap.Logger) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	if log != nil {
 		log.Info("http listening", zap.String("addr", ln.Addr().String()))
 	}
+	return ServeServer(ctx, srv, ln)
+}
+
+// ServeServer runs srv on ln until srv fails or ctx is cancelled, then
+// shuts it down, giving in-flight requests ten seconds. It returns the
+// serve error, or the shutdown's.
+func ServeServer(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err

@@ -174,21 +174,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Shutdown waits for in-flight requests; event streams and waits end
 	// at once (a wait then answers 202: its request is stored).
 	srv.RegisterOnShutdown(s.cancel)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("gateway listening", zap.String("addr", ln.Addr().String()), zap.Bool("auth", len(s.tokens) > 0))
-	select {
-	case err := <-errc:
-		s.Close()
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
-	}
+	err := observability.ServeServer(ctx, srv, ln)
 	s.Close()
 	return err
 }
