@@ -483,7 +483,7 @@ func (r *Report) Print(w io.Writer) {
 	row("requests with exactly one terminal fact", r.One, fmt.Sprintf("%d", r.Sent-r.Refused))
 	row("requests with no terminal fact", r.None, "0")
 	row("requests with more than one terminal fact", r.More, "0")
-	row("over-limit bodies refused by the server at publish", r.Refused, "")
+	row("over-limit bodies refused at publish (max payload)", r.Refused, "")
 	row("rejections without a reason", r.NoReason, "0")
 	row("onboarded connections", r.Onboarded, "")
 	row("Airbyte sources per onboarding (max)", r.MaxSources, "1")

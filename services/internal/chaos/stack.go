@@ -106,6 +106,11 @@ type postgres struct {
 	cred                 *syscall.Credential
 }
 
+// discoverTimeout is the run's AIRBYTE_DISCOVER_TIMEOUT: the longest a
+// held Airbyte call that runs a discover keeps a request (5 min by
+// default).
+const discoverTimeout = 45 * time.Second
+
 // pgBinDir is where Debian's PostgreSQL 15 keeps initdb and pg_ctl.
 const pgBinDir = "/usr/lib/postgresql/15/bin"
 
@@ -257,6 +262,9 @@ func startStack(ctx context.Context, cfg Config, dir string, creds credentialsOf
 		"LOG_FORMAT=json", "LOG_LEVEL=info", "AAM_SECRET_KEY="+creds.secretKey,
 		"AIRBYTE_API_URL="+s.emuURL+"/api/public/v1", "AIRBYTE_CLIENT_ID=aam-chaos", "AIRBYTE_CLIENT_SECRET="+creds.airbyteSecret,
 		"AIRBYTE_WORKSPACE_ID="+emulator.DefaultWorkspaceID, "AIRBYTE_DESTINATION_ID="+emulator.DefaultDestinationID, "AIRBYTE_RATE_LIMIT=-1",
+		// The emulator's timeout fault holds calls until the client gives up:
+		// a discover's 5 min bound would outlast the settle window.
+		"AIRBYTE_DISCOVER_TIMEOUT="+discoverTimeout.String(),
 		"SALESFORCE_CLIENT_ID=chaos-connected-app", "SALESFORCE_CLIENT_SECRET="+creds.sfSecret,
 		"SALESFORCE_REFRESH_TOKEN="+creds.sfToken, "OBSERVER_INTERVAL=5s")
 	migrate := exec.CommandContext(ctx, cfg.Binary, "migrate", "up")
