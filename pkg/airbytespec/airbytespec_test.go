@@ -65,14 +65,7 @@ func TestValidateRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := specs.ValidateRequest(newRequest(tt.method, tt.path, tt.body))
-			if tt.wantErr == "" {
-				require.NoError(t, err)
-				return
-			}
-			var ve *airbytespec.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.Contains(t, err.Error(), tt.wantErr)
+			requireValidation(t, specs.ValidateRequest(newRequest(tt.method, tt.path, tt.body)), tt.wantErr)
 		})
 	}
 }
@@ -116,16 +109,22 @@ func TestValidateResponse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req := newRequest(tt.method, tt.path, tt.reqBody)
-			err := specs.ValidateResponse(req, newResponse(tt.status, tt.body))
-			if tt.wantErr == "" {
-				require.NoError(t, err)
-				return
-			}
-			var ve *airbytespec.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.Contains(t, err.Error(), tt.wantErr)
+			requireValidation(t, specs.ValidateResponse(req, newResponse(tt.status, tt.body)), tt.wantErr)
 		})
 	}
+}
+
+// requireValidation asserts err is nil when wantErr is empty, else a
+// *ValidationError whose message holds wantErr.
+func requireValidation(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	if wantErr == "" {
+		require.NoError(t, err)
+		return
+	}
+	var ve *airbytespec.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Contains(t, err.Error(), wantErr)
 }
 
 func TestNotCovered(t *testing.T) {
