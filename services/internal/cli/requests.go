@@ -383,26 +383,16 @@ func statusOf(id, requestType string, facts []event.Event, final event.Event, do
 func failureReason(e event.Event) string {
 	switch e.Type() {
 	case events.TypeOnboardFailed:
-		var d events.OnboardFailed
-		_ = json.Unmarshal(e.Data(), &d)
-		if d.Step != "" {
-			return d.Step + ": " + d.Reason
-		}
-		return d.Reason
+		d := factData[events.OnboardFailed](e)
+		return prefixed(d.Step, d.Reason)
 	case events.TypeRepairFailed:
-		var d events.RepairFailed
-		_ = json.Unmarshal(e.Data(), &d)
-		if d.Field != "" {
-			return d.Field + ": " + d.Reason
-		}
-		return d.Reason
+		d := factData[events.RepairFailed](e)
+		return prefixed(d.Field, d.Reason)
 	case events.TypeSyncFailed, events.TypeSyncCancelled:
-		var d events.SyncFinished
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.SyncFinished](e)
 		return cmp.Or(d.ErrorMessage, "sync "+d.Status)
 	case events.TypeRequestRejected:
-		var d events.RequestRejected
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.RequestRejected](e)
 		if d.Field != "" && !strings.Contains(d.Reason, d.Field) {
 			return d.Field + ": " + d.Reason
 		}
@@ -411,12 +401,27 @@ func failureReason(e event.Event) string {
 	return ""
 }
 
+// prefixed is reason after "what: ", or reason alone when what is empty.
+func prefixed(what, reason string) string {
+	if what == "" {
+		return reason
+	}
+	return what + ": " + reason
+}
+
+// factData decodes a fact's data into a T; a body that does not decode
+// leaves the fields it lacks zero, so a summary still reads.
+func factData[T any](e event.Event) T {
+	var d T
+	_ = json.Unmarshal(e.Data(), &d)
+	return d
+}
+
 // describe is the human answer to a request.
 func describe(e event.Event) string {
 	switch e.Type() {
 	case events.TypeOnboarded:
-		var d events.ConnectionOnboarded
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.ConnectionOnboarded](e)
 		return fmt.Sprintf("onboarded connection %s %q (%s): %s at catalog version %d\n  airbyte source %s, connection %s",
 			d.ID, d.Name, d.SourceType, d.Status, d.CatalogVersion, d.AirbyteSourceID, d.AirbyteConnectionID)
 	case events.TypeOnboardFailed:
@@ -453,25 +458,21 @@ func refreshNote(summary string, raw json.RawMessage) string {
 func summarize(e event.Event) string {
 	switch e.Type() {
 	case events.TypeOnboarded:
-		var d events.ConnectionOnboarded
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.ConnectionOnboarded](e)
 		return fmt.Sprintf("connection %s %q %s, catalog version %d", d.ID, d.Name, d.Status, d.CatalogVersion)
 	case events.TypeSyncStarted:
-		var d events.SyncStarted
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.SyncStarted](e)
 		s := fmt.Sprintf("job %s started on connection %s (catalog version %d)", d.JobID, d.ConnectionID, d.CatalogVersion)
 		if d.Attached {
 			s += ", attached to the running job"
 		}
 		return s
 	case events.TypeSyncSucceeded:
-		var d events.SyncFinished
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.SyncFinished](e)
 		return fmt.Sprintf("job %s succeeded on connection %s: %d rows, %s in %s", d.JobID, d.ConnectionID, d.RowsSynced,
 			byteSize(d.BytesSynced), (time.Duration(d.DurationMS) * time.Millisecond).String())
 	case events.TypeCatalogVersioned:
-		var d events.CatalogVersioned
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.CatalogVersioned](e)
 		if d.Unchanged {
 			return fmt.Sprintf("connection %s: catalog unchanged at version %d", d.ConnectionID, d.NewVersion)
 		}
@@ -481,8 +482,7 @@ func summarize(e event.Event) string {
 		}
 		return s
 	case events.TypeRollbackPlanned:
-		var d events.RollbackPlanned
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.RollbackPlanned](e)
 		s := fmt.Sprintf("connection %s: a rollback from catalog version %d to %d ", d.ConnectionID, d.CurrentVersion, d.ToVersion)
 		if d.Applicable {
 			s += "applies"
@@ -491,20 +491,17 @@ func summarize(e event.Event) string {
 		}
 		return s
 	case events.TypeDriftDetected:
-		var d events.DriftDetected
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.DriftDetected](e)
 		kind := "non-breaking"
 		if d.Breaking {
 			kind = "breaking"
 		}
 		return fmt.Sprintf("connection %s drifted from catalog version %d (%s)", d.ConnectionID, d.CatalogVersion, kind)
 	case events.TypePolicySet:
-		var d events.PolicySet
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.PolicySet](e)
 		return fmt.Sprintf("connection %s: drift policy version %d stored", d.ConnectionID, d.Version)
 	case events.TypeDriftResolved:
-		var d events.DriftResolved
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.DriftResolved](e)
 		s := fmt.Sprintf("connection %s: drift %s %sd", d.ConnectionID, shortID(d.DriftID), d.Decision)
 		if d.Resumed {
 			s += ", connection resumed"
@@ -514,17 +511,14 @@ func summarize(e event.Event) string {
 		}
 		return s
 	case events.TypeConnectionDeleted:
-		var d events.ConnectionDeleted
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.ConnectionDeleted](e)
 		return fmt.Sprintf("connection %s %q deleted (was %s); airbyte source %s, connection %s", d.ConnectionID, d.Name,
 			d.PreviousStatus, cmp.Or(d.AirbyteSourceID, "none"), cmp.Or(d.AirbyteConnectionID, "none"))
 	case events.TypeConnectionPaused:
-		var d events.ConnectionPaused
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.ConnectionPaused](e)
 		return fmt.Sprintf("connection %s paused: %s", d.ConnectionID, d.Reason)
 	case events.TypeApprovalRequested:
-		var d events.ApprovalRequested
-		_ = json.Unmarshal(e.Data(), &d)
+		d := factData[events.ApprovalRequested](e)
 		return fmt.Sprintf("connection %s: drift %s needs approval (rule %s): %s", d.ConnectionID, shortID(d.DriftID), d.Decision.RuleID, d.Summary)
 	case events.TypeOnboardFailed, events.TypeRepairFailed, events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeRequestRejected:
 		return failureReason(e)
