@@ -109,29 +109,13 @@ func Start(tb testing.TB, opts ...Options) *Mesh {
 		rt := bus.Runtime{JS: m.JS, Logger: m.Log, Ledger: outbox.NewLedger(m.Store, WorkerSource),
 			Validate: bus.SchemaValidator(), Source: WorkerSource, SoftStop: time.Second}
 		routes := []func(context.Context) error{
-			func(ctx context.Context) error {
-				return bus.Serve(ctx, rt, bus.Route[events.OnboardRequested]{Consumer: "onboarding",
-					Subject: events.SubjectOnboardRequest, Type: events.TypeOnboardRequested, Handle: m.onboard,
-					AckWait: 5 * time.Second, MaxDeliver: 3})
-			},
-			func(ctx context.Context) error {
-				return bus.Serve(ctx, rt, bus.Route[events.SyncRequested]{Consumer: "sync",
-					Subject: events.SubjectSyncRequest, Type: events.TypeSyncRequested, Handle: m.sync,
-					AckWait: 5 * time.Second, MaxDeliver: 3})
-			},
+			workerRoute(rt, "onboarding", events.SubjectOnboardRequest, events.TypeOnboardRequested, m.onboard),
+			workerRoute(rt, "sync", events.SubjectSyncRequest, events.TypeSyncRequested, m.sync),
 			func(ctx context.Context) error {
 				return bus.Serve(ctx, rt, observer.PolicyRoute(m.Store))
 			},
-			func(ctx context.Context) error {
-				return bus.Serve(ctx, rt, bus.Route[events.DeleteRequested]{Consumer: "onboarding-delete",
-					Subject: events.SubjectDeleteRequest, Type: events.TypeDeleteRequested, Handle: m.delete,
-					AckWait: 5 * time.Second, MaxDeliver: 3})
-			},
-			func(ctx context.Context) error {
-				return bus.Serve(ctx, rt, bus.Route[events.RepairRequested]{Consumer: "repair",
-					Subject: events.SubjectRepairRequest, Type: events.TypeRepairRequested, Handle: m.repair,
-					AckWait: 5 * time.Second, MaxDeliver: 3})
-			},
+			workerRoute(rt, "onboarding-delete", events.SubjectDeleteRequest, events.TypeDeleteRequested, m.delete),
+			workerRoute(rt, "repair", events.SubjectRepairRequest, events.TypeRepairRequested, m.repair),
 		}
 		for _, serve := range routes {
 			wg.Go(func() {
@@ -269,6 +253,15 @@ func Catalog(streams ...string) json.RawMessage {
 
 func deriveID(id, what string) string {
 	return events.DeterministicID("/test/airbyte", id, what)
+}
+
+// workerRoute serves one worker's requests on subject with handle, as
+// the mesh's stand-in workers do: a short ack wait and three deliveries.
+func workerRoute[T any](rt bus.Runtime, consumer, subject, typ string, handle bus.Handler[T]) func(context.Context) error {
+	return func(ctx context.Context) error {
+		return bus.Serve(ctx, rt, bus.Route[T]{Consumer: consumer, Subject: subject, Type: typ, Handle: handle,
+			AckWait: 5 * time.Second, MaxDeliver: 3})
+	}
 }
 
 // onboard creates the connection, its first catalog version and the
