@@ -203,10 +203,12 @@ func (p *publisher) publish(ctx context.Context, o outgoing, deadline time.Time)
 // next draws the next request of the mix.
 func (p *publisher) next(badShare float64) (outgoing, error) {
 	p.mu.Lock()
-	conns := len(p.conns)
+	// As many draws whatever the connections known, so that a seed gives
+	// the same sequence of kinds.
+	which := p.rng.Uint64()
 	var conn string
-	if conns > 0 {
-		conn = p.conns[p.rng.IntN(conns)]
+	if len(p.conns) > 0 {
+		conn = p.conns[which%uint64(len(p.conns))]
 	}
 	roll, pick := p.rng.Float64(), p.rng.Float64()
 	bad := badKinds[p.rng.IntN(len(badKinds))]
