@@ -78,10 +78,7 @@ func TestBreakerOpensHalfOpensAndCloses(t *testing.T) {
 func TestBreakerReopensWhenTrialFails(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
-	b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		problem(w, http.StatusInternalServerError, "unexpected-problem", "boom")
-	}, func(c *Config) {
+	b := setup(t, counting(&calls, answerProblem(http.StatusInternalServerError, "unexpected-problem", "boom")), func(c *Config) {
 		c.MaxAttempts = 1
 		c.BreakerFailures = 2
 		c.BreakerOpenTimeout = 50 * time.Millisecond
@@ -113,10 +110,7 @@ func TestBreakerIgnoresClientErrors(t *testing.T) {
 func TestBreakerStopsRetriesOfOneCall(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
-	b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		problem(w, http.StatusServiceUnavailable, "unavailable", "down")
-	}, func(c *Config) { c.MaxAttempts = 10; c.BreakerFailures = 3 })
+	b := setup(t, counting(&calls, answerProblem(http.StatusServiceUnavailable, "unavailable", "down")), func(c *Config) { c.MaxAttempts = 10; c.BreakerFailures = 3 })
 	_, err := b.client.GetSource(context.Background(), testSource)
 	require.ErrorIs(t, err, ErrCircuitOpen)
 	require.EqualValues(t, 3, calls.Load())
@@ -125,10 +119,7 @@ func TestBreakerStopsRetriesOfOneCall(t *testing.T) {
 func TestBreakerDisabled(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
-	b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		problem(w, http.StatusServiceUnavailable, "unavailable", "down")
-	}, func(c *Config) { c.MaxAttempts = 1; c.BreakerFailures = -1 })
+	b := setup(t, counting(&calls, answerProblem(http.StatusServiceUnavailable, "unavailable", "down")), func(c *Config) { c.MaxAttempts = 1; c.BreakerFailures = -1 })
 	for range 20 {
 		_, err := b.client.GetSource(context.Background(), testSource)
 		require.NotErrorIs(t, err, ErrCircuitOpen)

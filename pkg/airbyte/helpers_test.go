@@ -177,6 +177,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// counting is h counting the requests it answers in calls.
+func counting(calls *atomic.Int32, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		h(w, r)
+	}
+}
+
+// answerProblem answers every request with a problem.
+func answerProblem(status int, title, message string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { problem(w, status, title, message) }
+}
+
 func problem(w http.ResponseWriter, status int, title, message string) {
 	writeJSON(w, status, map[string]any{
 		"status": status, "type": "https://reference.airbyte.com/reference/errors#" + title, "title": title,

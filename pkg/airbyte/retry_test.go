@@ -276,10 +276,7 @@ func TestAttemptTimeout(t *testing.T) {
 	t.Run("GET is retried after an attempt timeout", func(t *testing.T) {
 		t.Parallel()
 		var calls atomic.Int32
-		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			blockUntilCancelled(w, r)
-		}, func(c *Config) { c.Timeout = 50 * time.Millisecond; c.MaxAttempts = 2 })
+		b := setup(t, counting(&calls, blockUntilCancelled), func(c *Config) { c.Timeout = 50 * time.Millisecond; c.MaxAttempts = 2 })
 		_, err := b.client.GetSource(context.Background(), testSource)
 		require.Error(t, err)
 		require.True(t, IsRetryable(err))
@@ -290,10 +287,7 @@ func TestAttemptTimeout(t *testing.T) {
 	t.Run("POST is not retried after an attempt timeout", func(t *testing.T) {
 		t.Parallel()
 		var calls atomic.Int32
-		b := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			calls.Add(1)
-			blockUntilCancelled(w, r)
-		}, func(c *Config) { c.Timeout = 50 * time.Millisecond; c.MaxAttempts = 4 })
+		b := setup(t, counting(&calls, blockUntilCancelled), func(c *Config) { c.Timeout = 50 * time.Millisecond; c.MaxAttempts = 4 })
 		_, err := b.client.CreateSource(context.Background(), testSourceCreate())
 		require.Error(t, err)
 		require.EqualValues(t, 1, calls.Load())
