@@ -123,18 +123,25 @@ func TestTokenWaiterCancelDoesNotFailOthers(t *testing.T) {
 	require.EqualValues(t, 1, b.fake.tokenRequests.Load())
 }
 
+// setupRevoked is a client that has fetched a token and called the API
+// with it, after which the server revoked every token it issued.
+func setupRevoked(t *testing.T) *testBundle {
+	t.Helper()
+	b := setup(t, sourceAPI())
+	_, err := b.client.GetSource(context.Background(), testSource)
+	require.NoError(t, err)
+	b.fake.revokeAll()
+	return b
+}
+
 func TestToken401RefreshesOnceAndRetriesOnce(t *testing.T) {
 	t.Parallel()
 
 	t.Run("expired token is invisible to the caller", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, sourceAPI())
+		b := setupRevoked(t) // the JWT expired before expires_in said
 		ctx := context.Background()
 		_, err := b.client.GetSource(ctx, testSource)
-		require.NoError(t, err)
-
-		b.fake.revokeAll() // the JWT expired before expires_in said
-		_, err = b.client.GetSource(ctx, testSource)
 		require.NoError(t, err)
 		require.EqualValues(t, 2, b.fake.tokenRequests.Load())
 		require.EqualValues(t, 3, b.fake.apiRequests.Load())
@@ -143,11 +150,8 @@ func TestToken401RefreshesOnceAndRetriesOnce(t *testing.T) {
 
 	t.Run("concurrent 401s share one refresh", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, sourceAPI())
+		b := setupRevoked(t)
 		ctx := context.Background()
-		_, err := b.client.GetSource(ctx, testSource)
-		require.NoError(t, err)
-		b.fake.revokeAll()
 
 		var wg sync.WaitGroup
 		for range 10 {
@@ -223,12 +227,9 @@ func serveSourceNoPath(w http.ResponseWriter) {
 
 func TestTokenNeverLogged(t *testing.T) {
 	t.Parallel()
-	b := setup(t, sourceAPI())
+	b := setupRevoked(t)
 	ctx := context.Background()
 	_, err := b.client.GetSource(ctx, testSource)
-	require.NoError(t, err)
-	b.fake.revokeAll()
-	_, err = b.client.GetSource(ctx, testSource)
 	require.NoError(t, err)
 
 	require.NotEmpty(t, b.logs.All())
