@@ -34,8 +34,9 @@ type Config struct {
 	// repair request before another request may take it over (the first
 	// one's worker is presumed lost) (REPAIR_HEALING_STALE_AFTER, default 30m).
 	HealingStaleAfter time.Duration `env:"REPAIR_HEALING_STALE_AFTER"`
-	// BusyRetry is how long a request waits before trying again while
-	// another repair holds its connection (REPAIR_BUSY_RETRY, default 2s).
+	// BusyRetry is how long a request first waits before trying again
+	// while another repair holds its connection, doubled with each
+	// delivery up to REPAIR_ACK_WAIT (REPAIR_BUSY_RETRY, default 2s).
 	BusyRetry time.Duration `env:"REPAIR_BUSY_RETRY"`
 }
 

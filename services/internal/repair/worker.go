@@ -210,6 +210,19 @@ func decodeVersion(v registry.CatalogVersion) (*airbyte.AirbyteCatalog, error) {
 	return &c, nil
 }
 
+// busyDelay is how long the n-th delivery of a request waits for another
+// repair of its connection: BusyRetry, doubled with each delivery up to
+// AckWait. The deliveries together outlast AckWait, the time a holder whose
+// worker was lost takes to come back and finish, so a request does not
+// fail only because the repair ahead of it was redelivered.
+func (w *Worker) busyDelay(n uint64) time.Duration {
+	d, ceiling := w.cfg.BusyRetry, max(w.cfg.AckWait, w.cfg.BusyRetry)
+	for i := uint64(1); i < n && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
 // short is a schema hash cut to its first 12 hex digits, for messages.
 func short(hash string) string {
 	h := strings.TrimPrefix(hash, "sha256:")
@@ -257,7 +270,7 @@ func (w *Worker) startHealing(ctx context.Context, ch change) (registry.Connecti
 				return nil
 			}
 			if h.Held() && time.Since(h.StartedAt) < w.cfg.HealingStaleAfter {
-				return bus.RetryAfter(w.cfg.BusyRetry, fmt.Errorf("connection %s is being repaired by request %s", id, h.RequestID))
+				return bus.RetryAfter(w.busyDelay(ev.Msg.NumDelivered), fmt.Errorf("connection %s is being repaired by request %s", id, h.RequestID))
 			}
 		default:
 			why := ""

@@ -704,3 +704,30 @@ func TestRollbackPlansRefreshes(t *testing.T) {
 		"sync mode full_refresh → incremental", "destination sync mode overwrite → append_dedup"}}}, refresh)
 	require.Contains(t, plan.Summary, "Account: sync mode full_refresh → incremental")
 }
+
+// TestRepairOutwaitsALostRepair: while another repair holds the connection
+// for longer than the request's deliveries at a fixed BusyRetry would last
+// (its worker lost, its delivery back only after AckWait), the request's
+// waits grow up to AckWait, and it goes through once that repair ends.
+func TestRepairOutwaitsALostRepair(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	conn := b.seed(t, seedOpts{})
+	_, err := b.env.Store.ConnectionStartHealing(ctx, conn.ID, "/other", "lost-repair", "repair: applying a new catalog")
+	require.NoError(t, err)
+	// 6 deliveries: 50 ms apart would end in 250 ms; 50, 100, 200, 400 and
+	// 500 ms apart they last 1.25 s.
+	b.start(t, workerOpts{maxDeliver: 6})
+	reqID := b.repair(t, conn.ID, catalogOf(protocol("Contact", "full_refresh", "overwrite")), "")
+	time.Sleep(time.Second)
+	require.Empty(t, b.env.Facts(reqID), "still waiting")
+	require.NoError(t, b.env.Store.InTx(ctx, func(q *registry.Queries) error {
+		if _, err := q.ConnectionSetStatus(ctx, conn.ID, registry.StatusActive, ""); err != nil {
+			return err
+		}
+		return q.ConnectionStopHealing(ctx, conn.ID)
+	}))
+	got := testenv.Data[events.CatalogVersioned](t, b.env.WaitFact(reqID, events.TypeCatalogVersioned))
+	require.Equal(t, 2, got.NewVersion)
+}
