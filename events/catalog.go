@@ -83,6 +83,20 @@ const (
 	TypeConnectionOrphaned = "io.aam.connection.orphaned.v1"
 )
 
+// Subjects and types of connection health: the release request and the
+// warning, quarantine and release facts.
+const (
+	SubjectReleaseRequest = "aam.requests.connection.release"
+	SubjectHealthWarning  = "aam.events.connection.health_warning"
+	SubjectQuarantined    = "aam.events.connection.quarantined"
+	SubjectReleased       = "aam.events.connection.released"
+
+	TypeReleaseRequested = "io.aam.connection.release.requested.v1"
+	TypeHealthWarning    = "io.aam.connection.health_warning.v1"
+	TypeQuarantined      = "io.aam.connection.quarantined.v1"
+	TypeReleased         = "io.aam.connection.released.v1"
+)
+
 // Extension attribute names used by AAM.
 const (
 	// ExtCorrelationID is set on every completion event to the id of the
@@ -157,6 +171,9 @@ var catalog = []Descriptor{
 	{TypeDeleteRequested, SubjectDeleteRequest, KindRequest, "connection.delete.requested.v1.json",
 		"Delete a connection: its Airbyte connection and source go, its registry history stays (status DELETED).",
 		func() any { return new(DeleteRequested) }},
+	{TypeReleaseRequested, SubjectReleaseRequest, KindRequest, "connection.release.requested.v1.json",
+		"Release a QUARANTINED connection: it is ACTIVE again (and active in Airbyte) with its failure count reset.",
+		func() any { return new(ReleaseRequested) }},
 	{TypeRollbackRequested, SubjectRollbackRequest, KindRequest, "connection.rollback.requested.v1.json",
 		"Roll a connection's catalog back to an earlier version, validated against a fresh discover, as a new version; or, with dry_run, only say what would change.",
 		func() any { return new(RollbackRequested) }},
@@ -202,6 +219,15 @@ var catalog = []Descriptor{
 	{TypeConnectionDeleted, SubjectConnectionDeleted, KindFact, "connection.deleted.v1.json",
 		"A connection was deleted: its Airbyte connection and source are gone, its registry row is DELETED with its history.",
 		func() any { return new(ConnectionDeleted) }},
+	{TypeHealthWarning, SubjectHealthWarning, KindFact, "connection.health_warning.v1.json",
+		"A connection's syncs failed as many times in a row as its health policy warns at (once per run of failures).",
+		func() any { return new(HealthWarning) }},
+	{TypeQuarantined, SubjectQuarantined, KindFact, "connection.quarantined.v1.json",
+		"A connection was QUARANTINED by its health policy (inactive in Airbyte, sync requests refused), with its last failures.",
+		func() any { return new(ConnectionQuarantined) }},
+	{TypeReleased, SubjectReleased, KindFact, "connection.released.v1.json",
+		"A QUARANTINED connection was released on request: ACTIVE again, its failure count reset.",
+		func() any { return new(ConnectionReleased) }},
 	{TypeConnectionOrphaned, SubjectConnectionOrphaned, KindFact, "connection.orphaned.v1.json",
 		"Airbyte answered that it does not know a connection's Airbyte connection (or source): the registry row is ORPHANED with the reason, once.",
 		func() any { return new(ConnectionOrphaned) }},

@@ -108,14 +108,15 @@ func TestCatalogCoversConstants(t *testing.T) {
 		events.TypeSyncFailed, events.TypeSyncCancelled, events.TypeCatalogVersioned, events.TypeRepairFailed,
 		events.TypeDriftDetected, events.TypeRequestRejected, events.TypeApprovalRequested, events.TypeConnectionPaused,
 		events.TypePolicyRequested, events.TypePolicySet, events.TypeResolveRequested, events.TypeDriftResolved,
-		events.TypeDeleteRequested, events.TypeConnectionDeleted, events.TypeConnectionOrphaned, events.TypeRollbackRequested,
+		events.TypeDeleteRequested, events.TypeConnectionDeleted,
+		events.TypeReleaseRequested, events.TypeHealthWarning, events.TypeQuarantined, events.TypeReleased, events.TypeConnectionOrphaned, events.TypeRollbackRequested,
 		events.TypeRollbackPlanned,
 	} {
 		if _, ok := events.Lookup(typ); !ok {
 			t.Errorf("%s is not in the catalog", typ)
 		}
 	}
-	if n := len(events.Catalog()); n != 24 {
+	if n := len(events.Catalog()); n != 28 {
 		t.Errorf("catalog has %d types; update this test and the schemas when adding one", n)
 	}
 }

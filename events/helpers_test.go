@@ -143,6 +143,22 @@ func examplePayload(t testing.TB, eventType string) any {
 			RepairRequestID: "0194a3c6-1f2e-7d3c-8b4a-5e6f7a8b9c0e"}
 	case events.TypeDeleteRequested:
 		return events.DeleteRequested{ConnectionID: goldenConnectionID, Reason: "replaced by the EU connection"}
+	case events.TypeReleaseRequested:
+		return events.ReleaseRequested{Reason: "credentials renewed", ConnectionID: goldenConnectionID}
+	case events.TypeHealthWarning:
+		return events.HealthWarning{
+			ConnectionID: goldenConnectionID, ConsecutiveFailures: 3, WarnAfter: 3, QuarantineAfter: 5,
+			LastFailures: goldenFailures(&ended),
+		}
+	case events.TypeQuarantined:
+		return events.ConnectionQuarantined{
+			ConnectionID: goldenConnectionID, Status: "QUARANTINED", ConsecutiveFailures: 5,
+			Reason: "quarantined at a credentials failure: invalid_grant", LastFailures: goldenFailures(&ended),
+		}
+	case events.TypeReleased:
+		return events.ConnectionReleased{
+			ConnectionID: goldenConnectionID, Status: "ACTIVE", PreviousStatus: "QUARANTINED", ConsecutiveFailures: 5,
+		}
 	case events.TypeConnectionDeleted:
 		return events.ConnectionDeleted{ConnectionID: goldenConnectionID, Name: "Salesforce Production", Status: "DELETED",
 			PreviousStatus: "ACTIVE", AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c",
@@ -301,4 +317,10 @@ func isJSONMediaType(mt string) bool {
 		return true
 	}
 	return false
+}
+
+// goldenFailures are the last failures of the golden health facts.
+func goldenFailures(at *time.Time) []events.FailedJob {
+	return []events.FailedJob{{JobID: "12345678", FailureClass: events.FailureCredentials, CompletedAt: at,
+		ErrorMessage: "Salesforce: invalid_grant: expired access/refresh token."}}
 }

@@ -394,3 +394,51 @@ const (
 func FailureClasses() []string {
 	return []string{FailureCredentials, FailureSource, FailureDestination, FailureTransient, FailurePlatform, FailureUnknown}
 }
+
+// ReleaseRequested is the data of io.aam.connection.release.requested.v1.
+type ReleaseRequested struct {
+	ConnectionID string `json:"connection_id"`
+	// Reason says why (kept in connection.released).
+	Reason string `json:"reason,omitempty"`
+}
+
+// FailedJob is one failed sync in a health fact: its Airbyte job id, its
+// failure class and Airbyte's reason.
+type FailedJob struct {
+	JobID        string     `json:"job_id"`
+	FailureClass string     `json:"failure_class"`
+	ErrorMessage string     `json:"error_message,omitempty"`
+	CompletedAt  *time.Time `json:"completed_at,omitempty"`
+}
+
+// HealthWarning is the data of io.aam.connection.health_warning.v1: the
+// connection's syncs failed WarnAfter times in a row; it is quarantined at
+// QuarantineAfter.
+type HealthWarning struct {
+	ConnectionID        string      `json:"connection_id"`
+	ConsecutiveFailures int         `json:"consecutive_failures"`
+	WarnAfter           int         `json:"warn_after"`
+	QuarantineAfter     int         `json:"quarantine_after"`
+	LastFailures        []FailedJob `json:"last_failures"`
+}
+
+// ConnectionQuarantined is the data of io.aam.connection.quarantined.v1.
+type ConnectionQuarantined struct {
+	ConnectionID        string `json:"connection_id"`
+	Status              string `json:"status"`
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	// Reason is kept as the connection's status reason; sync requests are
+	// refused with it.
+	Reason       string      `json:"reason"`
+	LastFailures []FailedJob `json:"last_failures"`
+}
+
+// ConnectionReleased is the data of io.aam.connection.released.v1.
+type ConnectionReleased struct {
+	ConnectionID   string `json:"connection_id"`
+	Status         string `json:"status"`
+	PreviousStatus string `json:"previous_status"`
+	// ConsecutiveFailures is the count the release reset.
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	Reason              string `json:"reason,omitempty"`
+}

@@ -159,6 +159,19 @@ func examplePayload(t testing.TB, eventType string) any {
 			RepairRequestID: "0194a3c6-1f2e-7d3c-8b4a-5e6f7a8b9c0e"}
 	case events.TypeDeleteRequested:
 		return events.DeleteRequested{ConnectionID: exampleConnectionID, Reason: "replaced by the EU connection"}
+	case events.TypeReleaseRequested:
+		return events.ReleaseRequested{ConnectionID: exampleConnectionID, Reason: "credentials renewed"}
+	case events.TypeHealthWarning, events.TypeQuarantined:
+		last := []events.FailedJob{{JobID: "12345678", FailureClass: events.FailureSource, CompletedAt: &ended,
+			ErrorMessage: "Salesforce API request limit exceeded: REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."}}
+		if eventType == events.TypeHealthWarning {
+			return events.HealthWarning{ConnectionID: exampleConnectionID, ConsecutiveFailures: 3, WarnAfter: 3, QuarantineAfter: 5, LastFailures: last}
+		}
+		return events.ConnectionQuarantined{ConnectionID: exampleConnectionID, Status: "QUARANTINED", ConsecutiveFailures: 5,
+			Reason: "quarantined after 5 consecutive failed syncs; last failure (source): " + last[0].ErrorMessage, LastFailures: last}
+	case events.TypeReleased:
+		return events.ConnectionReleased{ConnectionID: exampleConnectionID, Status: "ACTIVE", PreviousStatus: "QUARANTINED",
+			ConsecutiveFailures: 5, Reason: "credentials renewed"}
 	case events.TypeConnectionDeleted:
 		return events.ConnectionDeleted{ConnectionID: exampleConnectionID, Name: "Salesforce Production", Status: "DELETED",
 			PreviousStatus: "ACTIVE", AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c",

@@ -56,6 +56,9 @@ type Policy struct {
 	// Streams holds per-stream overrides, by stream name (or
 	// "namespace.name").
 	Streams map[string][]Rule `json:"streams,omitempty"`
+	// Health sets when failing syncs warn and quarantine the connection
+	// (nil: the defaults).
+	Health *Health `json:"health,omitempty"`
 }
 
 // DefaultPolicy mirrors Airbyte's propagate_columns preference, with
@@ -206,6 +209,9 @@ func Compile(p Policy, version int) (*Compiled, error) {
 			errs = append(errs, errors.New("a stream override has no stream name"))
 		}
 		c.streams[s] = compileList("stream "+s, p.Streams[s])
+	}
+	if err := p.Health.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPolicy, errors.Join(errs...))

@@ -87,7 +87,7 @@ var Onboarding = airbyteRole("onboarding", []string{onboarding.Consumer, onboard
 
 // Sync is the sync worker and job follower (package syncer), configured by
 // app.AirbyteRole[syncer.Config].
-var Sync = airbyteRole("sync", []string{syncer.Consumer}, true,
+var Sync = airbyteRole("sync", []string{syncer.Consumer, syncer.ReleaseConsumer}, true,
 	func(s *Settings) *syncer.Config { return &s.Sync },
 	func(d *app.Deps, ab *airbyte.Client, c syncer.Config) (app.Runner, error) {
 		return runner(syncer.New(d, ab, c))

@@ -60,6 +60,7 @@ func (w *Worker) follow(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		w.finishQuarantines(ctx)
 		if err != nil {
 			w.log.Warn("follow round failed", zap.Error(err))
 			w.sleep(ctx, time.Now().Add(w.cfg.PollInterval))
@@ -572,6 +573,13 @@ func (w *Worker) finishLocked(ctx context.Context, q *registry.Queries, j regist
 		facts = append(facts, f)
 	}
 	if _, err := q.OutboxAddAll(ctx, facts); err != nil {
+		return nil, err
+	}
+	corr := ""
+	if len(st.Requests) > 0 {
+		corr = st.Requests[len(st.Requests)-1].RequestID
+	}
+	if err := recordHealth(ctx, q, job, corr); err != nil {
 		return nil, err
 	}
 	return &job, nil

@@ -84,7 +84,8 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 
 // Run consumes sync requests and follows jobs until ctx is cancelled.
 func (w *Worker) Run(ctx context.Context) error {
-	return app.Run(ctx, app.Consume(w.deps.Runtime(Source), w.Route()), w.follow)
+	return app.Run(ctx, app.Consume(w.deps.Runtime(Source), w.Route()),
+		app.Consume(w.deps.Runtime(Source), w.ReleaseRoute()), w.follow)
 }
 
 // Route is the worker's route on the sync request subject.
@@ -592,10 +593,13 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	}
 	now := time.Now()
 	next := now.Add(w.cfg.PollInterval)
-	if !obs.terminal() {
-		deadline := now.Add(w.cfg.FollowTimeout)
-		p.NextCheckAt, p.FollowDeadline = &next, &deadline
+	if obs.terminal() {
+		// A job that ended before it was recorded: its end counts in the
+		// connection's health, in the general path's transaction.
+		return w.recordGeneral(ctx, p, req, obs, next)
 	}
+	deadline := now.Add(w.cfg.FollowTimeout)
+	p.NextCheckAt, p.FollowDeadline = &next, &deadline
 
 	// The row this request will most likely create, and its facts.
 	predicted := registry.Job{ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
@@ -665,6 +669,9 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 			facts = append(facts, f)
 			if res.JobCreated {
 				finished = &job
+				if err := recordHealth(ctx, q, job, req.ID); err != nil {
+					return err
+				}
 			}
 		case obs.terminal():
 			// Recorded running for other requests, and seen ended here:

@@ -1,0 +1,221 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
+	"github.com/aam-mesh/aam/services/internal/drift"
+)
+
+// Connection health: every job's end is counted in connection_health in
+// the transaction that records it (under the connection's row lock), so a
+// job's end counts once however often it is seen. A run of failures is an
+// episode; its warning and its quarantine are conditional updates of the
+// episode's row, and their facts' ids derive from the connection and the
+// episode: one of each per episode, under redelivery and restarts.
+
+// maxFailuresListed bounds the failures a health fact lists.
+const maxFailuresListed = 10
+
+// healthPolicy returns the health part of the connection's policy in
+// force, with its defaults.
+func healthPolicy(ctx context.Context, q *registry.Queries, connID string) (drift.Health, error) {
+	p, err := q.PolicyLatest(ctx, connID)
+	if registry.IsNotFound(err) {
+		return (*drift.Health)(nil).WithDefaults(), nil
+	}
+	if err != nil {
+		return drift.Health{}, fmt.Errorf("read the connection's policy: %w", err)
+	}
+	var doc struct {
+		Health *drift.Health `json:"health"`
+	}
+	if err := json.Unmarshal(p.Policy, &doc); err != nil {
+		return drift.Health{}, fmt.Errorf("policy v%d: %w", p.Version, err)
+	}
+	return doc.Health.WithDefaults(), nil
+}
+
+// recordHealth counts a job's end in the connection's health and queues
+// the warning or quarantine it calls for, inside the transaction that
+// records the end. A success ends the run of failures; a cancelled job
+// does not count. The facts' correlation id is corr, a request the job
+// answers.
+func recordHealth(ctx context.Context, q *registry.Queries, job registry.Job, corr string) error {
+	switch job.Status {
+	case registry.JobSucceeded:
+		return q.HealthSucceeded(ctx, job.ConnectionID)
+	case registry.JobFailed:
+	default:
+		return nil
+	}
+	id := job.ConnectionID
+	h, err := q.HealthFailed(ctx, id)
+	if err != nil {
+		return err
+	}
+	pol, err := healthPolicy(ctx, q, id)
+	if err != nil {
+		return err
+	}
+	n := h.ConsecutiveFailures
+	warn := n >= pol.WarnAfter && h.WarnedEpisode < h.Episode
+	quarantine := h.QuarantinedEpisode < h.Episode &&
+		(n >= pol.QuarantineAfter || job.FailureClass == events.FailureCredentials && *pol.QuarantineOnCredentials)
+	if !warn && !quarantine {
+		return nil
+	}
+	failed, err := q.JobListFailed(ctx, id, min(n, maxFailuresListed))
+	if err != nil {
+		return err
+	}
+	last := make([]events.FailedJob, len(failed))
+	for i, j := range failed {
+		last[i] = events.FailedJob{JobID: j.AirbyteJobID, FailureClass: j.FailureClass, ErrorMessage: j.ErrorMessage,
+			CompletedAt: utc(j.CompletedAt)}
+	}
+	if warn {
+		if ok, err := q.HealthWarn(ctx, id, h.Episode); err != nil || !ok {
+			return err
+		}
+		if err := queueHealthFact(ctx, q, events.TypeHealthWarning, events.SubjectHealthWarning, id, h.Episode, corr,
+			events.HealthWarning{ConnectionID: id, ConsecutiveFailures: n, WarnAfter: pol.WarnAfter,
+				QuarantineAfter: pol.QuarantineAfter, LastFailures: last}); err != nil {
+			return err
+		}
+	}
+	if !quarantine {
+		return nil
+	}
+	reason := fmt.Sprintf("quarantined after %d consecutive failed syncs; last failure (%s): %s", n, job.FailureClass, job.ErrorMessage)
+	if n < pol.QuarantineAfter {
+		reason = fmt.Sprintf("quarantined at a %s failure: %s", job.FailureClass, job.ErrorMessage)
+	}
+	reason = truncate(reason, 1000)
+	ok, err := q.HealthQuarantine(ctx, id, h.Episode, reason)
+	if err != nil || !ok {
+		return err
+	}
+	return queueHealthFact(ctx, q, events.TypeQuarantined, events.SubjectQuarantined, id, h.Episode, corr,
+		events.ConnectionQuarantined{ConnectionID: id, Status: string(registry.StatusQuarantined),
+			ConsecutiveFailures: n, Reason: reason, LastFailures: last})
+}
+
+// queueHealthFact queues a health fact of a connection's episode; its id
+// derives from both, so an episode never gets two facts of a type.
+func queueHealthFact(ctx context.Context, q *registry.Queries, typ, subject, connID string, episode int, corr string, data any) error {
+	key := connID + "/health/" + strconv.Itoa(episode)
+	e, err := events.New(typ, Source, data, events.WithID(events.DeterministicID(Source, key, typ)),
+		events.WithSubject(connID), events.WithCorrelationID(corr))
+	if err != nil {
+		return err
+	}
+	_, err = outbox.Add(ctx, q, subject, e)
+	return err
+}
+
+// finishQuarantines makes the Airbyte connections of newly quarantined
+// connections inactive (after the commit that quarantined them, and again
+// after a crash: the registry keeps the pause pending until it is done).
+func (w *Worker) finishQuarantines(ctx context.Context) {
+	cs, err := w.store.HealthPausePending(ctx, 20)
+	if err != nil {
+		w.log.Warn("quarantines not read", zap.Error(err))
+		return
+	}
+	for _, c := range cs {
+		if c.AirbyteConnectionID != "" {
+			_, err := w.ab.PatchConnection(ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionInactive})
+			if err != nil && !airbyte.IsNotFound(err) {
+				w.log.Warn("quarantined connection not made inactive in Airbyte", zap.String("connection_id", c.ID), zap.Error(err))
+				continue
+			}
+		}
+		if err := w.store.HealthPaused(ctx, c.ID); err != nil {
+			w.log.Warn("quarantine not recorded done", zap.String("connection_id", c.ID), zap.Error(err))
+			continue
+		}
+		w.log.Info("connection quarantined", zap.String("connection_id", c.ID), zap.String("reason", c.StatusReason))
+	}
+}
+
+// ReleaseConsumer is the worker's durable consumer of release requests.
+const ReleaseConsumer = "sync-release"
+
+// ReleaseRoute is the worker's route for
+// io.aam.connection.release.requested.v1; a failure is answered with
+// request.rejected and its reason.
+func (w *Worker) ReleaseRoute() bus.Route[events.ReleaseRequested] {
+	return bus.WithRedelivery(bus.Route[events.ReleaseRequested]{
+		Consumer: ReleaseConsumer, Subject: events.SubjectReleaseRequest, Type: events.TypeReleaseRequested,
+		Handle: w.release, Concurrency: w.cfg.Concurrency, Timeout: w.cfg.HandlerTimeout,
+	}, w.cfg.Redelivery)
+}
+
+// release makes a QUARANTINED connection's Airbyte connection active, then,
+// in one transaction, makes it ACTIVE with its failure count reset and
+// emits connection.released, once per request. A delivery that died
+// between the two is finished by the next (the connection is still
+// QUARANTINED, and making it active in Airbyte again is harmless).
+func (w *Worker) release(ctx context.Context, ev bus.Event[events.ReleaseRequested]) error {
+	id := ev.Data.ConnectionID
+	c, err := w.store.ConnectionGet(ctx, id)
+	if registry.IsNotFound(err) {
+		return bus.Permanentf("connection %s is not registered", id)
+	}
+	if err != nil {
+		return fmt.Errorf("read connection %s: %w", id, err)
+	}
+	if c.Status != registry.StatusQuarantined {
+		return bus.Permanentf("connection %s is %s, not QUARANTINED", id, c.Status)
+	}
+	if c.AirbyteConnectionID != "" {
+		if _, err := w.ab.PatchConnection(ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive}); err != nil {
+			return app.AirbyteOutcome(fmt.Errorf("make Airbyte connection %s active: %w", c.AirbyteConnectionID, err))
+		}
+	}
+	err = w.store.InTx(ctx, func(q *registry.Queries) error {
+		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
+		if err != nil || !inserted {
+			if err == nil {
+				err = errDuplicate
+			}
+			return err
+		}
+		cur, err := q.ConnectionGetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		before, _, err := q.HealthRelease(ctx, id)
+		if err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeReleased, Source, id, outbox.RequestOf(ev), events.ConnectionReleased{
+			ConnectionID: id, Status: string(registry.StatusActive), PreviousStatus: string(cur.Status),
+			ConsecutiveFailures: before.ConsecutiveFailures, Reason: ev.Data.Reason,
+		})
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
