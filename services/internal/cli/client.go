@@ -147,6 +147,7 @@ type registryReader interface {
 	Version(ctx context.Context, id string, n int) (gateway.CatalogVersion, error)
 	Jobs(ctx context.Context, id string, limit int) ([]gateway.Job, error)
 	Drifts(ctx context.Context, id string) ([]gateway.Drift, error)
+	Health(ctx context.Context, id string) (gateway.ConnectionHealth, error)
 	Close()
 }
 
@@ -288,6 +289,11 @@ func (g *gatewayReader) CheckDrift(ctx context.Context, id string, wait time.Dur
 	return r, g.call(ctx, http.MethodPost, fmt.Sprintf("/v1/connections/%s/drift/check?wait=%s", url.PathEscape(id), wait), &r)
 }
 
+func (g *gatewayReader) Health(ctx context.Context, id string) (gateway.ConnectionHealth, error) {
+	var h gateway.ConnectionHealth
+	return h, g.get(ctx, "/v1/connections/"+url.PathEscape(id)+"/health", &h)
+}
+
 // Request reads a request's state, waiting up to wait for its answer.
 func (g *gatewayReader) Request(ctx context.Context, id string, wait time.Duration) (gateway.RequestStatus, error) {
 	var st gateway.RequestStatus
@@ -333,6 +339,11 @@ func (d *dbReader) Connection(ctx context.Context, id string) (gateway.Connectio
 		return gateway.Connection{}, dbErr(err, "connection "+id)
 	}
 	return gateway.ConnectionFrom(c), nil
+}
+
+func (d *dbReader) Health(ctx context.Context, id string) (gateway.ConnectionHealth, error) {
+	h, err := gateway.ReadHealth(ctx, d.store, id)
+	return h, dbErr(err, "connection "+id)
 }
 
 func (d *dbReader) Versions(ctx context.Context, id string) ([]gateway.CatalogVersion, error) {

@@ -159,3 +159,35 @@ func TestCatalogRollbackCommand(t *testing.T) {
 	require.NotEqual(t, ExitOK, code)
 	require.Contains(t, stderr, `required flag(s) "to" not set`)
 }
+
+func TestConnectionsHealthCommand(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
+	_, ts := mesh.Gateway(gateway.Config{})
+	c := mesh.AddConnection("", "failing")
+	_, _, err := mesh.Store.JobCreate(mesh.Ctx, reg.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "77", Status: reg.JobFailed, CatalogVersion: 1})
+	require.NoError(t, err)
+	for range 2 {
+		_, err := mesh.Store.HealthFailed(mesh.Ctx, c.ID)
+		require.NoError(t, err)
+	}
+	ok, err := mesh.Store.HealthQuarantine(mesh.Ctx, c.ID, 1, "credentials refused")
+	require.NoError(t, err)
+	require.True(t, ok)
+	for _, src := range [][]string{{"--gateway", ts.URL}, {"--database-url", mesh.Schema.URL}} {
+		code, out, stderr := run(t, append([]string{"connections", "health", c.ID}, src...)...)
+		require.Equal(t, ExitOK, code, stderr)
+		require.Regexp(t, `status:\s+QUARANTINED \(credentials refused\)`, out)
+		require.Regexp(t, `quarantined:\s+true`, out)
+		require.Regexp(t, `failures in a row:\s+2`, out)
+		require.Regexp(t, `77\s+failed\s+-`, out)
+		code, out, _ = run(t, append([]string{"connections", "health", c.ID, "-o", "json"}, src...)...)
+		require.Equal(t, ExitOK, code)
+		var h gateway.ConnectionHealth
+		require.NoError(t, json.Unmarshal([]byte(out), &h))
+		require.Equal(t, 2, h.ConsecutiveFailures)
+		code, _, stderr = run(t, append([]string{"connections", "health", reg.NewID()}, src...)...)
+		require.Equal(t, ExitError, code, stderr)
+		require.Contains(t, stderr, "not found")
+	}
+}

@@ -102,7 +102,51 @@ func connectionsCommand() *cobra.Command {
 		}),
 	}
 	gf.addRegistryFlags(get)
-	cmd.AddCommand(ls, get, connectionsRmCommand())
+	var hf clientFlags
+	health := &cobra.Command{
+		Use: "health CONNECTION_ID", Short: "Show a connection's health: failures in a row, last success, recent failure classes, quarantine",
+		Long: registryHelp, Args: cobra.ExactArgs(1),
+		PreRun: func(_ *cobra.Command, args []string) { id = args[0] },
+		RunE: readCmd(&hf, func(ctx context.Context, r registryReader, out io.Writer) error {
+			h, err := r.Health(ctx, id)
+			if err != nil {
+				return err
+			}
+			if hf.output == outputJSON {
+				return writeJSON(out, h)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+			status := h.Status
+			if h.StatusReason != "" {
+				status += " (" + h.StatusReason + ")"
+			}
+			row("status", status)
+			row("quarantined", strconv.FormatBool(h.Quarantined))
+			failures := strconv.Itoa(h.ConsecutiveFailures)
+			if h.Warned {
+				failures += " (warned)"
+			}
+			row("failures in a row", failures)
+			row("last success", timeOrDash(h.LastSuccessAt))
+			row("last failure", timeOrDash(h.LastFailureAt))
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(h.RecentJobs) == 0 {
+				return nil
+			}
+			fmt.Fprintln(out, "recent jobs:")
+			tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  JOB\tSTATUS\tCLASS\tCREATED")
+			for _, j := range h.RecentJobs {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", j.AirbyteJobID, j.Status, dash(j.FailureClass), j.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}),
+	}
+	hf.addRegistryFlags(health)
+	cmd.AddCommand(ls, get, health, connectionsRmCommand())
 	return cmd
 }
 
@@ -304,4 +348,11 @@ func jobsCommand() *cobra.Command {
 	ls.Flags().IntVar(&limit, "limit", 20, "how many jobs")
 	cmd.AddCommand(ls)
 	return cmd
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
 }

@@ -129,8 +129,42 @@ type Job struct {
 	RowsSynced     int64      `json:"rows_synced"`
 	BytesSynced    int64      `json:"bytes_synced"`
 	ErrorMessage   string     `json:"error_message,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	// FailureClass is a failed job's failure class (credentials, source,
+	// destination, transient, platform, unknown).
+	FailureClass string    `json:"failure_class,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// ConnectionHealth is a connection's health at a glance: its run of failed
+// syncs, its last success and failure, the failure classes of its recent
+// jobs and whether it is quarantined.
+type ConnectionHealth struct {
+	ConnectionID string `json:"connection_id"`
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason,omitempty"`
+	Quarantined  bool   `json:"quarantined"`
+	// ConsecutiveFailures counts the failed syncs since the last success.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+	// Warned says the current run of failures was warned about
+	// (connection.health_warning).
+	Warned        bool       `json:"warned"`
+	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
+	LastFailureAt *time.Time `json:"last_failure_at,omitempty"`
+	// RecentJobs are the connection's last jobs (at most 10), newest first.
+	RecentJobs []Job `json:"recent_jobs"`
+}
+
+// HealthFrom builds a connection's health from its registry rows.
+func HealthFrom(c registry.Connection, h registry.Health, jobs []registry.Job) ConnectionHealth {
+	out := ConnectionHealth{ConnectionID: c.ID, Status: string(c.Status), StatusReason: c.StatusReason,
+		Quarantined: c.Status == registry.StatusQuarantined, ConsecutiveFailures: h.ConsecutiveFailures,
+		Warned:        h.ConsecutiveFailures > 0 && h.WarnedEpisode == h.Episode && h.Episode > 0,
+		LastSuccessAt: utcPtr(h.LastSuccessAt), LastFailureAt: utcPtr(h.LastFailureAt), RecentJobs: []Job{}}
+	for _, j := range jobs {
+		out.RecentJobs = append(out.RecentJobs, JobFrom(j))
+	}
+	return out
 }
 
 // JobList lists a connection's jobs, newest first.
@@ -209,7 +243,7 @@ func JobFrom(j registry.Job) Job {
 	return Job{
 		ID: j.ID, ConnectionID: j.ConnectionID, AirbyteJobID: j.AirbyteJobID, Status: string(j.Status),
 		CatalogVersion: j.CatalogVersion, StartedAt: utcPtr(j.StartedAt), CompletedAt: utcPtr(j.CompletedAt),
-		RowsSynced: j.RowsSynced, BytesSynced: j.BytesSynced, ErrorMessage: j.ErrorMessage,
+		RowsSynced: j.RowsSynced, BytesSynced: j.BytesSynced, ErrorMessage: j.ErrorMessage, FailureClass: j.FailureClass,
 		CreatedAt: j.CreatedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(),
 	}
 }

@@ -83,10 +83,10 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 		st := registry.ConnectionStatus(strings.ToUpper(v))
 		switch st {
 		case registry.StatusPending, registry.StatusActive, registry.StatusFailed, registry.StatusHealing, registry.StatusPaused,
-			registry.StatusDeleted, registry.StatusOrphaned:
+			registry.StatusDeleted, registry.StatusOrphaned, registry.StatusQuarantined:
 			p.Status = st
 		default:
-			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED, HEALING, PAUSED, DELETED or ORPHANED", v), Field: "status"})
+			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED, HEALING, PAUSED, DELETED, ORPHANED or QUARANTINED", v), Field: "status"})
 			return
 		}
 	}
@@ -207,6 +207,35 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		writeJSON(w, http.StatusOK, JobList{Jobs: jobs})
 	}
+}
+
+// handleHealth answers a connection's health at a glance.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	h, err := ReadHealth(r.Context(), s.store, id)
+	if err != nil {
+		s.registryError(w, err, "health of connection "+id)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// ReadHealth reads a connection's health at a glance from the registry:
+// its row, its run of failures and its last 10 jobs.
+func ReadHealth(ctx context.Context, store *registry.Store, id string) (ConnectionHealth, error) {
+	c, err := store.ConnectionGet(ctx, id)
+	if err != nil {
+		return ConnectionHealth{}, err
+	}
+	h, err := store.HealthGet(ctx, id)
+	if err != nil {
+		return ConnectionHealth{}, err
+	}
+	jobs, err := store.JobListByConnection(ctx, id, 10)
+	if err != nil {
+		return ConnectionHealth{}, err
+	}
+	return HealthFrom(c, h, jobs), nil
 }
 
 // handleRequest reports a request's state from the registry: the answers

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/pkg/config"
+	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 )
@@ -184,4 +185,61 @@ func TestNATSOutage(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return b.do(http.MethodGet, "/readyz", "").status == http.StatusOK
 	}, 5*time.Second, 20*time.Millisecond)
+}
+
+// TestConnectionHealthRoute reads a quarantined connection's health and
+// finds it by status.
+func TestConnectionHealthRoute(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	c := b.mesh.AddConnection("", "failing")
+	other := b.mesh.AddConnection("", "healthy")
+	ctx := b.mesh.Ctx
+	st := b.mesh.Store
+	_, _, err := st.JobCreate(ctx, registry.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "41", Status: registry.JobFailed, CatalogVersion: 1})
+	require.NoError(t, err)
+	for range 3 {
+		_, err := st.HealthFailed(ctx, c.ID)
+		require.NoError(t, err)
+	}
+	warned, err := st.HealthWarn(ctx, c.ID, 1)
+	require.NoError(t, err)
+	require.True(t, warned)
+	quarantined, err := st.HealthQuarantine(ctx, c.ID, 1, "3 syncs failed in a row")
+	require.NoError(t, err)
+	require.True(t, quarantined)
+
+	r := b.do(http.MethodGet, "/v1/connections/"+c.ID+"/health", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var h gateway.ConnectionHealth
+	r.json(t, &h)
+	require.Equal(t, c.ID, h.ConnectionID)
+	require.True(t, h.Quarantined)
+	require.Equal(t, "QUARANTINED", h.Status)
+	require.Equal(t, "3 syncs failed in a row", h.StatusReason)
+	require.Equal(t, 3, h.ConsecutiveFailures)
+	require.True(t, h.Warned)
+	require.NotNil(t, h.LastFailureAt)
+	require.Nil(t, h.LastSuccessAt)
+	require.Len(t, h.RecentJobs, 1)
+	require.Equal(t, "41", h.RecentJobs[0].AirbyteJobID)
+
+	r = b.do(http.MethodGet, "/v1/connections/"+other.ID+"/health", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var fine gateway.ConnectionHealth
+	r.json(t, &fine)
+	require.False(t, fine.Quarantined)
+	require.Zero(t, fine.ConsecutiveFailures)
+	require.False(t, fine.Warned)
+	require.Empty(t, fine.RecentJobs)
+
+	r = b.do(http.MethodGet, "/v1/connections?status=quarantined", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var list gateway.ConnectionList
+	r.json(t, &list)
+	require.Len(t, list.Connections, 1)
+	require.Equal(t, c.ID, list.Connections[0].ID)
+
+	r = b.do(http.MethodGet, "/v1/connections/"+registry.NewID()+"/health", "")
+	require.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
 }
