@@ -393,3 +393,13 @@ const (
 	// MaxReasonLength bounds the reason a caller gives for a change.
 	MaxReasonLength = 1000
 )
+
+// Truncate cuts s to at most n characters, its last one "…" when it was
+// cut, so that a text AAM composes (a reason, a summary) fits its bound.
+func Truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -82,11 +82,7 @@ func connectionsCommand() *cobra.Command {
 			row("id", c.ID)
 			row("name", c.Name)
 			row("source type", c.SourceType)
-			status := c.Status
-			if c.StatusReason != "" {
-				status += " (" + c.StatusReason + ")"
-			}
-			row("status", status)
+			row("status", withReason(c.Status, c.StatusReason))
 			row("catalog version", strconv.Itoa(c.CatalogVersion))
 			row("credential", c.CredentialID)
 			if len(c.RequestedStreams) > 0 {
@@ -117,11 +113,7 @@ func connectionsCommand() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
-			status := h.Status
-			if h.StatusReason != "" {
-				status += " (" + h.StatusReason + ")"
-			}
-			row("status", status)
+			row("status", withReason(h.Status, h.StatusReason))
 			row("quarantined", strconv.FormatBool(h.Quarantined))
 			failures := strconv.Itoa(h.ConsecutiveFailures)
 			if h.Warned {
@@ -348,6 +340,14 @@ func jobsCommand() *cobra.Command {
 	ls.Flags().IntVar(&limit, "limit", 20, "how many jobs")
 	cmd.AddCommand(ls)
 	return cmd
+}
+
+// withReason is a status followed by its reason in parentheses, if any.
+func withReason(status, reason string) string {
+	if reason == "" {
+		return status
+	}
+	return status + " (" + reason + ")"
 }
 
 func timeOrDash(t *time.Time) string {

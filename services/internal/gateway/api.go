@@ -151,7 +151,8 @@ type ConnectionHealth struct {
 	Warned        bool       `json:"warned"`
 	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
 	LastFailureAt *time.Time `json:"last_failure_at,omitempty"`
-	// RecentJobs are the connection's last jobs (at most 10), newest first.
+	// RecentJobs are the connection's last jobs (at most the gateway's
+	// RecentJobs), newest first.
 	RecentJobs []Job `json:"recent_jobs"`
 }
 

@@ -220,8 +220,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
+// RecentJobs is how many of its last jobs a connection's health shows.
+const RecentJobs = 10
+
 // ReadHealth reads a connection's health at a glance from the registry:
-// its row, its run of failures and its last 10 jobs.
+// its row, its run of failures and its last RecentJobs jobs.
 func ReadHealth(ctx context.Context, store *registry.Store, id string) (ConnectionHealth, error) {
 	c, err := store.ConnectionGet(ctx, id)
 	if err != nil {
@@ -231,7 +234,7 @@ func ReadHealth(ctx context.Context, store *registry.Store, id string) (Connecti
 	if err != nil {
 		return ConnectionHealth{}, err
 	}
-	jobs, err := store.JobListByConnection(ctx, id, 10)
+	jobs, err := store.JobListByConnection(ctx, id, RecentJobs)
 	if err != nil {
 		return ConnectionHealth{}, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/schemas"
 	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/drift"
 )
@@ -438,9 +439,9 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 	reason := "schema drift: " + r.Summary
 	if outcome != nil {
 		rule := fmt.Sprintf(" (policy v%d, rule %s)", r.Decision.PolicyVersion, cmpOr(outcome.RuleID, "none"))
-		reason = truncate(reason, maxReason-len([]rune(rule))) + rule
+		reason = schemas.Truncate(reason, maxReason-len([]rune(rule))) + rule
 	}
-	reason = truncate(reason, maxReason)
+	reason = schemas.Truncate(reason, maxReason)
 	publish, pause := false, false
 	err = o.store.InTx(ctx, func(q *registry.Queries) error {
 		cur, err := q.ConnectionGetForUpdate(ctx, c.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/schemas"
 	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
@@ -137,19 +138,11 @@ func changesSummary(cs []drift.Change) string {
 
 // maxReason is the longest reason a repair request or a pause carries
 // (the request schemas bound free text to 1000 characters).
-const maxReason = 1000
+const maxReason = schemas.MaxReasonLength
 
 func cmpOr(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

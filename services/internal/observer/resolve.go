@@ -12,6 +12,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/schemas"
 	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
@@ -167,7 +168,7 @@ func (o *Observer) publishApproved(ctx context.Context, c registry.Connection, d
 		reason += ": " + d.Reason
 	}
 	req, err := events.New(events.TypeRepairRequested, Source, events.RepairRequested{ConnectionID: c.ID, NewSyncCatalog: cat,
-		Reason: truncate(reason, maxReason), SourceSchemaHash: hash}, events.WithID(dr.RepairRequestID), events.WithSubject(c.ID))
+		Reason: schemas.Truncate(reason, maxReason), SourceSchemaHash: hash}, events.WithID(dr.RepairRequestID), events.WithSubject(c.ID))
 	if err != nil {
 		return err
 	}

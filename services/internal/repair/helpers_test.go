@@ -157,6 +157,27 @@ func (b *bundle) airbyteConnection(t *testing.T, id string) emulator.ConnectionS
 	return emulator.ConnectionSnapshot{}
 }
 
+// holdHealing sets the connection HEALING for another repair request,
+// requestID, as if that repair were running.
+func (b *bundle) holdHealing(t *testing.T, id, requestID string) {
+	t.Helper()
+	_, err := b.env.Store.ConnectionStartHealing(context.Background(), id, "/other", requestID, "repair: applying a new catalog")
+	require.NoError(t, err)
+}
+
+// endHealing ends the other repair holdHealing started: the connection
+// ACTIVE, no repair holding it.
+func (b *bundle) endHealing(t *testing.T, id string) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, b.env.Store.InTx(ctx, func(q *registry.Queries) error {
+		if _, err := q.ConnectionSetStatus(ctx, id, registry.StatusActive, ""); err != nil {
+			return err
+		}
+		return q.ConnectionStopHealing(ctx, id)
+	}))
+}
+
 // requireNotHealing checks the connection is ACTIVE and no repair holds it.
 func (b *bundle) requireActiveAndFree(t *testing.T, id string) {
 	t.Helper()

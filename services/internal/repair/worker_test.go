@@ -341,10 +341,8 @@ func TestRepairRefusesConnections(t *testing.T) {
 func TestRepairWaitsForAnotherRepair(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := context.Background()
 	conn := b.seed(t, seedOpts{})
-	_, err := b.env.Store.ConnectionStartHealing(ctx, conn.ID, "/other", "other-repair", "repair: applying a new catalog")
-	require.NoError(t, err)
+	b.holdHealing(t, conn.ID, "other-repair")
 	b.start(t, workerOpts{maxDeliver: 100})
 
 	reqID := b.repair(t, conn.ID, catalogOf(protocol("Contact", "full_refresh", "overwrite")), "")
@@ -354,12 +352,7 @@ func TestRepairWaitsForAnotherRepair(t *testing.T) {
 	require.Zero(t, b.calls.Count(http.MethodPost, updatePath))
 
 	// The other repair ends.
-	require.NoError(t, b.env.Store.InTx(ctx, func(q *registry.Queries) error {
-		if _, err := q.ConnectionSetStatus(ctx, conn.ID, registry.StatusActive, ""); err != nil {
-			return err
-		}
-		return q.ConnectionStopHealing(ctx, conn.ID)
-	}))
+	b.endHealing(t, conn.ID)
 	got := testenv.Data[events.CatalogVersioned](t, b.env.WaitFact(reqID, events.TypeCatalogVersioned))
 	require.Equal(t, 2, got.NewVersion)
 	require.Equal(t, []string{"Contact"}, streamNames(b.airbyteConnection(t, conn.AirbyteConnectionID)))
@@ -712,22 +705,15 @@ func TestRollbackPlansRefreshes(t *testing.T) {
 func TestRepairOutwaitsALostRepair(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := context.Background()
 	conn := b.seed(t, seedOpts{})
-	_, err := b.env.Store.ConnectionStartHealing(ctx, conn.ID, "/other", "lost-repair", "repair: applying a new catalog")
-	require.NoError(t, err)
+	b.holdHealing(t, conn.ID, "lost-repair")
 	// 6 deliveries: 50 ms apart would end in 250 ms; 50, 100, 200, 400 and
 	// 500 ms apart they last 1.25 s.
 	b.start(t, workerOpts{maxDeliver: 6})
 	reqID := b.repair(t, conn.ID, catalogOf(protocol("Contact", "full_refresh", "overwrite")), "")
 	time.Sleep(time.Second)
 	require.Empty(t, b.env.Facts(reqID), "still waiting")
-	require.NoError(t, b.env.Store.InTx(ctx, func(q *registry.Queries) error {
-		if _, err := q.ConnectionSetStatus(ctx, conn.ID, registry.StatusActive, ""); err != nil {
-			return err
-		}
-		return q.ConnectionStopHealing(ctx, conn.ID)
-	}))
+	b.endHealing(t, conn.ID)
 	got := testenv.Data[events.CatalogVersioned](t, b.env.WaitFact(reqID, events.TypeCatalogVersioned))
 	require.Equal(t, 2, got.NewVersion)
 }

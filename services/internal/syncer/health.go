@@ -14,6 +14,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/schemas"
 	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/drift"
 )
@@ -102,7 +103,7 @@ func recordHealth(ctx context.Context, q *registry.Queries, job registry.Job, co
 	if n < pol.QuarantineAfter {
 		reason = fmt.Sprintf("quarantined at a %s failure: %s", job.FailureClass, job.ErrorMessage)
 	}
-	reason = truncate(reason, 1000)
+	reason = schemas.Truncate(reason, schemas.MaxReasonLength)
 	ok, err := q.HealthQuarantine(ctx, id, h.Episode, reason)
 	if err != nil || !ok {
 		return err
@@ -210,12 +211,4 @@ func (w *Worker) release(ctx context.Context, ev bus.Event[events.ReleaseRequest
 		return nil
 	}
 	return err
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

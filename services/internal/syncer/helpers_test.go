@@ -16,7 +16,6 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
-	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
@@ -102,33 +101,18 @@ func (h *harness) sync(connID string, opts ...events.Option) string {
 	return h.Publish(events.TypeSyncRequested, events.SyncRequested{ConnectionID: connID}, opts...)
 }
 
-// publishAgain publishes a sync request with a given id without the
-// Nats-Msg-Id header, so that JetStream stores it again: a duplicate as it
-// arrives after the stream's duplicate window.
+// publishAgain publishes a sync request again with a given id, as a copy
+// that arrives after the stream's duplicate window (testenv.PublishCopy).
 func (h *harness) publishAgain(id, connID string) uint64 {
 	h.T.Helper()
-	ev, err := events.New(events.TypeSyncRequested, "/test/"+h.T.Name(), events.SyncRequested{ConnectionID: connID}, events.WithID(id))
-	require.NoError(h.T, err)
-	msg, err := events.ToMsg(events.SubjectSyncRequest, ev, events.Binary)
-	require.NoError(h.T, err)
-	msg.Header.Del(events.HeaderMsgID)
-	ack, err := h.JS.PublishMsg(h.Ctx, msg)
-	require.NoError(h.T, err)
-	return ack.Sequence
+	return h.PublishCopy(events.TypeSyncRequested, id, events.SyncRequested{ConnectionID: connID})
 }
 
 // waitAcked waits until the sync consumer has acknowledged every message
 // up to the stream sequence seq.
 func (h *harness) waitAcked(seq uint64) {
 	h.T.Helper()
-	require.Eventually(h.T, func() bool {
-		c, err := h.JS.Consumer(h.Ctx, bus.StreamRequests, Consumer)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(h.Ctx)
-		return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
-	}, 15*time.Second, 10*time.Millisecond)
+	h.WaitAcked(Consumer, seq)
 }
 
 // factsOf returns the facts answering a request, by type.
