@@ -59,6 +59,29 @@ func Emit(ctx context.Context, q *registry.Queries, factType, source, connection
 	return err
 }
 
+// EmitKeyed queues, in q's transaction on the subject of its type, a fact
+// that answers no one request but a state change: its id derives from
+// source, key and the fact type, so that emitting it again for the same key
+// (a redelivery, a second instance, a restart) gives the same event id and
+// the fact is published once. Its subject is connectionID and its
+// correlationid correlationID, each when given.
+func EmitKeyed(ctx context.Context, q *registry.Queries, factType, source, key, connectionID, correlationID string, data any) error {
+	d, ok := events.Lookup(factType)
+	if !ok {
+		return errors.New("outbox: unknown fact type " + factType)
+	}
+	opts := []events.Option{events.WithID(events.DeterministicID(source, key, factType)), events.WithCorrelationID(correlationID)}
+	if connectionID != "" {
+		opts = append(opts, events.WithSubject(connectionID))
+	}
+	e, err := events.New(factType, source, data, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = Add(ctx, q, d.Subject, e)
+	return err
+}
+
 // Ledger is a bus.Ledger on the registry's inbox and outbox.
 type Ledger struct {
 	store  *registry.Store

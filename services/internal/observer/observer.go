@@ -501,11 +501,11 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 				return err
 			}
 			pause = true
-			return o.queueFact(ctx, q, events.TypeConnectionPaused, events.SubjectConnectionPaused, key, driftEventID, c.ID,
+			return outbox.EmitKeyed(ctx, q, events.TypeConnectionPaused, Source, key, c.ID, driftEventID,
 				events.ConnectionPaused{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, DriftID: r.DriftID, Reason: reason,
 					Decision: *r.Decision})
 		case outcome.Action == drift.ActionRequireApproval:
-			return o.queueFact(ctx, q, events.TypeApprovalRequested, events.SubjectApprovalRequested, key, driftEventID, c.ID,
+			return outbox.EmitKeyed(ctx, q, events.TypeApprovalRequested, Source, key, c.ID, driftEventID,
 				events.ApprovalRequested{ConnectionID: c.ID, CatalogVersion: c.CatalogVersion, DriftID: r.DriftID, Summary: r.Summary,
 					Changes: changesJSON, Decision: *r.Decision})
 		}

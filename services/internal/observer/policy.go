@@ -9,9 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
-	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/schemas"
 	"github.com/aam-mesh/aam/services/internal/drift"
@@ -88,18 +86,6 @@ func driftStatus(a drift.Action, repair bool) string {
 		}
 	}
 	return registry.DriftIgnored
-}
-
-// queueFact queues a fact about a drift in the outbox, its id derived from
-// the drift and the type, its correlation id the drift.detected fact's.
-func (o *Observer) queueFact(ctx context.Context, q *registry.Queries, typ, subject, key, driftEventID, connID string, data any) error {
-	fact, err := events.New(typ, Source, data, events.WithID(events.DeterministicID(Source, key, typ)),
-		events.WithSubject(connID), events.WithCorrelationID(driftEventID))
-	if err != nil {
-		return err
-	}
-	_, err = outbox.Add(ctx, q, subject, fact)
-	return err
 }
 
 // finishPause makes the Airbyte connection of a paused connection inactive,

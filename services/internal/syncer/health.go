@@ -90,7 +90,7 @@ func recordHealth(ctx context.Context, q *registry.Queries, job registry.Job, co
 		if ok, err := q.HealthWarn(ctx, id, h.Episode); err != nil || !ok {
 			return err
 		}
-		if err := queueHealthFact(ctx, q, events.TypeHealthWarning, events.SubjectHealthWarning, id, h.Episode, corr,
+		if err := outbox.EmitKeyed(ctx, q, events.TypeHealthWarning, Source, healthKey(id, h.Episode), id, corr,
 			events.HealthWarning{ConnectionID: id, ConsecutiveFailures: n, WarnAfter: pol.WarnAfter,
 				QuarantineAfter: pol.QuarantineAfter, LastFailures: last}); err != nil {
 			return err
@@ -108,22 +108,16 @@ func recordHealth(ctx context.Context, q *registry.Queries, job registry.Job, co
 	if err != nil || !ok {
 		return err
 	}
-	return queueHealthFact(ctx, q, events.TypeQuarantined, events.SubjectQuarantined, id, h.Episode, corr,
+	return outbox.EmitKeyed(ctx, q, events.TypeQuarantined, Source, healthKey(id, h.Episode), id, corr,
 		events.ConnectionQuarantined{ConnectionID: id, Status: string(registry.StatusQuarantined),
 			ConsecutiveFailures: n, Reason: reason, LastFailures: last})
 }
 
-// queueHealthFact queues a health fact of a connection's episode; its id
-// derives from both, so an episode never gets two facts of a type.
-func queueHealthFact(ctx context.Context, q *registry.Queries, typ, subject, connID string, episode int, corr string, data any) error {
-	key := connID + "/health/" + strconv.Itoa(episode)
-	e, err := events.New(typ, Source, data, events.WithID(events.DeterministicID(Source, key, typ)),
-		events.WithSubject(connID), events.WithCorrelationID(corr))
-	if err != nil {
-		return err
-	}
-	_, err = outbox.Add(ctx, q, subject, e)
-	return err
+// healthKey identifies a connection's episode (run of failures): its
+// health facts' ids derive from it, so an episode never gets two facts of
+// a type.
+func healthKey(connID string, episode int) string {
+	return connID + "/health/" + strconv.Itoa(episode)
 }
 
 // finishQuarantines makes the Airbyte connections of newly quarantined
