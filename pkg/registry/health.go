@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -112,6 +113,37 @@ func (q *Queries) HealthRelease(ctx context.Context, connectionID string) (Healt
 	_, err = q.db.Exec(ctx, `UPDATE connection_health SET consecutive_failures = 0, airbyte_pause_pending = false,
 		updated_at = now() WHERE connection_id = $1`, connectionID)
 	return before, true, translate(err)
+}
+
+// HealthLockKey is the advisory lock key of a connection's health
+// actions in Airbyte (HealthLock).
+func HealthLockKey(connectionID string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("aam-connection-health:" + connectionID))
+	return int64(h.Sum64() >> 1)
+}
+
+// HealthLock serialises the calls that make a connection's Airbyte
+// connection inactive for its quarantine and active again for its release:
+// it waits for the connection's health lock, held until the caller's
+// transaction ends, and returns the connection and its health as they are
+// then. The caller makes its Airbyte call under the lock, after reading
+// that the registry still calls for it, and records it in the same
+// transaction, so that one call never lands after the other was decided.
+// A connection that does not exist is ErrNotFound.
+func (q *Queries) HealthLock(ctx context.Context, connectionID string) (Connection, Health, error) {
+	if !validUUID(connectionID) {
+		return Connection{}, Health{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	if _, err := q.db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, HealthLockKey(connectionID)); err != nil {
+		return Connection{}, Health{}, translate(err)
+	}
+	c, err := q.ConnectionGet(ctx, connectionID)
+	if err != nil {
+		return Connection{}, Health{}, err
+	}
+	h, err := q.HealthGet(ctx, connectionID)
+	return c, h, err
 }
 
 // HealthPausePending lists up to limit quarantined connections whose

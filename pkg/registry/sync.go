@@ -39,6 +39,23 @@ type SyncIntent struct {
 	OpenJob *Job
 }
 
+// SyncStarts reports whether a sync of a connection in status s may start:
+// only an ACTIVE connection syncs. The sync worker refuses a request for a
+// connection in any other status (SyncIntentBegin records no intent then),
+// and SyncStartTurn never claims the start of one. syncStartsSQL is the
+// same test in SQL.
+func (s ConnectionStatus) SyncStarts() bool { return s == StatusActive }
+
+// SyncWaits reports whether a request waiting for its turn to start a sync
+// of a connection in status s keeps waiting: while the connection is
+// ACTIVE, or HEALING (a repair in progress, after which it is ACTIVE
+// again). In any other status the sync is refused (see SyncStarts) and the
+// request stops waiting.
+func (s ConnectionStatus) SyncWaits() bool { return s.SyncStarts() || s == StatusHealing }
+
+// syncStartsSQL is ConnectionStatus.SyncStarts over a connections row.
+const syncStartsSQL = `status = '` + string(StatusActive) + `'`
+
 // SyncIntentBegin reads a connection and the request's inbox outcome and,
 // when the request has not ended and the connection is ACTIVE with an
 // Airbyte connection, records that a sync request is about to ask Airbyte
@@ -70,7 +87,7 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 			SELECT outcome FROM inbox WHERE source = $1 AND id = $2
 		), i AS (
 			INSERT INTO sync_intents (request_source, request_id, connection_id)
-			SELECT $1, $2, c.id FROM c WHERE c.status = 'ACTIVE' AND c.ab <> '' AND NOT EXISTS (SELECT 1 FROM d)
+			SELECT $1, $2, c.id FROM c WHERE c.`+syncStartsSQL+` AND c.ab <> '' AND NOT EXISTS (SELECT 1 FROM d)
 			ON CONFLICT (request_source, request_id) DO UPDATE SET deliveries = sync_intents.deliveries + 1
 			RETURNING requested_at, deliveries
 		)
@@ -139,6 +156,11 @@ type SyncTurn struct {
 	// give the claim up with SyncStartRelease.
 	Claimed   bool
 	ClaimedAt time.Time
+	// Status and StatusReason are the connection's, read after the claim:
+	// when neither Job nor Claimed is set and the status does not
+	// SyncWaits, the request stops waiting.
+	Status       ConnectionStatus
+	StatusReason string
 }
 
 // SyncStartTurn is how the sync requests of one connection take turns to
@@ -146,9 +168,11 @@ type SyncTurn struct {
 // request first seen at firstSeen, or claims the connection's start for
 // holder (for lease, or until released), or reports that another holder has
 // it (neither Job nor Claimed: ask again later). A claim that lapsed is
-// taken over; holder's own claim is renewed. The start of a connection
-// that is ORPHANED or DELETED is never claimed: a request waiting for its
-// turn reads the connection's status to tell. One round trip.
+// taken over; holder's own claim is renewed. The start of a connection in
+// a status that does not SyncStarts is never claimed: the connection's
+// status, returned with the turn, tells a waiting request whether to wait
+// on (SyncWaits) or give up. A connection that does not exist is
+// ErrNotFound. One round trip.
 //
 // The claim is a row of sync_starts, taken with INSERT ... ON CONFLICT, and
 // the job is looked up again after it in a fresh snapshot: a holder
@@ -162,7 +186,7 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 	b.Queue(`WITH j AS (`+answerJobQuery+`)
 		INSERT INTO sync_starts AS s (connection_id, holder, held_until)
 		SELECT $1, $3, now() + make_interval(secs => $4) WHERE NOT EXISTS (SELECT 1 FROM j)
-			AND NOT EXISTS (SELECT 1 FROM connections WHERE id = $1 AND status IN ('ORPHANED', 'DELETED'))
+			AND EXISTS (SELECT 1 FROM connections WHERE id = $1 AND `+syncStartsSQL+`)
 		ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
 			held_until = excluded.held_until
 		WHERE s.held_until < now() OR s.holder = excluded.holder
@@ -173,6 +197,7 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 			DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $3 AND EXISTS (SELECT 1 FROM j)
 		)
 		SELECT * FROM j`, connectionID, firstSeen, holder)
+	b.Queue(`SELECT status::text, status_reason FROM connections WHERE id = $1`, connectionID)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	var t SyncTurn
@@ -188,6 +213,11 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 	case !IsNotFound(err):
 		return SyncTurn{}, err
 	}
+	var status string
+	if err := br.QueryRow().Scan(&status, &t.StatusReason); err != nil {
+		return SyncTurn{}, translate(err)
+	}
+	t.Status = ConnectionStatus(status)
 	return t, translate(br.Close())
 }
 

@@ -123,6 +123,10 @@ func healthKey(connID string, episode int) string {
 // finishQuarantines makes the Airbyte connections of newly quarantined
 // connections inactive (after the commit that quarantined them, and again
 // after a crash: the registry keeps the pause pending until it is done).
+// Each call is made under the connection's health lock, once the registry
+// still says QUARANTINED with the pause pending: a release decided before
+// the lock was taken is not undone, and one asked for meanwhile waits for
+// the call to land (registry.Queries.HealthLock).
 func (w *Worker) finishQuarantines(ctx context.Context) {
 	cs, err := w.store.HealthPausePending(ctx, 20)
 	if err != nil {
@@ -130,18 +134,27 @@ func (w *Worker) finishQuarantines(ctx context.Context) {
 		return
 	}
 	for _, c := range cs {
-		if c.AirbyteConnectionID != "" {
-			_, err := w.ab.PatchConnection(ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionInactive})
-			if err != nil && !airbyte.IsNotFound(err) {
-				w.log.Warn("quarantined connection not made inactive in Airbyte", zap.String("connection_id", c.ID), zap.Error(err))
-				continue
+		paused := false
+		err := w.store.InTx(ctx, func(q *registry.Queries) error {
+			cur, h, err := q.HealthLock(ctx, c.ID)
+			if err != nil || cur.Status != registry.StatusQuarantined || !h.AirbytePausePending {
+				return err // released, or made inactive by another process, meanwhile
 			}
+			if ab := cur.AirbyteConnectionID; ab != "" {
+				_, err := w.ab.PatchConnection(ctx, ab, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionInactive})
+				if err != nil && !airbyte.IsNotFound(err) {
+					return fmt.Errorf("make Airbyte connection %s inactive: %w", ab, err)
+				}
+			}
+			paused = true
+			return q.HealthPaused(ctx, c.ID)
+		})
+		switch {
+		case err != nil:
+			w.log.Warn("quarantined connection not made inactive in Airbyte", zap.String("connection_id", c.ID), zap.Error(err))
+		case paused:
+			w.log.Info("connection quarantined", zap.String("connection_id", c.ID), zap.String("reason", c.StatusReason))
 		}
-		if err := w.store.HealthPaused(ctx, c.ID); err != nil {
-			w.log.Warn("quarantine not recorded done", zap.String("connection_id", c.ID), zap.Error(err))
-			continue
-		}
-		w.log.Info("connection quarantined", zap.String("connection_id", c.ID), zap.String("reason", c.StatusReason))
 	}
 }
 
@@ -158,29 +171,27 @@ func (w *Worker) ReleaseRoute() bus.Route[events.ReleaseRequested] {
 	}, w.cfg.Redelivery)
 }
 
-// release makes a QUARANTINED connection's Airbyte connection active, then,
-// in one transaction, makes it ACTIVE with its failure count reset and
-// emits connection.released, once per request. A delivery that died
-// between the two is finished by the next (the connection is still
-// QUARANTINED, and making it active in Airbyte again is harmless).
+// release makes a QUARANTINED connection's Airbyte connection active and,
+// in the same transaction, makes it ACTIVE with its failure count reset and
+// emits connection.released, once per request. It runs under the
+// connection's health lock, so a quarantine's pending make-inactive call
+// either lands before the reactivation or, taken after the release, finds
+// the connection ACTIVE and is not made. A delivery that dies midway leaves
+// the connection QUARANTINED for the next (making it active in Airbyte
+// again is harmless).
 func (w *Worker) release(ctx context.Context, ev bus.Event[events.ReleaseRequested]) error {
 	id := ev.Data.ConnectionID
-	c, err := w.store.ConnectionGet(ctx, id)
-	if registry.IsNotFound(err) {
-		return bus.Permanentf("connection %s is not registered", id)
-	}
-	if err != nil {
-		return fmt.Errorf("read connection %s: %w", id, err)
-	}
-	if c.Status != registry.StatusQuarantined {
-		return bus.Permanentf("connection %s is %s, not QUARANTINED", id, c.Status)
-	}
-	if c.AirbyteConnectionID != "" {
-		if _, err := w.ab.PatchConnection(ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive}); err != nil {
-			return app.AirbyteOutcome(fmt.Errorf("make Airbyte connection %s active: %w", c.AirbyteConnectionID, err))
+	err := w.store.InTx(ctx, func(q *registry.Queries) error {
+		c, _, err := q.HealthLock(ctx, id)
+		if registry.IsNotFound(err) {
+			return bus.Permanentf("connection %s is not registered", id)
 		}
-	}
-	err = w.store.InTx(ctx, func(q *registry.Queries) error {
+		if err != nil {
+			return fmt.Errorf("read connection %s: %w", id, err)
+		}
+		if c.Status != registry.StatusQuarantined {
+			return bus.Permanentf("connection %s is %s, not QUARANTINED", id, c.Status)
+		}
 		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
 		if err != nil || !inserted {
 			if err == nil {
@@ -188,16 +199,23 @@ func (w *Worker) release(ctx context.Context, ev bus.Event[events.ReleaseRequest
 			}
 			return err
 		}
-		cur, err := q.ConnectionGetForUpdate(ctx, id)
+		if c.AirbyteConnectionID != "" {
+			if _, err := w.ab.PatchConnection(ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive}); err != nil {
+				return app.AirbyteOutcome(fmt.Errorf("make Airbyte connection %s active: %w", c.AirbyteConnectionID, err))
+			}
+		}
+		if _, err := q.ConnectionGetForUpdate(ctx, id); err != nil {
+			return err
+		}
+		before, released, err := q.HealthRelease(ctx, id)
 		if err != nil {
 			return err
 		}
-		before, _, err := q.HealthRelease(ctx, id)
-		if err != nil {
-			return err
+		if !released { // deleted meanwhile
+			return bus.Permanentf("connection %s is no longer QUARANTINED", id)
 		}
 		return outbox.Emit(ctx, q, events.TypeReleased, Source, id, outbox.RequestOf(ev), events.ConnectionReleased{
-			ConnectionID: id, Status: string(registry.StatusActive), PreviousStatus: string(cur.Status),
+			ConnectionID: id, Status: string(registry.StatusActive), PreviousStatus: string(c.Status),
 			ConsecutiveFailures: before.ConsecutiveFailures, Reason: ev.Data.Reason,
 		})
 	})

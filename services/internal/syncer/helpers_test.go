@@ -166,11 +166,32 @@ type callLog struct {
 	counts map[string]int
 	// rewrite, when set, rewrites the body of every answer.
 	rewrite func([]byte) []byte
+	// before, when set, sees every call (its body readable) before it is
+	// sent; it may hold it, or fail it with an error.
+	before func(r *http.Request, body []byte) error
 }
 
 var numericSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
 
 func (c *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	before := c.before
+	c.mu.Unlock()
+	if before != nil {
+		var body []byte
+		if r.Body != nil {
+			b, err := io.ReadAll(r.Body)
+			_ = r.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			body = b
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		if err := before(r, body); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized {
 		return resp, err // an expired token: the client sends the call again
@@ -204,6 +225,13 @@ func (c *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
 func (c *callLog) setRewrite(f func([]byte) []byte) {
 	c.mu.Lock()
 	c.rewrite = f
+	c.mu.Unlock()
+}
+
+// setBefore makes every later call pass through f before it is sent.
+func (c *callLog) setBefore(f func(r *http.Request, body []byte) error) {
+	c.mu.Lock()
+	c.before = f
 	c.mu.Unlock()
 }
 

@@ -114,7 +114,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 	case registry.OutcomeFailed, registry.OutcomeRejected:
 		return bus.Permanentf("request %s already ended: %s", ev.ID, in.Outcome)
 	}
-	if in.Status != registry.StatusActive {
+	if !in.Status.SyncStarts() {
 		reason := fmt.Sprintf("connection %s is %s, not ACTIVE", connID, in.Status)
 		if in.StatusReason != "" {
 			reason += " (" + in.StatusReason + ")"
@@ -214,16 +214,20 @@ func (w *Worker) takeTurn(ctx context.Context, connID, holder string, firstSeen 
 	for {
 		wake := w.starts.wait(connID)
 		turn, err := w.store.SyncStartTurn(ctx, connID, holder, firstSeen, w.cfg.HandlerTimeout)
+		if registry.IsNotFound(err) {
+			return turn, app.ConnectionError(connID, err)
+		}
 		if err != nil {
 			return turn, fmt.Errorf("take the start turn of connection %s: %w", connID, err)
 		}
 		if turn.Job != nil || turn.Claimed {
 			return turn, nil
 		}
-		// Not claimed: another holder has the turn, or the connection is
-		// gone (a holder found it ORPHANED, or it was deleted).
-		if c, err := w.store.ConnectionGet(ctx, connID); err == nil && (c.Status == registry.StatusOrphaned || c.Status == registry.StatusDeleted) {
-			return turn, app.NotLive(c)
+		// Not claimed: another holder has the turn, or the connection is no
+		// longer to sync (a holder found it ORPHANED; it was paused,
+		// quarantined or deleted): the request is refused as at its start.
+		if !turn.Status.SyncWaits() {
+			return turn, app.NotLive(registry.Connection{ID: connID, Status: turn.Status, StatusReason: turn.StatusReason})
 		}
 		t := time.NewTimer(delay)
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -512,4 +513,77 @@ func TestFollowedJobOfAForgottenConnection(t *testing.T) {
 	require.Contains(t, testenv.Data[events.SyncFinished](t, h.WaitFact(later, events.TypeSyncFailed)).ErrorMessage, "is ORPHANED")
 	require.Equal(t, starts, h.calls.count("POST /jobs"))
 	require.Len(t, h.FactsAbout(events.TypeConnectionOrphaned, conn.ID), 1)
+}
+
+// TestRequestWaitingForTheTurnStopsWhenTheConnectionIsRefused holds the
+// request that starts a connection's sync while another waits for the
+// turn, and changes the connection's status meanwhile: a status the start
+// check refuses (PAUSED, QUARANTINED) fails the waiter with the reason
+// while the holder is still held, long before the delivery's deadline;
+// HEALING keeps it waiting, and it is answered once the connection is
+// ACTIVE again.
+func TestRequestWaitingForTheTurnStopsWhenTheConnectionIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status registry.ConnectionStatus
+		reason string
+	}{
+		{registry.StatusPaused, "breaking drift needs approval"},
+		{registry.StatusQuarantined, "quarantined after 5 consecutive failed syncs"},
+		{registry.StatusHealing, "catalog update in progress"},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			t.Parallel()
+			h := setup(t, envOptions{})
+			conn := h.SeedConnection()
+			var turns atomic.Int32
+			holding, waiting, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+			var holdOnce, releaseOnce sync.Once
+			releaseHolder := func() { releaseOnce.Do(func() { close(release) }) }
+			t.Cleanup(releaseHolder)
+			cfg := testConfig()
+			cfg.HandlerTimeout = 2 * time.Minute // far beyond the waits below
+			h.start(cfg, func(w *Worker) {
+				w.beforeTurn = func(context.Context) {
+					if turns.Add(1) == 2 {
+						close(waiting)
+					}
+				}
+				w.beforeStart = func(ctx context.Context) error {
+					holdOnce.Do(func() { close(holding) })
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+					return nil
+				}
+			})
+			holder := h.sync(conn.ID)
+			<-holding
+			waiter := h.sync(conn.ID)
+			<-waiting
+			_, err := h.Store.ConnectionSetStatus(h.Ctx, conn.ID, tc.status, tc.reason)
+			require.NoError(t, err)
+
+			if tc.status != registry.StatusHealing {
+				failed := testenv.Data[events.SyncFinished](t, h.WaitFact(waiter, events.TypeSyncFailed, 30*time.Second))
+				require.Contains(t, failed.ErrorMessage, "connection "+conn.ID+" is "+string(tc.status)+" ("+tc.reason+")")
+				require.Empty(t, failed.JobID)
+				require.Zero(t, h.calls.count("POST /jobs"), "answered while the holder is held")
+				releaseHolder()
+				h.WaitFact(holder, events.TypeSyncStarted)
+				require.Equal(t, 1, h.calls.count("POST /jobs"), "the waiter asked Airbyte for nothing")
+				return
+			}
+			_, err = h.Store.ConnectionSetStatus(h.Ctx, conn.ID, registry.StatusActive, "")
+			require.NoError(t, err)
+			releaseHolder()
+			h.WaitFact(holder, events.TypeSyncStarted)
+			// The holder's job was claimed before the waiter was seen: the
+			// waiter takes the turn after it and starts the next.
+			h.WaitFact(waiter, events.TypeSyncSucceeded)
+			require.Empty(t, h.factsOf(waiter)[events.TypeSyncFailed])
+			require.Equal(t, 2, h.calls.count("POST /jobs"))
+		})
+	}
 }
