@@ -97,6 +97,13 @@ const (
 	TypeReleased         = "io.aam.connection.released.v1"
 )
 
+// Subject and type of a volume anomaly: a successful sync whose stream
+// volume or duration is far from the connection's trailing history.
+const (
+	SubjectSyncAnomaly = "aam.events.sync.anomaly.detected"
+	TypeSyncAnomaly    = "io.aam.sync.anomaly.detected.v1"
+)
+
 // Extension attribute names used by AAM.
 const (
 	// ExtCorrelationID is set on every completion event to the id of the
@@ -195,6 +202,9 @@ var catalog = []Descriptor{
 	{TypeSyncCancelled, SubjectSyncCancelled, KindFact, "sync.cancelled.v1.json",
 		"A sync job was cancelled (by Airbyte, by a user, or after the follow timeout).",
 		func() any { return new(SyncFinished) }},
+	{TypeSyncAnomaly, SubjectSyncAnomaly, KindFact, "sync.anomaly.detected.v1.json",
+		"A successful sync moved a stream's volume (or took a time) far from the median of its last successful jobs: drop, spike, zero or duration, once per job and stream.",
+		func() any { return new(SyncAnomaly) }},
 	{TypeCatalogVersioned, SubjectCatalogVersioned, KindFact, "catalog.versioned.v1.json",
 		"A new sync catalog was applied and recorded as a new version (or was identical to the current one).",
 		func() any { return new(CatalogVersioned) }},

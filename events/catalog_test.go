@@ -109,14 +109,14 @@ func TestCatalogCoversConstants(t *testing.T) {
 		events.TypeDriftDetected, events.TypeRequestRejected, events.TypeApprovalRequested, events.TypeConnectionPaused,
 		events.TypePolicyRequested, events.TypePolicySet, events.TypeResolveRequested, events.TypeDriftResolved,
 		events.TypeDeleteRequested, events.TypeConnectionDeleted,
-		events.TypeReleaseRequested, events.TypeHealthWarning, events.TypeQuarantined, events.TypeReleased, events.TypeConnectionOrphaned, events.TypeRollbackRequested,
+		events.TypeReleaseRequested, events.TypeHealthWarning, events.TypeQuarantined, events.TypeReleased, events.TypeSyncAnomaly, events.TypeConnectionOrphaned, events.TypeRollbackRequested,
 		events.TypeRollbackPlanned,
 	} {
 		if _, ok := events.Lookup(typ); !ok {
 			t.Errorf("%s is not in the catalog", typ)
 		}
 	}
-	if n := len(events.Catalog()); n != 28 {
+	if n := len(events.Catalog()); n != 29 {
 		t.Errorf("catalog has %d types; update this test and the schemas when adding one", n)
 	}
 }

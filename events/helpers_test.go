@@ -159,6 +159,9 @@ func examplePayload(t testing.TB, eventType string) any {
 		return events.ConnectionReleased{
 			ConnectionID: goldenConnectionID, Status: "ACTIVE", PreviousStatus: "QUARANTINED", ConsecutiveFailures: 5,
 		}
+	case events.TypeSyncAnomaly:
+		return events.SyncAnomaly{ConnectionID: goldenConnectionID, JobID: "12345678", Stream: "Account", Kind: events.AnomalyDrop,
+			Metric: events.MetricRecords, Observed: 98, Expected: events.ExpectedRange{Min: 490, Max: 2940}, Median: 980, HistoryJobs: 10}
 	case events.TypeConnectionDeleted:
 		return events.ConnectionDeleted{ConnectionID: goldenConnectionID, Name: "Salesforce Production", Status: "DELETED",
 			PreviousStatus: "ACTIVE", AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c",

@@ -395,6 +395,51 @@ func FailureClasses() []string {
 	return []string{FailureCredentials, FailureSource, FailureDestination, FailureTransient, FailurePlatform, FailureUnknown}
 }
 
+// Kinds of a volume anomaly (SyncAnomaly.Kind).
+const (
+	// AnomalyDrop: a stream moved fewer records than its history expects.
+	AnomalyDrop = "drop"
+	// AnomalySpike: a stream moved more records than its history expects.
+	AnomalySpike = "spike"
+	// AnomalyZero: a stream that usually moves records moved none.
+	AnomalyZero = "zero"
+	// AnomalyDuration: the job took longer than its history expects.
+	AnomalyDuration = "duration"
+)
+
+// Metrics an anomaly judges (SyncAnomaly.Metric).
+const (
+	MetricRecords    = "records"
+	MetricDurationMS = "duration_ms"
+)
+
+// SyncAnomaly is the data of io.aam.sync.anomaly.detected.v1: a
+// successful job's stream (or the job, for a duration) was outside the
+// range the median of the connection's last successful jobs expects.
+type SyncAnomaly struct {
+	ConnectionID string `json:"connection_id"`
+	// JobID is the Airbyte job id.
+	JobID string `json:"job_id"`
+	// Stream is the stream's name (namespace.name when it has one); absent
+	// for a duration anomaly.
+	Stream string `json:"stream,omitempty"`
+	// Kind is one of the Anomaly constants; Metric records or duration_ms.
+	Kind   string `json:"kind"`
+	Metric string `json:"metric"`
+	// Observed is the job's value; Expected the normal range, from Median
+	// of the last HistoryJobs successful jobs.
+	Observed    int64         `json:"observed"`
+	Expected    ExpectedRange `json:"expected"`
+	Median      float64       `json:"median"`
+	HistoryJobs int           `json:"history_jobs"`
+}
+
+// ExpectedRange bounds the normal values of a metric, inclusive.
+type ExpectedRange struct {
+	Min int64 `json:"min"`
+	Max int64 `json:"max"`
+}
+
 // ReleaseRequested is the data of io.aam.connection.release.requested.v1.
 type ReleaseRequested struct {
 	ConnectionID string `json:"connection_id"`

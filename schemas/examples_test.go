@@ -172,6 +172,9 @@ func examplePayload(t testing.TB, eventType string) any {
 	case events.TypeReleased:
 		return events.ConnectionReleased{ConnectionID: exampleConnectionID, Status: "ACTIVE", PreviousStatus: "QUARANTINED",
 			ConsecutiveFailures: 5, Reason: "credentials renewed"}
+	case events.TypeSyncAnomaly:
+		return events.SyncAnomaly{ConnectionID: exampleConnectionID, JobID: "12345678", Stream: "Account", Kind: events.AnomalyDrop,
+			Metric: events.MetricRecords, Observed: 98, Expected: events.ExpectedRange{Min: 490, Max: 2940}, Median: 980, HistoryJobs: 10}
 	case events.TypeConnectionDeleted:
 		return events.ConnectionDeleted{ConnectionID: exampleConnectionID, Name: "Salesforce Production", Status: "DELETED",
 			PreviousStatus: "ACTIVE", AirbyteSourceID: "9b1c5e2a-7d4f-4e8b-a6c3-2f1d0e9b8a7c",

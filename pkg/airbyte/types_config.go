@@ -339,6 +339,63 @@ func (j *JobInfoRead) FailureMessage() string {
 	return ""
 }
 
+// StreamVolume is the records and bytes one stream of a job moved.
+type StreamVolume struct {
+	// Stream is the stream's name, prefixed with its namespace and a dot
+	// when it has one.
+	Stream         string
+	Records, Bytes int64
+}
+
+// StreamVolumes returns the per-stream records and bytes of the job, in
+// Airbyte's order: the job's streamAggregatedStats when Airbyte reports
+// them, otherwise the sum of its attempts' streamStats. Records and bytes
+// are the committed ones, or the emitted ones when Airbyte reports no
+// commits for the stream. An enabled stream (enabledStreams) that has no
+// stats moved nothing. Nil when the job reports neither stats nor enabled
+// streams.
+func (j *JobInfoRead) StreamVolumes() []StreamVolume {
+	var out []StreamVolume
+	at := map[string]int{}
+	add := func(name, namespace string, rec, recEmitted, b, bEmitted int64) {
+		if rec == 0 && b == 0 {
+			rec, b = recEmitted, bEmitted
+		}
+		key := streamKey(name, namespace)
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, StreamVolume{Stream: key})
+		}
+		out[i].Records += rec
+		out[i].Bytes += b
+	}
+	if len(j.Job.StreamAggregatedStats) > 0 {
+		for _, s := range j.Job.StreamAggregatedStats {
+			add(s.StreamName, s.StreamNamespace, s.RecordsCommitted, s.RecordsEmitted, s.BytesCommitted, s.BytesEmitted)
+		}
+	} else {
+		for _, a := range j.Attempts {
+			for _, s := range a.Attempt.StreamStats {
+				st := s.Stats
+				add(s.StreamName, s.StreamNamespace, st.RecordsCommitted, st.RecordsEmitted, st.BytesCommitted, st.BytesEmitted)
+			}
+		}
+	}
+	for _, s := range j.Job.EnabledStreams {
+		add(s.Name, s.Namespace, 0, 0, 0, 0)
+	}
+	return out
+}
+
+func streamKey(name, namespace string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "." + name
+}
+
 // JobRead is the config API's job. Times are epoch seconds; ID is the same
 // number as the public API's jobId.
 type JobRead struct {

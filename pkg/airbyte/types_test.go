@@ -228,3 +228,24 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 	require.ErrorContains(t, err, "scheme")
 	require.ErrorContains(t, err, "set together", "Validate reports every problem")
 }
+
+func TestStreamVolumes(t *testing.T) {
+	t.Parallel()
+	decode := func(s string) []StreamVolume {
+		var info JobInfoRead
+		require.NoError(t, json.Unmarshal([]byte(s), &info))
+		return info.StreamVolumes()
+	}
+	// The job's aggregated stats win; an enabled stream without stats moved
+	// nothing.
+	require.Equal(t, []StreamVolume{{"Account", 990, 51000}, {"crm.Contact", 7, 700}, {"Lead", 0, 0}}, decode(`{"job":{"id":1,
+		"streamAggregatedStats":[{"streamName":"Account","recordsEmitted":1000,"bytesEmitted":52000,"recordsCommitted":990,"bytesCommitted":51000},
+			{"streamName":"Contact","streamNamespace":"crm","recordsEmitted":7,"bytesEmitted":700}],
+		"enabledStreams":[{"name":"Account"},{"name":"Contact","namespace":"crm"},{"name":"Lead"}]},
+		"attempts":[{"attempt":{"id":0,"streamStats":[{"streamName":"Account","stats":{"recordsCommitted":1}}]}}]}`))
+	// Without them, the attempts' stream stats add up.
+	require.Equal(t, []StreamVolume{{"Account", 15, 1500}}, decode(`{"job":{"id":1},"attempts":[
+		{"attempt":{"id":0,"streamStats":[{"streamName":"Account","stats":{"recordsCommitted":5,"bytesCommitted":500}}]}},
+		{"attempt":{"id":1,"streamStats":[{"streamName":"Account","stats":{"recordsEmitted":10,"bytesEmitted":1000}}]}}]}`))
+	require.Nil(t, decode(`{"job":{"id":1},"attempts":[]}`))
+}

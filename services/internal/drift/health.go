@@ -20,6 +20,9 @@ type Health struct {
 	// credentials (default true: retrying revoked credentials does not
 	// help).
 	QuarantineOnCredentials *bool `json:"quarantine_on_credentials,omitempty"`
+	// Anomalies sets when a successful job's volume or duration raises
+	// sync.anomaly.detected (nil: the defaults).
+	Anomalies *Anomalies `json:"anomalies,omitempty"`
 }
 
 // Defaults of Health.
@@ -41,6 +44,8 @@ func (h *Health) WithDefaults() Health {
 		yes := true
 		out.QuarantineOnCredentials = &yes
 	}
+	a := out.Anomalies.WithDefaults()
+	out.Anomalies = &a
 	return out
 }
 
@@ -55,6 +60,9 @@ func (h *Health) validate() error {
 	}
 	if d := h.WithDefaults(); d.WarnAfter > d.QuarantineAfter {
 		errs = append(errs, fmt.Errorf("health: warn_after (%d) is above quarantine_after (%d)", d.WarnAfter, d.QuarantineAfter))
+	}
+	if err := h.Anomalies.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

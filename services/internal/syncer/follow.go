@@ -579,7 +579,7 @@ func (w *Worker) finishLocked(ctx context.Context, q *registry.Queries, j regist
 	if len(st.Requests) > 0 {
 		corr = st.Requests[len(st.Requests)-1].RequestID
 	}
-	if err := recordHealth(ctx, q, job, corr); err != nil {
+	if err := recordHealth(ctx, q, job, obs.streams, corr); err != nil {
 		return nil, err
 	}
 	return &job, nil

@@ -50,13 +50,17 @@ func healthPolicy(ctx context.Context, q *registry.Queries, connID string) (drif
 
 // recordHealth counts a job's end in the connection's health and queues
 // the warning or quarantine it calls for, inside the transaction that
-// records the end. A success ends the run of failures; a cancelled job
-// does not count. The facts' correlation id is corr, a request the job
-// answers.
-func recordHealth(ctx context.Context, q *registry.Queries, job registry.Job, corr string) error {
+// records the end. A success ends the run of failures, and its volume
+// (streams, nil when unknown) is kept and judged (recordVolume); a
+// cancelled job does not count. The facts' correlation id is corr, a
+// request the job answers.
+func recordHealth(ctx context.Context, q *registry.Queries, job registry.Job, streams []registry.StreamStat, corr string) error {
 	switch job.Status {
 	case registry.JobSucceeded:
-		return q.HealthSucceeded(ctx, job.ConnectionID)
+		if err := q.HealthSucceeded(ctx, job.ConnectionID); err != nil {
+			return err
+		}
+		return recordVolume(ctx, q, job, streams, corr)
 	case registry.JobFailed:
 	default:
 		return nil

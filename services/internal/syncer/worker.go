@@ -452,6 +452,9 @@ type observation struct {
 	// (Airbyte's clock) the observation holds for, nil when unknown.
 	airbyteStatus string
 	seenThrough   *time.Time
+	// streams is what each stream of a succeeded job moved, nil when
+	// unknown.
+	streams []registry.StreamStat
 }
 
 func (o observation) terminal() bool { return o.status.Terminal() }
@@ -521,9 +524,10 @@ func (q *quickStarts) saw(ended bool) {
 }
 
 // describe turns a job answer into an observation, asking the
-// configuration API for the failure reason of a failed or cancelled job.
-// When that fails the job is described as still running, so that the
-// follower asks again.
+// configuration API for the failure reason of a failed or cancelled job
+// (when that fails the job is described as still running, so that the
+// follower asks again) and for the per-stream stats of a succeeded one
+// (when that fails the success is recorded without them).
 func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 	o := observation{jobID: strconv.FormatInt(job.JobID, 10), status: jobStatus(job.Status),
 		rows: job.RowsSynced, bytes: job.BytesSynced, airbyteStatus: string(job.Status)}
@@ -549,10 +553,15 @@ func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 		}
 	}
 	o.completedAt = &end
+	info, err := w.ab.ConfigAPI().GetJob(ctx, job.JobID)
 	if o.status == registry.JobSucceeded {
+		if err != nil {
+			w.log.Warn("stream stats not read", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
+			return o
+		}
+		o.streams = streamStats(info)
 		return o
 	}
-	info, err := w.ab.ConfigAPI().GetJob(ctx, job.JobID)
 	if err != nil {
 		w.log.Debug("failure reason not read", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
 		// Seen through an earlier instant, so that the end is listed again.
@@ -673,7 +682,7 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 			facts = append(facts, f)
 			if res.JobCreated {
 				finished = &job
-				if err := recordHealth(ctx, q, job, req.ID); err != nil {
+				if err := recordHealth(ctx, q, job, obs.streams, req.ID); err != nil {
 					return err
 				}
 			}

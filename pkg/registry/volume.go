@@ -1,0 +1,201 @@
+package registry
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// StreamStat is the records and bytes one stream moved in a job: a row of
+// job_stream_stats.
+type StreamStat struct {
+	// Stream is the stream's name, prefixed with its namespace and a dot
+	// when it has one.
+	Stream  string `json:"stream"`
+	Records int64  `json:"records"`
+	Bytes   int64  `json:"bytes"`
+}
+
+// StatsRecord keeps the per-stream volume of a successful job; the rows of
+// a job recorded before stay as they are. Run it in the transaction that
+// records the job's end.
+func (q *Queries) StatsRecord(ctx context.Context, job Job, streams []StreamStat) error {
+	if len(streams) == 0 {
+		return nil
+	}
+	names, records, bytes := make([]string, len(streams)), make([]int64, len(streams)), make([]int64, len(streams))
+	for i, s := range streams {
+		names[i], records[i], bytes[i] = s.Stream, s.Records, s.Bytes
+	}
+	completed := job.UpdatedAt
+	if job.CompletedAt != nil {
+		completed = *job.CompletedAt
+	}
+	_, err := q.db.Exec(ctx, `INSERT INTO job_stream_stats (job_id, connection_id, stream, records, bytes, completed_at)
+		SELECT $1, $2, s.stream, s.records, s.bytes, $6
+		FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS s(stream, records, bytes)
+		ON CONFLICT (job_id, stream) DO NOTHING`, job.ID, job.ConnectionID, names, records, bytes, completed)
+	return translate(err)
+}
+
+// StatsHistory returns, for each of streams, the records it moved in the
+// connection's last limit successful jobs other than jobID, newest first.
+// A stream without history is absent.
+func (q *Queries) StatsHistory(ctx context.Context, connectionID, jobID string, streams []string, limit int) (map[string][]int64, error) {
+	rows, err := q.db.Query(ctx, `SELECT s.stream, h.records FROM unnest($3::text[]) AS s(stream)
+		CROSS JOIN LATERAL (SELECT records FROM job_stream_stats
+			WHERE connection_id = $1 AND stream = s.stream AND job_id <> $2
+			ORDER BY completed_at DESC, job_id DESC LIMIT $4) h`, connectionID, jobID, streams, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := map[string][]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, translate(err)
+		}
+		out[s] = append(out[s], n)
+	}
+	return out, translate(rows.Err())
+}
+
+// DurationHistory returns the durations, in milliseconds, of the
+// connection's last limit successful jobs other than jobID, newest first.
+func (q *Queries) DurationHistory(ctx context.Context, connectionID, jobID string, limit int) ([]int64, error) {
+	return list(ctx, q.db, func(row pgx.Row) (int64, error) {
+		var ms int64
+		return ms, translate(row.Scan(&ms))
+	}, `SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint FROM job_history
+		WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
+		ORDER BY completed_at DESC, id DESC LIMIT $3`, connectionID, jobID, limit)
+}
+
+// JobStats is one successful job's volume: its duration and what each of
+// its streams moved.
+type JobStats struct {
+	JobID        string       `json:"job_id"`
+	AirbyteJobID string       `json:"airbyte_job_id"`
+	CompletedAt  *time.Time   `json:"completed_at,omitempty"`
+	DurationMS   int64        `json:"duration_ms"`
+	RowsSynced   int64        `json:"rows_synced"`
+	BytesSynced  int64        `json:"bytes_synced"`
+	Streams      []StreamStat `json:"streams"`
+}
+
+// StatsList lists the volume of a connection's last limit successful jobs,
+// newest first, each job's streams by name.
+func (q *Queries) StatsList(ctx context.Context, connectionID string, limit int) ([]JobStats, error) {
+	if !validUUID(connectionID) {
+		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	return list(ctx, q.db, func(row pgx.Row) (JobStats, error) {
+		var j JobStats
+		var names []string
+		var records, bytes []int64
+		if err := row.Scan(&j.JobID, &j.AirbyteJobID, &j.CompletedAt, &j.DurationMS, &j.RowsSynced, &j.BytesSynced,
+			&names, &records, &bytes); err != nil {
+			return JobStats{}, translate(err)
+		}
+		j.Streams = make([]StreamStat, len(names))
+		for i := range names {
+			j.Streams[i] = StreamStat{Stream: names[i], Records: records[i], Bytes: bytes[i]}
+		}
+		return j, nil
+	}, `SELECT j.id::text, j.airbyte_job_id, j.completed_at,
+			coalesce((extract(epoch FROM j.completed_at - j.started_at) * 1000)::bigint, 0), j.rows_synced, j.bytes_synced,
+			coalesce(array_agg(s.stream ORDER BY s.stream) FILTER (WHERE s.stream IS NOT NULL), '{}'),
+			coalesce(array_agg(s.records ORDER BY s.stream) FILTER (WHERE s.stream IS NOT NULL), '{}'),
+			coalesce(array_agg(s.bytes ORDER BY s.stream) FILTER (WHERE s.stream IS NOT NULL), '{}')
+		FROM (SELECT * FROM job_history WHERE connection_id = $1 AND status = 'succeeded'
+			ORDER BY completed_at DESC NULLS LAST, id DESC LIMIT $2) j
+		LEFT JOIN job_stream_stats s ON s.job_id = j.id
+		GROUP BY j.id, j.airbyte_job_id, j.completed_at, j.started_at, j.rows_synced, j.bytes_synced
+		ORDER BY j.completed_at DESC NULLS LAST, j.id DESC`, connectionID, limit)
+}
+
+// Anomaly is a row of volume_anomalies: a stream's volume (or a job's
+// duration) outside the range its trailing history expects.
+type Anomaly struct {
+	ID           string `json:"id"`
+	ConnectionID string `json:"connection_id"`
+	// JobID and AirbyteJobID name the job that raised it.
+	JobID        string `json:"job_id"`
+	AirbyteJobID string `json:"airbyte_job_id"`
+	// Stream is "" for a duration anomaly.
+	Stream string `json:"stream,omitempty"`
+	// Kind is drop, spike, zero or duration; Metric records or duration_ms.
+	Kind   string `json:"kind"`
+	Metric string `json:"metric"`
+	// Observed is the job's value; ExpectedMin and ExpectedMax bound what
+	// the history expects, from Median of HistoryJobs jobs.
+	Observed    int64      `json:"observed"`
+	ExpectedMin int64      `json:"expected_min"`
+	ExpectedMax int64      `json:"expected_max"`
+	Median      float64    `json:"median"`
+	HistoryJobs int        `json:"history_jobs"`
+	DetectedAt  time.Time  `json:"detected_at"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	// ClosedByJobID is the job that found the stream normal again.
+	ClosedByJobID string `json:"closed_by_job_id,omitempty"`
+}
+
+const anomalyColumns = `id::text, connection_id::text, job_id::text, airbyte_job_id, stream, kind, metric,
+	observed, expected_min, expected_max, median, history_jobs, detected_at, closed_at, coalesce(closed_by_job_id::text, '')`
+
+func scanAnomaly(row pgx.Row) (Anomaly, error) {
+	var a Anomaly
+	err := row.Scan(&a.ID, &a.ConnectionID, &a.JobID, &a.AirbyteJobID, &a.Stream, &a.Kind, &a.Metric,
+		&a.Observed, &a.ExpectedMin, &a.ExpectedMax, &a.Median, &a.HistoryJobs, &a.DetectedAt, &a.ClosedAt, &a.ClosedByJobID)
+	return a, translate(err)
+}
+
+// AnomalyOpen records a as open (a new id when a.ID is empty) and returns
+// it; false when its stream already has an open anomaly of its kind, which
+// stays as it is.
+func (q *Queries) AnomalyOpen(ctx context.Context, a Anomaly) (Anomaly, bool, error) {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	got, err := scanAnomaly(q.db.QueryRow(ctx, `INSERT INTO volume_anomalies
+			(id, connection_id, job_id, airbyte_job_id, stream, kind, metric, observed, expected_min, expected_max, median, history_jobs)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (connection_id, stream, kind) WHERE closed_at IS NULL DO NOTHING
+		RETURNING `+anomalyColumns, a.ID, a.ConnectionID, a.JobID, a.AirbyteJobID, a.Stream, a.Kind, a.Metric,
+		a.Observed, a.ExpectedMin, a.ExpectedMax, a.Median, a.HistoryJobs))
+	if IsNotFound(err) {
+		return Anomaly{}, false, nil
+	}
+	return got, err == nil, err
+}
+
+// AnomalyClose closes the connection's open anomalies that jobID judged
+// otherwise: judged maps a stream ("" for the job's duration) to the kind
+// jobID found ("" for normal), and the stream's open anomalies of another
+// kind close, closed by jobID.
+func (q *Queries) AnomalyClose(ctx context.Context, connectionID, jobID string, judged map[string]string) error {
+	if len(judged) == 0 {
+		return nil
+	}
+	streams, kinds := make([]string, 0, len(judged)), make([]string, 0, len(judged))
+	for s, k := range judged {
+		streams, kinds = append(streams, s), append(kinds, k)
+	}
+	_, err := q.db.Exec(ctx, `UPDATE volume_anomalies a SET closed_at = now(), closed_by_job_id = $2
+		FROM unnest($3::text[], $4::text[]) AS j(stream, kind)
+		WHERE a.connection_id = $1 AND a.closed_at IS NULL AND a.job_id <> $2 AND a.stream = j.stream AND a.kind <> j.kind`,
+		connectionID, jobID, streams, kinds)
+	return translate(err)
+}
+
+// AnomalyListOpen lists a connection's open anomalies, oldest first.
+func (q *Queries) AnomalyListOpen(ctx context.Context, connectionID string) ([]Anomaly, error) {
+	if !validUUID(connectionID) {
+		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+	}
+	return list(ctx, q.db, scanAnomaly, `SELECT `+anomalyColumns+` FROM volume_anomalies
+		WHERE connection_id = $1 AND closed_at IS NULL ORDER BY detected_at, id`, connectionID)
+}

@@ -1,0 +1,121 @@
+package syncer
+
+import (
+	"context"
+
+	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/outbox"
+	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/drift"
+)
+
+// Volume anomalies: each successful job's per-stream records and bytes are
+// kept (job_stream_stats) in the transaction that records its end, and
+// each stream's records, and the job's duration, are judged against the
+// median of the connection's last successful jobs by the health policy's
+// anomalies block. That transaction runs once per job (its end is recorded
+// under the job's row lock, once), an open anomaly is a conditional insert
+// (one per connection, stream and kind while open) and the fact's id
+// derives from the job, the stream and the kind: one sync.anomaly.detected
+// per job and stream however often the end is seen. An open anomaly closes
+// at the next successful job that judges its stream otherwise (normal
+// again, or another kind).
+
+// streamStats are the per-stream records and bytes of a job's info.
+func streamStats(info *airbyte.JobInfoRead) []registry.StreamStat {
+	vs := info.StreamVolumes()
+	out := make([]registry.StreamStat, len(vs))
+	for i, v := range vs {
+		out[i] = registry.StreamStat{Stream: v.Stream, Records: v.Records, Bytes: v.Bytes}
+	}
+	return out
+}
+
+// recordVolume keeps a successful job's per-stream volume (streams, nil
+// when unknown: then only its duration is judged), judges it and queues
+// sync.anomaly.detected for each new anomaly, inside the transaction that
+// records the job's end. The facts' correlation id is corr.
+func recordVolume(ctx context.Context, q *registry.Queries, job registry.Job, streams []registry.StreamStat, corr string) error {
+	if err := q.StatsRecord(ctx, job, streams); err != nil {
+		return err
+	}
+	pol, err := healthPolicy(ctx, q, job.ConnectionID)
+	if err != nil {
+		return err
+	}
+	a := *pol.Anomalies
+	if a.Disabled {
+		return nil
+	}
+	judged, found, err := judgeVolume(ctx, q, a, job, streams)
+	if err != nil {
+		return err
+	}
+	if err := q.AnomalyClose(ctx, job.ConnectionID, job.ID, judged); err != nil {
+		return err
+	}
+	for _, an := range found {
+		if _, opened, err := q.AnomalyOpen(ctx, an); err != nil || !opened {
+			if err != nil {
+				return err
+			}
+			continue // the stream's anomaly of this kind is still open
+		}
+		if err := outbox.EmitKeyed(ctx, q, events.TypeSyncAnomaly, Source, job.ID+"/anomaly/"+an.Stream+"/"+an.Kind,
+			job.ConnectionID, corr, events.SyncAnomaly{ConnectionID: job.ConnectionID, JobID: job.AirbyteJobID,
+				Stream: an.Stream, Kind: an.Kind, Metric: an.Metric, Observed: an.Observed,
+				Expected: events.ExpectedRange{Min: an.ExpectedMin, Max: an.ExpectedMax}, Median: an.Median,
+				HistoryJobs: an.HistoryJobs}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// judgeVolume judges each stream's records, and the job's duration (stream
+// ""), against their history. It returns the kind of everything judged
+// ("" for normal) and the anomalies found.
+func judgeVolume(ctx context.Context, q *registry.Queries, a drift.Anomalies, job registry.Job,
+	streams []registry.StreamStat) (map[string]string, []registry.Anomaly, error) {
+	depth := max(a.Window, a.MinJobs)
+	judged := map[string]string{}
+	var found []registry.Anomaly
+	note := func(stream, metric string, observed int64, e drift.Expectation) {
+		kind := e.Judge(observed)
+		if kind != "" && metric == events.MetricDurationMS {
+			kind = events.AnomalyDuration
+		}
+		judged[stream] = kind
+		if kind != "" {
+			found = append(found, registry.Anomaly{ConnectionID: job.ConnectionID, JobID: job.ID, AirbyteJobID: job.AirbyteJobID,
+				Stream: stream, Kind: kind, Metric: metric, Observed: observed, ExpectedMin: e.Min, ExpectedMax: e.Max,
+				Median: e.Median, HistoryJobs: e.History})
+		}
+	}
+	if len(streams) > 0 {
+		names := make([]string, len(streams))
+		for i, s := range streams {
+			names[i] = s.Stream
+		}
+		hist, err := q.StatsHistory(ctx, job.ConnectionID, job.ID, names, depth)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, s := range streams {
+			if e, ok := a.Records(hist[s.Stream]); ok {
+				note(s.Stream, events.MetricRecords, s.Records, e)
+			}
+		}
+	}
+	if job.StartedAt != nil && job.CompletedAt != nil {
+		hist, err := q.DurationHistory(ctx, job.ConnectionID, job.ID, depth)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e, ok := a.Duration(hist); ok {
+			note("", events.MetricDurationMS, job.CompletedAt.Sub(*job.StartedAt).Milliseconds(), e)
+		}
+	}
+	return judged, found, nil
+}
