@@ -395,7 +395,8 @@ func FailureClasses() []string {
 	return []string{FailureCredentials, FailureSource, FailureDestination, FailureTransient, FailurePlatform, FailureUnknown}
 }
 
-// Kinds of a volume anomaly (SyncAnomaly.Kind).
+// Kinds of a volume anomaly (SyncAnomaly.Kind), and the metrics it judges
+// (SyncAnomaly.Metric): a stream's records, or the job's duration.
 const (
 	// AnomalyDrop: a stream moved fewer records than its history expects.
 	AnomalyDrop = "drop"
@@ -405,12 +406,8 @@ const (
 	AnomalyZero = "zero"
 	// AnomalyDuration: the job took longer than its history expects.
 	AnomalyDuration = "duration"
-)
 
-// Metrics an anomaly judges (SyncAnomaly.Metric).
-const (
-	MetricRecords    = "records"
-	MetricDurationMS = "duration_ms"
+	MetricRecords, MetricDurationMS = "records", "duration_ms"
 )
 
 // SyncAnomaly is the data of io.aam.sync.anomaly.detected.v1: a

@@ -148,6 +148,7 @@ type registryReader interface {
 	Jobs(ctx context.Context, id string, limit int) ([]gateway.Job, error)
 	Drifts(ctx context.Context, id string) ([]gateway.Drift, error)
 	Health(ctx context.Context, id string) (gateway.ConnectionHealth, error)
+	Stats(ctx context.Context, id string, limit int) ([]gateway.JobStats, error)
 	Close()
 }
 
@@ -294,6 +295,11 @@ func (g *gatewayReader) Health(ctx context.Context, id string) (gateway.Connecti
 	return h, g.get(ctx, "/v1/connections/"+url.PathEscape(id)+"/health", &h)
 }
 
+func (g *gatewayReader) Stats(ctx context.Context, id string, limit int) ([]gateway.JobStats, error) {
+	var l gateway.StatsList
+	return l.Jobs, g.get(ctx, fmt.Sprintf("/v1/connections/%s/stats?limit=%d", url.PathEscape(id), limit), &l)
+}
+
 // Request reads a request's state, waiting up to wait for its answer.
 func (g *gatewayReader) Request(ctx context.Context, id string, wait time.Duration) (gateway.RequestStatus, error) {
 	var st gateway.RequestStatus
@@ -344,6 +350,14 @@ func (d *dbReader) Connection(ctx context.Context, id string) (gateway.Connectio
 func (d *dbReader) Health(ctx context.Context, id string) (gateway.ConnectionHealth, error) {
 	h, err := gateway.ReadHealth(ctx, d.store, id)
 	return h, dbErr(err, "connection "+id)
+}
+
+func (d *dbReader) Stats(ctx context.Context, id string, limit int) ([]gateway.JobStats, error) {
+	if _, err := d.Connection(ctx, id); err != nil {
+		return nil, err
+	}
+	jobs, err := d.store.StatsList(ctx, id, limit)
+	return jobs, dbErr(err, "connection "+id)
 }
 
 func (d *dbReader) Versions(ctx context.Context, id string) ([]gateway.CatalogVersion, error) {

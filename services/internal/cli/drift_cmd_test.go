@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
@@ -187,6 +188,43 @@ func TestConnectionsHealthCommand(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(out), &h))
 		require.Equal(t, 2, h.ConsecutiveFailures)
 		code, _, stderr = run(t, append([]string{"connections", "health", reg.NewID()}, src...)...)
+		require.Equal(t, ExitError, code, stderr)
+		require.Contains(t, stderr, "not found")
+	}
+}
+
+func TestConnectionsStatsCommand(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
+	_, ts := mesh.Gateway(gateway.Config{})
+	c := mesh.AddConnection("", "volume")
+	ctx, st := mesh.Ctx, mesh.Store
+	j, _, err := st.JobCreate(ctx, reg.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "78", Status: reg.JobRunning, CatalogVersion: 1})
+	require.NoError(t, err)
+	started := time.Now().Add(-time.Minute)
+	ended := started.Add(30 * time.Second)
+	j, err = st.JobUpdate(ctx, j.ID, reg.JobUpdateParams{Status: reg.JobSucceeded, StartedAt: &started, CompletedAt: &ended, RowsSynced: 7})
+	require.NoError(t, err)
+	require.NoError(t, st.StatsRecord(ctx, j, []reg.StreamStat{{Stream: "Account", Records: 0, Bytes: 0}, {Stream: "Contact", Records: 7, Bytes: 2048}}))
+	_, _, err = st.AnomalyOpen(ctx, reg.Anomaly{ConnectionID: c.ID, JobID: j.ID, AirbyteJobID: "78", Stream: "Account",
+		Kind: "zero", Metric: "records", ExpectedMin: 490, ExpectedMax: 2940, Median: 980, HistoryJobs: 10})
+	require.NoError(t, err)
+	for _, src := range [][]string{{"--gateway", ts.URL}, {"--database-url", mesh.Schema.URL}} {
+		code, out, stderr := run(t, append([]string{"connections", "stats", c.ID}, src...)...)
+		require.Equal(t, ExitOK, code, stderr)
+		require.Regexp(t, `78\s+\S+\s+30s\s+Account\s+0\s`, out)
+		require.Regexp(t, `78\s+\S+\s+30s\s+Contact\s+7\s+2\.0 KiB`, out)
+		code, out, _ = run(t, append([]string{"connections", "stats", c.ID, "-o", "json"}, src...)...)
+		require.Equal(t, ExitOK, code)
+		var jobs []gateway.JobStats
+		require.NoError(t, json.Unmarshal([]byte(out), &jobs))
+		require.Len(t, jobs, 1)
+		require.EqualValues(t, 30000, jobs[0].DurationMS)
+
+		code, out, stderr = run(t, append([]string{"connections", "health", c.ID}, src...)...)
+		require.Equal(t, ExitOK, code, stderr)
+		require.Regexp(t, `open anomalies:\n\s+JOB.*\n\s+78\s+Account\s+zero\s+0 records\s+490-2940\s+980\s`, out)
+		code, _, stderr = run(t, append([]string{"connections", "stats", reg.NewID()}, src...)...)
 		require.Equal(t, ExitError, code, stderr)
 		require.Contains(t, stderr, "not found")
 	}

@@ -47,17 +47,10 @@ func connectionsCommand() *cobra.Command {
 		Use: "ls", Aliases: []string{"list"}, Short: "List connections", Long: registryHelp, Args: cobra.NoArgs,
 		RunE: readCmd(&lf, func(ctx context.Context, r registryReader, out io.Writer) error {
 			cs, err := r.Connections(ctx)
-			if err != nil {
+			tw, err := listOut(out, lf.output, cs, err, "ID\tNAME\tSOURCE TYPE\tSTATUS\tCATALOG\tCREATED")
+			if tw == nil {
 				return err
 			}
-			if lf.output == outputJSON {
-				if cs == nil {
-					cs = []gateway.Connection{}
-				}
-				return writeJSON(out, cs)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSOURCE TYPE\tSTATUS\tCATALOG\tCREATED")
 			for _, c := range cs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\n", c.ID, c.Name, c.SourceType, c.Status, c.CatalogVersion, c.CreatedAt.Format(time.RFC3339))
 			}
@@ -134,11 +127,54 @@ func connectionsCommand() *cobra.Command {
 			for _, j := range h.RecentJobs {
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", j.AirbyteJobID, j.Status, dash(j.FailureClass), j.CreatedAt.Format(time.RFC3339))
 			}
+			if err := tw.Flush(); err != nil || len(h.OpenAnomalies) == 0 {
+				return err
+			}
+			fmt.Fprintln(out, "open anomalies:")
+			tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  JOB\tSTREAM\tKIND\tOBSERVED\tEXPECTED\tMEDIAN\tDETECTED")
+			for _, a := range h.OpenAnomalies {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d %s\t%d-%d\t%g\t%s\n", a.JobID, dash(a.Stream), a.Kind, a.Observed, a.Metric,
+					a.Expected.Min, a.Expected.Max, a.Median, a.DetectedAt.Format(time.RFC3339))
+			}
 			return tw.Flush()
 		}),
 	}
 	hf.addRegistryFlags(health)
-	cmd.AddCommand(ls, get, health, connectionsRmCommand())
+	cmd.AddCommand(ls, get, health, connectionStatsCommand(), connectionsRmCommand())
+	return cmd
+}
+
+func connectionStatsCommand() *cobra.Command {
+	var (
+		f     clientFlags
+		limit int
+		id    string
+	)
+	cmd := &cobra.Command{Use: "stats CONNECTION_ID", Args: cobra.ExactArgs(1), Long: registryHelp,
+		Short:  "Show the volume of a connection's successful jobs: duration, and records and bytes per stream",
+		PreRun: func(_ *cobra.Command, args []string) { id = args[0] },
+		RunE: readCmd(&f, func(ctx context.Context, r registryReader, out io.Writer) error {
+			jobs, err := r.Stats(ctx, id, limit)
+			tw, err := listOut(out, f.output, jobs, err, "AIRBYTE JOB\tCOMPLETED\tDURATION\tSTREAM\tRECORDS\tBYTES")
+			if tw == nil {
+				return err
+			}
+			for _, j := range jobs {
+				job := fmt.Sprintf("%s\t%s\t%s", j.AirbyteJobID, timeOrDash(j.CompletedAt),
+					(time.Duration(j.DurationMS) * time.Millisecond).String())
+				if len(j.Streams) == 0 {
+					fmt.Fprintf(tw, "%s\t-\t%d\t%s\n", job, j.RowsSynced, byteSize(j.BytesSynced))
+				}
+				for _, s := range j.Streams {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", job, s.Stream, s.Records, byteSize(s.Bytes))
+				}
+			}
+			return tw.Flush()
+		}),
+	}
+	f.addRegistryFlags(cmd)
+	cmd.Flags().IntVar(&limit, "limit", gateway.DefaultStatsJobs, "how many jobs")
 	return cmd
 }
 
@@ -311,17 +347,10 @@ func jobsCommand() *cobra.Command {
 		PreRun: func(_ *cobra.Command, a []string) { args = a },
 		RunE: readCmd(&f, func(ctx context.Context, r registryReader, out io.Writer) error {
 			jobs, err := r.Jobs(ctx, args[0], limit)
-			if err != nil {
+			tw, err := listOut(out, f.output, jobs, err, "AIRBYTE JOB\tSTATUS\tCATALOG\tSTARTED\tDURATION\tROWS\tBYTES\tERROR")
+			if tw == nil {
 				return err
 			}
-			if f.output == outputJSON {
-				if jobs == nil {
-					jobs = []gateway.Job{}
-				}
-				return writeJSON(out, jobs)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "AIRBYTE JOB\tSTATUS\tCATALOG\tSTARTED\tDURATION\tROWS\tBYTES\tERROR")
 			for _, j := range jobs {
 				started, dur := "-", "-"
 				if j.StartedAt != nil {
@@ -348,6 +377,26 @@ func withReason(status, reason string) string {
 		return status
 	}
 	return status + " (" + reason + ")"
+}
+
+// listOut writes a list command's rows: as JSON (an empty list for none)
+// when output asks for it, and otherwise returns a table with its header
+// written, for the caller to fill and flush. It returns a nil table when
+// there is nothing more to do: err (the rows' read failed) or the JSON's
+// write error.
+func listOut[T any](out io.Writer, output string, rows []T, err error, header string) (*tabwriter.Writer, error) {
+	if err != nil {
+		return nil, err
+	}
+	if output == outputJSON {
+		if rows == nil {
+			rows = []T{}
+		}
+		return nil, writeJSON(out, rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw, nil
 }
 
 func timeOrDash(t *time.Time) string {

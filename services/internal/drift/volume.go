@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/config"
 )
 
 // Anomalies is the volume part of a connection's health policy: when a
@@ -46,34 +47,24 @@ const (
 // WithDefaults returns a (nil: the default policy) with every unset field
 // at its default.
 func (a *Anomalies) WithDefaults() Anomalies {
-	var out Anomalies
-	if a != nil {
-		out = *a
-	}
-	out.MinJobs = cmp.Or(out.MinJobs, DefaultAnomalyMinJobs)
-	out.Window = cmp.Or(out.Window, DefaultAnomalyWindow)
-	out.DropBelow = cmp.Or(out.DropBelow, DefaultAnomalyDropBelow)
-	out.SpikeAbove = cmp.Or(out.SpikeAbove, DefaultAnomalySpikeAbove)
-	out.DurationAbove = cmp.Or(out.DurationAbove, DefaultAnomalyDurationAbove)
+	out := *cmp.Or(a, &Anomalies{})
+	config.FillZero(&out, Anomalies{MinJobs: DefaultAnomalyMinJobs, Window: DefaultAnomalyWindow, DropBelow: DefaultAnomalyDropBelow,
+		SpikeAbove: DefaultAnomalySpikeAbove, DurationAbove: DefaultAnomalyDurationAbove})
 	return out
 }
 
-// validate reports thresholds that cannot work.
+// validate reports the first threshold that cannot work.
 func (a *Anomalies) validate() error {
-	if a == nil {
-		return nil
+	switch {
+	case a == nil:
+	case a.MinJobs < 0 || a.Window < 0:
+		return errors.New("health.anomalies: min_jobs and window must not be negative")
+	case a.DropBelow < 0 || a.DropBelow >= 1:
+		return errors.New("health.anomalies: drop_below must be a fraction below 1")
+	case a.SpikeAbove != 0 && a.SpikeAbove <= 1, a.DurationAbove != 0 && a.DurationAbove <= 1:
+		return errors.New("health.anomalies: spike_above and duration_above must be above 1")
 	}
-	var errs []error
-	if a.MinJobs < 0 || a.Window < 0 {
-		errs = append(errs, errors.New("health.anomalies: min_jobs and window must not be negative"))
-	}
-	if a.DropBelow < 0 || a.DropBelow >= 1 {
-		errs = append(errs, errors.New("health.anomalies: drop_below must be a fraction below 1"))
-	}
-	if a.SpikeAbove != 0 && a.SpikeAbove <= 1 || a.DurationAbove != 0 && a.DurationAbove <= 1 {
-		errs = append(errs, errors.New("health.anomalies: spike_above and duration_above must be above 1"))
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // Expectation is what a value's trailing history expects of it.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/registry"
 )
 
@@ -154,18 +155,45 @@ type ConnectionHealth struct {
 	// RecentJobs are the connection's last jobs (at most the gateway's
 	// RecentJobs), newest first.
 	RecentJobs []Job `json:"recent_jobs"`
+	// OpenAnomalies are the connection's volume anomalies still open, oldest
+	// first: each closes at the next successful job that finds its stream
+	// (or, for a duration anomaly, the job's duration) otherwise.
+	OpenAnomalies []Anomaly `json:"open_anomalies"`
+}
+
+// Anomaly is an open volume anomaly: sync.anomaly.detected's data and when
+// it was detected.
+type Anomaly struct {
+	events.SyncAnomaly
+	DetectedAt time.Time `json:"detected_at"`
 }
 
 // HealthFrom builds a connection's health from its registry rows.
-func HealthFrom(c registry.Connection, h registry.Health, jobs []registry.Job) ConnectionHealth {
+func HealthFrom(c registry.Connection, h registry.Health, jobs []registry.Job, anomalies []registry.Anomaly) ConnectionHealth {
 	out := ConnectionHealth{ConnectionID: c.ID, Status: string(c.Status), StatusReason: c.StatusReason,
 		Quarantined: c.Status == registry.StatusQuarantined, ConsecutiveFailures: h.ConsecutiveFailures,
 		Warned:        h.ConsecutiveFailures > 0 && h.WarnedEpisode == h.Episode && h.Episode > 0,
-		LastSuccessAt: utcPtr(h.LastSuccessAt), LastFailureAt: utcPtr(h.LastFailureAt), RecentJobs: []Job{}}
+		LastSuccessAt: utcPtr(h.LastSuccessAt), LastFailureAt: utcPtr(h.LastFailureAt), RecentJobs: []Job{},
+		OpenAnomalies: []Anomaly{}}
 	for _, j := range jobs {
 		out.RecentJobs = append(out.RecentJobs, JobFrom(j))
 	}
+	for _, a := range anomalies {
+		out.OpenAnomalies = append(out.OpenAnomalies, Anomaly{DetectedAt: a.DetectedAt.UTC(), SyncAnomaly: events.SyncAnomaly{
+			ConnectionID: a.ConnectionID, JobID: a.AirbyteJobID, Stream: a.Stream, Kind: a.Kind, Metric: a.Metric,
+			Observed: a.Observed, Expected: events.ExpectedRange{Min: a.ExpectedMin, Max: a.ExpectedMax},
+			Median: a.Median, HistoryJobs: a.HistoryJobs}})
+	}
 	return out
+}
+
+// JobStats is one successful job's volume: its duration and what each of
+// its streams moved (records and bytes).
+type JobStats = registry.JobStats
+
+// StatsList lists a connection's successful jobs' volume, newest first.
+type StatsList struct {
+	Jobs []JobStats `json:"jobs"`
 }
 
 // JobList lists a connection's jobs, newest first.

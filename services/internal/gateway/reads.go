@@ -190,16 +190,26 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, CatalogVersionFrom(v, true))
 }
 
+// limitParam reads ?limit= (1 to 1000, def when absent); false when it
+// answered 400.
+func limitParam(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("limit %q is not between 1 and 1000", v), Field: "limit"})
+		return 0, false
+	}
+	return n, true
+}
+
 // handleJobs lists a connection's jobs, newest first (?limit=, default 100).
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("limit %q is not between 1 and 1000", v), Field: "limit"})
-			return
-		}
-		limit = n
+	limit, ok := limitParam(w, r, 100)
+	if !ok {
+		return
 	}
 	jobs, ok := connectionRows(s, w, r, "jobs", func(ctx context.Context, id string) ([]registry.Job, error) {
 		return s.store.JobListByConnection(ctx, id, limit)
@@ -207,6 +217,30 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		writeJSON(w, http.StatusOK, JobList{Jobs: jobs})
 	}
+}
+
+// DefaultStatsJobs is how many successful jobs GET .../stats lists when
+// no limit is given.
+const DefaultStatsJobs = 20
+
+// handleStats lists the volume of a connection's successful jobs, newest
+// first (?limit=, default 20).
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	limit, ok := limitParam(w, r, DefaultStatsJobs)
+	if !ok {
+		return
+	}
+	jobs, ok := connectionRows(s, w, r, "stats", func(ctx context.Context, id string) ([]JobStats, error) {
+		return s.store.StatsList(ctx, id, limit)
+	}, utcStats)
+	if ok {
+		writeJSON(w, http.StatusOK, StatsList{Jobs: jobs})
+	}
+}
+
+func utcStats(j JobStats) JobStats {
+	j.CompletedAt = utcPtr(j.CompletedAt)
+	return j
 }
 
 // handleHealth answers a connection's health at a glance.
@@ -224,7 +258,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 const RecentJobs = 10
 
 // ReadHealth reads a connection's health at a glance from the registry:
-// its row, its run of failures and its last RecentJobs jobs.
+// its row, its run of failures, its last RecentJobs jobs and its open
+// volume anomalies.
 func ReadHealth(ctx context.Context, store *registry.Store, id string) (ConnectionHealth, error) {
 	c, err := store.ConnectionGet(ctx, id)
 	if err != nil {
@@ -238,7 +273,11 @@ func ReadHealth(ctx context.Context, store *registry.Store, id string) (Connecti
 	if err != nil {
 		return ConnectionHealth{}, err
 	}
-	return HealthFrom(c, h, jobs), nil
+	anomalies, err := store.AnomalyListOpen(ctx, id)
+	if err != nil {
+		return ConnectionHealth{}, err
+	}
+	return HealthFrom(c, h, jobs, anomalies), nil
 }
 
 // handleRequest reports a request's state from the registry: the answers

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/config"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/gateway"
@@ -242,4 +243,49 @@ func TestConnectionHealthRoute(t *testing.T) {
 
 	r = b.do(http.MethodGet, "/v1/connections/"+registry.NewID()+"/health", "")
 	require.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+}
+
+// TestConnectionStatsRoute reads a connection's per-stream volume and its
+// open anomalies in its health.
+func TestConnectionStatsRoute(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	c := b.mesh.AddConnection("", "volume")
+	ctx, st := b.mesh.Ctx, b.mesh.Store
+	j, _, err := st.JobCreate(ctx, registry.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "42", Status: registry.JobRunning, CatalogVersion: 1})
+	require.NoError(t, err)
+	started := time.Now().Add(-time.Minute)
+	ended := started.Add(90 * time.Second)
+	j, err = st.JobUpdate(ctx, j.ID, registry.JobUpdateParams{Status: registry.JobSucceeded, StartedAt: &started, CompletedAt: &ended,
+		RowsSynced: 105, BytesSynced: 10500})
+	require.NoError(t, err)
+	require.NoError(t, st.StatsRecord(ctx, j, []registry.StreamStat{{Stream: "Contact", Records: 100, Bytes: 10000}, {Stream: "Account", Records: 5, Bytes: 500}}))
+	_, opened, err := st.AnomalyOpen(ctx, registry.Anomaly{ConnectionID: c.ID, JobID: j.ID, AirbyteJobID: "42", Stream: "Account",
+		Kind: "drop", Metric: "records", Observed: 5, ExpectedMin: 50, ExpectedMax: 300, Median: 100, HistoryJobs: 10})
+	require.NoError(t, err)
+	require.True(t, opened)
+
+	// get reads path, which must answer 200, into out.
+	get := func(path string, out any) {
+		r := b.do(http.MethodGet, "/v1/connections/"+c.ID+path, "")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r.json(t, out)
+	}
+	var stats gateway.StatsList
+	get("/stats", &stats)
+	require.Len(t, stats.Jobs, 1)
+	require.Equal(t, "42", stats.Jobs[0].AirbyteJobID)
+	require.EqualValues(t, 90000, stats.Jobs[0].DurationMS)
+	require.Equal(t, []registry.StreamStat{{Stream: "Account", Records: 5, Bytes: 500}, {Stream: "Contact", Records: 100, Bytes: 10000}},
+		stats.Jobs[0].Streams)
+
+	var h gateway.ConnectionHealth
+	get("/health", &h)
+	require.Len(t, h.OpenAnomalies, 1)
+	a := h.OpenAnomalies[0]
+	require.Equal(t, events.SyncAnomaly{ConnectionID: c.ID, JobID: "42", Stream: "Account", Kind: "drop", Metric: "records",
+		Observed: 5, Expected: events.ExpectedRange{Min: 50, Max: 300}, Median: 100, HistoryJobs: 10}, a.SyncAnomaly)
+
+	require.Equal(t, http.StatusBadRequest, b.do(http.MethodGet, "/v1/connections/"+c.ID+"/stats?limit=0", "").status)
+	require.Equal(t, http.StatusNotFound, b.do(http.MethodGet, "/v1/connections/"+registry.NewID()+"/stats", "").status)
 }

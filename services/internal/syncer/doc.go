@@ -126,7 +126,9 @@
 // reach; such jobs are polled at about a tenth of their age, up to
 // SYNC_MAX_POLL_INTERVAL, until a read puts them back in the window. A
 // failed or cancelled job costs one more call, the configuration API's
-// jobs/get, for its failure reason.
+// jobs/get, for its failure reason; a succeeded one the same call for its
+// per-stream stats, kept and judged for volume anomalies (see
+// recordVolume).
 //
 // A job status this version does not know (a newer Airbyte's) is kept
 // verbatim in airbyte_status and followed as running until Airbyte reports
