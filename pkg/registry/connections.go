@@ -112,6 +112,8 @@ func (q *Queries) ConnectionGetByRequest(ctx context.Context, source, id string)
 type ConnectionListParams struct {
 	// Status filters by status when set.
 	Status ConnectionStatus
+	// Health filters by health when set.
+	Health HealthFilter
 	// Limit caps the page (default 100, max 1000).
 	Limit int
 	// AfterCreatedAt and AfterID continue after the last row of the
@@ -132,10 +134,11 @@ func (q *Queries) ConnectionList(ctx context.Context, p ConnectionListParams) ([
 		afterID = "00000000-0000-0000-0000-000000000000"
 	}
 	return list(ctx, q.db, scanConnection, `SELECT `+connectionColumns+` FROM connections
-		WHERE ($1 = '' OR status::text = $1)
+		WHERE ($5 = '' OR status::text = $5)
+		  AND `+healthFilterSQL+`
 		  AND (created_at, id) > ($2, $3::uuid)
 		ORDER BY created_at, id LIMIT $4`,
-		string(p.Status), p.AfterCreatedAt, afterID, limit)
+		string(p.Health), p.AfterCreatedAt, afterID, limit, string(p.Status))
 }
 
 // ConnectionCheckpoint records the result of one onboarding step. Empty

@@ -28,6 +28,33 @@ type Health struct {
 	AirbytePausePending bool
 }
 
+// Warned reports whether the connection's current run of failures was
+// warned about: connection.health_warning was emitted for it (the run
+// reached its policy's warn_after) and no success or release has ended it.
+// healthWarnedSQL is the same test over a connection_health row h.
+func (h Health) Warned() bool {
+	return h.ConsecutiveFailures > 0 && h.Episode > 0 && h.WarnedEpisode == h.Episode
+}
+
+const healthWarnedSQL = `h.consecutive_failures > 0 AND h.episode > 0 AND h.warned_episode = h.episode`
+
+// HealthFilter selects connections by health (ConnectionListParams).
+type HealthFilter string
+
+const (
+	// HealthQuarantined keeps QUARANTINED connections.
+	HealthQuarantined HealthFilter = "quarantined"
+	// HealthWarning keeps connections whose current run of failures was
+	// warned about (Health.Warned) and that are not QUARANTINED.
+	HealthWarning HealthFilter = "warning"
+)
+
+// healthFilterSQL is ConnectionListParams.Health over a connections row,
+// the filter in $1.
+const healthFilterSQL = `($1 = '' OR ($1 = '` + string(HealthQuarantined) + `' AND status = 'QUARANTINED')
+	OR ($1 = '` + string(HealthWarning) + `' AND status <> 'QUARANTINED' AND EXISTS (
+		SELECT 1 FROM connection_health h WHERE h.connection_id = connections.id AND ` + healthWarnedSQL + `)))`
+
 const healthColumns = `connection_id::text, consecutive_failures, episode, warned_episode, quarantined_episode,
 	last_success_at, last_failure_at, airbyte_pause_pending`
 

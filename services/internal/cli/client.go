@@ -141,7 +141,8 @@ var errNotFound = errors.New("not found")
 // registryReader reads the registry: through the gateway, or directly from
 // PostgreSQL.
 type registryReader interface {
-	Connections(ctx context.Context) ([]gateway.Connection, error)
+	// Connections lists every connection, or those of a health when set.
+	Connections(ctx context.Context, health reg.HealthFilter) ([]gateway.Connection, error)
 	Connection(ctx context.Context, id string) (gateway.Connection, error)
 	Versions(ctx context.Context, id string) ([]gateway.CatalogVersion, error)
 	Version(ctx context.Context, id string, n int) (gateway.CatalogVersion, error)
@@ -239,11 +240,14 @@ func (g *gatewayReader) call(ctx context.Context, method, path string, out any) 
 	return nil
 }
 
-func (g *gatewayReader) Connections(ctx context.Context) ([]gateway.Connection, error) {
+func (g *gatewayReader) Connections(ctx context.Context, health reg.HealthFilter) ([]gateway.Connection, error) {
 	var all []gateway.Connection
 	next := ""
 	for {
 		path := "/v1/connections?limit=1000"
+		if health != "" {
+			path += "&health=" + url.QueryEscape(string(health))
+		}
 		if next != "" {
 			path += "&after=" + url.QueryEscape(next)
 		}
@@ -321,9 +325,9 @@ func dbErr(err error, what string) error {
 	return err
 }
 
-func (d *dbReader) Connections(ctx context.Context) ([]gateway.Connection, error) {
+func (d *dbReader) Connections(ctx context.Context, health reg.HealthFilter) ([]gateway.Connection, error) {
 	var all []gateway.Connection
-	p := reg.ConnectionListParams{Limit: 1000}
+	p := reg.ConnectionListParams{Limit: 1000, Health: health}
 	for {
 		page, err := d.store.ConnectionList(ctx, p)
 		if err != nil {

@@ -38,7 +38,7 @@ func TestReaderDefaultsToLocalGateway(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	g = &gatewayReader{base: "http://" + addr, client: &http.Client{Timeout: 5 * time.Second}, defaulted: true}
-	_, err = g.Connections(context.Background())
+	_, err = g.Connections(context.Background(), "")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "no gateway answers at http://"+addr)
 	require.Contains(t, err.Error(), "AAM_GATEWAY_URL")

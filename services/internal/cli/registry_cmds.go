@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aam-mesh/aam/events"
+	reg "github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 )
 
@@ -43,11 +44,26 @@ const registryHelp = `Reads the registry through the gateway when --gateway or A
 func connectionsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "connections", Aliases: []string{"connection", "conn"}, Short: "List and show registered connections"}
 	var lf, gf clientFlags
+	var healthFilter string
 	ls := &cobra.Command{
-		Use: "ls", Aliases: []string{"list"}, Short: "List connections", Long: registryHelp, Args: cobra.NoArgs,
+		Use: "ls", Aliases: []string{"list"}, Short: "List connections", Long: registryHelp + `
+
+--health quarantined keeps the QUARANTINED connections; --health warning keeps those whose
+current run of failed syncs was warned about (connection.health_warning) and that are not
+QUARANTINED.`,
+		Example: `  aam connections ls --health warning`,
+		Args:    cobra.NoArgs,
 		RunE: readCmd(&lf, func(ctx context.Context, r registryReader, out io.Writer) error {
-			cs, err := r.Connections(ctx)
-			tw, err := listOut(out, lf.output, cs, err, "ID\tNAME\tSOURCE TYPE\tSTATUS\tCATALOG\tCREATED")
+			var filter reg.HealthFilter
+			if healthFilter != "" {
+				f, err := gateway.ParseHealthFilter(healthFilter)
+				if err != nil {
+					return err
+				}
+				filter = f
+			}
+			cs, err := r.Connections(ctx, filter)
+			tw, err := listOut(out, lf.output, cs, err, "ID	NAME	SOURCE TYPE	STATUS	CATALOG	CREATED")
 			if tw == nil {
 				return err
 			}
@@ -58,6 +74,7 @@ func connectionsCommand() *cobra.Command {
 		}),
 	}
 	lf.addRegistryFlags(ls)
+	ls.Flags().StringVar(&healthFilter, "health", "", "keep connections by health: quarantined or warning")
 	var id string
 	get := &cobra.Command{
 		Use: "get CONNECTION_ID", Aliases: []string{"show"}, Short: "Show a connection", Long: registryHelp, Args: cobra.ExactArgs(1),

@@ -172,7 +172,7 @@ type Anomaly struct {
 func HealthFrom(c registry.Connection, h registry.Health, jobs []registry.Job, anomalies []registry.Anomaly) ConnectionHealth {
 	out := ConnectionHealth{ConnectionID: c.ID, Status: string(c.Status), StatusReason: c.StatusReason,
 		Quarantined: c.Status == registry.StatusQuarantined, ConsecutiveFailures: h.ConsecutiveFailures,
-		Warned:        h.ConsecutiveFailures > 0 && h.WarnedEpisode == h.Episode && h.Episode > 0,
+		Warned:        h.Warned(),
 		LastSuccessAt: utcPtr(h.LastSuccessAt), LastFailureAt: utcPtr(h.LastFailureAt), RecentJobs: []Job{},
 		OpenAnomalies: []Anomaly{}}
 	for _, j := range jobs {

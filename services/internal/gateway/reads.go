@@ -67,7 +67,8 @@ func (s *Server) handleSeedConnection(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleConnections lists connections a page at a time: ?limit= (default
-// 100, at most 1000), ?status= and ?after= (the previous page's next).
+// 100, at most 1000), ?status=, ?health= (quarantined or warning) and
+// ?after= (the previous page's next).
 func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := registry.ConnectionListParams{Limit: 100}
@@ -89,6 +90,14 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("status %q is not PENDING, ACTIVE, FAILED, HEALING, PAUSED, DELETED, ORPHANED or QUARANTINED", v), Field: "status"})
 			return
 		}
+	}
+	if v := q.Get("health"); v != "" {
+		f, err := ParseHealthFilter(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, Error{Error: err.Error(), Field: "health"})
+			return
+		}
+		p.Health = f
 	}
 	if v := q.Get("after"); v != "" {
 		t, id, ok := decodeCursor(v)
@@ -112,6 +121,16 @@ func (s *Server) handleConnections(w http.ResponseWriter, r *http.Request) {
 		out.Next = encodeCursor(last.CreatedAt, last.ID)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// ParseHealthFilter reads a connection list's health filter: quarantined
+// or warning, in any case.
+func ParseHealthFilter(v string) (registry.HealthFilter, error) {
+	switch f := registry.HealthFilter(strings.ToLower(v)); f {
+	case registry.HealthQuarantined, registry.HealthWarning:
+		return f, nil
+	}
+	return "", fmt.Errorf("health %q is not quarantined or warning", v)
 }
 
 func encodeCursor(t time.Time, id string) string {

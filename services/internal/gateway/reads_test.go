@@ -289,3 +289,44 @@ func TestConnectionStatsRoute(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, b.do(http.MethodGet, "/v1/connections/"+c.ID+"/stats?limit=0", "").status)
 	require.Equal(t, http.StatusNotFound, b.do(http.MethodGet, "/v1/connections/"+registry.NewID()+"/stats", "").status)
 }
+
+// TestConnectionsByHealth lists connections by health: quarantined, and
+// warning (the current run of failures warned about, not quarantined).
+func TestConnectionsByHealth(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	quarantined := b.mesh.AddConnection("", "quarantined")
+	b.mesh.SetHealth(quarantined.ID, 5, true, "quarantined after 5 consecutive failed syncs")
+	warned := b.mesh.AddConnection("", "warned")
+	b.mesh.SetHealth(warned.ID, 3, true, "")
+	failing := b.mesh.AddConnection("", "failing, not warned yet")
+	b.mesh.SetHealth(failing.ID, 2, false, "")
+	recovered := b.mesh.AddConnection("", "warned, then a success")
+	b.mesh.SetHealth(recovered.ID, 3, true, "")
+	require.NoError(t, b.mesh.Store.HealthSucceeded(b.mesh.Ctx, recovered.ID))
+	b.mesh.AddConnection("", "healthy")
+
+	ids := func(query string) []string {
+		t.Helper()
+		r := b.do(http.MethodGet, "/v1/connections?"+query, "")
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var list gateway.ConnectionList
+		r.json(t, &list)
+		out := []string{}
+		for _, c := range list.Connections {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{quarantined.ID}, ids("health=quarantined"))
+	require.Equal(t, []string{warned.ID}, ids("health=warning"))
+	require.Equal(t, []string{warned.ID}, ids("health=WARNING&status=active"))
+	require.Empty(t, ids("health=warning&status=quarantined"))
+	require.Len(t, ids(""), 5)
+
+	r := b.do(http.MethodGet, "/v1/connections?health=failing", "")
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	e := r.errBody(t)
+	require.Equal(t, "health", e.Field)
+	require.Equal(t, `health "failing" is not quarantined or warning`, e.Error)
+}

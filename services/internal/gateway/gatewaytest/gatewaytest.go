@@ -229,6 +229,30 @@ func (m *Mesh) AddConnection(id, name string) registry.Connection {
 	return c
 }
 
+// SetHealth gives a connection a run of n failed syncs, as the sync worker
+// records them: warned about when warned, and QUARANTINED with reason when
+// reason is set.
+func (m *Mesh) SetHealth(id string, n int, warned bool, reason string) {
+	m.T.Helper()
+	var h registry.Health
+	var err error
+	for range n {
+		if h, err = m.Store.HealthFailed(m.Ctx, id); err != nil {
+			m.T.Fatalf("gatewaytest: health: %v", err)
+		}
+	}
+	if warned {
+		if _, err := m.Store.HealthWarn(m.Ctx, id, h.Episode); err != nil {
+			m.T.Fatalf("gatewaytest: health warning: %v", err)
+		}
+	}
+	if reason != "" {
+		if ok, err := m.Store.HealthQuarantine(m.Ctx, id, h.Episode, reason); err != nil || !ok {
+			m.T.Fatalf("gatewaytest: quarantine: %v (quarantined: %v)", err, ok)
+		}
+	}
+}
+
 // Catalog builds a sync catalog in the Airbyte protocol form with the given
 // streams, each with an Id and a Name field.
 func Catalog(streams ...string) json.RawMessage {
