@@ -2,10 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	reg "github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 )
@@ -38,4 +40,28 @@ func TestConnectionsLsByHealth(t *testing.T) {
 		require.Equal(t, ExitError, code, stderr)
 		require.Contains(t, stderr, `health "sick" is not quarantined or warning`)
 	}
+}
+
+func TestConnectionsReleaseCommand(t *testing.T) {
+	t.Parallel()
+	mesh := gatewaytest.Start(t)
+	c := mesh.AddConnection("", "quarantined")
+	mesh.SetHealth(c.ID, 5, true, "quarantined after 5 consecutive failed syncs")
+	nurl := "--nats-url=" + mesh.URL()
+
+	code, _, stderr := run(t, "connections", "release", c.ID, nurl, "--reason", strings.Repeat("x", 1001), "--wait")
+	require.Equal(t, ExitRejected, code, stderr)
+	require.Contains(t, stderr, "reason")
+
+	code, out, stderr := run(t, "connections", "release", c.ID, nurl, "--reason", "credentials renewed", "--wait")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Contains(t, out, "released (was QUARANTINED after 5 failed syncs in a row), ACTIVE again")
+	got, err := mesh.Store.ConnectionGet(t.Context(), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, reg.StatusActive, got.Status)
+
+	// Released already: refused with the reason.
+	code, _, stderr = run(t, "connections", "release", c.ID, nurl, "--wait")
+	require.Equal(t, ExitRejected, code, stderr)
+	require.Contains(t, stderr, "is ACTIVE, not QUARANTINED")
 }

@@ -158,7 +158,7 @@ QUARANTINED.`,
 		}),
 	}
 	hf.addRegistryFlags(health)
-	cmd.AddCommand(ls, get, health, connectionStatsCommand(), connectionsRmCommand())
+	cmd.AddCommand(ls, get, health, connectionStatsCommand(), connectionsRmCommand(), connectionsReleaseCommand())
 	return cmd
 }
 
@@ -192,6 +192,26 @@ func connectionStatsCommand() *cobra.Command {
 	}
 	f.addRegistryFlags(cmd)
 	cmd.Flags().IntVar(&limit, "limit", gateway.DefaultStatsJobs, "how many jobs")
+	return cmd
+}
+
+func connectionsReleaseCommand() *cobra.Command {
+	var f requestFlags
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "release CONNECTION_ID",
+		Short: "Release a quarantined connection (io.aam.connection.release.requested.v1)",
+		Long: `Release a QUARANTINED connection: the sync worker makes its Airbyte connection
+active and the connection ACTIVE again with its failure count reset, and answers
+connection.released. A connection that is not QUARANTINED is refused with the reason.`,
+		Example: `  aam connections release a1b2c3d4-e5f6-7890-abcd-ef1234567890 --reason "credentials renewed" --wait`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.submit(cmd, events.TypeReleaseRequested, events.ReleaseRequested{ConnectionID: args[0], Reason: reason}, args[0], false)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why the connection is released (kept in connection.released)")
 	return cmd
 }
 

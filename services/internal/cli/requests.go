@@ -514,6 +514,10 @@ func summarize(e event.Event) string {
 		d := factData[events.ConnectionDeleted](e)
 		return fmt.Sprintf("connection %s %q deleted (was %s); airbyte source %s, connection %s", d.ConnectionID, d.Name,
 			d.PreviousStatus, cmp.Or(d.AirbyteSourceID, "none"), cmp.Or(d.AirbyteConnectionID, "none"))
+	case events.TypeReleased:
+		d := factData[events.ConnectionReleased](e)
+		return fmt.Sprintf("connection %s released (was %s after %d failed syncs in a row), %s again", d.ConnectionID,
+			d.PreviousStatus, d.ConsecutiveFailures, d.Status)
 	case events.TypeConnectionPaused:
 		d := factData[events.ConnectionPaused](e)
 		return fmt.Sprintf("connection %s paused: %s", d.ConnectionID, d.Reason)

@@ -17,7 +17,7 @@ import (
 func FactState(factType string) string {
 	switch factType {
 	case events.TypeOnboarded, events.TypeCatalogVersioned, events.TypeSyncSucceeded, events.TypePolicySet, events.TypeDriftResolved,
-		events.TypeConnectionDeleted, events.TypeRollbackPlanned:
+		events.TypeConnectionDeleted, events.TypeRollbackPlanned, events.TypeReleased:
 		return RequestSucceeded
 	case events.TypeSyncStarted:
 		return RequestRunning
@@ -63,6 +63,8 @@ func requestTypeOf(factType string) string {
 		return events.TypeDeleteRequested
 	case events.TypeRollbackPlanned:
 		return events.TypeRollbackRequested
+	case events.TypeReleased:
+		return events.TypeReleaseRequested
 	}
 	return ""
 }

@@ -48,11 +48,14 @@ const (
 	// drift from the path; the body (reason, resume) is optional.
 	kindApprove
 	kindReject
+	// kindRelease releases a quarantined connection, the connection from
+	// the path; the body (a reason) is optional.
+	kindRelease
 )
 
 // bodyOptional reports the kinds whose body may be empty.
 func (k requestKind) bodyOptional() bool {
-	return k == kindDelete || k == kindApprove || k == kindReject
+	return k == kindDelete || k == kindApprove || k == kindReject || k == kindRelease
 }
 
 func (k requestKind) eventType() string {
@@ -69,6 +72,8 @@ func (k requestKind) eventType() string {
 		return events.TypeRollbackRequested
 	case kindApprove, kindReject:
 		return events.TypeResolveRequested
+	case kindRelease:
+		return events.TypeReleaseRequested
 	}
 	return events.TypeRepairRequested
 }

@@ -144,6 +144,7 @@ func (s *Server) routeTable(health *observability.Handler, reg prometheus.Gather
 	s.handle("GET /v1/connections/{id}/jobs", http.HandlerFunc(s.handleJobs))
 	s.handle("GET /v1/connections/{id}/health", http.HandlerFunc(s.handleHealth))
 	s.handle("GET /v1/connections/{id}/stats", http.HandlerFunc(s.handleStats))
+	s.handle("POST /v1/connections/{id}/release", s.jsonRoute(kindRelease, false))
 	s.handle("GET /v1/requests/{id}", http.HandlerFunc(s.handleRequest))
 	s.handle("GET /v1/events/stream", http.HandlerFunc(s.handleStream))
 }

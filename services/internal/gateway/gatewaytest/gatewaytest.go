@@ -115,6 +115,7 @@ func Start(tb testing.TB, opts ...Options) *Mesh {
 				return bus.Serve(ctx, rt, observer.PolicyRoute(m.Store))
 			},
 			workerRoute(rt, "onboarding-delete", events.SubjectDeleteRequest, events.TypeDeleteRequested, m.delete),
+			workerRoute(rt, "sync-release", events.SubjectReleaseRequest, events.TypeReleaseRequested, m.release),
 			workerRoute(rt, "repair", events.SubjectRepairRequest, events.TypeRepairRequested, m.repair),
 		}
 		for _, serve := range routes {
@@ -338,22 +339,28 @@ func (m *Mesh) onboard(ctx context.Context, ev bus.Event[events.OnboardRequested
 	})
 }
 
-// sync starts a job (sync.started), then, after SyncGate if any, ends it
-// (sync.succeeded). An unknown or inactive connection gets sync.failed.
+// lockRequested locks the row of a request's connection and records the
+// request done in the inbox, in q's transaction: an unknown connection is
+// refused, and first is false when the request was done before.
+func lockRequested[T any](ctx context.Context, q *registry.Queries, ev bus.Event[T], id string) (c registry.Connection, first bool, err error) {
+	c, err = q.ConnectionGetForUpdate(ctx, id)
+	if registry.IsNotFound(err) {
+		return c, false, bus.Permanentf("connection %s is not registered", id)
+	}
+	if err != nil {
+		return c, false, err
+	}
+	first, err = q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
+	return c, first, err
+}
+
 // delete marks the connection DELETED and emits connection.deleted, once
 // per request, as the onboarding worker does after its Airbyte deletes.
 func (m *Mesh) delete(ctx context.Context, ev bus.Event[events.DeleteRequested]) error {
 	id := ev.Data.ConnectionID
 	return m.Store.InTx(ctx, func(q *registry.Queries) error {
-		c, err := q.ConnectionGetForUpdate(ctx, id)
-		if registry.IsNotFound(err) {
-			return bus.Permanentf("connection %s is not registered", id)
-		}
-		if err != nil {
-			return err
-		}
-		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
-		if err != nil || !inserted {
+		c, first, err := lockRequested(ctx, q, ev, id)
+		if err != nil || !first {
 			return err
 		}
 		previous := c.Status
@@ -366,6 +373,31 @@ func (m *Mesh) delete(ctx context.Context, ev bus.Event[events.DeleteRequested])
 	})
 }
 
+// release makes a QUARANTINED connection ACTIVE with connection.released,
+// once per request, as the sync worker does after its Airbyte call; any
+// other status is refused.
+func (m *Mesh) release(ctx context.Context, ev bus.Event[events.ReleaseRequested]) error {
+	id := ev.Data.ConnectionID
+	return m.Store.InTx(ctx, func(q *registry.Queries) error {
+		c, first, err := lockRequested(ctx, q, ev, id)
+		if err != nil || !first {
+			return err
+		}
+		if c.Status != registry.StatusQuarantined {
+			return bus.Permanentf("connection %s is %s, not QUARANTINED", id, c.Status)
+		}
+		before, _, err := q.HealthRelease(ctx, id)
+		if err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, q, events.TypeReleased, WorkerSource, id, outbox.RequestOf(ev), events.ConnectionReleased{
+			ConnectionID: id, Status: string(registry.StatusActive), PreviousStatus: string(c.Status),
+			ConsecutiveFailures: before.ConsecutiveFailures, Reason: ev.Data.Reason})
+	})
+}
+
+// sync starts a job (sync.started), then, after SyncGate if any, ends it
+// (sync.succeeded). An unknown or inactive connection gets sync.failed.
 func (m *Mesh) sync(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
 	id := ev.Data.ConnectionID
 	var job registry.Job
