@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,9 +48,7 @@ func TestConnectionsReleaseCommand(t *testing.T) {
 	mesh.SetHealth(c.ID, 5, true, "quarantined after 5 consecutive failed syncs")
 	nurl := "--nats-url=" + mesh.URL()
 
-	code, _, stderr := run(t, "connections", "release", c.ID, nurl, "--reason", strings.Repeat("x", 1001), "--wait")
-	require.Equal(t, ExitRejected, code, stderr)
-	require.Contains(t, stderr, "reason")
+	requireLongReasonRejected(t, "connections", "release", c.ID, nurl)
 
 	code, out, stderr := run(t, "connections", "release", c.ID, nurl, "--reason", "credentials renewed", "--wait")
 	require.Equal(t, ExitOK, code, stderr)

@@ -16,9 +16,7 @@ func TestConnectionsRmCommand(t *testing.T) {
 	c := mesh.AddConnection("", "to remove")
 	nurl := "--nats-url=" + mesh.URL()
 
-	code, _, stderr := run(t, "connections", "rm", c.ID, nurl, "--reason", strings.Repeat("x", 1001), "--wait")
-	require.Equal(t, ExitRejected, code, stderr)
-	require.Contains(t, stderr, "reason")
+	requireLongReasonRejected(t, "connections", "rm", c.ID, nurl)
 
 	code, out, stderr := run(t, "connections", "rm", c.ID, nurl, "--reason", "duplicate", "--wait")
 	require.Equal(t, ExitOK, code, stderr)
@@ -27,4 +25,13 @@ func TestConnectionsRmCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, reg.StatusDeleted, got.Status)
 	require.Equal(t, "duplicate", got.StatusReason)
+}
+
+// requireLongReasonRejected runs a request command with a reason over 1000
+// characters: it is rejected before it is published, naming the field.
+func requireLongReasonRejected(t *testing.T, args ...string) {
+	t.Helper()
+	code, _, stderr := run(t, append(args, "--reason", strings.Repeat("x", 1001), "--wait")...)
+	require.Equal(t, ExitRejected, code, stderr)
+	require.Contains(t, stderr, "reason")
 }

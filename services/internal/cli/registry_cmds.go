@@ -196,29 +196,19 @@ func connectionStatsCommand() *cobra.Command {
 }
 
 func connectionsReleaseCommand() *cobra.Command {
-	var f requestFlags
-	var reason string
-	cmd := &cobra.Command{
+	return reasonRequestCommand(&cobra.Command{
 		Use:   "release CONNECTION_ID",
 		Short: "Release a quarantined connection (io.aam.connection.release.requested.v1)",
 		Long: `Release a QUARANTINED connection: the sync worker makes its Airbyte connection
 active and the connection ACTIVE again with its failure count reset, and answers
 connection.released. A connection that is not QUARANTINED is refused with the reason.`,
 		Example: `  aam connections release a1b2c3d4-e5f6-7890-abcd-ef1234567890 --reason "credentials renewed" --wait`,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.submit(cmd, events.TypeReleaseRequested, events.ReleaseRequested{ConnectionID: args[0], Reason: reason}, args[0], false)
-		},
-	}
-	f.add(cmd)
-	cmd.Flags().StringVar(&reason, "reason", "", "why the connection is released (kept in connection.released)")
-	return cmd
+	}, "why the connection is released (kept in connection.released)", events.TypeReleaseRequested,
+		func(id, reason string) any { return events.ReleaseRequested{ConnectionID: id, Reason: reason} })
 }
 
 func connectionsRmCommand() *cobra.Command {
-	var f requestFlags
-	var reason string
-	cmd := &cobra.Command{
+	return reasonRequestCommand(&cobra.Command{
 		Use:     "rm CONNECTION_ID",
 		Aliases: []string{"delete"},
 		Short:   "Delete a connection (io.aam.connection.delete.requested.v1)",
@@ -227,13 +217,22 @@ source recorded for it and keeps its registry row, catalog versions and jobs wit
 status DELETED; syncs and repairs of it then fail at once. A connection being
 onboarded (PENDING) or repaired (HEALING) is refused with the reason.`,
 		Example: `  aam connections rm a1b2c3d4-e5f6-7890-abcd-ef1234567890 --reason "replaced by the EU connection" --wait`,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.submit(cmd, events.TypeDeleteRequested, events.DeleteRequested{ConnectionID: args[0], Reason: reason}, args[0], false)
-		},
+	}, "why the connection is deleted (kept as its status reason)", events.TypeDeleteRequested,
+		func(id, reason string) any { return events.DeleteRequested{ConnectionID: id, Reason: reason} })
+}
+
+// reasonRequestCommand makes cmd a request about the connection its one
+// argument names, with the request flags and --reason (reasonHelp): data
+// builds the request's eventType data.
+func reasonRequestCommand(cmd *cobra.Command, reasonHelp, eventType string, data func(id, reason string) any) *cobra.Command {
+	var f requestFlags
+	var reason string
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return f.submit(cmd, eventType, data(args[0], reason), args[0], false)
 	}
 	f.add(cmd)
-	cmd.Flags().StringVar(&reason, "reason", "", "why the connection is deleted (kept as its status reason)")
+	cmd.Flags().StringVar(&reason, "reason", "", reasonHelp)
 	return cmd
 }
 

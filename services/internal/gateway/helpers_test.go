@@ -192,3 +192,16 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 	}
 	return resp, nil
 }
+
+// requireReasonChecked checks that a request route with an optional
+// reason refuses a reason over 1000 characters (field reason) at path and
+// a connection that is not registered at unknownPath, before anything is
+// published.
+func (b *bundle) requireReasonChecked(method, path, unknownPath string) {
+	b.t.Helper()
+	r := b.do(method, path, `{"reason":"`+strings.Repeat("x", 1001)+`"}`, "Content-Type", "application/json")
+	require.Equal(b.t, http.StatusBadRequest, r.status, "%s", r.body)
+	require.Equal(b.t, "reason", r.errBody(b.t).Field)
+	r = b.do(method, unknownPath, "")
+	require.Equal(b.t, http.StatusNotFound, r.status, "%s", r.body)
+}
