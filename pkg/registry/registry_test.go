@@ -343,3 +343,67 @@ func TestJobRequests(t *testing.T) {
 	_, err = b.store.JobActiveForConnection(b.ctx, c.ID)
 	require.ErrorIs(t, err, registry.ErrNotFound)
 }
+
+// TestVolumeHistory keeps successful jobs' stream stats and reads the
+// history judging needs: as deep as asked, deeper when the policy's window
+// asks for it, the job itself left out; and an anomaly opens once per
+// stream and kind until closed.
+func TestVolumeHistory(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newConnection(t, b, "volume")
+	start := time.Now().Add(-time.Hour)
+	record := func(n int, depth int) (registry.Job, registry.VolumeHistory) {
+		t.Helper()
+		j, _, err := b.store.JobCreate(b.ctx, registry.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: strconv.Itoa(n),
+			Status: registry.JobRunning, CatalogVersion: 1})
+		require.NoError(t, err)
+		started, ended := start.Add(time.Duration(n)*time.Minute), start.Add(time.Duration(n)*time.Minute+time.Duration(n)*time.Second)
+		j, err = b.store.JobUpdate(b.ctx, j.ID, registry.JobUpdateParams{Status: registry.JobSucceeded, StartedAt: &started, CompletedAt: &ended})
+		require.NoError(t, err)
+		h, err := b.store.VolumeRecord(b.ctx, j, []registry.StreamStat{{Stream: "Account", Records: int64(n), Bytes: 10}}, depth)
+		require.NoError(t, err)
+		return j, h
+	}
+	for n := 1; n <= 12; n++ {
+		record(n, 3)
+	}
+	j, h := record(13, 3)
+	require.Nil(t, h.Policy)
+	require.Equal(t, map[string][]int64{"Account": {12, 11, 10}}, h.Records, "newest first, the job left out")
+	require.Equal(t, []int64{12000, 11000, 10000}, h.Durations)
+	require.Empty(t, h.Open)
+
+	// Recording the job again keeps its first rows.
+	again, err := b.store.VolumeRecord(b.ctx, j, []registry.StreamStat{{Stream: "Account", Records: 999}}, 3)
+	require.NoError(t, err)
+	require.Equal(t, h.Records, again.Records)
+	stats, err := b.store.StatsList(b.ctx, c.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, []registry.StreamStat{{Stream: "Account", Records: 13, Bytes: 10}}, stats[0].Streams)
+
+	_, _, err = b.store.PolicyCreate(b.ctx, c.ID, []byte(`{"rules":[],"health":{"anomalies":{"window":5}}}`), "", "")
+	require.NoError(t, err)
+	_, h = record(14, 3)
+	require.NotNil(t, h.Policy)
+	require.Len(t, h.Records["Account"], 5, "the policy's window")
+	require.Len(t, h.Durations, 5)
+
+	a := registry.Anomaly{ConnectionID: c.ID, JobID: j.ID, AirbyteJobID: j.AirbyteJobID, Stream: "Account", Kind: "drop",
+		Metric: "records", Observed: 1, ExpectedMin: 5, ExpectedMax: 30, Median: 10, HistoryJobs: 10}
+	opened, ok, err := b.store.AnomalyOpen(b.ctx, a)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = b.store.AnomalyOpen(b.ctx, a)
+	require.NoError(t, err)
+	require.False(t, ok, "one open anomaly per stream and kind")
+	next, h := record(15, 3)
+	require.Len(t, h.Open, 1)
+	require.NoError(t, b.store.AnomalyClose(b.ctx, next.ID, []string{opened.ID}))
+	open, err := b.store.AnomalyListOpen(b.ctx, c.ID)
+	require.NoError(t, err)
+	require.Empty(t, open)
+	_, ok, err = b.store.AnomalyOpen(b.ctx, a)
+	require.NoError(t, err)
+	require.True(t, ok, "a new one once the last is closed")
+}

@@ -17,13 +17,38 @@ type StreamStat struct {
 	Bytes   int64  `json:"bytes"`
 }
 
-// StatsRecord keeps the per-stream volume of a successful job; the rows of
-// a job recorded before stay as they are. Run it in the transaction that
-// records the job's end.
-func (q *Queries) StatsRecord(ctx context.Context, job Job, streams []StreamStat) error {
-	if len(streams) == 0 {
-		return nil
-	}
+// VolumeHistory is what judging a successful job's volume needs, read by
+// VolumeRecord.
+type VolumeHistory struct {
+	// Policy is the connection's policy in force, nil when none was set.
+	Policy *DriftPolicy
+	// Records maps each of the job's streams that has a history to the
+	// records it moved in the connection's last successful jobs, newest
+	// first.
+	Records map[string][]int64
+	// Durations are the last successful jobs' durations in milliseconds,
+	// newest first.
+	Durations []int64
+	// Open are the connection's open anomalies.
+	Open []Anomaly
+}
+
+// historyDepthCTE is how many earlier jobs a history query reads ($3 rows):
+// more when the connection's policy sets a larger health.anomalies window
+// or min_jobs.
+const historyDepthCTE = `WITH d AS (
+		SELECT greatest($3::int, coalesce(max(greatest((policy #>> '{health,anomalies,window}')::int,
+			(policy #>> '{health,anomalies,min_jobs}')::int)), 0)) AS n
+		FROM (SELECT policy FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1) p
+	) `
+
+// VolumeRecord keeps the per-stream volume of a successful job (the rows
+// of a job recorded before stay as they are) and reads, in the same round
+// trip, its connection's policy, the history of each of its streams and of
+// its duration (the last depth successful jobs other than job, or as many
+// as the policy's health.anomalies window or min_jobs when larger) and the
+// open anomalies. Run it in the transaction that records the job's end.
+func (q *Queries) VolumeRecord(ctx context.Context, job Job, streams []StreamStat, depth int) (VolumeHistory, error) {
 	names, records, bytes := make([]string, len(streams)), make([]int64, len(streams)), make([]int64, len(streams))
 	for i, s := range streams {
 		names[i], records[i], bytes[i] = s.Stream, s.Records, s.Bytes
@@ -32,46 +57,63 @@ func (q *Queries) StatsRecord(ctx context.Context, job Job, streams []StreamStat
 	if job.CompletedAt != nil {
 		completed = *job.CompletedAt
 	}
-	_, err := q.db.Exec(ctx, `INSERT INTO job_stream_stats (job_id, connection_id, stream, records, bytes, completed_at)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO job_stream_stats (job_id, connection_id, stream, records, bytes, completed_at)
 		SELECT $1, $2, s.stream, s.records, s.bytes, $6
 		FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS s(stream, records, bytes)
 		ON CONFLICT (job_id, stream) DO NOTHING`, job.ID, job.ConnectionID, names, records, bytes, completed)
-	return translate(err)
-}
-
-// StatsHistory returns, for each of streams, the records it moved in the
-// connection's last limit successful jobs other than jobID, newest first.
-// A stream without history is absent.
-func (q *Queries) StatsHistory(ctx context.Context, connectionID, jobID string, streams []string, limit int) (map[string][]int64, error) {
-	rows, err := q.db.Query(ctx, `SELECT s.stream, h.records FROM unnest($3::text[]) AS s(stream)
+	b.Queue(`SELECT `+policyColumns+` FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1`, job.ConnectionID)
+	b.Queue(historyDepthCTE+`SELECT s.stream, h.records FROM unnest($4::text[]) AS s(stream)
 		CROSS JOIN LATERAL (SELECT records FROM job_stream_stats
 			WHERE connection_id = $1 AND stream = s.stream AND job_id <> $2
-			ORDER BY completed_at DESC, job_id DESC LIMIT $4) h`, connectionID, jobID, streams, limit)
-	if err != nil {
-		return nil, translate(err)
+			ORDER BY completed_at DESC, job_id DESC LIMIT (SELECT n FROM d)) h`, job.ConnectionID, job.ID, depth, names)
+	b.Queue(historyDepthCTE+`SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint FROM job_history
+		WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
+		ORDER BY completed_at DESC, id DESC LIMIT (SELECT n FROM d)`, job.ConnectionID, job.ID, depth)
+	b.Queue(`SELECT `+anomalyColumns+` FROM volume_anomalies WHERE connection_id = $1 AND closed_at IS NULL ORDER BY detected_at, id`,
+		job.ConnectionID)
+	br := q.db.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	var h VolumeHistory
+	if _, err := br.Exec(); err != nil {
+		return h, translate(err)
 	}
-	defer rows.Close()
-	out := map[string][]int64{}
-	for rows.Next() {
+	switch p, err := scanPolicy(br.QueryRow()); {
+	case err == nil:
+		h.Policy = &p
+	case !IsNotFound(err):
+		return h, err
+	}
+	h.Records = map[string][]int64{}
+	rows, err := br.Query()
+	if err != nil {
+		return h, translate(err)
+	}
+	if _, err := collect(rows, func(row pgx.Row) (struct{}, error) {
 		var s string
 		var n int64
-		if err := rows.Scan(&s, &n); err != nil {
-			return nil, translate(err)
-		}
-		out[s] = append(out[s], n)
+		err := row.Scan(&s, &n)
+		h.Records[s] = append(h.Records[s], n)
+		return struct{}{}, translate(err)
+	}); err != nil {
+		return h, err
 	}
-	return out, translate(rows.Err())
-}
-
-// DurationHistory returns the durations, in milliseconds, of the
-// connection's last limit successful jobs other than jobID, newest first.
-func (q *Queries) DurationHistory(ctx context.Context, connectionID, jobID string, limit int) ([]int64, error) {
-	return list(ctx, q.db, func(row pgx.Row) (int64, error) {
-		var ms int64
-		return ms, translate(row.Scan(&ms))
-	}, `SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint FROM job_history
-		WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
-		ORDER BY completed_at DESC, id DESC LIMIT $3`, connectionID, jobID, limit)
+	if rows, err = br.Query(); err == nil {
+		h.Durations, err = collect(rows, func(row pgx.Row) (int64, error) {
+			var ms int64
+			return ms, translate(row.Scan(&ms))
+		})
+	}
+	if err != nil {
+		return h, translate(err)
+	}
+	if rows, err = br.Query(); err == nil {
+		h.Open, err = collect(rows, scanAnomaly)
+	}
+	if err != nil {
+		return h, translate(err)
+	}
+	return h, translate(br.Close())
 }
 
 // JobStats is one successful job's volume: its duration and what each of
@@ -172,22 +214,11 @@ func (q *Queries) AnomalyOpen(ctx context.Context, a Anomaly) (Anomaly, bool, er
 	return got, err == nil, err
 }
 
-// AnomalyClose closes the connection's open anomalies that jobID judged
-// otherwise: judged maps a stream ("" for the job's duration) to the kind
-// jobID found ("" for normal), and the stream's open anomalies of another
-// kind close, closed by jobID.
-func (q *Queries) AnomalyClose(ctx context.Context, connectionID, jobID string, judged map[string]string) error {
-	if len(judged) == 0 {
-		return nil
-	}
-	streams, kinds := make([]string, 0, len(judged)), make([]string, 0, len(judged))
-	for s, k := range judged {
-		streams, kinds = append(streams, s), append(kinds, k)
-	}
-	_, err := q.db.Exec(ctx, `UPDATE volume_anomalies a SET closed_at = now(), closed_by_job_id = $2
-		FROM unnest($3::text[], $4::text[]) AS j(stream, kind)
-		WHERE a.connection_id = $1 AND a.closed_at IS NULL AND a.job_id <> $2 AND a.stream = j.stream AND a.kind <> j.kind`,
-		connectionID, jobID, streams, kinds)
+// AnomalyClose closes the open anomalies ids: job jobID judged their
+// streams otherwise.
+func (q *Queries) AnomalyClose(ctx context.Context, jobID string, ids []string) error {
+	_, err := q.db.Exec(ctx, `UPDATE volume_anomalies SET closed_at = now(), closed_by_job_id = $1
+		WHERE id = ANY($2::uuid[]) AND closed_at IS NULL`, jobID, ids)
 	return translate(err)
 }
 

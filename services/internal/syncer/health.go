@@ -34,10 +34,19 @@ const maxFailuresListed = 10
 func healthPolicy(ctx context.Context, q *registry.Queries, connID string) (drift.Health, error) {
 	p, err := q.PolicyLatest(ctx, connID)
 	if registry.IsNotFound(err) {
-		return (*drift.Health)(nil).WithDefaults(), nil
+		return healthOf(nil)
 	}
 	if err != nil {
 		return drift.Health{}, fmt.Errorf("read the connection's policy: %w", err)
+	}
+	return healthOf(&p)
+}
+
+// healthOf returns the health part of policy p (nil: none was set), with
+// its defaults.
+func healthOf(p *registry.DriftPolicy) (drift.Health, error) {
+	if p == nil {
+		return (*drift.Health)(nil).WithDefaults(), nil
 	}
 	var doc struct {
 		Health *drift.Health `json:"health"`

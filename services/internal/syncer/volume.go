@@ -20,7 +20,8 @@ import (
 // derives from the job, the stream and the kind: one sync.anomaly.detected
 // per job and stream however often the end is seen. An open anomaly closes
 // at the next successful job that judges its stream otherwise (normal
-// again, or another kind).
+// again, or another kind). A job whose volume is as usual costs one
+// pipelined round trip.
 
 // streamStats are the per-stream records and bytes of a job's info.
 func streamStats(info *airbyte.JobInfoRead) []registry.StreamStat {
@@ -32,28 +33,34 @@ func streamStats(info *airbyte.JobInfoRead) []registry.StreamStat {
 	return out
 }
 
+// historyDepth is how many earlier jobs VolumeRecord reads by default (it
+// reads more when the policy's window or minimum history asks for it).
+const historyDepth = max(drift.DefaultAnomalyWindow, drift.DefaultAnomalyMinJobs)
+
 // recordVolume keeps a successful job's per-stream volume (streams, nil
 // when unknown: then only its duration is judged), judges it and queues
 // sync.anomaly.detected for each new anomaly, inside the transaction that
 // records the job's end. The facts' correlation id is corr.
 func recordVolume(ctx context.Context, q *registry.Queries, job registry.Job, streams []registry.StreamStat, corr string) error {
-	if err := q.StatsRecord(ctx, job, streams); err != nil {
-		return err
-	}
-	pol, err := healthPolicy(ctx, q, job.ConnectionID)
+	hist, err := q.VolumeRecord(ctx, job, streams, historyDepth)
 	if err != nil {
 		return err
 	}
-	a := *pol.Anomalies
-	if a.Disabled {
-		return nil
-	}
-	judged, found, err := judgeVolume(ctx, q, a, job, streams)
+	pol, err := healthOf(hist.Policy)
 	if err != nil {
 		return err
 	}
-	if err := q.AnomalyClose(ctx, job.ConnectionID, job.ID, judged); err != nil {
-		return err
+	judged, found := judgeVolume(*pol.Anomalies, job, streams, hist)
+	var closed []string
+	for _, a := range hist.Open {
+		if kind, ok := judged[a.Stream]; ok && kind != a.Kind {
+			closed = append(closed, a.ID)
+		}
+	}
+	if len(closed) > 0 {
+		if err := q.AnomalyClose(ctx, job.ID, closed); err != nil {
+			return err
+		}
 	}
 	for _, an := range found {
 		if _, opened, err := q.AnomalyOpen(ctx, an); err != nil || !opened {
@@ -74,11 +81,12 @@ func recordVolume(ctx context.Context, q *registry.Queries, job registry.Job, st
 }
 
 // judgeVolume judges each stream's records, and the job's duration (stream
-// ""), against their history. It returns the kind of everything judged
-// ("" for normal) and the anomalies found.
-func judgeVolume(ctx context.Context, q *registry.Queries, a drift.Anomalies, job registry.Job,
-	streams []registry.StreamStat) (map[string]string, []registry.Anomaly, error) {
+// ""), against their history, each cut to the policy's depth. It returns
+// the kind of everything judged ("" for normal) and the anomalies found.
+func judgeVolume(a drift.Anomalies, job registry.Job, streams []registry.StreamStat,
+	hist registry.VolumeHistory) (map[string]string, []registry.Anomaly) {
 	depth := max(a.Window, a.MinJobs)
+	cut := func(vs []int64) []int64 { return vs[:min(len(vs), depth)] }
 	judged := map[string]string{}
 	var found []registry.Anomaly
 	note := func(stream, metric string, observed int64, e drift.Expectation) {
@@ -93,29 +101,15 @@ func judgeVolume(ctx context.Context, q *registry.Queries, a drift.Anomalies, jo
 				Median: e.Median, HistoryJobs: e.History})
 		}
 	}
-	if len(streams) > 0 {
-		names := make([]string, len(streams))
-		for i, s := range streams {
-			names[i] = s.Stream
-		}
-		hist, err := q.StatsHistory(ctx, job.ConnectionID, job.ID, names, depth)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, s := range streams {
-			if e, ok := a.Records(hist[s.Stream]); ok {
-				note(s.Stream, events.MetricRecords, s.Records, e)
-			}
+	for _, s := range streams {
+		if e, ok := a.Records(cut(hist.Records[s.Stream])); ok {
+			note(s.Stream, events.MetricRecords, s.Records, e)
 		}
 	}
 	if job.StartedAt != nil && job.CompletedAt != nil {
-		hist, err := q.DurationHistory(ctx, job.ConnectionID, job.ID, depth)
-		if err != nil {
-			return nil, nil, err
-		}
-		if e, ok := a.Duration(hist); ok {
+		if e, ok := a.Duration(cut(hist.Durations)); ok {
 			note("", events.MetricDurationMS, job.CompletedAt.Sub(*job.StartedAt).Milliseconds(), e)
 		}
 	}
-	return judged, found, nil
+	return judged, found
 }
