@@ -4,18 +4,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/pkg/config"
-	"github.com/aam-mesh/aam/services/internal/gateway"
 	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 	"github.com/aam-mesh/aam/services/internal/onboarding"
 	"github.com/aam-mesh/aam/services/internal/repair"
-	"github.com/aam-mesh/aam/services/internal/syncer"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -33,24 +30,14 @@ func TestSeedFlowWithRealWorkers(t *testing.T) {
 	require.NoError(t, err)
 	ow, err := onboarding.New(env.Deps, env.Airbyte, broker.Client, ocfg)
 	require.NoError(t, err)
-	scfg, err := config.ParseFrom[syncer.Config](map[string]string{})
-	require.NoError(t, err)
-	sw, err := syncer.New(env.Deps, env.Airbyte, scfg)
-	require.NoError(t, err)
+	startSyncer(t, env)
 	rcfg, err := config.ParseFrom[repair.Config](map[string]string{})
 	require.NoError(t, err)
 	rw, err := repair.New(env.Deps, env.Airbyte, rcfg)
 	require.NoError(t, err)
 	env.Go(ow.Run)
-	env.Go(sw.Run)
 	env.Go(rw.Run)
-
-	gcfg := gateway.DefaultConfig()
-	srv, err := gateway.New(gcfg, env.Deps)
-	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	t.Cleanup(srv.Close)
+	ts := startGateway(t, env)
 
 	post := func(path, body string) (int, map[string]any) {
 		t.Helper()
