@@ -37,8 +37,8 @@ type VolumeHistory struct {
 // more when the connection's policy sets a larger health.anomalies window
 // or min_jobs.
 const historyDepthCTE = `WITH d AS (
-		SELECT greatest($3::int, coalesce(max(greatest((policy #>> '{health,anomalies,window}')::int,
-			(policy #>> '{health,anomalies,min_jobs}')::int)), 0)) AS n
+		SELECT greatest($3::int, coalesce(max(greatest((policy #>> '{health,anomalies,window}')::numeric::int,
+			(policy #>> '{health,anomalies,min_jobs}')::numeric::int)), 0)) AS n
 		FROM (SELECT policy FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1) p
 	) `
 

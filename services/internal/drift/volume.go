@@ -78,8 +78,8 @@ type Expectation struct {
 	History int
 }
 
-// Judge returns the anomaly kind of observed against its expectation
-// (zero, drop, spike; a duration's is a spike), "" when it is normal.
+// Judge returns the anomaly kind of a stream's records against their
+// expectation (zero, drop, spike), "" when they are normal.
 func (e Expectation) Judge(observed int64) string {
 	switch {
 	case observed == 0 && e.Min > 0:

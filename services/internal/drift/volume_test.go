@@ -74,8 +74,6 @@ func TestAnomalyThresholds(t *testing.T) {
 	d, ok := def.Duration([]int64{60000, 61000, 59000, 60000, 60000, 60000, 62000, 58000, 60000, 60000})
 	require.True(t, ok)
 	require.Equal(t, drift.Expectation{Median: 60000, Min: 0, Max: 180000, History: 10}, d)
-	require.Equal(t, events.AnomalySpike, d.Judge(180001), "a long job")
-	require.Empty(t, d.Judge(1000), "a quick job is no anomaly")
 }
 
 func TestAnomalyPolicyValidation(t *testing.T) {

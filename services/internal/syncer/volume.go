@@ -48,7 +48,9 @@ func recordVolume(ctx context.Context, q *registry.Queries, job registry.Job, st
 	}
 	pol, err := healthOf(hist.Policy)
 	if err != nil {
-		return err
+		// A stored policy was valid when it was set; a job's end is never
+		// refused over it: the default thresholds judge instead.
+		pol, _ = healthOf(nil)
 	}
 	judged, found := judgeVolume(*pol.Anomalies, job, streams, hist)
 	var closed []string
@@ -89,11 +91,7 @@ func judgeVolume(a drift.Anomalies, job registry.Job, streams []registry.StreamS
 	cut := func(vs []int64) []int64 { return vs[:min(len(vs), depth)] }
 	judged := map[string]string{}
 	var found []registry.Anomaly
-	note := func(stream, metric string, observed int64, e drift.Expectation) {
-		kind := e.Judge(observed)
-		if kind != "" && metric == events.MetricDurationMS {
-			kind = events.AnomalyDuration
-		}
+	note := func(stream, metric, kind string, observed int64, e drift.Expectation) {
 		judged[stream] = kind
 		if kind != "" {
 			found = append(found, registry.Anomaly{ConnectionID: job.ConnectionID, JobID: job.ID, AirbyteJobID: job.AirbyteJobID,
@@ -103,12 +101,18 @@ func judgeVolume(a drift.Anomalies, job registry.Job, streams []registry.StreamS
 	}
 	for _, s := range streams {
 		if e, ok := a.Records(cut(hist.Records[s.Stream])); ok {
-			note(s.Stream, events.MetricRecords, s.Records, e)
+			note(s.Stream, events.MetricRecords, e.Judge(s.Records), s.Records, e)
 		}
 	}
 	if job.StartedAt != nil && job.CompletedAt != nil {
 		if e, ok := a.Duration(cut(hist.Durations)); ok {
-			note("", events.MetricDurationMS, job.CompletedAt.Sub(*job.StartedAt).Milliseconds(), e)
+			// Only a long job is an anomaly (a quick one, or a clock that went
+			// back, is not).
+			kind, d := "", job.CompletedAt.Sub(*job.StartedAt).Milliseconds()
+			if d > e.Max {
+				kind = events.AnomalyDuration
+			}
+			note("", events.MetricDurationMS, kind, d, e)
 		}
 	}
 	return judged, found
