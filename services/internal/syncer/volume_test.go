@@ -8,8 +8,6 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/emulator"
-	"github.com/aam-mesh/aam/pkg/registry"
-	"github.com/aam-mesh/aam/services/internal/drift"
 	"github.com/aam-mesh/aam/services/internal/testenv"
 )
 
@@ -120,44 +118,4 @@ func TestNoVolumeAnomalyBeforeHistoryOrWithinThresholds(t *testing.T) {
 	require.Equal(t, "Account", got.Stream)
 	require.Zero(t, got.Observed)
 	require.Equal(t, 1, h.queued(events.TypeSyncAnomaly))
-}
-
-func TestJudgeVolume(t *testing.T) {
-	t.Parallel()
-	steady := func(v int64) []int64 {
-		out := make([]int64, 12)
-		for i := range out {
-			out[i] = v + int64(i%3)
-		}
-		return out
-	}
-	hist := registry.VolumeHistory{Records: map[string][]int64{"Account": steady(1000), "Contact": steady(50), "Lead": steady(10)[:5]},
-		Durations: steady(60000)}
-	started := time.Now()
-	job := func(d time.Duration) registry.Job {
-		ended := started.Add(d)
-		return registry.Job{ID: "j", ConnectionID: "c", AirbyteJobID: "7", StartedAt: &started, CompletedAt: &ended}
-	}
-	streams := []registry.StreamStat{{Stream: "Account", Records: 100}, {Stream: "Contact", Records: 52},
-		{Stream: "Lead", Records: 0}, {Stream: "New", Records: 5}}
-	a := (*drift.Anomalies)(nil).WithDefaults()
-
-	judged, found := judgeVolume(a, job(4*time.Minute), streams, hist)
-	require.Equal(t, map[string]string{"Account": events.AnomalyDrop, "Contact": "", "": events.AnomalyDuration}, judged,
-		"Lead has too little history, New none")
-	require.Len(t, found, 2)
-	require.Equal(t, registry.Anomaly{ConnectionID: "c", JobID: "j", AirbyteJobID: "7", Stream: "Account", Kind: events.AnomalyDrop,
-		Metric: events.MetricRecords, Observed: 100, ExpectedMin: 501, ExpectedMax: 3003, Median: 1001, HistoryJobs: 10}, found[0])
-	require.Equal(t, registry.Anomaly{ConnectionID: "c", JobID: "j", AirbyteJobID: "7", Kind: events.AnomalyDuration,
-		Metric: events.MetricDurationMS, Observed: 240000, ExpectedMin: 0, ExpectedMax: 180003, Median: 60001, HistoryJobs: 10}, found[1])
-
-	for _, d := range []time.Duration{time.Minute, time.Second, -time.Second} {
-		judged, found = judgeVolume(a, job(d), nil, hist)
-		require.Equal(t, map[string]string{"": ""}, judged, "%s is no anomaly", d)
-		require.Empty(t, found)
-	}
-	a.Disabled = true
-	judged, found = judgeVolume(a, job(time.Hour), streams, hist)
-	require.Empty(t, judged)
-	require.Empty(t, found)
 }
