@@ -61,6 +61,7 @@ tools: ## install the tools the tests drive (nats CLI, docker-compose)
 .PHONY: bench
 bench: ## load-test the whole pipeline (aam bench) and print throughput, latency and peak RSS
 	@AAM_PG_DATABASES="aam aam_test aam_bench" deploy/local/postgres.sh
+	@deploy/local/bench-replica.sh
 	@mkdir -p $(BIN)
 	@$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aam ./services/aam
 	$(BIN)/aam bench $(ARGS)

@@ -91,6 +91,17 @@ func (q *Queries) ConnectionGet(ctx context.Context, id string) (Connection, err
 	return scanConnection(q.db.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id))
 }
 
+// ConnectionExists reports whether a connection is registered, reading
+// its key only (no columns, no catalog).
+func (q *Queries) ConnectionExists(ctx context.Context, id string) (bool, error) {
+	if !validUUID(id) {
+		return false, nil
+	}
+	var ok bool
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM connections WHERE id = $1)`, id).Scan(&ok)
+	return ok, translate(err)
+}
+
 // ConnectionGetForUpdate returns a connection and locks its row until the
 // transaction ends. Use it in every transaction that changes a connection
 // or emits events about it.

@@ -139,9 +139,18 @@ const openJobQuery = `SELECT ` + jobColumns + ` FROM job_history
 
 // answerJobQuery selects the job that answers a request for connection $1
 // first seen at $2: the newest recorded as pending or running, or one whose
-// start AAM claimed at or after $2.
-const answerJobQuery = `SELECT ` + jobColumns + ` FROM job_history
-	WHERE connection_id = $1 AND (status IN ('pending', 'running') OR start_requested_at >= $2)
+// start AAM claimed at or after $2. Each half reads one index entry or a
+// few, however many jobs the connection has had: a job is recorded after
+// its start claim (created_at >= start_requested_at, on the database's
+// clock; a second of slack covers a clock step), so the claimed half only
+// walks the jobs recorded since the request was first seen.
+const answerJobQuery = `SELECT ` + jobColumns + ` FROM (
+	(SELECT * FROM job_history WHERE connection_id = $1 AND status IN ('pending', 'running')
+		ORDER BY created_at DESC LIMIT 1)
+	UNION ALL
+	(SELECT * FROM job_history WHERE connection_id = $1 AND start_requested_at >= $2
+		AND created_at >= $2::timestamptz - interval '1 second' ORDER BY created_at DESC LIMIT 1)
+	) job_history
 	ORDER BY created_at DESC LIMIT 1`
 
 // SyncTurn is what SyncStartTurn found.

@@ -12,7 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// replica is a prototype-style sync route: like the seed's FastAPI
+// replica is the Go rendering of the prototype-style sync route, used
+// when the Python replica (pyreplica.go) cannot run or when asked for: like the seed's FastAPI
 // orchestrator, POST /connections/{id}/sync reads the connection from the
 // registry, calls Airbyte's POST /jobs on the request's own time, records
 // the job in a job table and answers with it. No queue, no coalescing, no
@@ -72,6 +73,8 @@ func startReplica(ctx context.Context, dbURL, emu string) (*replica, error) {
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
 }
+
+func (r *replica) url() string { return r.addr }
 
 func (r *replica) close() {
 	if r.srv != nil {

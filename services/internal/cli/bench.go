@@ -52,9 +52,12 @@ instant: the emulator's jobs instant and no capacity bound:
   3. sends sync requests at --rate per second for --duration (latency),
   4. calls the gateway's seed route POST /connections/{id}/sync from --seed-clients clients
      over --seed-connections connections for --duration, each waiting for its answer,
-     then the same clients against a prototype-style replica of that route (in the
-     benchmark's process: registry read, one POST /jobs, registry write per request)
-     on the same emulator and registry, and prints the ratio,
+     then the same clients against a prototype-style replica of that route on the same
+     emulator and registry (--replica python: the prototype's stack, FastAPI + SQLAlchemy +
+     httpx in one uvicorn process, run with /usr/bin/python3 or BENCH_PYTHON: registry
+     read, one POST /jobs, job_history write per request; --replica go: the same route in
+     Go in the benchmark's process; auto, the default: Python, else Go), and prints the
+     ratio and which replica it is against,
   5. sends --onboardings onboard requests at once with --onboard-latency added by the emulator
      to every Airbyte call,
 
@@ -71,6 +74,9 @@ database of its own (the default is the local aam_bench database).`,
 			cfg.DatabaseURL = cmp.Or(os.Getenv("BENCH_DATABASE_URL"), "postgres://aam:aam@127.0.0.1:5432/aam_bench?sslmode=disable")
 			if scenario != "both" && scenario != "realistic" && scenario != "instant" {
 				return fmt.Errorf("--scenario: %q is not realistic, instant or both", scenario)
+			}
+			if r := cfg.Replica; r != bench.ReplicaAuto && r != bench.ReplicaPython && r != bench.ReplicaGo {
+				return fmt.Errorf("--replica: %q is not python, go or auto", r)
 			}
 			all := map[string]any{}
 			if scenario != "instant" {
@@ -114,6 +120,7 @@ database of its own (the default is the local aam_bench database).`,
 	f.IntVar(&rc.OverloadBound, "overload-bound", 16, "overload run: AAM's bound on calls in flight")
 	f.DurationVar(&rc.OverloadCallTime, "overload-call-time", 50*time.Millisecond, "overload run: how long every Airbyte call holds the emulator's thread")
 	f.IntVar(&cfg.SeedClients, "seed-clients", 32, "instant: concurrent clients of the gateway's seed sync route (0: not run)")
+	f.StringVar(&cfg.Replica, "replica", bench.ReplicaAuto, "instant: the prototype-style replica of the seed route: python, go or auto (python, else go)")
 	f.IntVar(&cfg.SeedConnections, "seed-connections", 50, "instant: connections the seed route's clients spread over")
 	f.IntVar(&cfg.Connections, "connections", 200, "connections onboarded for the sync phases")
 	f.DurationVar(&cfg.SyncDuration, "duration", 15*time.Second, "length of each sync phase")
@@ -122,6 +129,7 @@ database of its own (the default is the local aam_bench database).`,
 	f.DurationVar(&cfg.OnboardLatency, "onboard-latency", 200*time.Millisecond, "emulated latency per Airbyte call in the onboarding phase")
 	f.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
 	f.StringVar(&cfg.HeapProfile, "memprofile", "", "write aam dev's heap profile at the end to this file")
+	f.StringVar(&cfg.SeedCPUProfile, "seed-cpuprofile", "", "write a CPU profile of aam dev while the seed route's clients run to this file")
 	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of aam dev during the max-throughput phase to this file")
 	root.AddCommand(cmd)
 }

@@ -316,7 +316,7 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 		if wo.prefer {
 			w.Header().Set("Preference-Applied", fmt.Sprintf("wait=%d", int(wo.wait.Seconds())))
 		}
-		s.await(r.Context(), wt, id, wo.untilTerminal, wo.wait)
+		s.await(r.Context(), wt, id, wo.untilTerminal, wo.wait, false)
 	}
 	facts, err := s.registryFacts(r.Context(), id)
 	if err != nil {

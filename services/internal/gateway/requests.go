@@ -243,11 +243,12 @@ func validateData(eventType string, data []byte, prefix string) *Error {
 // not exist. An unreachable registry does not block the request: the
 // worker answers an unknown connection with a failure event.
 func (s *Server) connectionMissing(ctx context.Context, id string) bool {
-	_, err := s.store.ConnectionGet(ctx, id)
-	if err != nil && !registry.IsNotFound(err) {
+	ok, err := s.store.ConnectionExists(ctx, id)
+	if err != nil {
 		s.log.Debug("connection look-up failed; forwarding the request", zap.Error(err))
+		return false
 	}
-	return registry.IsNotFound(err)
+	return !ok
 }
 
 var keyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
@@ -380,7 +381,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, ev event.Event, 
 		if o.wait.prefer {
 			w.Header().Set("Preference-Applied", fmt.Sprintf("wait=%d", int(o.wait.wait.Seconds())))
 		}
-		if fact, ok := s.await(ctx, wt, id, o.wait.untilTerminal, o.wait.wait); ok {
+		// A request with a new id the gateway chose cannot have an answer
+		// recorded before its waiter was registered: the wait starts on
+		// the wire, without a first registry read.
+		fresh := !o.keyed && !replayed
+		if fact, ok := s.await(ctx, wt, id, o.wait.untilTerminal, o.wait.wait, fresh); ok {
 			writeOutcome(w, id, fact, o.shape, o.dataPrefix)
 			return
 		}

@@ -210,9 +210,11 @@ func firstCompleting(facts []event.Event, untilTerminal bool) (event.Event, bool
 // await waits up to d for the answer that completes request id, reading
 // the waiter's facts and, every PollInterval, the registry outbox (the
 // outbox holds every fact before the relay publishes it, so a fact missed
-// on the wire during a reconnect is still found). It reports false when
-// the time is up or the gateway or the caller went away.
-func (s *Server) await(ctx context.Context, w *waiter, id string, untilTerminal bool, d time.Duration) (event.Event, bool) {
+// on the wire during a reconnect is still found). The registry is read
+// first too, unless fresh says no answer can be recorded yet (a new id,
+// its waiter registered before the request was published). It reports
+// false when the time is up or the gateway or the caller went away.
+func (s *Server) await(ctx context.Context, w *waiter, id string, untilTerminal bool, d time.Duration, fresh bool) (event.Event, bool) {
 	check := func() (event.Event, bool) {
 		facts, err := s.registryFacts(ctx, id)
 		if err != nil {
@@ -221,8 +223,10 @@ func (s *Server) await(ctx context.Context, w *waiter, id string, untilTerminal 
 		}
 		return firstCompleting(facts, untilTerminal)
 	}
-	if f, ok := check(); ok {
-		return f, true
+	if !fresh {
+		if f, ok := check(); ok {
+			return f, true
+		}
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
