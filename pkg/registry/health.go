@@ -81,11 +81,12 @@ func (q *Queries) HealthGet(ctx context.Context, connectionID string) (Health, e
 // HealthSucceeded records a successful sync: the run of failures ends.
 // Run it in the transaction that records the job's end.
 func (q *Queries) HealthSucceeded(ctx context.Context, connectionID string) error {
-	_, err := q.db.Exec(ctx, `INSERT INTO connection_health AS h (connection_id, last_success_at) VALUES ($1, now())
-		ON CONFLICT (connection_id) DO UPDATE SET consecutive_failures = 0, last_success_at = now(), updated_at = now()`,
-		connectionID)
+	_, err := q.db.Exec(ctx, healthSucceededSQL, connectionID)
 	return translate(err)
 }
+
+const healthSucceededSQL = `INSERT INTO connection_health AS h (connection_id, last_success_at) VALUES ($1, now())
+	ON CONFLICT (connection_id) DO UPDATE SET consecutive_failures = 0, last_success_at = now(), updated_at = now()`
 
 // HealthFailed records a failed sync and returns the connection's health
 // after it: one more consecutive failure, and a new episode when the run

@@ -361,13 +361,19 @@ func TestVolumeHistory(t *testing.T) {
 		started, ended := start.Add(time.Duration(n)*time.Minute), start.Add(time.Duration(n)*time.Minute+time.Duration(n)*time.Second)
 		j, err = b.store.JobUpdate(b.ctx, j.ID, registry.JobUpdateParams{Status: registry.JobSucceeded, StartedAt: &started, CompletedAt: &ended})
 		require.NoError(t, err)
-		h, err := b.store.VolumeRecord(b.ctx, j, []registry.StreamStat{{Stream: "Account", Records: int64(n), Bytes: 10}}, depth)
+		h, err := b.store.SuccessRecord(b.ctx, j, []registry.StreamStat{{Stream: "Account", Records: int64(n), Bytes: 10}}, depth)
 		require.NoError(t, err)
 		return j, h
 	}
+	_, err := b.store.HealthFailed(b.ctx, c.ID)
+	require.NoError(t, err)
 	for n := 1; n <= 12; n++ {
 		record(n, 3)
 	}
+	health, err := b.store.HealthGet(b.ctx, c.ID)
+	require.NoError(t, err)
+	require.Zero(t, health.ConsecutiveFailures, "a success ends the run of failures")
+	require.NotNil(t, health.LastSuccessAt)
 	j, h := record(13, 3)
 	require.Nil(t, h.Policy)
 	require.Equal(t, map[string][]int64{"Account": {12, 11, 10}}, h.Records, "newest first, the job left out")
@@ -375,7 +381,7 @@ func TestVolumeHistory(t *testing.T) {
 	require.Empty(t, h.Open)
 
 	// Recording the job again keeps its first rows.
-	again, err := b.store.VolumeRecord(b.ctx, j, []registry.StreamStat{{Stream: "Account", Records: 999}}, 3)
+	again, err := b.store.SuccessRecord(b.ctx, j, []registry.StreamStat{{Stream: "Account", Records: 999}}, 3)
 	require.NoError(t, err)
 	require.Equal(t, h.Records, again.Records)
 	stats, err := b.store.StatsList(b.ctx, c.ID, 1)

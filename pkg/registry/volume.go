@@ -18,7 +18,7 @@ type StreamStat struct {
 }
 
 // VolumeHistory is what judging a successful job's volume needs, read by
-// VolumeRecord.
+// SuccessRecord.
 type VolumeHistory struct {
 	// Policy is the connection's policy in force, nil when none was set.
 	Policy *DriftPolicy
@@ -42,13 +42,15 @@ const historyDepthCTE = `WITH d AS (
 		FROM (SELECT policy FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1) p
 	) `
 
-// VolumeRecord keeps the per-stream volume of a successful job (the rows
-// of a job recorded before stay as they are) and reads, in the same round
-// trip, its connection's policy, the history of each of its streams and of
-// its duration (the last depth successful jobs other than job, or as many
-// as the policy's health.anomalies window or min_jobs when larger) and the
-// open anomalies. Run it in the transaction that records the job's end.
-func (q *Queries) VolumeRecord(ctx context.Context, job Job, streams []StreamStat, depth int) (VolumeHistory, error) {
+// SuccessRecord records a successful job's end: the connection's run of
+// failures ends (HealthSucceeded) and the job's per-stream volume is kept
+// (the rows of a job recorded before stay as they are). In the same round
+// trip it reads the connection's policy, the history of each of the job's
+// streams and of its duration (the last depth successful jobs other than
+// job, or as many as the policy's health.anomalies window or min_jobs when
+// larger) and the open anomalies. Run it in the transaction that records
+// the job's end.
+func (q *Queries) SuccessRecord(ctx context.Context, job Job, streams []StreamStat, depth int) (VolumeHistory, error) {
 	names, records, bytes := make([]string, len(streams)), make([]int64, len(streams)), make([]int64, len(streams))
 	for i, s := range streams {
 		names[i], records[i], bytes[i] = s.Stream, s.Records, s.Bytes
@@ -58,6 +60,7 @@ func (q *Queries) VolumeRecord(ctx context.Context, job Job, streams []StreamSta
 		completed = *job.CompletedAt
 	}
 	b := &pgx.Batch{}
+	b.Queue(healthSucceededSQL, job.ConnectionID)
 	b.Queue(`INSERT INTO job_stream_stats (job_id, connection_id, stream, records, bytes, completed_at)
 		SELECT $1, $2, s.stream, s.records, s.bytes, $6
 		FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS s(stream, records, bytes)
@@ -75,8 +78,10 @@ func (q *Queries) VolumeRecord(ctx context.Context, job Job, streams []StreamSta
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	var h VolumeHistory
-	if _, err := br.Exec(); err != nil {
-		return h, translate(err)
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return h, translate(err)
+		}
 	}
 	switch p, err := scanPolicy(br.QueryRow()); {
 	case err == nil:

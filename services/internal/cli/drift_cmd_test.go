@@ -205,7 +205,7 @@ func TestConnectionsStatsCommand(t *testing.T) {
 	ended := started.Add(30 * time.Second)
 	j, err = st.JobUpdate(ctx, j.ID, reg.JobUpdateParams{Status: reg.JobSucceeded, StartedAt: &started, CompletedAt: &ended, RowsSynced: 7})
 	require.NoError(t, err)
-	_, err = st.VolumeRecord(ctx, j, []reg.StreamStat{{Stream: "Account", Records: 0, Bytes: 0}, {Stream: "Contact", Records: 7, Bytes: 2048}}, 10)
+	_, err = st.SuccessRecord(ctx, j, []reg.StreamStat{{Stream: "Account", Records: 0, Bytes: 0}, {Stream: "Contact", Records: 7, Bytes: 2048}}, 10)
 	require.NoError(t, err)
 	_, _, err = st.AnomalyOpen(ctx, reg.Anomaly{ConnectionID: c.ID, JobID: j.ID, AirbyteJobID: "78", Stream: "Account",
 		Kind: "zero", Metric: "records", ExpectedMin: 490, ExpectedMax: 2940, Median: 980, HistoryJobs: 10})

@@ -259,7 +259,7 @@ func TestConnectionStatsRoute(t *testing.T) {
 	j, err = st.JobUpdate(ctx, j.ID, registry.JobUpdateParams{Status: registry.JobSucceeded, StartedAt: &started, CompletedAt: &ended,
 		RowsSynced: 105, BytesSynced: 10500})
 	require.NoError(t, err)
-	_, err = st.VolumeRecord(ctx, j, []registry.StreamStat{{Stream: "Contact", Records: 100, Bytes: 10000}, {Stream: "Account", Records: 5, Bytes: 500}}, 10)
+	_, err = st.SuccessRecord(ctx, j, []registry.StreamStat{{Stream: "Contact", Records: 100, Bytes: 10000}, {Stream: "Account", Records: 5, Bytes: 500}}, 10)
 	require.NoError(t, err)
 	_, opened, err := st.AnomalyOpen(ctx, registry.Anomaly{ConnectionID: c.ID, JobID: j.ID, AirbyteJobID: "42", Stream: "Account",
 		Kind: "drop", Metric: "records", Observed: 5, ExpectedMin: 50, ExpectedMax: 300, Median: 100, HistoryJobs: 10})

@@ -128,7 +128,7 @@
 // failed or cancelled job costs one more call, the configuration API's
 // jobs/get, for its failure reason; a succeeded one the same call for its
 // per-stream stats, kept and judged for volume anomalies (see
-// recordVolume).
+// recordSuccess).
 //
 // A job status this version does not know (a newer Airbyte's) is kept
 // verbatim in airbyte_status and followed as running until Airbyte reports

@@ -60,16 +60,13 @@ func healthOf(p *registry.DriftPolicy) (drift.Health, error) {
 // recordHealth counts a job's end in the connection's health and queues
 // the warning or quarantine it calls for, inside the transaction that
 // records the end. A success ends the run of failures, and its volume
-// (streams, nil when unknown) is kept and judged (recordVolume); a
+// (streams, nil when unknown) is kept and judged (recordSuccess); a
 // cancelled job does not count. The facts' correlation id is corr, a
 // request the job answers.
 func recordHealth(ctx context.Context, q *registry.Queries, job registry.Job, streams []registry.StreamStat, corr string) error {
 	switch job.Status {
 	case registry.JobSucceeded:
-		if err := q.HealthSucceeded(ctx, job.ConnectionID); err != nil {
-			return err
-		}
-		return recordVolume(ctx, q, job, streams, corr)
+		return recordSuccess(ctx, q, job, streams, corr)
 	case registry.JobFailed:
 	default:
 		return nil

@@ -21,7 +21,7 @@ import (
 // per job and stream however often the end is seen. An open anomaly closes
 // at the next successful job that judges its stream otherwise (normal
 // again, or another kind). A job whose volume is as usual costs one
-// pipelined round trip.
+// pipelined round trip, which also ends the connection's run of failures.
 
 // streamStats are the per-stream records and bytes of a job's info.
 func streamStats(info *airbyte.JobInfoRead) []registry.StreamStat {
@@ -33,16 +33,17 @@ func streamStats(info *airbyte.JobInfoRead) []registry.StreamStat {
 	return out
 }
 
-// historyDepth is how many earlier jobs VolumeRecord reads by default (it
+// historyDepth is how many earlier jobs SuccessRecord reads by default (it
 // reads more when the policy's window or minimum history asks for it).
 const historyDepth = max(drift.DefaultAnomalyWindow, drift.DefaultAnomalyMinJobs)
 
-// recordVolume keeps a successful job's per-stream volume (streams, nil
-// when unknown: then only its duration is judged), judges it and queues
-// sync.anomaly.detected for each new anomaly, inside the transaction that
-// records the job's end. The facts' correlation id is corr.
-func recordVolume(ctx context.Context, q *registry.Queries, job registry.Job, streams []registry.StreamStat, corr string) error {
-	hist, err := q.VolumeRecord(ctx, job, streams, historyDepth)
+// recordSuccess ends the connection's run of failures and keeps a
+// successful job's per-stream volume (streams, nil when unknown: then only
+// its duration is judged), judges it and queues sync.anomaly.detected for
+// each new anomaly, inside the transaction that records the job's end. The
+// facts' correlation id is corr.
+func recordSuccess(ctx context.Context, q *registry.Queries, job registry.Job, streams []registry.StreamStat, corr string) error {
+	hist, err := q.SuccessRecord(ctx, job, streams, historyDepth)
 	if err != nil {
 		return err
 	}
