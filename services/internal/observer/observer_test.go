@@ -95,6 +95,17 @@ func mutate(t *testing.T, env *testenv.Env, c testenv.Seeded, ops ...emulator.Sc
 	require.NoError(t, env.Emulator.MutateSchema(c.AirbyteSourceID, ops...))
 }
 
+// drifted seeds a connection, changes its source by ops and checks it once
+// with a new observer of cfg.
+func drifted(t *testing.T, cfg Config, ops ...emulator.SchemaOp) (*testenv.Env, testenv.Seeded, *Observer, Result) {
+	t.Helper()
+	env := setup(t)
+	c := env.SeedConnection()
+	o := newObserver(t, env, cfg)
+	mutate(t, env, c, ops...)
+	return env, c, o, check(t, env, o, c.ID)
+}
+
 func decodeDiff(t *testing.T, raw json.RawMessage) airbyte.CatalogDiff {
 	t.Helper()
 	var d airbyte.CatalogDiff
@@ -207,11 +218,7 @@ func TestBreakingDrift(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := setup(t)
-			c := env.SeedConnection()
-			o := newObserver(t, env, Config{Heal: HealNonBreaking})
-			mutate(t, env, c, tc.op)
-			r := check(t, env, o, c.ID)
+			env, c, _, r := drifted(t, Config{Heal: HealNonBreaking}, tc.op)
 			require.True(t, r.Breaking)
 			require.Empty(t, r.RepairRequestID, "breaking drift is not healed")
 			d := waitDrift(t, env, c.ID, 1)
@@ -302,11 +309,7 @@ func TestHealPropagatesNonBreakingDrift(t *testing.T) {
 
 func TestRepairRequestIsValidAtTheEdge(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{Heal: HealNonBreaking})
-	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Path: []string{"BillingAddress", "region"}})
-	r := check(t, env, o, c.ID)
+	env, c, _, r := drifted(t, Config{Heal: HealNonBreaking}, emulator.SchemaOp{Op: "add_field", Stream: "Account", Path: []string{"BillingAddress", "region"}})
 	require.NotEmpty(t, r.RepairRequestID)
 	stream, err := env.JS.Stream(env.Ctx, bus.StreamRequests)
 	require.NoError(t, err)
@@ -412,11 +415,7 @@ func mustDrift(t *testing.T, env *testenv.Env, connID string) registry.Drift {
 
 func TestUnpublishedRepairRequestIsPublishedOnNextCheck(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{Heal: HealNonBreaking})
-	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
-	r := check(t, env, o, c.ID)
+	env, c, o, r := drifted(t, Config{Heal: HealNonBreaking}, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
 	require.NotEmpty(t, r.RepairRequestID)
 	// As if the process died before it recorded JetStream's acknowledgement.
 	_, err := env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET repair_published_at = NULL`)

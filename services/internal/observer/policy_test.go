@@ -146,12 +146,7 @@ func TestDefaultPolicyPropagatesAnAddedField(t *testing.T) {
 // on the whole change: the narrowing pauses the connection.
 func TestPropagateNeverAppliesAnUndecidedChange(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{Heal: HealPolicy})
-
-	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
-	r := check(t, env, o, c.ID)
+	env, c, o, r := drifted(t, Config{Heal: HealPolicy}, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
 	require.Equal(t, "propagate", r.Decision.Action)
 	require.NotEmpty(t, r.RepairRequestID)
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
@@ -216,11 +211,7 @@ func TestDefaultPolicyPausesANarrowedField(t *testing.T) {
 // whose Airbyte call never happened is finished by the next check, once.
 func TestPauseReachesAirbyteAfterACrash(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{Heal: HealPolicy})
-	mutate(t, env, c, emulator.SchemaOp{Op: "remove_field", Stream: "Account", Field: "Id"})
-	r := check(t, env, o, c.ID)
+	env, c, o, r := drifted(t, Config{Heal: HealPolicy}, emulator.SchemaOp{Op: "remove_field", Stream: "Account", Field: "Id"})
 	require.Equal(t, "pause", r.Decision.Action)
 	// As if the process died after the commit, before Airbyte was called.
 	_, err := env.Store.DB().Exec(env.Ctx, `UPDATE schema_drifts SET airbyte_paused_at = NULL`)
