@@ -72,7 +72,7 @@ func (q *Queries) SuccessRecord(ctx context.Context, job Job, streams []StreamSt
 			ORDER BY completed_at DESC, job_id DESC LIMIT (SELECT n FROM d)) h`, job.ConnectionID, job.ID, depth, names)
 	b.Queue(historyDepthCTE+`SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint FROM job_history
 		WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
-		ORDER BY completed_at DESC, id DESC LIMIT (SELECT n FROM d)`, job.ConnectionID, job.ID, depth)
+		ORDER BY completed_at DESC NULLS LAST, id DESC LIMIT (SELECT n FROM d)`, job.ConnectionID, job.ID, depth)
 	b.Queue(`SELECT `+anomalyColumns+` FROM volume_anomalies WHERE connection_id = $1 AND closed_at IS NULL ORDER BY detected_at, id`,
 		job.ConnectionID)
 	br := q.db.SendBatch(ctx, b)
