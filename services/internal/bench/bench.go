@@ -91,6 +91,8 @@ type CPUSplit struct {
 	AAM      time.Duration `json:"aam_dev"`
 	Postgres time.Duration `json:"postgres"`
 	LoadGen  time.Duration `json:"load_generator"`
+	// Replica is the Python replica's process (its phase only).
+	Replica time.Duration `json:"replica,omitempty"`
 }
 
 // Report is the whole run.
@@ -287,8 +289,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Replica = label
 		fmt.Fprintf(out, "%s POST /connections/{id}/sync: %d clients for %s\n", label, cfg.SeedClients, cfg.SyncDuration)
 		cpu0 = sampleCPU(pid)
+		rcpu0 := r.cpu()
 		res = seedRoute(ctx, r.url(), conns[:min(cfg.SeedConnections, len(conns))], cfg.SeedClients, cfg.SyncDuration)
 		res.CPU = sampleCPU(pid).since(cpu0)
+		res.CPU.Replica = r.cpu() - rcpu0
 		r.close()
 		res.Phase = fmt.Sprintf("prototype-style replica, %d clients", cfg.SeedClients)
 		rep.Results = append(rep.Results, res)
@@ -622,9 +626,13 @@ func (r *Report) Print(w io.Writer) {
 			}
 			return float64(d.Microseconds()) / float64(x.Completed)
 		}
-		fmt.Fprintf(w, "%-44s %7d %7d %6d %8s %7.0f %9s %9s   %.0f + %.0f + %.0f\n", x.Phase, x.Requests, x.Completed, x.Failed,
+		replica := ""
+		if x.CPU.Replica > 0 {
+			replica = fmt.Sprintf(" + %.0f in the replica", per(x.CPU.Replica))
+		}
+		fmt.Fprintf(w, "%-44s %7d %7d %6d %8s %7.0f %9s %9s   %.0f + %.0f + %.0f%s\n", x.Phase, x.Requests, x.Completed, x.Failed,
 			x.Elapsed.Round(10*time.Millisecond), x.Throughput, x.P50.Round(100*time.Microsecond), x.P99.Round(100*time.Microsecond),
-			per(x.CPU.AAM), per(x.CPU.Postgres), per(x.CPU.LoadGen))
+			per(x.CPU.AAM), per(x.CPU.Postgres), per(x.CPU.LoadGen), replica)
 	}
 	fmt.Fprintf(w, "aam dev peak RSS: %.0f MiB\n", r.PeakRSSMiB)
 	if r.SeedRatio > 0 {

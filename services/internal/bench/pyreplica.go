@@ -41,6 +41,9 @@ const (
 // seedReplica is a running prototype-style sync route.
 type seedReplica interface {
 	url() string
+	// cpu is the processor time the replica's own process has used (0
+	// for the Go replica, which runs in the load generator).
+	cpu() time.Duration
 	close()
 }
 
@@ -88,6 +91,10 @@ type pyReplica struct {
 }
 
 func (r *pyReplica) url() string { return r.addr }
+
+func (r *pyReplica) cpu() time.Duration {
+	return procCPU(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
+}
 
 func (r *pyReplica) close() {
 	if r.cmd != nil && r.cmd.Process != nil {

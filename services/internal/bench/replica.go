@@ -76,6 +76,8 @@ func startReplica(ctx context.Context, dbURL, emu string) (*replica, error) {
 
 func (r *replica) url() string { return r.addr }
 
+func (r *replica) cpu() time.Duration { return 0 }
+
 func (r *replica) close() {
 	if r.srv != nil {
 		_ = r.srv.Close()
