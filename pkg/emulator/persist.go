@@ -325,12 +325,21 @@ func (e *Emulator) dirtyRecords() []record {
 		out = append(out, record{Kind: recJobGone, JobID: id})
 	}
 	out = append(out, record{Kind: recMeta, Meta: e.metaRec()})
-	clear(st.sources)
-	clear(st.connections)
-	clear(st.catalogs)
-	clear(st.jobs)
+	st.sources, st.connections = emptied(st.sources), emptied(st.connections)
+	st.catalogs, st.jobs = emptied(st.catalogs), emptied(st.jobs)
 	st.jobsGone = st.jobsGone[:0]
 	return out
+}
+
+// emptied empties a set of dirty marks. A set that held many (a restore,
+// a burst) is replaced rather than cleared: a cleared map keeps its size,
+// and ranging over it, as every flush does, would walk all of it.
+func emptied[K comparable](m map[K]struct{}) map[K]struct{} {
+	if len(m) > 64 {
+		return map[K]struct{}{}
+	}
+	clear(m)
+	return m
 }
 
 func sortedKeys[T any](m map[*T]struct{}, key func(*T) string) []*T {

@@ -294,6 +294,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		res.CPU = sampleCPU(pid).since(cpu0)
 		res.CPU.Replica = r.cpu() - rcpu0
 		r.close()
+		if l := strings.TrimSpace(r.logs()); res.Failed > 0 && l != "" {
+			fmt.Fprintf(out, "note: the replica failed %d requests; it logged:\n%s\n", res.Failed, tail(l, 12))
+		}
 		res.Phase = fmt.Sprintf("prototype-style replica, %d clients", cfg.SeedClients)
 		rep.Results = append(rep.Results, res)
 		if res.Throughput > 0 {

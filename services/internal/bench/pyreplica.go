@@ -44,6 +44,8 @@ type seedReplica interface {
 	// cpu is the processor time the replica's own process has used (0
 	// for the Go replica, which runs in the load generator).
 	cpu() time.Duration
+	// logs is what the replica's process wrote to its standard error.
+	logs() string
 	close()
 }
 
@@ -87,10 +89,12 @@ type pyReplica struct {
 	cmd  *exec.Cmd
 	dir  string
 	addr string
-	logs *bytes.Buffer
+	errs *bytes.Buffer
 }
 
 func (r *pyReplica) url() string { return r.addr }
+
+func (r *pyReplica) logs() string { return r.errs.String() }
 
 func (r *pyReplica) cpu() time.Duration {
 	return procCPU(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
@@ -123,7 +127,7 @@ func startPythonReplica(ctx context.Context, cfg Config, emu string) (*pyReplica
 	if err != nil {
 		return nil, "", err
 	}
-	r := &pyReplica{dir: dir, logs: &bytes.Buffer{}}
+	r := &pyReplica{dir: dir, errs: &bytes.Buffer{}}
 	app := filepath.Join(dir, "app.py")
 	if err := os.WriteFile(app, pythonReplicaApp, 0o644); err != nil {
 		r.close()
@@ -143,7 +147,7 @@ func startPythonReplica(ctx context.Context, cfg Config, emu string) (*pyReplica
 		r.close()
 		return nil, "", err
 	}
-	cmd.Stderr = r.logs
+	cmd.Stderr = r.errs
 	if err := cmd.Start(); err != nil {
 		r.close()
 		return nil, "", err
@@ -167,11 +171,11 @@ func startPythonReplica(ctx context.Context, cfg Config, emu string) (*pyReplica
 	case ok := <-ready:
 		if !ok {
 			r.close()
-			return nil, "", fmt.Errorf("the Python replica exited: %s", tail(r.logs.String(), 10))
+			return nil, "", fmt.Errorf("the Python replica exited: %s", tail(r.errs.String(), 10))
 		}
 	case <-time.After(30 * time.Second):
 		r.close()
-		return nil, "", errors.New("the Python replica did not start within 30 s: " + tail(r.logs.String(), 10))
+		return nil, "", errors.New("the Python replica did not start within 30 s: " + tail(r.errs.String(), 10))
 	case <-ctx.Done():
 		r.close()
 		return nil, "", ctx.Err()

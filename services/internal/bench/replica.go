@@ -78,6 +78,8 @@ func (r *replica) url() string { return r.addr }
 
 func (r *replica) cpu() time.Duration { return 0 }
 
+func (r *replica) logs() string { return "" }
+
 func (r *replica) close() {
 	if r.srv != nil {
 		_ = r.srv.Close()
