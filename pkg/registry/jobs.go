@@ -153,6 +153,14 @@ func (q *Queries) JobClaimDue(ctx context.Context, now time.Time, lease time.Dur
 		RETURNING `+jobColumns, now, now.Add(lease), limit)
 }
 
+// JobFollowedCount returns the number of jobs followed (pending or
+// running), across every follower.
+func (q *Queries) JobFollowedCount(ctx context.Context) (int, error) {
+	var n int
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM job_history WHERE status IN ('pending', 'running')`).Scan(&n)
+	return n, translate(err)
+}
+
 // JobRequestAdd links a sync request to a job. It reports false when the
 // request is already linked (to this or another job).
 func (q *Queries) JobRequestAdd(ctx context.Context, r JobRequest) (bool, error) {

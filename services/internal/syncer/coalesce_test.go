@@ -376,17 +376,50 @@ func TestRoundsOfManyBatchesShareOneJobListPerPollInterval(t *testing.T) {
 	require.LessOrEqual(t, lists, int(elapsed/cfg.PollInterval)+2)
 }
 
+func TestManyJobsAreFollowedByListsOfAllTheirChanges(t *testing.T) {
+	t.Parallel()
+	const n = 250
+	cfg := testConfig()
+	cfg.FollowBatch = 7 // batches of due jobs far smaller than what changed
+	cfg.PollInterval = 200 * time.Millisecond
+	// One page at least, so that a list sized by its batch (7 jobs) would
+	// be cut short of the 250 changes.
+	h, ids, rounds := followRunningJobs(t, n, cfg, func(w *Worker) { w.minPages = 1 })
+	before := h.calls.snapshot()
+	start := time.Now()
+	r0 := rounds.Load()
+	h.waitChecked(ids, 3)
+	h.clock.Advance(time.Minute)
+	for _, id := range ids {
+		h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+	}
+	elapsed := time.Since(start)
+	after := h.calls.snapshot()
+	lists := after["GET /jobs"] - before["GET /jobs"]
+	t.Logf("%d jobs followed to their end in %d rounds (%s) with %d job lists and %d job reads", n, rounds.Load()-r0,
+		elapsed, lists, after["GET /jobs/{id}"]-before["GET /jobs/{id}"])
+	require.Equal(t, before["GET /jobs/{id}"], after["GET /jobs/{id}"], "no job read on its own")
+	// Every job changed at the same instant of the emulator's clock: three
+	// pages of 100 per list, one list per poll interval and one for the
+	// first round.
+	pages := (n + listPage - 1) / listPage
+	require.LessOrEqual(t, lists, pages*(int(elapsed/cfg.PollInterval)+2))
+	for _, id := range ids {
+		require.Equal(t, registry.JobSucceeded, h.jobOf(h.source(), id).Status)
+	}
+}
+
 // followRunningJobs starts one sync on each of n connections, on an emulator
 // whose jobs run for a minute of its manual clock, and a worker with cfg
 // that counts its follow rounds.
-func followRunningJobs(t *testing.T, n int, cfg Config) (*harness, []string, *atomic.Int64) {
+func followRunningJobs(t *testing.T, n int, cfg Config, hooks ...func(*Worker)) (*harness, []string, *atomic.Int64) {
 	t.Helper()
 	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
 	conns := h.seedConnections(n)
 	rounds := &atomic.Int64{}
-	h.start(cfg, func(w *Worker) {
+	h.start(cfg, append(hooks, func(w *Worker) {
 		w.afterRound = func(int) { rounds.Add(1) }
-	})
+	})...)
 	ids := make([]string, n)
 	for i, c := range conns {
 		ids[i] = h.sync(c.ID)

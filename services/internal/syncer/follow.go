@@ -224,7 +224,7 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 		return func(registry.Job) listed { return listed{} }
 	}
 	since = since.Add(-listOverlap).Truncate(time.Second)
-	l := w.roundList(ctx, since, max(10, 10*n/listPage))
+	l := w.roundList(ctx, since, w.listPages(ctx, n))
 	return func(j registry.Job) listed {
 		switch {
 		case !inWindow(j):
@@ -245,6 +245,23 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 		return listed{ok: true, through: maxTime(l.through, *j.AirbyteSeenThrough)}
 	}
 }
+
+// listPages is how many pages a job list may read: ten per hundred jobs
+// followed, by every follower of the registry (the list holds each of them
+// once, whichever batch of due jobs asks for it), and at least minPages;
+// batch, the jobs of the batch the list answers, stands in when the count
+// cannot be read.
+func (w *Worker) listPages(ctx context.Context, batch int) int {
+	n, err := w.store.JobFollowedCount(ctx)
+	if err != nil {
+		w.log.Debug("followed jobs not counted", zap.Error(err))
+		n = batch
+	}
+	return max(w.minPages, 10*((max(n, batch)+listPage-1)/listPage))
+}
+
+// minListPages is the least number of pages a job list may read.
+const minListPages = 10
 
 // maxKept bounds the jobs a follower's merged job list holds; a list that
 // would hold more starts afresh.

@@ -44,6 +44,9 @@ type Worker struct {
 	abClock airbyteClock
 	// lastList is the follower's job list, kept up to date across rounds.
 	lastList *jobList
+	// minPages is the least number of pages a job list may read
+	// (minListPages; tests lower it).
+	minPages int
 	// quick decides whether a job just started is read once more.
 	quick quickStarts
 
@@ -75,10 +78,11 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 	}
 	return &Worker{
 		deps: deps, store: deps.Store, ab: ab, cfg: cfg,
-		log:     log,
-		m:       newMetrics(deps.Metrics),
-		orphans: app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source},
-		wake:    make(chan struct{}, 1),
+		log:      log,
+		m:        newMetrics(deps.Metrics),
+		orphans:  app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source},
+		wake:     make(chan struct{}, 1),
+		minPages: minListPages,
 	}, nil
 }
 
