@@ -122,8 +122,9 @@
 // answer for is read on its own (GET /jobs/{id}): one seen through an
 // instant more than SYNC_FOLLOW_WINDOW before the newest (nobody looked at
 // it for long, or it was recorded before those instants were kept), or one
-// a list cut short (more than ten pages per hundred claimed jobs) did not
-// reach; such jobs are polled at about a tenth of their age, up to
+// a list cut short (more than ten pages per hundred jobs followed, counted
+// in the registry across every follower, not per batch of claimed jobs) did
+// not reach; such jobs are polled at about a tenth of their age, up to
 // SYNC_MAX_POLL_INTERVAL, until a read puts them back in the window. A
 // failed or cancelled job costs one more call, the configuration API's
 // jobs/get, for its failure reason; a succeeded one the same call for its
