@@ -11,9 +11,7 @@ import (
 
 func TestObserverMetrics(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
+	env, c, o := observed(t, Config{Heal: HealPolicy, CheckSubject: ""})
 	check(t, env, o, c.ID)
 	mutate(t, env, c, emulator.SchemaOp{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "integer"})
 	check(t, env, o, c.ID)

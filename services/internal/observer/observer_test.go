@@ -95,13 +95,19 @@ func mutate(t *testing.T, env *testenv.Env, c testenv.Seeded, ops ...emulator.Sc
 	require.NoError(t, env.Emulator.MutateSchema(c.AirbyteSourceID, ops...))
 }
 
+// observed seeds a connection and makes a new observer of cfg.
+func observed(t *testing.T, cfg Config) (*testenv.Env, testenv.Seeded, *Observer) {
+	t.Helper()
+	env := setup(t)
+	c := env.SeedConnection()
+	return env, c, newObserver(t, env, cfg)
+}
+
 // drifted seeds a connection, changes its source by ops and checks it once
 // with a new observer of cfg.
 func drifted(t *testing.T, cfg Config, ops ...emulator.SchemaOp) (*testenv.Env, testenv.Seeded, *Observer, Result) {
 	t.Helper()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, cfg)
+	env, c, o := observed(t, cfg)
 	mutate(t, env, c, ops...)
 	return env, c, o, check(t, env, o, c.ID)
 }
@@ -115,9 +121,7 @@ func decodeDiff(t *testing.T, raw json.RawMessage) airbyte.CatalogDiff {
 
 func TestNoDriftNoFact(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{})
+	env, c, o := observed(t, Config{})
 	r := check(t, env, o, c.ID)
 	require.False(t, r.Drift)
 	require.Empty(t, r.Skipped)
@@ -132,9 +136,7 @@ func TestNoDriftNoFact(t *testing.T) {
 
 func TestAddedFieldIsNonBreakingDriftReportedOnce(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{})
+	env, c, o := observed(t, Config{})
 	check(t, env, o, c.ID)
 
 	mutate(t, env, c, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c"})
@@ -364,9 +366,7 @@ func TestScheduledChecksAreClaimedOnce(t *testing.T) {
 
 func TestOnDemandCheckOverNATS(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{Interval: time.Hour, CheckSubject: "aam.observer.check.test"})
+	env, c, o := observed(t, Config{Interval: time.Hour, CheckSubject: "aam.observer.check.test"})
 	env.Go(o.Run)
 	mutate(t, env, c, emulator.SchemaOp{Op: "remove_field", Stream: "Account", Field: "SystemModstamp"})
 	var reply CheckReply
@@ -433,9 +433,7 @@ func TestUnpublishedRepairRequestIsPublishedOnNextCheck(t *testing.T) {
 // the connection HEALING runs once the repair ends, not skipped.
 func TestOnDemandCheckWaitsForARepair(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{})
+	env, c, o := observed(t, Config{})
 	_, err := env.Store.ConnectionStartHealing(env.Ctx, c.ID, "/test", "repairing", "repair: applying a new catalog")
 	require.NoError(t, err)
 	ended := make(chan struct{})

@@ -15,9 +15,7 @@ import (
 
 func TestPolicySetRequests(t *testing.T) {
 	t.Parallel()
-	env := setup(t)
-	c := env.SeedConnection()
-	o := newObserver(t, env, Config{Heal: HealPolicy, CheckSubject: ""})
+	env, c, o := observed(t, Config{Heal: HealPolicy, CheckSubject: ""})
 	env.Go(o.Run)
 
 	// A policy that does not compile is refused with the compiler's
