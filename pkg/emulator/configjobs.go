@@ -102,7 +102,7 @@ func (e *Emulator) configJob(id int64) (*jobRec, error) {
 }
 
 func (e *Emulator) configGetJob(r *http.Request) (int, any, error) {
-	return e.onConfigJob(r, func(*jobRec) error { return nil })
+	return e.onConfigJob(r, nil)
 }
 
 func (e *Emulator) configCancelJob(r *http.Request) (int, any, error) {
@@ -110,7 +110,8 @@ func (e *Emulator) configCancelJob(r *http.Request) (int, any, error) {
 }
 
 // onConfigJob serves a Configuration API call on one job ({"id": n}): do
-// runs on the job with e.mu held, and the answer is the JobInfoRead after it.
+// (when not nil) runs on the job with e.mu held, and the answer is the
+// JobInfoRead after it.
 func (e *Emulator) onConfigJob(r *http.Request, do func(*jobRec) error) (int, any, error) {
 	var req struct {
 		ID int64 `json:"id"`
@@ -118,16 +119,7 @@ func (e *Emulator) onConfigJob(r *http.Request, do func(*jobRec) error) (int, an
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j, err := e.configJob(req.ID)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := do(j); err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, jobInfoJSON(j), nil
+	return answerOne(e, func() (*jobRec, error) { return e.configJob(req.ID) }, do, jobInfoJSON)
 }
 
 func (e *Emulator) configListJobs(r *http.Request) (int, any, error) {

@@ -530,29 +530,13 @@ func (e *Emulator) lookupConnection(id string) (*connectionRec, error) {
 }
 
 func (e *Emulator) getConnection(r *http.Request) (int, any, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, err := e.lookupConnection(r.PathValue("connectionId"))
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.publicConnectionJSON(c), nil
+	return answerOne(e, func() (*connectionRec, error) { return e.lookupConnection(r.PathValue("connectionId")) }, nil, e.publicConnectionJSON)
 }
 
 func (e *Emulator) listConnections(r *http.Request) (int, any, error) {
-	l, err := parseWorkspaceList(r.URL.Query(), true)
-	if err != nil {
-		return 0, nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var items []map[string]any
-	for _, id := range e.st.connOrder {
-		if c := e.st.connections[id]; l.keeps(c.WorkspaceID, c.Status == "deprecated") {
-			items = append(items, e.publicConnectionJSON(c))
-		}
-	}
-	return http.StatusOK, paginate(e, r, "connections", items, l.page, l.filters), nil
+	return listInWorkspaces(e, r, "connections", true,
+		func() ([]string, map[string]*connectionRec) { return e.st.connOrder, e.st.connections },
+		func(c *connectionRec) (string, bool) { return c.WorkspaceID, c.Status == "deprecated" }, e.publicConnectionJSON)
 }
 
 func (e *Emulator) patchConnection(r *http.Request) (int, any, error) {
@@ -676,13 +660,7 @@ func (e *Emulator) configGetConnection(r *http.Request) (int, any, error) {
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, err := e.lookupConnection(req.ConnectionID)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.configConnectionJSON(c), nil
+	return answerOne(e, func() (*connectionRec, error) { return e.lookupConnection(req.ConnectionID) }, nil, e.configConnectionJSON)
 }
 
 type connectionUpdate struct {

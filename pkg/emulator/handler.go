@@ -216,6 +216,22 @@ type listResponse struct {
 	Data     any    `json:"data"`
 }
 
+// answerOne answers a call on one record under e.mu: find looks it up, act
+// (when not nil) changes it, and the view of the record is the answer; an
+// error of find or act is the answer instead.
+func answerOne[R, V any](e *Emulator, find func() (R, error), act func(R) error, view func(R) V) (int, any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rec, err := find()
+	if err == nil && act != nil {
+		err = act(rec)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, view(rec), nil
+}
+
 // paginate slices items and builds the envelope with Airbyte's link rules
 // (PaginationMapper.kt): next whenever the page is non-empty, previous whenever
 // offset != 0, both "" otherwise. filters come first in the links, as Airbyte

@@ -671,13 +671,7 @@ func (e *Emulator) lookupJob(idStr string) (*jobRec, error) {
 }
 
 func (e *Emulator) getJob(r *http.Request) (int, any, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j, err := e.lookupJob(r.PathValue("jobId"))
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, publicJobJSON(j), nil
+	return answerOne(e, func() (*jobRec, error) { return e.lookupJob(r.PathValue("jobId")) }, nil, publicJobJSON)
 }
 
 // cancel implements DELETE /jobs/{id} and jobs/cancel. Callers hold e.mu.
@@ -693,16 +687,7 @@ func (e *Emulator) cancel(j *jobRec) error {
 }
 
 func (e *Emulator) cancelJob(r *http.Request) (int, any, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j, err := e.lookupJob(r.PathValue("jobId"))
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := e.cancel(j); err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, publicJobJSON(j), nil
+	return answerOne(e, func() (*jobRec, error) { return e.lookupJob(r.PathValue("jobId")) }, e.cancel, publicJobJSON)
 }
 
 // jobFilter selects jobs for the public and config lists.

@@ -207,29 +207,13 @@ func (e *Emulator) lookupSource(id string, includeDeleted bool) (*sourceRec, err
 }
 
 func (e *Emulator) getSource(r *http.Request) (int, any, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSource(r.PathValue("sourceId"), false)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.sourceJSON(s), nil
+	return answerOne(e, func() (*sourceRec, error) { return e.lookupSource(r.PathValue("sourceId"), false) }, nil, e.sourceJSON)
 }
 
 func (e *Emulator) listSources(r *http.Request) (int, any, error) {
-	l, err := parseWorkspaceList(r.URL.Query(), true)
-	if err != nil {
-		return 0, nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var items []map[string]any
-	for _, id := range e.st.sourceOrder {
-		if s := e.st.sources[id]; l.keeps(s.WorkspaceID, s.Deleted) {
-			items = append(items, e.sourceJSON(s))
-		}
-	}
-	return http.StatusOK, paginate(e, r, "sources", items, l.page, l.filters), nil
+	return listInWorkspaces(e, r, "sources", true,
+		func() ([]string, map[string]*sourceRec) { return e.st.sourceOrder, e.st.sources },
+		func(s *sourceRec) (string, bool) { return s.WorkspaceID, s.Deleted }, e.sourceJSON)
 }
 
 // mergeSecrets keeps stored secrets where the update echoes the mask back.

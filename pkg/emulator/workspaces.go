@@ -151,19 +151,9 @@ func (e *Emulator) destinationJSON(d *destinationRec) map[string]any {
 }
 
 func (e *Emulator) listDestinations(r *http.Request) (int, any, error) {
-	l, err := parseWorkspaceList(r.URL.Query(), false)
-	if err != nil {
-		return 0, nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var items []map[string]any
-	for _, id := range e.st.destOrder {
-		if d := e.st.destinations[id]; l.keeps(d.WorkspaceID, false) {
-			items = append(items, e.destinationJSON(d))
-		}
-	}
-	return http.StatusOK, paginate(e, r, "destinations", items, l.page, l.filters), nil
+	return listInWorkspaces(e, r, "destinations", false,
+		func() ([]string, map[string]*destinationRec) { return e.st.destOrder, e.st.destinations },
+		func(d *destinationRec) (string, bool) { return d.WorkspaceID, false }, e.destinationJSON)
 }
 
 func (e *Emulator) getDestination(r *http.Request) (int, any, error) {
@@ -202,6 +192,29 @@ func parseWorkspaceList(q url.Values, withDeleted bool) (workspaceList, error) {
 		}
 	}
 	return l, nil
+}
+
+// listInWorkspaces answers the source, destination or connection list: under
+// e.mu, records gives the records in creation order, the query keeps those of
+// its workspaces that place reports (deleted ones only with includeDeleted
+// where withDeleted), and one page of their views is the answer.
+func listInWorkspaces[R any](e *Emulator, r *http.Request, resource string, withDeleted bool,
+	records func() (order []string, byID map[string]R), place func(R) (workspaceID string, deleted bool),
+	view func(R) map[string]any) (int, any, error) {
+	l, err := parseWorkspaceList(r.URL.Query(), withDeleted)
+	if err != nil {
+		return 0, nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	order, byID := records()
+	var items []map[string]any
+	for _, id := range order {
+		if rec := byID[id]; l.keeps(place(rec)) {
+			items = append(items, view(rec))
+		}
+	}
+	return http.StatusOK, paginate(e, r, resource, items, l.page, l.filters), nil
 }
 
 // keeps reports whether the list shows an object of the workspace, deleted or
