@@ -13,14 +13,13 @@ import (
 
 func TestConnectionsLsByHealth(t *testing.T) {
 	t.Parallel()
-	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
-	_, ts := mesh.Gateway(gateway.Config{})
+	mesh, sources := startReadMesh(t)
 	quarantined := mesh.AddConnection("", "quarantined")
 	mesh.SetHealth(quarantined.ID, 5, true, "credentials refused")
 	warned := mesh.AddConnection("", "warned")
 	mesh.SetHealth(warned.ID, 3, true, "")
 	healthy := mesh.AddConnection("", "healthy")
-	for _, src := range [][]string{{"--gateway", ts.URL}, {"--database-url", mesh.Schema.URL}} {
+	for _, src := range sources {
 		code, out, stderr := run(t, append([]string{"connections", "ls", "--health", "warning"}, src...)...)
 		require.Equal(t, ExitOK, code, stderr)
 		require.Contains(t, out, warned.ID)
@@ -46,19 +45,12 @@ func TestConnectionsReleaseCommand(t *testing.T) {
 	mesh := gatewaytest.Start(t)
 	c := mesh.AddConnection("", "quarantined")
 	mesh.SetHealth(c.ID, 5, true, "quarantined after 5 consecutive failed syncs")
-	nurl := "--nats-url=" + mesh.URL()
-
-	requireLongReasonRejected(t, "connections", "release", c.ID, nurl)
-
-	code, out, stderr := run(t, "connections", "release", c.ID, nurl, "--reason", "credentials renewed", "--wait")
-	require.Equal(t, ExitOK, code, stderr)
-	require.Contains(t, out, "released (was QUARANTINED after 5 failed syncs in a row), ACTIVE again")
-	got, err := mesh.Store.ConnectionGet(t.Context(), c.ID)
-	require.NoError(t, err)
+	got := requireConnectionCommand(t, mesh, []string{"connections", "release", c.ID}, "credentials renewed",
+		"released (was QUARANTINED after 5 failed syncs in a row), ACTIVE again")
 	require.Equal(t, reg.StatusActive, got.Status)
 
 	// Released already: refused with the reason.
-	code, _, stderr = run(t, "connections", "release", c.ID, nurl, "--wait")
+	code, _, stderr := run(t, "connections", "release", c.ID, "--nats-url="+mesh.URL(), "--wait")
 	require.Equal(t, ExitRejected, code, stderr)
 	require.Contains(t, stderr, "is ACTIVE, not QUARANTINED")
 }

@@ -22,8 +22,7 @@ import (
 
 func TestDriftCommands(t *testing.T) {
 	t.Parallel()
-	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
-	_, ts := mesh.Gateway(gateway.Config{})
+	mesh, sources := startReadMesh(t)
 	c := mesh.AddConnection("", "drifting")
 	changes, err := json.Marshal([]drift.Change{
 		{Kind: drift.TypeNarrowed, Stream: "Account", Field: []string{"Amount"}, OldType: "number|null", NewType: "integer|null",
@@ -37,7 +36,7 @@ func TestDriftCommands(t *testing.T) {
 			{"action":"propagate","rule_id":"propagate-columns","scope":"connection","policy_version":0}]`)})
 	require.NoError(t, err)
 
-	for _, src := range [][]string{{"--gateway", ts.URL}, {"--database-url", mesh.Schema.URL}} {
+	for _, src := range sources {
 		with := func(args ...string) []string { return append(args, src...) }
 		code, out, stderr := run(t, with("drift", "ls", c.ID)...)
 		require.Equal(t, ExitOK, code, stderr)
@@ -73,7 +72,7 @@ func TestDriftCommands(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	require.NoError(t, mesh.NC.Flush())
-	code, out, stderr := run(t, "drift", "check", c.ID, "--gateway", ts.URL)
+	code, out, stderr := run(t, append([]string{"drift", "check", c.ID}, sources[0]...)...) // through the gateway
 	require.Equal(t, ExitOK, code, stderr)
 	require.Contains(t, out, c.ID+": drift 1-0123456789ab (new) from catalog v1: Account: field Region added")
 	require.Contains(t, out, "decision: propagate by rule propagate-columns (policy v0)")
@@ -163,8 +162,7 @@ func TestCatalogRollbackCommand(t *testing.T) {
 
 func TestConnectionsHealthCommand(t *testing.T) {
 	t.Parallel()
-	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
-	_, ts := mesh.Gateway(gateway.Config{})
+	mesh, sources := startReadMesh(t)
 	c := mesh.AddConnection("", "failing")
 	_, _, err := mesh.Store.JobCreate(mesh.Ctx, reg.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "77", Status: reg.JobFailed, CatalogVersion: 1})
 	require.NoError(t, err)
@@ -175,7 +173,7 @@ func TestConnectionsHealthCommand(t *testing.T) {
 	ok, err := mesh.Store.HealthQuarantine(mesh.Ctx, c.ID, 1, "credentials refused")
 	require.NoError(t, err)
 	require.True(t, ok)
-	for _, src := range [][]string{{"--gateway", ts.URL}, {"--database-url", mesh.Schema.URL}} {
+	for _, src := range sources {
 		code, out, stderr := run(t, append([]string{"connections", "health", c.ID}, src...)...)
 		require.Equal(t, ExitOK, code, stderr)
 		require.Regexp(t, `status:\s+QUARANTINED \(credentials refused\)`, out)
@@ -195,8 +193,7 @@ func TestConnectionsHealthCommand(t *testing.T) {
 
 func TestConnectionsStatsCommand(t *testing.T) {
 	t.Parallel()
-	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
-	_, ts := mesh.Gateway(gateway.Config{})
+	mesh, sources := startReadMesh(t)
 	c := mesh.AddConnection("", "volume")
 	ctx, st := mesh.Ctx, mesh.Store
 	j, _, err := st.JobCreate(ctx, reg.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: "78", Status: reg.JobRunning, CatalogVersion: 1})
@@ -210,7 +207,7 @@ func TestConnectionsStatsCommand(t *testing.T) {
 	_, _, err = st.AnomalyOpen(ctx, reg.Anomaly{ConnectionID: c.ID, JobID: j.ID, AirbyteJobID: "78", Stream: "Account",
 		Kind: "zero", Metric: "records", ExpectedMin: 490, ExpectedMax: 2940, Median: 980, HistoryJobs: 10})
 	require.NoError(t, err)
-	for _, src := range [][]string{{"--gateway", ts.URL}, {"--database-url", mesh.Schema.URL}} {
+	for _, src := range sources {
 		code, out, stderr := run(t, append([]string{"connections", "stats", c.ID}, src...)...)
 		require.Equal(t, ExitOK, code, stderr)
 		require.Regexp(t, `78\s+\S+\s+30s\s+Account\s+0\s`, out)
