@@ -257,3 +257,20 @@ func ConnectionError(id string, err error) error {
 		return fmt.Errorf("read connection %s: %w", id, err)
 	}
 }
+
+// ErrRecorded rolls back a transaction whose request an earlier delivery
+// recorded in the inbox already.
+var ErrRecorded = errors.New("request already recorded")
+
+// RecordOnce records a request's outcome in the inbox, or returns
+// ErrRecorded when it is recorded already.
+func RecordOnce(ctx context.Context, q *registry.Queries, e registry.InboxEntry) error {
+	inserted, err := q.InboxInsert(ctx, e)
+	if err != nil {
+		return err
+	}
+	if !inserted {
+		return ErrRecorded
+	}
+	return nil
+}

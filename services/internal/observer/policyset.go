@@ -11,6 +11,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
@@ -33,9 +34,6 @@ func PolicyRoute(store *registry.Store) bus.Route[events.PolicySetRequested] {
 }
 
 type policySetter struct{ store *registry.Store }
-
-// errRecorded ends a transaction whose request was handled before.
-var errRecorded = errors.New("request already recorded")
 
 // ParsePolicy decodes and compiles a policy document; the error is the
 // compiler's message for every rule that is wrong.
@@ -67,12 +65,8 @@ func (o policySetter) setPolicy(ctx context.Context, ev bus.Event[events.PolicyS
 	}
 	id := ev.Data.ConnectionID
 	err = o.store.InTx(ctx, func(q *registry.Queries) error {
-		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
-		if err != nil {
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
 			return err
-		}
-		if !inserted {
-			return errRecorded
 		}
 		if _, err := q.ConnectionGetForUpdate(ctx, id); err != nil {
 			if registry.IsNotFound(err) {
@@ -87,7 +81,7 @@ func (o policySetter) setPolicy(ctx context.Context, ev bus.Event[events.PolicyS
 		return outbox.Emit(ctx, q, events.TypePolicySet, Source, id, outbox.RequestOf(ev),
 			events.PolicySet{ConnectionID: id, Version: stored.Version, Policy: stored.Policy})
 	})
-	if errors.Is(err, errRecorded) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	return err

@@ -13,6 +13,7 @@ import (
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/schemas"
+	"github.com/aam-mesh/aam/services/internal/app"
 	"github.com/aam-mesh/aam/services/internal/drift"
 )
 
@@ -87,12 +88,8 @@ func (o *Observer) resolve(ctx context.Context, ev bus.Event[events.ResolveReque
 		status = registry.DriftApproved
 	}
 	err = o.store.InTx(ctx, func(q *registry.Queries) error {
-		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
-		if err != nil {
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
 			return err
-		}
-		if !inserted {
-			return errRecorded
 		}
 		cur, err := q.ConnectionGetForUpdate(ctx, c.ID)
 		if err != nil {
@@ -118,7 +115,7 @@ func (o *Observer) resolve(ctx context.Context, ev bus.Event[events.ResolveReque
 		return outbox.Emit(ctx, q, events.TypeDriftResolved, Source, c.ID, outbox.RequestOf(ev), events.DriftResolved{
 			ConnectionID: c.ID, DriftID: d.DriftID, Decision: d.Decision, Resumed: resumed, RepairRequestID: repairID})
 	})
-	if errors.Is(err, errRecorded) {
+	if errors.Is(err, app.ErrRecorded) {
 		err = nil
 	}
 	if err != nil {

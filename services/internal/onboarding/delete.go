@@ -77,12 +77,8 @@ func (w *Worker) handleDelete(ctx context.Context, ev bus.Event[events.DeleteReq
 		reason = "deleted on request"
 	}
 	err = w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
-		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
-		if err != nil {
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
 			return err
-		}
-		if !inserted {
-			return errDuplicate
 		}
 		cur, err := q.ConnectionGetForUpdate(ctx, id)
 		if err != nil {
@@ -99,7 +95,7 @@ func (w *Worker) handleDelete(ctx context.Context, ev bus.Event[events.DeleteReq
 			AirbyteSourceID: cur.AirbyteSourceID, AirbyteConnectionID: cur.AirbyteConnectionID, Reason: cur.StatusReason,
 		})
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	if err != nil {

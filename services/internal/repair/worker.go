@@ -68,22 +68,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	return app.Run(ctx, app.Consume(w.deps.Runtime(Source), w.Route()), app.Consume(w.deps.Runtime(Source), w.RollbackRoute()))
 }
 
-// errDuplicate rolls back a transaction whose request is already recorded.
-var errDuplicate = errors.New("request already recorded")
-
-// recordOnce records a request's outcome in the inbox, or returns
-// errDuplicate when it is recorded already.
-func recordOnce(ctx context.Context, q *registry.Queries, e registry.InboxEntry) error {
-	inserted, err := q.InboxInsert(ctx, e)
-	if err != nil {
-		return err
-	}
-	if !inserted {
-		return errDuplicate
-	}
-	return nil
-}
-
 func (w *Worker) point(p string) error { return w.crash.At(p) }
 
 // change is one catalog change the worker applies: a repair request, or a
@@ -331,7 +315,7 @@ func (w *Worker) finish(ctx context.Context, ch change, id string, applied *airb
 		}
 		return outbox.Emit(ctx, q, events.TypeCatalogVersioned, Source, id, outbox.RequestOf(ev), fact)
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	if err == nil {
@@ -379,7 +363,7 @@ func (w *Worker) finishUnchanged(ctx context.Context, ch change, id string) erro
 			Unchanged: true, RollbackTo: ch.rollbackTo,
 		})
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	return err
@@ -396,7 +380,7 @@ func (w *Worker) holdAndRecord(ctx context.Context, q *registry.Queries, ev bus.
 	if err != nil {
 		return err
 	}
-	if err := recordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
+	if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
 		return err
 	}
 	if c.Status != registry.StatusHealing || !h.Is(ev.Source, ev.ID) {
@@ -428,7 +412,7 @@ func (w *Worker) failChange(ctx context.Context, ev bus.Event[events.RepairReque
 		if err != nil && !registry.IsNotFound(err) {
 			return err
 		}
-		if err := recordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type,
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type,
 			Outcome: registry.OutcomeFailed, Reason: fact.Reason}); err != nil {
 			return err
 		}
@@ -451,7 +435,7 @@ func (w *Worker) failChange(ctx context.Context, ev bus.Event[events.RepairReque
 		}
 		return outbox.Emit(ctx, q, events.TypeRepairFailed, Source, id, outbox.RequestOf(ev), fact)
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	return err
@@ -584,12 +568,12 @@ func (w *Worker) plan(ctx context.Context, ev bus.Event[events.RollbackRequested
 		return err
 	}
 	err = w.deps.Store.InTx(ctx, func(q *registry.Queries) error {
-		if err := recordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
 			return err
 		}
 		return outbox.Emit(ctx, q, events.TypeRollbackPlanned, Source, conn.ID, outbox.RequestOf(ev), fact)
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	return err

@@ -202,11 +202,7 @@ func (w *Worker) release(ctx context.Context, ev bus.Event[events.ReleaseRequest
 		if c.Status != registry.StatusQuarantined {
 			return bus.Permanentf("connection %s is %s, not QUARANTINED", id, c.Status)
 		}
-		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone})
-		if err != nil || !inserted {
-			if err == nil {
-				err = errDuplicate
-			}
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
 			return err
 		}
 		if c.AirbyteConnectionID != "" {
@@ -229,7 +225,7 @@ func (w *Worker) release(ctx context.Context, ev bus.Event[events.ReleaseRequest
 			ConsecutiveFailures: before.ConsecutiveFailures, Reason: ev.Data.Reason,
 		})
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	return err
