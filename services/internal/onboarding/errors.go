@@ -21,13 +21,10 @@ const (
 	StepActivate         = "activate"
 )
 
-// Checkpoints recorded in connections.onboard_step. A step name records the
-// step's result; a ":started" mark records that the step's create call may
-// have reached Airbyte.
-const (
-	checkpointSourceStarted     = StepCreateSource + ":started"
-	checkpointConnectionStarted = StepCreateConnection + ":started"
-)
+// startedMark completes a create step's name to the checkpoint recorded in
+// connections.onboard_step when the step's create call may reach Airbyte
+// (the step's name alone records its result).
+const startedMark = ":started"
 
 // StepError is a failed onboarding step.
 type StepError struct {

@@ -99,9 +99,6 @@ func ObjectName(connectionName, connectionID string) string {
 	return fmt.Sprintf("%s [aam:%s]", strings.TrimSpace(connectionName), short)
 }
 
-// errDuplicate rolls back a transaction whose request is already recorded.
-var errDuplicate = errors.New("request already recorded")
-
 // onboarding is one delivery's work.
 type onboarding struct {
 	w    *Worker
@@ -248,30 +245,16 @@ func (o *onboarding) createSource(ctx context.Context) error {
 	}
 
 	name := ObjectName(d.ConnectionName, o.id)
-	var src *airbyte.Source
-	if o.conn.OnboardStep == checkpointSourceStarted {
-		// An earlier delivery may have created it: find it by name.
-		src, err = o.w.ab.FindSourceByName(ctx, o.w.cfg.WorkspaceID, name)
-		if err != nil && !airbyte.IsNotFound(err) {
-			return stepFailed(StepCreateSource, fmt.Errorf("look up source %q: %w", name, err))
-		}
-	} else if err := o.checkpoint(ctx, checkpointSourceStarted, registry.ConnectionCheckpoint{}); err != nil {
-		return stepFailed(StepCreateSource, err)
-	}
-	if src == nil {
-		if err := o.point("create_source"); err != nil {
-			return err
-		}
-		src, err = o.w.ab.CreateSource(ctx, airbyte.SourceCreateRequest{
+	src, err := createOnce(ctx, o, StepCreateSource, "source", name, func() (*airbyte.Source, error) {
+		return o.w.ab.FindSourceByName(ctx, o.w.cfg.WorkspaceID, name)
+	}, func() (*airbyte.Source, error) {
+		return o.w.ab.CreateSource(ctx, airbyte.SourceCreateRequest{
 			Name: name, DefinitionID: o.conn.AirbyteSourceDefinitionID, WorkspaceID: o.w.cfg.WorkspaceID,
 			Configuration: cred.AirbyteConfiguration(),
 		})
-		if err != nil {
-			return stepFailed(StepCreateSource, err)
-		}
-		if err := o.point("source_created"); err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	if err := o.checkpoint(ctx, StepCreateSource, registry.ConnectionCheckpoint{AirbyteSourceID: src.SourceID}); err != nil {
 		return stepFailed(StepCreateSource, err)
@@ -283,20 +266,9 @@ func (o *onboarding) createSource(ctx context.Context) error {
 func (o *onboarding) createConnection(ctx context.Context) error {
 	d := o.ev.Data
 	name := ObjectName(d.ConnectionName, o.id)
-	var conn *airbyte.Connection
-	var err error
-	if o.conn.OnboardStep == checkpointConnectionStarted {
-		conn, err = o.w.ab.FindConnectionByName(ctx, o.w.cfg.WorkspaceID, name)
-		if err != nil && !airbyte.IsNotFound(err) {
-			return stepFailed(StepCreateConnection, fmt.Errorf("look up connection %q: %w", name, err))
-		}
-	} else if err := o.checkpoint(ctx, checkpointConnectionStarted, registry.ConnectionCheckpoint{}); err != nil {
-		return stepFailed(StepCreateConnection, err)
-	}
-	if conn == nil {
-		if err := o.point("create_connection"); err != nil {
-			return err
-		}
+	conn, err := createOnce(ctx, o, StepCreateConnection, "connection", name, func() (*airbyte.Connection, error) {
+		return o.w.ab.FindConnectionByName(ctx, o.w.cfg.WorkspaceID, name)
+	}, func() (*airbyte.Connection, error) {
 		req := airbyte.ConnectionCreateRequest{
 			Name: name, SourceID: o.conn.AirbyteSourceID, DestinationID: o.conn.AirbyteDestinationID,
 			Status: airbyte.ConnectionActive,
@@ -307,18 +279,44 @@ func (o *onboarding) createConnection(ctx context.Context) error {
 				req.Configurations.Streams = append(req.Configurations.Streams, airbyte.StreamConfiguration{Name: s})
 			}
 		}
-		conn, err = o.w.ab.CreateConnection(ctx, req)
-		if err != nil {
-			return stepFailed(StepCreateConnection, err)
-		}
-		if err := o.point("connection_created"); err != nil {
-			return err
-		}
+		return o.w.ab.CreateConnection(ctx, req)
+	})
+	if err != nil {
+		return err
 	}
 	if err := o.checkpoint(ctx, StepCreateConnection, registry.ConnectionCheckpoint{AirbyteConnectionID: conn.ConnectionID}); err != nil {
 		return stepFailed(StepCreateConnection, err)
 	}
 	return o.point("connection_checkpointed")
+}
+
+// createOnce creates the Airbyte object of a create step (a source or a
+// connection, what) at most once across deliveries: before create is
+// called the step's started mark is recorded, and a delivery that finds the
+// mark looks the object up by name first, since an earlier delivery may
+// have created it. The crash points create_<what> and <what>_created stand
+// around the create call.
+func createOnce[T any](ctx context.Context, o *onboarding, step, what, name string, find, create func() (*T, error)) (*T, error) {
+	var obj *T
+	var err error
+	if o.conn.OnboardStep == step+startedMark {
+		obj, err = find()
+		if err != nil && !airbyte.IsNotFound(err) {
+			return nil, stepFailed(step, fmt.Errorf("look up %s %q: %w", what, name, err))
+		}
+	} else if err := o.checkpoint(ctx, step+startedMark, registry.ConnectionCheckpoint{}); err != nil {
+		return nil, stepFailed(step, err)
+	}
+	if obj != nil {
+		return obj, nil
+	}
+	if err := o.point("create_" + what); err != nil {
+		return nil, err
+	}
+	if obj, err = create(); err != nil {
+		return nil, stepFailed(step, err)
+	}
+	return obj, o.point(what + "_created")
 }
 
 // activate runs step 6: catalog version 1, ACTIVE, inbox and fact in one
@@ -343,12 +341,11 @@ func (o *onboarding) activate(ctx context.Context, read *airbyte.ConnectionRead)
 		if err != nil {
 			return err
 		}
-		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: o.ev.Source, ID: o.ev.ID, Type: o.ev.Type, Outcome: registry.OutcomeDone})
-		if err != nil {
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: o.ev.Source, ID: o.ev.ID, Type: o.ev.Type, Outcome: registry.OutcomeDone}); err != nil {
 			return err
 		}
-		if !inserted || c.Status == registry.StatusActive {
-			return errDuplicate
+		if c.Status == registry.StatusActive {
+			return app.ErrRecorded
 		}
 		if _, err := q.CatalogVersionCreate(ctx, registry.CatalogVersionCreateParams{
 			ConnectionID: o.id, VersionNumber: 1, SyncCatalog: catalog, SourceCatalogID: sourceCatalogID,
@@ -366,7 +363,7 @@ func (o *onboarding) activate(ctx context.Context, read *airbyte.ConnectionRead)
 			CreatedAt: c.CreatedAt.UTC(), CatalogVersion: c.CatalogVersion, Streams: streams,
 		})
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	if err != nil {
@@ -407,20 +404,16 @@ func (w *Worker) fail(ctx context.Context, ev bus.Event[events.OnboardRequested]
 			}
 		}
 		fact.Step, fact.Reason = failure(conn, ev, cause)
-		inserted, err := q.InboxInsert(ctx, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type,
-			Outcome: registry.OutcomeFailed, Reason: fact.Step + ": " + fact.Reason})
-		if err != nil {
+		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type,
+			Outcome: registry.OutcomeFailed, Reason: fact.Step + ": " + fact.Reason}); err != nil {
 			return err
-		}
-		if !inserted {
-			return errDuplicate
 		}
 		subject := ""
 		if haveRow {
 			if conn.Status == registry.StatusActive {
 				// Activated after all (a delivery raced this one): the
 				// inbox entry just written must not stand.
-				return errDuplicate
+				return app.ErrRecorded
 			}
 			if conn, err = q.ConnectionSetStatus(ctx, id, registry.StatusFailed, fact.Step+": "+fact.Reason); err != nil {
 				return err
@@ -429,7 +422,7 @@ func (w *Worker) fail(ctx context.Context, ev bus.Event[events.OnboardRequested]
 		}
 		return outbox.Emit(ctx, q, events.TypeOnboardFailed, Source, subject, outbox.RequestOf(ev), fact)
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	return err
