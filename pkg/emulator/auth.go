@@ -144,12 +144,10 @@ func readTokenRequest(r *http.Request) (id, secret string) {
 
 // handleToken serves POST /api/public/v1/applications/token.
 func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
-	id, secret := readTokenRequest(r)
-	if !e.credentialsOK(id, secret) {
-		e.writeBadCredentials(w)
+	token, ttl, ok := e.issueToken(w, r)
+	if !ok {
 		return
 	}
-	token, ttl := e.auth.issue()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": token,
 		"token_type":   "Bearer",
@@ -159,13 +157,22 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // handleConfigToken serves POST /api/v1/applications/token: {access_token} only.
 func (e *Emulator) handleConfigToken(w http.ResponseWriter, r *http.Request) {
+	if token, _, ok := e.issueToken(w, r); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": token})
+	}
+}
+
+// issueToken issues an access token and its lifetime for a token request
+// whose client credentials are the configured ones; otherwise it answers the
+// refusal and ok is false.
+func (e *Emulator) issueToken(w http.ResponseWriter, r *http.Request) (token string, ttl time.Duration, ok bool) {
 	id, secret := readTokenRequest(r)
 	if !e.credentialsOK(id, secret) {
 		e.writeBadCredentials(w)
-		return
+		return "", 0, false
 	}
-	token, _ := e.auth.issue()
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": token})
+	token, ttl = e.auth.issue()
+	return token, ttl, true
 }
 
 func (e *Emulator) credentialsOK(id, secret string) bool {

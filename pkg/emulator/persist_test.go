@@ -47,6 +47,15 @@ func reopen(t *testing.T, cfg emulator.Config, dir string, now time.Time) *testB
 	return b
 }
 
+// openWithConnection opens an emulator on a new data folder and creates a
+// source and a connection on it; it returns the folder and the connection.
+func openWithConnection(t *testing.T, cfg emulator.Config) (*testBundle, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	b := reopen(t, cfg, dir, t0)
+	return b, dir, b.createConnection(t, b.createSource(t), nil)
+}
+
 // A restarted emulator has every source, connection, catalog, upstream schema
 // and job of the last one, and carries on: its connections sync, drift is
 // still detected against the stored catalog, and new ids do not collide.
@@ -124,11 +133,8 @@ func TestJobsInFlightAtACrashEndAsTheyWould(t *testing.T) {
 // where the replay stops: the state before them is intact, and the emulator
 // writes on after the last good line.
 func TestTornWriteKeepsThePreviousState(t *testing.T) {
-	dir := t.TempDir()
 	cfg := emulator.Config{}
-	b := reopen(t, cfg, dir, t0)
-	src := b.createSource(t)
-	conn := b.createConnection(t, src, nil)
+	b, dir, conn := openWithConnection(t, cfg)
 	before := worldOf(b.emu)
 
 	crashed := crashCopy(t, dir)
@@ -159,11 +165,8 @@ func TestTornWriteKeepsThePreviousState(t *testing.T) {
 // log's truncation leaves records the snapshot already holds, which are
 // skipped, and a leftover temporary file is ignored.
 func TestSnapshotSupersedesTheLog(t *testing.T) {
-	dir := t.TempDir()
 	cfg := emulator.Config{}
-	b := reopen(t, cfg, dir, t0)
-	src := b.createSource(t)
-	conn := b.createConnection(t, src, nil)
+	b, dir, conn := openWithConnection(t, cfg)
 	oldLog, err := os.ReadFile(filepath.Join(dir, "log.jsonl"))
 	require.NoError(t, err)
 	require.NotEmpty(t, oldLog)
