@@ -232,6 +232,7 @@ func runSeedFlow(t *testing.T, b *emuBundle) {
 	require.NoError(t, err)
 	require.Equal(t, airbyte.JobStatusSucceeded, info.Job.Status)
 	require.Empty(t, info.FailureMessage())
+	requirePublicView(t, c, info)
 
 	b.emu.FailNextJobs(1)
 	failing, err := c.StartSync(ctx, conn.ConnectionID)
@@ -242,6 +243,7 @@ func runSeedFlow(t *testing.T, b *emuBundle) {
 	require.NoError(t, err)
 	require.NotEmpty(t, finfo.FailureMessage())
 	require.Len(t, finfo.Attempts, b.emu.Config().MaxAttempts)
+	requirePublicView(t, c, finfo)
 
 	running, err := c.StartSync(ctx, conn.ConnectionID)
 	require.NoError(t, err)
@@ -251,13 +253,23 @@ func runSeedFlow(t *testing.T, b *emuBundle) {
 	again, err = c.CancelJob(ctx, running.JobID) // no longer running: returned as it is
 	require.NoError(t, err)
 	require.Equal(t, airbyte.JobStatusCancelled, again.Status)
+	cinfo, err := api.GetJob(ctx, running.JobID)
+	require.NoError(t, err)
+	requirePublicView(t, c, cinfo)
+	pending, err := c.StartSync(ctx, conn.ConnectionID)
+	require.NoError(t, err)
+	pinfo, err := api.GetJob(ctx, pending.JobID)
+	require.NoError(t, err)
+	requirePublicView(t, c, pinfo)
+	_, err = c.CancelJob(ctx, pending.JobID)
+	require.NoError(t, err)
 
 	_, err = c.GetJob(ctx, 987654)
 	require.True(t, airbyte.IsJobNotFound(err), "err = %v", err)
 
 	jobs, err := collectJobs(c.Jobs(ctx, airbyte.JobListParams{ConnectionID: conn.ConnectionID, Limit: 2}))
 	require.NoError(t, err)
-	require.Len(t, jobs, 3)
+	require.Len(t, jobs, 4)
 
 	// Repair: apply the source's new schema to the connection.
 	require.NoError(t, b.emu.MutateSchema(src.SourceID, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c", Type: "string"}))
@@ -301,6 +313,30 @@ func runSeedFlow(t *testing.T, b *emuBundle) {
 	b.emu.ExpireTokens()
 	_, err = c.GetSource(ctx, src.SourceID)
 	require.NoError(t, err)
+}
+
+// requirePublicView asserts that the configuration API's job, seen as the
+// public API answers it, is what GET /jobs/{id} answers.
+func requirePublicView(t *testing.T, c *airbyte.Client, info *airbyte.JobInfoRead) {
+	t.Helper()
+	want, err := c.GetJob(context.Background(), info.Job.ID)
+	require.NoError(t, err)
+	got := info.Job.Public()
+	for _, ts := range [][2]airbyte.ISOTime{{want.StartTime, got.StartTime}, {want.LastUpdatedAt, got.LastUpdatedAt}} {
+		w, err := ts[0].Time()
+		require.NoError(t, err)
+		g, err := ts[1].Time()
+		require.NoError(t, err)
+		require.True(t, w.Equal(g), "time %q, public %q", ts[1], ts[0])
+	}
+	wd, err := want.Duration.Duration()
+	require.NoError(t, err)
+	gd, err := got.Duration.Duration()
+	require.NoError(t, err)
+	require.Equal(t, wd, gd)
+	require.Equal(t, want.Duration == "", got.Duration == "", "duration present")
+	got.StartTime, got.LastUpdatedAt, got.Duration = want.StartTime, want.LastUpdatedAt, want.Duration
+	require.Equal(t, *want, got)
 }
 
 func collectJobs(seq func(func(airbyte.Job, error) bool)) ([]airbyte.Job, error) {

@@ -2,7 +2,9 @@ package airbyte
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
+	"time"
 )
 
 // AirbyteCatalog is the configuration API's catalog: every stream with its
@@ -479,4 +481,27 @@ type AttemptStreamStats struct {
 type AttemptFailureSummary struct {
 	Failures       []FailureReason `json:"failures"`
 	PartialSuccess *bool           `json:"partialSuccess,omitempty"`
+}
+
+// Public returns the job as the public API answers it (Airbyte's
+// JobResponseMapper): startTime is createdAt, lastUpdatedAt is updatedAt
+// once the job is terminal, duration is updatedAt − createdAt except while
+// pending, and rowsSynced and bytesSynced are the committed totals. The
+// times are whole seconds, as the configuration API sends them.
+func (j *JobRead) Public() Job {
+	out := Job{JobID: j.ID, Status: j.Status, JobType: JobType(j.ConfigType), ConnectionID: j.ConfigID,
+		StartTime: ISOTime(j.CreatedAt.Time().Format(time.RFC3339))}
+	if j.ConfigType == JobConfigResetConnection {
+		out.JobType = JobTypeReset
+	}
+	if j.Status.IsTerminal() {
+		out.LastUpdatedAt = ISOTime(j.UpdatedAt.Time().Format(time.RFC3339))
+	}
+	if j.Status != JobStatusPending && j.UpdatedAt >= j.CreatedAt {
+		out.Duration = ISODuration(fmt.Sprintf("PT%dS", int64(j.UpdatedAt-j.CreatedAt)))
+	}
+	if s := j.AggregatedStats; s != nil {
+		out.RowsSynced, out.BytesSynced = s.RecordsCommitted, s.BytesCommitted
+	}
+	return out
 }

@@ -242,6 +242,11 @@ func (c *callLog) snapshot() map[string]int {
 	return maps.Clone(c.counts)
 }
 
+// readJobInfo is the configuration API's jobs/get as callLog counts it:
+// the read after a start, and the failure reason and stream stats of an
+// ended job.
+const readJobInfo = "POST /api/v1/jobs/get"
+
 func (c *callLog) count(op string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -483,16 +483,20 @@ func jobStatus(s airbyte.JobStatus) registry.JobStatus {
 // observe reads a job that is not terminal yet once more while jobs end
 // quickly (quickStarts), so that a quick job is recorded with its outcome
 // and never followed, and fetches the failure reason of a job that failed
-// or was cancelled. Read failures are not the request's: the job is then
-// recorded as last seen and followed.
+// or was cancelled. The read is the configuration API's jobs/get, whose
+// answer holds the public job (JobRead.Public) as well as the failure
+// reason and the stream stats, so a quick job costs one read, not two.
+// Read failures are not the request's: the job is then recorded as last
+// seen and followed.
 func (w *Worker) observe(ctx context.Context, job *airbyte.Job) observation {
 	if !job.Status.IsTerminal() && w.quick.reread() {
-		if got, err := w.ab.GetJob(ctx, job.JobID); err == nil {
-			job = got
+		info, err := w.ab.ConfigAPI().GetJob(ctx, job.JobID)
+		if err == nil {
+			got := info.Job.Public()
 			w.quick.saw(got.Status.IsTerminal())
-		} else {
-			w.log.Debug("job not read after start", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
+			return w.describeInfo(ctx, &got, info)
 		}
+		w.log.Debug("job not read after start", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))
 	}
 	return w.describe(ctx, job)
 }
@@ -533,6 +537,12 @@ func (q *quickStarts) saw(ended bool) {
 // follower asks again) and for the per-stream stats of a succeeded one
 // (when that fails the success is recorded without them).
 func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
+	return w.describeInfo(ctx, job, nil)
+}
+
+// describeInfo is describe with the configuration API's answer for the job
+// already read (info), or nil to read it when the job is terminal.
+func (w *Worker) describeInfo(ctx context.Context, job *airbyte.Job, info *airbyte.JobInfoRead) observation {
 	o := observation{jobID: strconv.FormatInt(job.JobID, 10), status: jobStatus(job.Status),
 		rows: job.RowsSynced, bytes: job.BytesSynced, airbyteStatus: string(job.Status)}
 	if t, err := job.StartTime.Time(); err == nil && !t.IsZero() {
@@ -557,7 +567,10 @@ func (w *Worker) describe(ctx context.Context, job *airbyte.Job) observation {
 		}
 	}
 	o.completedAt = &end
-	info, err := w.ab.ConfigAPI().GetJob(ctx, job.JobID)
+	err = nil
+	if info == nil {
+		info, err = w.ab.ConfigAPI().GetJob(ctx, job.JobID)
+	}
 	if o.status == registry.JobSucceeded {
 		if err != nil {
 			w.log.Warn("stream stats not read", zap.Int64("airbyte_job_id", job.JobID), zap.Error(err))

@@ -93,7 +93,8 @@ func TestQuickJobIsRecordedWithoutFollowing(t *testing.T) {
 	require.Zero(t, job.CheckCount, "a job that ended before it was recorded is never polled")
 	require.Nil(t, job.NextCheckAt)
 	require.Equal(t, 1, h.calls.count("POST /jobs"))
-	require.Equal(t, 1, h.calls.count("GET /jobs/{id}"))
+	require.Equal(t, 1, h.calls.count(readJobInfo), "one read after the start gives the outcome and the stream stats")
+	require.Zero(t, h.calls.count("GET /jobs/{id}"))
 }
 
 func TestRequestsAttachToRunningJob(t *testing.T) {
