@@ -199,11 +199,7 @@ func TestFollowingListsChangesInsteadOfReadingEachJob(t *testing.T) {
 
 func TestJobOutOfListWindowIsReadOnItsOwn(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
-	conn := h.SeedConnection()
-	_, stop := h.start(testConfig())
-	id := h.sync(conn.ID)
-	h.WaitFact(id, events.TypeSyncStarted)
+	h, _, stop, id := followed(t, time.Minute)
 	job := h.jobOf(h.source(), id)
 	require.NotNil(t, job.AirbyteSeenThrough)
 	stop()

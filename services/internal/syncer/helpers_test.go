@@ -101,6 +101,19 @@ func (h *harness) sync(connID string, opts ...events.Option) string {
 	return h.Publish(events.TypeSyncRequested, events.SyncRequested{ConnectionID: connID}, opts...)
 }
 
+// followed is a worker on a manual clock, its stop, and the id of a sync
+// request for a new connection whose job (running for running) has
+// started.
+func followed(t *testing.T, running time.Duration) (h *harness, w *Worker, stop func(), id string) {
+	t.Helper()
+	h = setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: running}})
+	conn := h.SeedConnection()
+	w, stop = h.start(testConfig())
+	id = h.sync(conn.ID)
+	h.WaitFact(id, events.TypeSyncStarted)
+	return h, w, stop, id
+}
+
 // publishAgain publishes a sync request again with a given id, as a copy
 // that arrives after the stream's duplicate window (testenv.PublishCopy).
 func (h *harness) publishAgain(id, connID string) uint64 {

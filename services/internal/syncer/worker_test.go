@@ -364,11 +364,7 @@ func TestAirbyteRefusalIsPermanent(t *testing.T) {
 
 func TestFollowingSurvivesRestart(t *testing.T) {
 	t.Parallel()
-	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Hour}})
-	conn := h.SeedConnection()
-	w1, stop := h.start(testConfig())
-	id := h.sync(conn.ID)
-	h.WaitFact(id, events.TypeSyncStarted)
+	h, w1, stop, id := followed(t, time.Hour)
 	require.Eventually(t, func() bool { return h.jobOf(h.source(), id).CheckCount > 0 }, 5*time.Second, 10*time.Millisecond)
 	stop()
 
