@@ -29,6 +29,17 @@ func failing(n int32, status int, h http.Header, ok http.HandlerFunc) (http.Hand
 	}, &calls
 }
 
+// getFailingSource gets testSource from a server that answers the first n
+// calls with status (and header h), then serves the source. It returns the
+// bundle, the server's call count and the answer.
+func getFailingSource(t *testing.T, n int32, status int, h http.Header, mutate ...func(*Config)) (*testBundle, *atomic.Int32, *Source, error) {
+	t.Helper()
+	api, calls := failing(n, status, h, serveSource)
+	b := setup(t, api, mutate...)
+	s, err := b.client.GetSource(context.Background(), testSource)
+	return b, calls, s, err
+}
+
 func createdSource(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"sourceId": testSource, "name": "acme", "createdAt": 1})
 }
@@ -45,9 +56,7 @@ func TestRetryIdempotentCallsThroughBursts(t *testing.T) {
 	for _, status := range []int{408, 429, 500, 502, 503, 504} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			t.Parallel()
-			h, calls := failing(3, status, nil, serveSource)
-			b := setup(t, h)
-			s, err := b.client.GetSource(context.Background(), testSource)
+			b, calls, s, err := getFailingSource(t, 3, status, nil)
 			require.NoError(t, err)
 			require.Equal(t, "acme-salesforce", s.Name)
 			require.EqualValues(t, 4, calls.Load())
@@ -63,9 +72,7 @@ func TestRetryIdempotentCallsThroughBursts(t *testing.T) {
 
 func TestRetryGivesUpAfterMaxAttempts(t *testing.T) {
 	t.Parallel()
-	h, calls := failing(100, http.StatusServiceUnavailable, nil, serveSource)
-	b := setup(t, h, func(c *Config) { c.MaxAttempts = 3 })
-	_, err := b.client.GetSource(context.Background(), testSource)
+	b, calls, _, err := getFailingSource(t, 100, http.StatusServiceUnavailable, nil, func(c *Config) { c.MaxAttempts = 3 })
 	require.Error(t, err)
 	e, ok := AsAPIError(err)
 	require.True(t, ok)
@@ -77,14 +84,12 @@ func TestRetryGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestRetryBackoffGrowsAndIsCapped(t *testing.T) {
 	t.Parallel()
-	h, _ := failing(100, http.StatusBadGateway, nil, serveSource)
-	b := setup(t, h, func(c *Config) {
+	b, _, _, err := getFailingSource(t, 100, http.StatusBadGateway, nil, func(c *Config) {
 		c.MaxAttempts = 8
 		c.BreakerFailures = -1
 		c.BackoffBase = 100 * time.Millisecond
 		c.BackoffMax = 800 * time.Millisecond
 	})
-	_, err := b.client.GetSource(context.Background(), testSource)
 	require.Error(t, err)
 	waits := b.sleeps.Waits()
 	require.Len(t, waits, 7)
@@ -102,9 +107,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 
 	t.Run("delay-seconds", func(t *testing.T) {
 		t.Parallel()
-		h, calls := failing(2, http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}}, serveSource)
-		b := setup(t, h)
-		_, err := b.client.GetSource(context.Background(), testSource)
+		b, calls, _, err := getFailingSource(t, 2, http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}})
 		require.NoError(t, err)
 		require.EqualValues(t, 3, calls.Load())
 		for _, w := range b.sleeps.Waits() {
@@ -133,9 +136,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 
 	t.Run("too long to wait in the call", func(t *testing.T) {
 		t.Parallel()
-		h, calls := failing(100, http.StatusTooManyRequests, http.Header{"Retry-After": {"3600"}}, serveSource)
-		b := setup(t, h)
-		_, err := b.client.GetSource(context.Background(), testSource)
+		b, calls, _, err := getFailingSource(t, 100, http.StatusTooManyRequests, http.Header{"Retry-After": {"3600"}})
 		require.Error(t, err)
 		d, ok := RetryAfter(err)
 		require.True(t, ok)
@@ -163,9 +164,7 @@ func TestNoRetryOnClientErrors(t *testing.T) {
 	for _, status := range []int{400, 403, 404, 409, 422} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			t.Parallel()
-			h, calls := failing(100, status, nil, serveSource)
-			b := setup(t, h)
-			_, err := b.client.GetSource(context.Background(), testSource)
+			_, calls, _, err := getFailingSource(t, 100, status, nil)
 			require.Error(t, err)
 			require.False(t, IsRetryable(err))
 			require.EqualValues(t, 1, calls.Load())
