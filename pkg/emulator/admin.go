@@ -345,22 +345,17 @@ type JobSnapshot struct {
 func (e *Emulator) Sources() []SourceSnapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]SourceSnapshot, 0, len(e.st.sourceOrder))
-	for _, id := range e.st.sourceOrder {
-		s := e.st.sources[id]
-		out = append(out, SourceSnapshot{ID: s.ID, Name: s.Name, WorkspaceID: s.WorkspaceID, DefinitionID: s.DefinitionID,
-			Deleted: s.Deleted, Configuration: maskConfig(e.st.sourceDefs[s.DefinitionID], s.Config), Streams: cloneStreams(s.upstream.streams)})
-	}
-	return out
+	return inOrder(e.st.sourceOrder, e.st.sources, func(s *sourceRec) SourceSnapshot {
+		return SourceSnapshot{ID: s.ID, Name: s.Name, WorkspaceID: s.WorkspaceID, DefinitionID: s.DefinitionID,
+			Deleted: s.Deleted, Configuration: maskConfig(e.st.sourceDefs[s.DefinitionID], s.Config), Streams: cloneStreams(s.upstream.streams)}
+	})
 }
 
 // Connections returns every connection in creation order.
 func (e *Emulator) Connections() []ConnectionSnapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]ConnectionSnapshot, 0, len(e.st.connOrder))
-	for _, id := range e.st.connOrder {
-		c := e.st.connections[id]
+	return inOrder(e.st.connOrder, e.st.connections, func(c *connectionRec) ConnectionSnapshot {
 		streams := make([]StreamAndConfig, len(c.Catalog))
 		for i, sc := range c.Catalog {
 			streams[i] = StreamAndConfig{Stream: sc.stream.clone(), Config: cloneConfig(renderedConfig(sc.config))}
@@ -370,11 +365,10 @@ func (e *Emulator) Connections() []ConnectionSnapshot {
 			d := *c.lastDiff
 			diff = &d
 		}
-		out = append(out, ConnectionSnapshot{ID: c.ID, Name: c.Name, SourceID: c.SourceID, DestinationID: c.DestinationID,
+		return ConnectionSnapshot{ID: c.ID, Name: c.Name, SourceID: c.SourceID, DestinationID: c.DestinationID,
 			Status: c.Status, StatusReason: c.StatusReason, BreakingChange: c.BreakingChange, SourceCatalogID: c.SourceCatalogID,
-			NonBreakingPreference: c.NonBreakingPreference, Streams: streams, LastDiff: diff})
-	}
-	return out
+			NonBreakingPreference: c.NonBreakingPreference, Streams: streams, LastDiff: diff}
+	})
 }
 
 // Jobs returns every job of the job history (see Config.JobRetention) in
@@ -552,25 +546,21 @@ func (e *Emulator) stateJSON() map[string]any {
 	// of connections is summarised, not cloned.
 	e.mu.Lock()
 	e.advanceJobs(e.clock.Now())
-	srcOut := make([]map[string]any, 0, len(e.st.sourceOrder))
-	for _, id := range e.st.sourceOrder {
-		s := e.st.sources[id]
+	srcOut := inOrder(e.st.sourceOrder, e.st.sources, func(s *sourceRec) map[string]any {
 		names := make([]string, len(s.upstream.streams))
 		for k, st := range s.upstream.streams {
 			names[k] = st.Name
 		}
-		srcOut = append(srcOut, map[string]any{"sourceId": s.ID, "name": s.Name, "definitionId": s.DefinitionID, "deleted": s.Deleted, "streams": names})
-	}
-	connOut := make([]map[string]any, 0, len(e.st.connOrder))
-	for _, id := range e.st.connOrder {
-		c := e.st.connections[id]
+		return map[string]any{"sourceId": s.ID, "name": s.Name, "definitionId": s.DefinitionID, "deleted": s.Deleted, "streams": names}
+	})
+	connOut := inOrder(e.st.connOrder, e.st.connections, func(c *connectionRec) map[string]any {
 		names := make([]string, len(c.Catalog))
 		for k, sc := range c.Catalog {
 			names[k] = sc.stream.Name
 		}
-		connOut = append(connOut, map[string]any{"connectionId": c.ID, "name": c.Name, "sourceId": c.SourceID, "status": c.Status,
-			"breakingChange": c.BreakingChange, "sourceCatalogId": c.SourceCatalogID, "streams": names, "lastDiff": diffJSON(c.lastDiff)})
-	}
+		return map[string]any{"connectionId": c.ID, "name": c.Name, "sourceId": c.SourceID, "status": c.Status,
+			"breakingChange": c.BreakingChange, "sourceCatalogId": c.SourceCatalogID, "streams": names, "lastDiff": diffJSON(c.lastDiff)}
+	})
 	byStatus := map[string]int{}
 	for _, j := range e.st.jobs {
 		byStatus[j.Status]++

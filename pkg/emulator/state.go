@@ -447,3 +447,13 @@ func newState(e *Emulator) *state {
 
 // secretMask is Airbyte's AirbyteSecretConstants.SECRETS_MASK.
 const secretMask = "**********"
+
+// inOrder returns the view of every record of byID in the creation order
+// order keeps.
+func inOrder[R, V any](order []string, byID map[string]R, view func(R) V) []V {
+	out := make([]V, 0, len(order))
+	for _, id := range order {
+		out = append(out, view(byID[id]))
+	}
+	return out
+}
