@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -316,23 +315,14 @@ func TestServiceConcurrentGets(t *testing.T) {
 		require.NoError(t, err)
 	}
 	const n = 200
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Go(func() {
-			id := i % ids
-			got, err := b.client.Get(ctx, fmt.Sprintf("sf-%d", id))
-			if err == nil && got.Fields["client_secret"] != fmt.Sprintf("secret-%d", id) {
-				err = fmt.Errorf("get sf-%d returned another credential's secret", id)
-			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	requireConcurrentOK(t, n, func(i int) error {
+		id := i % ids
+		got, err := b.client.Get(ctx, fmt.Sprintf("sf-%d", id))
+		if err == nil && got.Fields["client_secret"] != fmt.Sprintf("secret-%d", id) {
+			err = fmt.Errorf("get sf-%d returned another credential's secret", id)
+		}
+		return err
+	})
 	// micro counts a request after its handler returned, which may be
 	// after the client got the reply.
 	require.Eventually(t, func() bool {

@@ -35,6 +35,21 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// requireConcurrentOK runs call(0) to call(n-1) at the same time and
+// requires every one to succeed.
+func requireConcurrentOK(t *testing.T, n int, call func(i int) error) {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = call(i) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+}
+
 // dumpSchema returns every row of every table in the test's schema as
 // PostgreSQL's text form (bytea in hex), plus the raw bytes of every bytea
 // column of credentials, to look for plaintext.
@@ -202,19 +217,10 @@ func TestStoreConcurrentRotations(t *testing.T) {
 	_, err := b.store.Create(ctx, Credential{ID: "sf", Kind: "salesforce", Fields: salesforceFields()})
 	require.NoError(t, err)
 	const n = 6
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Go(func() {
-			_, err := b.store.Rotate(ctx, Credential{ID: "sf", Fields: with(salesforceFields(), "client_secret", fmt.Sprintf("secret-%d", i))})
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	requireConcurrentOK(t, n, func(i int) error {
+		_, err := b.store.Rotate(ctx, Credential{ID: "sf", Fields: with(salesforceFields(), "client_secret", fmt.Sprintf("secret-%d", i))})
+		return err
+	})
 	got, err := b.store.Get(ctx, "sf")
 	require.NoError(t, err)
 	require.Equal(t, n+1, got.Version)
