@@ -10,7 +10,6 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
-	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/credentials"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/services/internal/app"
@@ -62,8 +61,7 @@ type workerOpts struct {
 func (b *bundle) config() Config {
 	return Config{
 		WorkspaceID: b.env.Emulator.WorkspaceID(), DestinationID: b.env.Emulator.DestinationID(),
-		Delivery: app.Delivery{Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond, MaxDeliver: 8,
-			Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}},
+		Delivery: testenv.QuickDelivery(8),
 	}
 }
 

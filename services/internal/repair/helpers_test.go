@@ -12,7 +12,6 @@ import (
 
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
-	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
@@ -119,8 +118,7 @@ func (b *bundle) start(t *testing.T, opts ...workerOpts) *testenv.Worker {
 		o = opts[0]
 	}
 	return b.env.StartWorker(testenv.WorkerOptions{OwnConn: o.ownConn, CrashAt: o.crashAt}, func(deps *app.Deps, crash func(string) error) func(context.Context) error {
-		cfg := Config{BusyRetry: 50 * time.Millisecond, Delivery: app.Delivery{Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond,
-			MaxDeliver: o.maxDeliver, Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}}}
+		cfg := Config{BusyRetry: 50 * time.Millisecond, Delivery: testenv.QuickDelivery(o.maxDeliver)}
 		w, err := New(deps, b.env.Airbyte, cfg)
 		require.NoError(t, err)
 		w.crash = crash

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/pkg/airbyte"
+	"github.com/aam-mesh/aam/pkg/bus"
 	"github.com/aam-mesh/aam/pkg/bustest"
 	"github.com/aam-mesh/aam/pkg/emulator"
 	"github.com/aam-mesh/aam/pkg/registry"
@@ -53,6 +54,14 @@ func NewWorkerEnv(t testing.TB, o WorkerEnvOptions) (*Env, *CallLog) {
 	env := New(t, Options{Emulator: o.Emulator, Airbyte: acfg, NoRelay: true})
 	env.StartRelay()
 	return env, calls
+}
+
+// QuickDelivery is the delivery of a worker under test: the worker's own
+// concurrency, a 500 ms acknowledgement wait, 20 ms between deliveries and
+// maxDeliver deliveries (0: the runtime's default).
+func QuickDelivery(maxDeliver int) app.Delivery {
+	return app.Delivery{Redelivery: bus.Redelivery{AckWait: 500 * time.Millisecond, MaxDeliver: maxDeliver,
+		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond }}}
 }
 
 // WorkerOptions tune StartWorker.
