@@ -123,8 +123,7 @@ func TestDriftCheck(t *testing.T) {
 	require.Equal(t, c.ID, reply.Results[0].ConnectionID)
 	require.True(t, reply.Results[0].Drift)
 
-	require.Equal(t, http.StatusBadRequest, b.do(http.MethodPost, "/v1/connections/"+c.ID+"/drift/check?wait=forever", "").status)
-	require.Equal(t, http.StatusNotFound, b.do(http.MethodPost, "/v1/connections/"+registry.NewID()+"/drift/check", "").status)
+	b.requireBadAndUnknown(http.MethodPost, c.ID, "/drift/check", "?wait=forever")
 }
 
 func TestSetPolicy(t *testing.T) {

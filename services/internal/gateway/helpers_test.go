@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/gateway"
 	"github.com/aam-mesh/aam/services/internal/gateway/gatewaytest"
 )
@@ -191,6 +192,17 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 		}
 	}
 	return resp, nil
+}
+
+// requireBadAndUnknown checks that a connection route (the path after
+// /v1/connections/{id}) answers 400 for connection id with a bad query and
+// 404 for a connection that is not registered.
+func (b *bundle) requireBadAndUnknown(method, id, route, badQuery string) {
+	b.t.Helper()
+	r := b.do(method, "/v1/connections/"+id+route+badQuery, "")
+	require.Equal(b.t, http.StatusBadRequest, r.status, "%s", r.body)
+	r = b.do(method, "/v1/connections/"+registry.NewID()+route, "")
+	require.Equal(b.t, http.StatusNotFound, r.status, "%s", r.body)
 }
 
 // requireReasonChecked checks that a request route with an optional

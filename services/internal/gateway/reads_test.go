@@ -287,8 +287,7 @@ func TestConnectionStatsRoute(t *testing.T) {
 	require.Equal(t, events.SyncAnomaly{ConnectionID: c.ID, JobID: "42", Stream: "Account", Kind: "drop", Metric: "records",
 		Observed: 5, Expected: events.ExpectedRange{Min: 50, Max: 300}, Median: 100, HistoryJobs: 10}, a.SyncAnomaly)
 
-	require.Equal(t, http.StatusBadRequest, b.do(http.MethodGet, "/v1/connections/"+c.ID+"/stats?limit=0", "").status)
-	require.Equal(t, http.StatusNotFound, b.do(http.MethodGet, "/v1/connections/"+registry.NewID()+"/stats", "").status)
+	b.requireBadAndUnknown(http.MethodGet, c.ID, "/stats", "?limit=0")
 }
 
 // TestConnectionsByHealth lists connections by health: quarantined, and
