@@ -196,12 +196,19 @@ func TestSyncStartTurn(t *testing.T) {
 	_, err := b.store.SyncStartTurn(b.ctx, "not-a-uuid", "/s r1", time.Now(), time.Minute)
 	require.ErrorIs(t, err, registry.ErrNotFound)
 
-	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
-	require.NoError(t, err)
-	require.Nil(t, in.OpenJob, "no job yet")
-	first, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r1", in.RequestedAt, time.Minute)
-	require.NoError(t, err)
-	require.True(t, first.Claimed)
+	// claimFresh begins request id from /s while no job is open, and its
+	// start turn is claimed.
+	claimFresh := func(id, noJob string) (registry.SyncIntent, registry.SyncTurn) {
+		t.Helper()
+		in, err := b.store.SyncIntentBegin(b.ctx, "/s", id, c.ID)
+		require.NoError(t, err)
+		require.Nil(t, in.OpenJob, noJob)
+		turn, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s "+id, in.RequestedAt, time.Minute)
+		require.NoError(t, err)
+		require.True(t, turn.Claimed)
+		return in, turn
+	}
+	in, first := claimFresh("r1", "no job yet")
 	require.Nil(t, first.Job)
 	require.False(t, first.ClaimedAt.Before(in.RequestedAt))
 
@@ -233,12 +240,7 @@ func TestSyncStartTurn(t *testing.T) {
 	require.True(t, answered.Job.StartRequestedAt.Equal(claimedAt))
 
 	// A request seen after that start was claimed waits for the next job.
-	later, err := b.store.SyncIntentBegin(b.ctx, "/s", "r3", c.ID)
-	require.NoError(t, err)
-	require.Nil(t, later.OpenJob, "the job ended")
-	next, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r3", later.RequestedAt, time.Minute)
-	require.NoError(t, err)
-	require.True(t, next.Claimed)
+	later, _ := claimFresh("r3", "the job ended")
 	require.NoError(t, b.store.SyncStartRelease(b.ctx, c.ID, "/s r3"))
 
 	// A lapsed turn is taken over.
