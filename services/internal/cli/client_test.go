@@ -223,7 +223,7 @@ func TestRegistryCommands(t *testing.T) {
 func TestCredentialCommands(t *testing.T) {
 	t.Parallel()
 	mesh := gatewaytest.Start(t, gatewaytest.Options{NoWorkers: true})
-	startBroker(t, mesh)
+	mesh.StartBroker()
 	nurl := "--nats-url=" + mesh.URL()
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	require.NoError(t, os.WriteFile(secretFile, []byte("s3cr3t-value\n"), 0o600))
@@ -269,18 +269,6 @@ func TestCredentialCommands(t *testing.T) {
 	code, _, stderr = run(t, "credentials", "rm", "salesforce-prod", nurl)
 	require.Equal(t, ExitError, code)
 	require.Contains(t, stderr, "does not exist")
-}
-
-// startBroker runs the real credential broker on the mesh.
-func startBroker(t *testing.T, mesh *gatewaytest.Mesh) {
-	t.Helper()
-	raw, err := credentials.GenerateKey()
-	require.NoError(t, err)
-	key, err := credentials.ParseKey(raw)
-	require.NoError(t, err)
-	svc, err := credentials.NewService(mesh.NC, credentials.NewStore(mesh.Store, key), mesh.Log, "0.0.0-test")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = svc.Stop() })
 }
 
 func TestEventsTail(t *testing.T) {

@@ -46,7 +46,8 @@ func TestNATSCLIRecipes(t *testing.T) {
 
 	mesh := gatewaytest.Start(t)
 	mesh.AddConnection(seedConnectionID, "Salesforce Production")
-	startBroker(t, mesh)
+	mesh.StartBroker(credentials.Credential{ID: "salesforce-prod", Kind: "salesforce",
+		Fields: map[string]any{"client_id": "aam-test-client-id", "client_secret": "aam-test-client-secret", "refresh_token": "aam-test-refresh-token"}})
 	sh := &shell{t: t, dir: t.TempDir(), env: []string{
 		"PATH=" + filepath.Dir(natsBin) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"NATS_URL=" + mesh.URL(),
@@ -283,21 +284,4 @@ func (b *background) waitFor(s string) {
 func (b *background) stop() {
 	b.cancel()
 	<-b.done
-}
-
-// startBroker runs the real credential broker with one Salesforce
-// credential, salesforce-prod.
-func startBroker(t *testing.T, mesh *gatewaytest.Mesh) {
-	t.Helper()
-	raw, err := credentials.GenerateKey()
-	require.NoError(t, err)
-	key, err := credentials.ParseKey(raw)
-	require.NoError(t, err)
-	store := credentials.NewStore(mesh.Store, key)
-	_, err = store.Create(context.Background(), credentials.Credential{ID: "salesforce-prod", Kind: "salesforce",
-		Fields: map[string]any{"client_id": "aam-test-client-id", "client_secret": "aam-test-client-secret", "refresh_token": "aam-test-refresh-token"}})
-	require.NoError(t, err)
-	svc, err := credentials.NewService(mesh.NC, store, mesh.Log, "0.0.0-test")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = svc.Stop() })
 }

@@ -1,9 +1,8 @@
 package testenv
 
 import (
-	"github.com/stretchr/testify/require"
-
 	"github.com/aam-mesh/aam/pkg/credentials"
+	"github.com/aam-mesh/aam/pkg/credentials/credentialstest"
 )
 
 // SalesforceCredentialID is the id of the Salesforce test credential that
@@ -38,17 +37,7 @@ type Broker struct {
 // SalesforceCredentialID. It stops when the test ends.
 func (e *Env) StartBroker() *Broker {
 	e.T.Helper()
-	raw, err := credentials.GenerateKey()
-	require.NoError(e.T, err)
-	key, err := credentials.ParseKey(raw)
-	require.NoError(e.T, err)
-	store := credentials.NewStore(e.Store, key)
-	_, err = store.Create(e.Ctx, TestSalesforce.Credential(SalesforceCredentialID))
-	require.NoError(e.T, err)
-
-	svc, err := credentials.NewService(e.NC, store, e.Log, "0.0.0-test")
-	require.NoError(e.T, err)
-	e.T.Cleanup(func() { _ = svc.Stop() })
+	store := credentialstest.StartBroker(e.T, e.NC, e.Store, e.Log, TestSalesforce.Credential(SalesforceCredentialID))
 	return &Broker{
 		Store:   store,
 		Client:  credentials.NewClient(e.NC, credentials.ClientOptions{}),
