@@ -199,11 +199,7 @@ func (c *compiledSet) explain(eventType string, data any, ve *jsonschema.Validat
 	case *kind.Type:
 		out.Reason = fmt.Sprintf("must be %s, got %s", article(strings.Join(k.Want, " or ")), k.Got)
 	case *kind.MinLength:
-		if k.Want == 1 {
-			out.Reason = "must not be empty"
-		} else {
-			out.Reason = fmt.Sprintf("must be at least %d characters long", k.Want)
-		}
+		out.Reason = atLeast(k.Want, "must be at least %d characters long")
 	case *kind.MaxLength:
 		out.Reason = fmt.Sprintf("must be at most %d characters long", k.Want)
 	case *kind.Pattern:
@@ -213,11 +209,7 @@ func (c *compiledSet) explain(eventType string, data any, ve *jsonschema.Validat
 			out.Reason = fmt.Sprintf("must match the pattern %s", k.Want)
 		}
 	case *kind.MinItems:
-		if k.Want == 1 {
-			out.Reason = "must not be empty"
-		} else {
-			out.Reason = fmt.Sprintf("must have at least %d items", k.Want)
-		}
+		out.Reason = atLeast(k.Want, "must have at least %d items")
 	case *kind.Format:
 		switch {
 		case k.Got == "":
@@ -402,4 +394,13 @@ func Truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// atLeast is the reason of a value under a minimum length or item count of
+// want (format takes want): a minimum of 1 reads "must not be empty".
+func atLeast(want int, format string) string {
+	if want == 1 {
+		return "must not be empty"
+	}
+	return fmt.Sprintf(format, want)
 }
