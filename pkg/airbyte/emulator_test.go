@@ -511,14 +511,10 @@ func TestEmulatorTokenExpiryIsInvisible(t *testing.T) {
 	require.Equal(t, 3, b.count(func(r airbyte.RequestInfo) bool { return r.StatusCode == http.StatusUnauthorized }))
 
 	b.emu.ExpireTokens()
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			_, err := b.client.GetWorkspace(ctx, ws)
-			require.NoError(t, err)
-		})
-	}
-	wg.Wait()
+	airbyte.CallsAtOnce(t, 8, func() error {
+		_, err := b.client.GetWorkspace(ctx, ws)
+		return err
+	})
 	require.Equal(t, 5, b.tokenRequests(), "concurrent 401s share one refresh")
 }
 

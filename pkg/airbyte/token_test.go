@@ -153,14 +153,10 @@ func TestToken401RefreshesOnceAndRetriesOnce(t *testing.T) {
 		b := setupRevoked(t)
 		ctx := context.Background()
 
-		var wg sync.WaitGroup
-		for range 10 {
-			wg.Go(func() {
-				_, err := b.client.GetSource(ctx, testSource)
-				require.NoError(t, err)
-			})
-		}
-		wg.Wait()
+		CallsAtOnce(t, 10, func() error {
+			_, err := b.client.GetSource(ctx, testSource)
+			return err
+		})
 		require.EqualValues(t, 2, b.fake.tokenRequests.Load())
 	})
 
