@@ -402,32 +402,29 @@ func (h *handler) get(ctx context.Context, data []byte, out *outcome) (any, erro
 }
 
 func (h *handler) put(ctx context.Context, data []byte, out *outcome) (any, error) {
-	var req PutRequest
-	if err := decodeRequest(data, &req, false); err != nil {
-		return nil, err
-	}
-	out.id = req.CredentialID
-	md, err := h.store.Create(ctx, req.credential())
-	if err != nil {
-		return nil, err
-	}
-	out.kind, out.version, out.keyID = md.Kind, md.Version, md.KeyID
-	out.message, out.level = "credential created", zapcore.InfoLevel
-	return md, nil
+	return h.save(ctx, data, out, h.store.Create, "credential created")
 }
 
 func (h *handler) rotate(ctx context.Context, data []byte, out *outcome) (any, error) {
+	return h.save(ctx, data, out, h.store.Rotate, "credential rotated")
+}
+
+// save serves put and rotate: it decodes the PutRequest, stores its
+// credential with store and answers the credential's metadata; done is the
+// outcome's message.
+func (h *handler) save(ctx context.Context, data []byte, out *outcome,
+	store func(context.Context, Credential) (Metadata, error), done string) (any, error) {
 	var req PutRequest
 	if err := decodeRequest(data, &req, false); err != nil {
 		return nil, err
 	}
 	out.id = req.CredentialID
-	md, err := h.store.Rotate(ctx, req.credential())
+	md, err := store(ctx, req.credential())
 	if err != nil {
 		return nil, err
 	}
 	out.kind, out.version, out.keyID = md.Kind, md.Version, md.KeyID
-	out.message, out.level = "credential rotated", zapcore.InfoLevel
+	out.message, out.level = done, zapcore.InfoLevel
 	return md, nil
 }
 
