@@ -48,67 +48,60 @@ func TestCatalogDiffRules(t *testing.T) {
 		{
 			name: "add field",
 			ops:  []emulator.SchemaOp{{Op: "add_field", Stream: "Account", Field: "Region__c"}},
-			want: []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: "Account"},
-				UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: []emulator.FieldTransform{
-					{TransformType: "add_field", FieldName: []string{"Region__c"}, AddField: &emulator.FieldSchema{Schema: strType("string", "null")}},
-				}, StreamAttributeTransforms: []emulator.StreamAttributeTransform{}}}},
+			want: updateStream("Account", []emulator.FieldTransform{
+				{TransformType: "add_field", FieldName: []string{"Region__c"}, AddField: &emulator.FieldSchema{Schema: strType("string", "null")}},
+			}, nil),
 		},
 		{
 			name: "remove the cursor of an incremental stream",
 			ops:  []emulator.SchemaOp{{Op: "remove_field", Stream: "Account", Field: "SystemModstamp"}},
-			want: []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: "Account"},
-				UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: []emulator.FieldTransform{
-					{TransformType: "remove_field", FieldName: []string{"SystemModstamp"}, Breaking: true,
-						RemoveField: &emulator.FieldSchema{Schema: map[string]any{"type": []any{"string", "null"}, "format": "date-time"}}},
-				}, StreamAttributeTransforms: []emulator.StreamAttributeTransform{}}}},
+			want: updateStream("Account", []emulator.FieldTransform{
+				{TransformType: "remove_field", FieldName: []string{"SystemModstamp"}, Breaking: true,
+					RemoveField: &emulator.FieldSchema{Schema: map[string]any{"type": []any{"string", "null"}, "format": "date-time"}}},
+			}, nil),
 			wantBreaking: true,
 		},
 		{
 			name: "remove an ordinary field",
 			ops:  []emulator.SchemaOp{{Op: "remove_field", Stream: "Account", Field: "Phone"}},
-			want: []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: "Account"},
-				UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: []emulator.FieldTransform{
-					{TransformType: "remove_field", FieldName: []string{"Phone"}, RemoveField: &emulator.FieldSchema{Schema: strType("string", "null")}},
-				}, StreamAttributeTransforms: []emulator.StreamAttributeTransform{}}}},
+			want: updateStream("Account", []emulator.FieldTransform{
+				{TransformType: "remove_field", FieldName: []string{"Phone"}, RemoveField: &emulator.FieldSchema{Schema: strType("string", "null")}},
+			}, nil),
 		},
 		{
 			name: "remove the primary key column of an append (not dedup) stream",
 			ops:  []emulator.SchemaOp{{Op: "remove_field", Stream: "Contact", Field: "Id"}},
-			want: []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: "Contact"},
-				UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: []emulator.FieldTransform{
-					{TransformType: "remove_field", FieldName: []string{"Id"}, RemoveField: &emulator.FieldSchema{Schema: strType("string", "null")}},
-				}, StreamAttributeTransforms: []emulator.StreamAttributeTransform{
-					{TransformType: "update_primary_key", UpdatePrimaryKey: &emulator.PrimaryKeyUpdate{OldPrimaryKey: [][]string{{"Id"}}, NewPrimaryKey: [][]string{}}},
-				}}}},
+			want: updateStream("Contact", []emulator.FieldTransform{
+				{TransformType: "remove_field", FieldName: []string{"Id"}, RemoveField: &emulator.FieldSchema{Schema: strType("string", "null")}},
+			}, []emulator.StreamAttributeTransform{
+				{TransformType: "update_primary_key", UpdatePrimaryKey: &emulator.PrimaryKeyUpdate{OldPrimaryKey: [][]string{{"Id"}}, NewPrimaryKey: [][]string{}}},
+			}),
 		},
 		{
 			name: "change a type",
 			ops:  []emulator.SchemaOp{{Op: "change_type", Stream: "Account", Field: "AnnualRevenue", Type: "string"}},
-			want: []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: "Account"},
-				UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: []emulator.FieldTransform{
-					{TransformType: "update_field_schema", FieldName: []string{"AnnualRevenue"},
-						UpdateFieldSchema: &emulator.FieldSchemaUpdate{OldSchema: strType("number", "null"), NewSchema: strType("string", "null")}},
-				}, StreamAttributeTransforms: []emulator.StreamAttributeTransform{}}}},
+			want: updateStream("Account", []emulator.FieldTransform{
+				{TransformType: "update_field_schema", FieldName: []string{"AnnualRevenue"},
+					UpdateFieldSchema: &emulator.FieldSchemaUpdate{OldSchema: strType("number", "null"), NewSchema: strType("string", "null")}},
+			}, nil),
 		},
 		{
 			name: "change the primary key of a dedup stream",
 			ops: []emulator.SchemaOp{{Op: "add_field", Stream: "Account", Field: "External_Id__c"},
 				{Op: "change_primary_key", Stream: "Account", PrimaryKey: [][]string{{"External_Id__c"}}}},
-			want: []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: "Account"},
-				UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: []emulator.FieldTransform{
-					{TransformType: "add_field", FieldName: []string{"External_Id__c"}, AddField: &emulator.FieldSchema{Schema: strType("string", "null")}},
-				}, StreamAttributeTransforms: []emulator.StreamAttributeTransform{
-					{TransformType: "update_primary_key", Breaking: true, UpdatePrimaryKey: &emulator.PrimaryKeyUpdate{OldPrimaryKey: [][]string{{"Id"}}, NewPrimaryKey: [][]string{{"External_Id__c"}}}},
-				}}}},
+			want: updateStream("Account", []emulator.FieldTransform{
+				{TransformType: "add_field", FieldName: []string{"External_Id__c"}, AddField: &emulator.FieldSchema{Schema: strType("string", "null")}},
+			}, []emulator.StreamAttributeTransform{
+				{TransformType: "update_primary_key", Breaking: true, UpdatePrimaryKey: &emulator.PrimaryKeyUpdate{OldPrimaryKey: [][]string{{"Id"}}, NewPrimaryKey: [][]string{{"External_Id__c"}}}},
+			}),
 			wantBreaking: true,
 		},
 		{
 			name: "change the primary key of an append stream",
 			ops:  []emulator.SchemaOp{{Op: "change_primary_key", Stream: "Contact", PrimaryKey: [][]string{{"Email"}}}},
-			want: []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: "Contact"},
-				UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: []emulator.FieldTransform{}, StreamAttributeTransforms: []emulator.StreamAttributeTransform{
-					{TransformType: "update_primary_key", UpdatePrimaryKey: &emulator.PrimaryKeyUpdate{OldPrimaryKey: [][]string{{"Id"}}, NewPrimaryKey: [][]string{{"Email"}}}},
-				}}}},
+			want: updateStream("Contact", nil, []emulator.StreamAttributeTransform{
+				{TransformType: "update_primary_key", UpdatePrimaryKey: &emulator.PrimaryKeyUpdate{OldPrimaryKey: [][]string{{"Id"}}, NewPrimaryKey: [][]string{{"Email"}}}},
+			}),
 		},
 		{
 			name: "changes in an unselected stream are not reported",
@@ -310,4 +303,17 @@ func TestAdminSchemaMutation(t *testing.T) {
 	}
 	r.json(t, &props)
 	require.Equal(t, "Invoice__c", props[len(props)-1].StreamName, "GET /streams?ignoreCache=true sees the new schema")
+}
+
+// updateStream is the diff of one updated stream with its field and stream
+// attribute transforms; none is an empty list, as the emulator answers it.
+func updateStream(stream string, fields []emulator.FieldTransform, attrs []emulator.StreamAttributeTransform) []emulator.StreamTransform {
+	if fields == nil {
+		fields = []emulator.FieldTransform{}
+	}
+	if attrs == nil {
+		attrs = []emulator.StreamAttributeTransform{}
+	}
+	return []emulator.StreamTransform{{TransformType: "update_stream", StreamDescriptor: emulator.StreamDescriptor{Name: stream},
+		UpdateStream: &emulator.UpdateStreamDiff{FieldTransforms: fields, StreamAttributeTransforms: attrs}}}
 }
