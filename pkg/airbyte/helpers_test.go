@@ -16,6 +16,8 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/aam-mesh/aam/pkg/emulator"
 )
 
 func TestMain(m *testing.M) {
@@ -30,26 +32,9 @@ const (
 	testSource       = "0c31738c-0b2d-4887-b506-e2cd1c39cc35"
 )
 
-// fakeClock is a settable clock for token expiry.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 9, 16, 20, 0, 0, 0, time.UTC)}
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
+// newFakeClock is a settable clock for token expiry.
+func newFakeClock() *emulator.ManualClock {
+	return emulator.NewManualClock(time.Date(2025, 9, 16, 20, 0, 0, 0, time.UTC))
 }
 
 // sleepRecorder replaces the client's sleep: it records each wait and
@@ -200,7 +185,7 @@ func problem(w http.ResponseWriter, status int, title, message string) {
 type testBundle struct {
 	fake   *fakeAirbyte
 	client *Client
-	clock  *fakeClock
+	clock  *emulator.ManualClock
 	sleeps *sleepRecorder
 	logs   *observer.ObservedLogs
 }
