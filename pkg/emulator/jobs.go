@@ -645,13 +645,7 @@ func (e *Emulator) createJob(r *http.Request) (int, any, error) {
 	default:
 		return 0, nil, problem(probBadRequest, "jobType must be one of [sync, reset, refresh, clear]")
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j, err := e.startJob(req.ConnectionID, req.JobType)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, publicJobJSON(j), nil
+	return answerOne(e, func() (*jobRec, error) { return e.startJob(req.ConnectionID, req.JobType) }, nil, publicJobJSON)
 }
 
 // lookupJob returns the advanced job. An unknown id (never created, or dropped from

@@ -206,8 +206,14 @@ func (e *Emulator) lookupSource(id string, includeDeleted bool) (*sourceRec, err
 	return s, nil
 }
 
+// pathSource finds the source of the request path's sourceId (under e.mu,
+// as answerOne calls it).
+func (e *Emulator) pathSource(r *http.Request) func() (*sourceRec, error) {
+	return func() (*sourceRec, error) { return e.lookupSource(r.PathValue("sourceId"), false) }
+}
+
 func (e *Emulator) getSource(r *http.Request) (int, any, error) {
-	return answerOne(e, func() (*sourceRec, error) { return e.lookupSource(r.PathValue("sourceId"), false) }, nil, e.sourceJSON)
+	return answerOne(e, e.pathSource(r), nil, e.sourceJSON)
 }
 
 func (e *Emulator) listSources(r *http.Request) (int, any, error) {
@@ -245,25 +251,21 @@ func (e *Emulator) patchSource(r *http.Request) (int, any, error) {
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSource(r.PathValue("sourceId"), false)
-	if err != nil {
-		return 0, nil, err
-	}
-	cfg := s.Config
-	if req.Configuration != nil {
-		cfg = deepCopy(s.Config).(map[string]any)
-		for k, v := range req.Configuration {
-			cfg[k] = v
+	return answerOne(e, e.pathSource(r), func(s *sourceRec) error {
+		cfg := s.Config
+		if req.Configuration != nil {
+			cfg = deepCopy(s.Config).(map[string]any)
+			for k, v := range req.Configuration {
+				cfg[k] = v
+			}
+			if err := e.checkNewConfig(s, cfg); err != nil {
+				return err
+			}
 		}
-		if err := e.checkNewConfig(s, cfg); err != nil {
-			return 0, nil, err
-		}
-	}
-	s.Config = cfg
-	setIfSent(&s.Name, req.Name)
-	return http.StatusOK, e.sourceJSON(s), nil
+		s.Config = cfg
+		setIfSent(&s.Name, req.Name)
+		return nil
+	}, e.sourceJSON)
 }
 
 func (e *Emulator) putSource(r *http.Request) (int, any, error) {
@@ -277,18 +279,14 @@ func (e *Emulator) putSource(r *http.Request) (int, any, error) {
 	if req.Name == "" || req.Configuration == nil {
 		return 0, nil, problem(probBadRequest, "name and configuration are required")
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSource(r.PathValue("sourceId"), false)
-	if err != nil {
-		return 0, nil, err
-	}
-	cfg := deepCopy(req.Configuration).(map[string]any)
-	if err := e.checkNewConfig(s, cfg); err != nil {
-		return 0, nil, err
-	}
-	s.Name, s.Config = req.Name, cfg
-	return http.StatusOK, e.sourceJSON(s), nil
+	return answerOne(e, e.pathSource(r), func(s *sourceRec) error {
+		cfg := deepCopy(req.Configuration).(map[string]any)
+		if err := e.checkNewConfig(s, cfg); err != nil {
+			return err
+		}
+		s.Name, s.Config = req.Name, cfg
+		return nil
+	}, e.sourceJSON)
 }
 
 // deleteSource tombstones the source after deprecating every connection using it
@@ -363,11 +361,5 @@ func (e *Emulator) configGetSource(r *http.Request) (int, any, error) {
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, err := e.lookupSource(req.SourceID, false)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, e.configSourceJSON(s), nil
+	return answerOne(e, func() (*sourceRec, error) { return e.lookupSource(req.SourceID, false) }, nil, e.configSourceJSON)
 }
