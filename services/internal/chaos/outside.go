@@ -85,22 +85,28 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, fn f
 	if err != nil {
 		return err
 	}
-	for {
-		batch, err := c.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+	// A batch asks for no more than the messages left, so that it ends with
+	// the last one instead of leaving its fetch waiting out FetchMaxWait.
+	for read := uint64(0); ; {
+		batch, err := c.Fetch(int(min(500, max(info.State.Msgs-read, 1))), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return err
 		}
-		n := 0
+		n, done := 0, false
 		for m := range batch.Messages() {
 			n++
+			if done {
+				continue // drained, so that the fetch ends
+			}
 			md, err := m.Metadata()
 			if err != nil {
 				return err
 			}
 			fn(m, md)
-			if md.Sequence.Stream >= last {
-				return nil
-			}
+			done = md.Sequence.Stream >= last
+		}
+		if done {
+			return nil
 		}
 		if err := batch.Error(); err != nil {
 			return err
@@ -108,6 +114,7 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, fn f
 		if n == 0 {
 			return fmt.Errorf("stream ended before sequence %d", last)
 		}
+		read += uint64(n)
 	}
 }
 
