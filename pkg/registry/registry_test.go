@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
@@ -412,4 +413,47 @@ func TestVolumeHistory(t *testing.T) {
 	_, ok, err = b.store.AnomalyOpen(b.ctx, a)
 	require.NoError(t, err)
 	require.True(t, ok, "a new one once the last is closed")
+}
+
+// TestMigrationJobVolumes: 00021 folds a job's per-stream rows into one
+// job_volumes row (streams sorted, their records and bytes in the same
+// order), and its down migration gives the rows back.
+func TestMigrationJobVolumes(t *testing.T) {
+	t.Parallel()
+	s := dbtest.NewSchema(t, dbtest.Options{NoMigrate: true})
+	db := stdlib.OpenDBFromPool(s.Pool)
+	defer db.Close()
+	ctx := context.Background()
+	p, err := migrations.Provider(db, s.Name)
+	require.NoError(t, err)
+	_, err = p.UpTo(ctx, 20)
+	require.NoError(t, err)
+
+	conn, job := "0b7f1d8e-2c35-4a61-9d1e-6f0a3b5c7d21", "5e2a9c4b-1f36-4d78-8a0b-3c6e9f1d2b47"
+	_, err = s.Pool.Exec(ctx, `INSERT INTO connections (id, name, source_type, request_source, request_id) VALUES ($1, 'c', 'salesforce', 's', 'r')`, conn)
+	require.NoError(t, err)
+	_, err = s.Pool.Exec(ctx, `INSERT INTO job_history (id, connection_id, airbyte_job_id, status, catalog_version, completed_at)
+		VALUES ($1, $2, '7', 'succeeded', 1, '2026-01-02T03:04:05Z')`, job, conn)
+	require.NoError(t, err)
+	_, err = s.Pool.Exec(ctx, `INSERT INTO job_stream_stats (job_id, connection_id, stream, records, bytes, completed_at)
+		VALUES ($1, $2, 'Contact', 10, 100, '2026-01-02T03:04:05Z'), ($1, $2, 'Account', 2, 20, '2026-01-02T03:04:05Z')`, job, conn)
+	require.NoError(t, err)
+
+	_, err = p.UpTo(ctx, 21)
+	require.NoError(t, err)
+	var streams []string
+	var records, bytes []int64
+	require.NoError(t, s.Pool.QueryRow(ctx, `SELECT streams, records, bytes FROM job_volumes WHERE job_id = $1`, job).
+		Scan(&streams, &records, &bytes))
+	require.Equal(t, []string{"Account", "Contact"}, streams)
+	require.Equal(t, []int64{2, 10}, records)
+	require.Equal(t, []int64{20, 100}, bytes)
+
+	_, err = p.DownTo(ctx, 20)
+	require.NoError(t, err)
+	r, err := s.Pool.Query(ctx, `SELECT stream || ':' || records || ':' || bytes FROM job_stream_stats WHERE job_id = $1 ORDER BY stream`, job)
+	require.NoError(t, err)
+	rows, err := pgx.CollectRows(r, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"Account:2:20", "Contact:10:100"}, rows)
 }

@@ -2,13 +2,15 @@ package registry
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// StreamStat is the records and bytes one stream moved in a job: a row of
-// job_stream_stats.
+// StreamStat is the records and bytes one stream moved in a job (one entry
+// of the job's job_volumes row).
 type StreamStat struct {
 	// Stream is the stream's name, prefixed with its namespace and a dot
 	// when it has one.
@@ -43,16 +45,18 @@ const historyDepthCTE = `WITH d AS (
 	) `
 
 // SuccessRecord records a successful job's end: the connection's run of
-// failures ends (HealthSucceeded) and the job's per-stream volume is kept
-// (the rows of a job recorded before stay as they are). In the same round
-// trip it reads the connection's policy, the history of each of the job's
-// streams and of its duration (the last depth successful jobs other than
-// job, or as many as the policy's health.anomalies window or min_jobs when
-// larger) and the open anomalies. Run it in the transaction that records
+// failures ends (HealthSucceeded) and the job's per-stream volume is kept,
+// one row for all its streams (the row of a job recorded before stays as it
+// is). In the same round trip it reads the connection's policy, the history
+// of the job's streams and of its duration (the last depth successful jobs
+// other than job, or as many as the policy's health.anomalies window or
+// min_jobs when larger; a stream has an entry for each of those jobs that
+// synced it) and the open anomalies. Run it in the transaction that records
 // the job's end.
 func (q *Queries) SuccessRecord(ctx context.Context, job Job, streams []StreamStat, depth int) (VolumeHistory, error) {
-	names, records, bytes := make([]string, len(streams)), make([]int64, len(streams)), make([]int64, len(streams))
-	for i, s := range streams {
+	sorted := slices.SortedFunc(slices.Values(streams), func(a, b StreamStat) int { return strings.Compare(a.Stream, b.Stream) })
+	names, records, bytes := make([]string, len(sorted)), make([]int64, len(sorted)), make([]int64, len(sorted))
+	for i, s := range sorted {
 		names[i], records[i], bytes[i] = s.Stream, s.Records, s.Bytes
 	}
 	completed := job.UpdatedAt
@@ -61,15 +65,13 @@ func (q *Queries) SuccessRecord(ctx context.Context, job Job, streams []StreamSt
 	}
 	b := &pgx.Batch{}
 	b.Queue(healthSucceededSQL, job.ConnectionID)
-	b.Queue(`INSERT INTO job_stream_stats (job_id, connection_id, stream, records, bytes, completed_at)
-		SELECT $1, $2, s.stream, s.records, s.bytes, $6
-		FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS s(stream, records, bytes)
-		ON CONFLICT (job_id, stream) DO NOTHING`, job.ID, job.ConnectionID, names, records, bytes, completed)
+	b.Queue(`INSERT INTO job_volumes (job_id, connection_id, completed_at, streams, records, bytes)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING`,
+		job.ID, job.ConnectionID, completed, names, records, bytes)
 	b.Queue(`SELECT `+policyColumns+` FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1`, job.ConnectionID)
-	b.Queue(historyDepthCTE+`SELECT s.stream, h.records FROM unnest($4::text[]) AS s(stream)
-		CROSS JOIN LATERAL (SELECT records FROM job_stream_stats
-			WHERE connection_id = $1 AND stream = s.stream AND job_id <> $2
-			ORDER BY completed_at DESC, job_id DESC LIMIT (SELECT n FROM d)) h`, job.ConnectionID, job.ID, depth, names)
+	b.Queue(historyDepthCTE+`SELECT streams, records FROM job_volumes
+		WHERE connection_id = $1 AND job_id <> $2
+		ORDER BY completed_at DESC, job_id DESC LIMIT (SELECT n FROM d)`, job.ConnectionID, job.ID, depth)
 	b.Queue(historyDepthCTE+`SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint FROM job_history
 		WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
 		ORDER BY completed_at DESC NULLS LAST, id DESC LIMIT (SELECT n FROM d)`, job.ConnectionID, job.ID, depth)
@@ -90,16 +92,26 @@ func (q *Queries) SuccessRecord(ctx context.Context, job Job, streams []StreamSt
 		return h, err
 	}
 	h.Records = map[string][]int64{}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return h, translate(err)
 	}
 	if _, err := collect(rows, func(row pgx.Row) (struct{}, error) {
-		var s string
-		var n int64
-		err := row.Scan(&s, &n)
-		h.Records[s] = append(h.Records[s], n)
-		return struct{}{}, translate(err)
+		var streams []string
+		var counts []int64
+		if err := row.Scan(&streams, &counts); err != nil {
+			return struct{}{}, translate(err)
+		}
+		for i, s := range streams {
+			if want[s] {
+				h.Records[s] = append(h.Records[s], counts[i])
+			}
+		}
+		return struct{}{}, nil
 	}); err != nil {
 		return h, err
 	}
@@ -154,13 +166,10 @@ func (q *Queries) StatsList(ctx context.Context, connectionID string, limit int)
 		return j, nil
 	}, `SELECT j.id::text, j.airbyte_job_id, j.completed_at,
 			coalesce((extract(epoch FROM j.completed_at - j.started_at) * 1000)::bigint, 0), j.rows_synced, j.bytes_synced,
-			coalesce(array_agg(s.stream ORDER BY s.stream) FILTER (WHERE s.stream IS NOT NULL), '{}'),
-			coalesce(array_agg(s.records ORDER BY s.stream) FILTER (WHERE s.stream IS NOT NULL), '{}'),
-			coalesce(array_agg(s.bytes ORDER BY s.stream) FILTER (WHERE s.stream IS NOT NULL), '{}')
+			coalesce(v.streams, '{}'), coalesce(v.records, '{}'), coalesce(v.bytes, '{}')
 		FROM (SELECT * FROM job_history WHERE connection_id = $1 AND status = 'succeeded'
 			ORDER BY completed_at DESC NULLS LAST, id DESC LIMIT $2) j
-		LEFT JOIN job_stream_stats s ON s.job_id = j.id
-		GROUP BY j.id, j.airbyte_job_id, j.completed_at, j.started_at, j.rows_synced, j.bytes_synced
+		LEFT JOIN job_volumes v ON v.job_id = j.id
 		ORDER BY j.completed_at DESC NULLS LAST, j.id DESC`, connectionID, limit)
 }
 

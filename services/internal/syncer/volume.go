@@ -11,7 +11,7 @@ import (
 )
 
 // Volume anomalies: each successful job's per-stream records and bytes are
-// kept (job_stream_stats) in the transaction that records its end, and
+// kept (one job_volumes row) in the transaction that records its end, and
 // each stream's records, and the job's duration, are judged against the
 // median of the connection's last successful jobs by the health policy's
 // anomalies block. That transaction runs once per job (its end is recorded
