@@ -143,30 +143,36 @@ func (q *Queries) HealthRelease(ctx context.Context, connectionID string) (Healt
 	return before, true, translate(err)
 }
 
-// HealthLockKey is the advisory lock key of a connection's health
-// actions in Airbyte (HealthLock).
+// HealthLockKey is the advisory lock key of a connection's status actions
+// in Airbyte (StatusLock, HealthLock).
 func HealthLockKey(connectionID string) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("aam-connection-health:" + connectionID))
 	return int64(h.Sum64() >> 1)
 }
 
-// HealthLock serialises the calls that make a connection's Airbyte
-// connection inactive for its quarantine and active again for its release:
-// it waits for the connection's health lock, held until the caller's
-// transaction ends, and returns the connection and its health as they are
-// then. The caller makes its Airbyte call under the lock, after reading
-// that the registry still calls for it, and records it in the same
-// transaction, so that one call never lands after the other was decided.
-// A connection that does not exist is ErrNotFound.
-func (q *Queries) HealthLock(ctx context.Context, connectionID string) (Connection, Health, error) {
+// StatusLock serialises the calls that make a connection's Airbyte
+// connection inactive and active again, whoever makes them: a quarantine
+// and its release, a drift's pause and its resumption. It waits for the
+// connection's lock, held until the caller's transaction ends, and returns
+// the connection as it is then. The caller makes its Airbyte call under the
+// lock, after reading that the registry still calls for it, and records it
+// in the same transaction, so that one call never lands after the other
+// was decided. A connection that does not exist is ErrNotFound.
+func (q *Queries) StatusLock(ctx context.Context, connectionID string) (Connection, error) {
 	if !validUUID(connectionID) {
-		return Connection{}, Health{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
+		return Connection{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
 	if _, err := q.db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, HealthLockKey(connectionID)); err != nil {
-		return Connection{}, Health{}, translate(err)
+		return Connection{}, translate(err)
 	}
-	c, err := q.ConnectionGet(ctx, connectionID)
+	return q.ConnectionGet(ctx, connectionID)
+}
+
+// HealthLock is StatusLock for a quarantine or a release: it also returns
+// the connection's health as it is under the lock.
+func (q *Queries) HealthLock(ctx context.Context, connectionID string) (Connection, Health, error) {
+	c, err := q.StatusLock(ctx, connectionID)
 	if err != nil {
 		return Connection{}, Health{}, err
 	}

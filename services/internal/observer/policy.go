@@ -91,22 +91,31 @@ func driftStatus(a drift.Action, repair bool) string {
 // finishPause makes the Airbyte connection of a paused connection inactive,
 // once: a paused drift records when it was done. A check of a PAUSED
 // connection whose pause did not reach Airbyte (a crash, Airbyte down)
-// finishes it.
+// finishes it. The call is made under the connection's status lock
+// (registry.Queries.StatusLock), once the registry still has the pause
+// pending: a resumption decided before the lock was taken is not undone,
+// and one asked for meanwhile waits for the call to land.
 func (o *Observer) finishPause(ctx context.Context, c registry.Connection) error {
-	d, err := o.store.DriftPausePending(ctx, c.ID)
-	if registry.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if c.AirbyteConnectionID == "" {
-		return errors.New("the connection has no Airbyte connection")
-	}
-	if _, err := o.ab.PatchConnection(ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionInactive}); err != nil {
-		return err
-	}
-	return o.store.DriftAirbytePaused(ctx, c.ID, d.CatalogVersion, d.DiscoveredHash, time.Now())
+	return o.store.InTx(ctx, func(q *registry.Queries) error {
+		cur, err := q.StatusLock(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		d, err := q.DriftPausePending(ctx, c.ID)
+		if registry.IsNotFound(err) {
+			return nil // none, or resumed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if cur.AirbyteConnectionID == "" {
+			return errors.New("the connection has no Airbyte connection")
+		}
+		if _, err := o.ab.PatchConnection(ctx, cur.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionInactive}); err != nil {
+			return err
+		}
+		return q.DriftAirbytePaused(ctx, c.ID, d.CatalogVersion, d.DiscoveredHash, time.Now())
+	})
 }
 
 // changesSummary describes changes Airbyte's diff does not report.

@@ -35,8 +35,9 @@ func (o *Observer) ResolveRoute() bus.Route[events.ResolveRequested] {
 // resolve approves or rejects a drift that awaits a person. Approving
 // discovers the source and requests the repair that applies its current
 // schema to the catalog version the drift was measured against; a paused
-// connection resumes (Airbyte active, then ACTIVE in the registry) when
-// the drift is approved, or rejected with resume. The decision, the
+// connection resumes (Airbyte active, then ACTIVE in the registry, under
+// the connection's status lock) when the drift is approved, or rejected
+// with resume. The decision, the
 // connection's status and drift.resolved commit in one transaction with
 // the request's inbox row; the repair request (its id derived from the
 // request) is published after the commit, and again by a redelivery that
@@ -77,18 +78,18 @@ func (o *Observer) resolve(ctx context.Context, ev bus.Event[events.ResolveReque
 		}
 		repairID = events.DeterministicID(Source, ev.Source+"/"+ev.ID, events.TypeRepairRequested)
 	}
-	resume := c.Status == registry.StatusPaused && (approve || d.Resume)
-	if resume {
-		if _, err := o.ab.PatchConnection(ctx, c.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive}); err != nil {
-			return fmt.Errorf("resume the Airbyte connection: %w", err)
-		}
-	}
+	resume := approve || d.Resume
 	status := registry.DriftRejected
 	if approve {
 		status = registry.DriftApproved
 	}
 	err = o.store.InTx(ctx, func(q *registry.Queries) error {
 		if err := app.RecordOnce(ctx, q, registry.InboxEntry{Source: ev.Source, ID: ev.ID, Type: ev.Type, Outcome: registry.OutcomeDone}); err != nil {
+			return err
+		}
+		// Under the status lock, so that a pause's make-inactive call in
+		// flight lands before the resumption (registry.Queries.StatusLock).
+		if _, err := q.StatusLock(ctx, c.ID); err != nil {
 			return err
 		}
 		cur, err := q.ConnectionGetForUpdate(ctx, c.ID)
@@ -107,6 +108,9 @@ func (o *Observer) resolve(ctx context.Context, ev bus.Event[events.ResolveReque
 		}
 		resumed := false
 		if resume && cur.Status == registry.StatusPaused {
+			if _, err := o.ab.PatchConnection(ctx, cur.AirbyteConnectionID, airbyte.ConnectionPatchRequest{Status: airbyte.ConnectionActive}); err != nil {
+				return fmt.Errorf("resume the Airbyte connection: %w", err)
+			}
 			if _, err := q.ConnectionSetStatus(ctx, c.ID, registry.StatusActive, ""); err != nil {
 				return err
 			}
