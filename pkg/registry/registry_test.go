@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -44,11 +45,19 @@ func newConnection(t *testing.T, b *testBundle, requestID string) registry.Conne
 	return c
 }
 
-func TestMigrationsUpDown(t *testing.T) {
-	t.Parallel()
+// unmigrated is a schema of its own with no migration applied, and a
+// database/sql handle on it for goose, closed when the test ends.
+func unmigrated(t *testing.T) (*dbtest.Schema, *sql.DB) {
+	t.Helper()
 	s := dbtest.NewSchema(t, dbtest.Options{NoMigrate: true})
 	db := stdlib.OpenDBFromPool(s.Pool)
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() })
+	return s, db
+}
+
+func TestMigrationsUpDown(t *testing.T) {
+	t.Parallel()
+	s, db := unmigrated(t)
 	ctx := context.Background()
 
 	files, err := fs.Glob(migrations.FS, "*.sql")
@@ -420,9 +429,7 @@ func TestVolumeHistory(t *testing.T) {
 // order), and its down migration gives the rows back.
 func TestMigrationJobVolumes(t *testing.T) {
 	t.Parallel()
-	s := dbtest.NewSchema(t, dbtest.Options{NoMigrate: true})
-	db := stdlib.OpenDBFromPool(s.Pool)
-	defer db.Close()
+	s, db := unmigrated(t)
 	ctx := context.Background()
 	p, err := migrations.Provider(db, s.Name)
 	require.NoError(t, err)
