@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/aam-mesh/aam/pkg/observability"
 )
 
 // The broker's NATS micro service: its name, its group and the subjects of
@@ -479,26 +481,11 @@ func newServiceMetrics(reg prometheus.Registerer) (*serviceMetrics, error) {
 		}, []string{"endpoint"}),
 	}
 	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
-		return nil, err
+	if m.requests, err = observability.Register(reg, m.requests); err != nil {
+		return nil, fmt.Errorf("credentials: metrics: %w", err)
 	}
-	if m.duration, err = register(reg, m.duration); err != nil {
-		return nil, err
+	if m.duration, err = observability.Register(reg, m.duration); err != nil {
+		return nil, fmt.Errorf("credentials: metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name (a second service in the same process).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("credentials: metrics: %w", err)
-	}
-	return c, nil
 }

@@ -1,9 +1,9 @@
 package observer
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aam-mesh/aam/pkg/observability"
 )
 
 // metrics of the schema observer.
@@ -32,26 +32,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Duration of a connection check that discovered its source.", Buckets: prometheus.DefBuckets}, []string{"outcome"}),
 	}
 	if reg != nil {
-		m.checks = register(reg, m.checks)
-		m.drifts = register(reg, m.drifts)
-		m.decisions = register(reg, m.decisions)
-		m.latency = register(reg, m.latency)
+		m.checks, _ = observability.Register(reg, m.checks)
+		m.drifts, _ = observability.Register(reg, m.drifts)
+		m.decisions, _ = observability.Register(reg, m.decisions)
+		m.latency, _ = observability.Register(reg, m.latency)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (several observers may share a process registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // observe records one check's result.

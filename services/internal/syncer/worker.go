@@ -15,6 +15,7 @@ import (
 	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/airbyte"
 	"github.com/aam-mesh/aam/pkg/bus"
+	"github.com/aam-mesh/aam/pkg/observability"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 	"github.com/aam-mesh/aam/services/internal/app"
@@ -828,23 +829,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Sync requests linked to their job, by how: started, attached, running, recovered."}, []string{"how"}),
 	}
 	if reg != nil {
-		m.finished = register(reg, m.finished)
-		m.checks = register(reg, m.checks)
-		m.answers = register(reg, m.answers)
+		m.finished, _ = observability.Register(reg, m.finished)
+		m.checks, _ = observability.Register(reg, m.checks)
+		m.answers, _ = observability.Register(reg, m.answers)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (several workers may share a process registry).
-func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
