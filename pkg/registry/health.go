@@ -143,9 +143,9 @@ func (q *Queries) HealthRelease(ctx context.Context, connectionID string) (Healt
 	return before, true, translate(err)
 }
 
-// HealthLockKey is the advisory lock key of a connection's status actions
+// StatusLockKey is the advisory lock key of a connection's status actions
 // in Airbyte (StatusLock, HealthLock).
-func HealthLockKey(connectionID string) int64 {
+func StatusLockKey(connectionID string) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("aam-connection-health:" + connectionID))
 	return int64(h.Sum64() >> 1)
@@ -163,7 +163,7 @@ func (q *Queries) StatusLock(ctx context.Context, connectionID string) (Connecti
 	if !validUUID(connectionID) {
 		return Connection{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
-	if _, err := q.db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, HealthLockKey(connectionID)); err != nil {
+	if _, err := q.db.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, StatusLockKey(connectionID)); err != nil {
 		return Connection{}, translate(err)
 	}
 	return q.ConnectionGet(ctx, connectionID)

@@ -1,11 +1,8 @@
 package observer
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,34 +177,6 @@ func TestApproveOnce(t *testing.T) {
 	require.Len(t, ids, 1, "one event id")
 }
 
-// holdInactive is a transport that holds every call making a connection
-// inactive until unblock is called; entered is closed when the first one
-// arrives.
-type holdInactive struct {
-	next             http.RoundTripper
-	entered, release chan struct{}
-	once             sync.Once
-}
-
-func (h *holdInactive) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPatch && r.Body != nil {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if bytes.Contains(body, []byte(`"inactive"`)) {
-			h.once.Do(func() { close(h.entered) })
-			select {
-			case <-h.release:
-			case <-r.Context().Done():
-				return nil, r.Context().Err()
-			}
-		}
-	}
-	return h.next.RoundTrip(r)
-}
-
 // TestResumeWaitsForThePauseInFlight approves a drift while its pause's
 // make-inactive call is on its way to Airbyte: the resumption waits for
 // that call to land and then makes the connection active, so Airbyte and
@@ -217,10 +186,10 @@ func TestResumeWaitsForThePauseInFlight(t *testing.T) {
 	env := setup(t)
 	c := env.SeedConnection()
 	startRepair(t, env)
-	hold := &holdInactive{next: http.DefaultTransport.(*http.Transport).Clone(), entered: make(chan struct{}), release: make(chan struct{})}
-	unblock := sync.OnceFunc(func() { close(hold.release) })
+	p := testenv.NewStatusPatches()
+	entered, unblock := p.HoldNext(airbyte.ConnectionInactive)
 	t.Cleanup(unblock)
-	ab, err := airbyte.New(env.AirbyteConfig(airbyte.Config{HTTPClient: &http.Client{Transport: hold}}))
+	ab, err := airbyte.New(env.AirbyteConfig(airbyte.Config{HTTPClient: &http.Client{Transport: p.Transport(nil)}}))
 	require.NoError(t, err)
 	o, err := New(env.Deps, ab, Config{Heal: HealPolicy, CheckSubject: ""})
 	require.NoError(t, err)
@@ -233,7 +202,7 @@ func TestResumeWaitsForThePauseInFlight(t *testing.T) {
 		checked <- r
 	}()
 	select {
-	case <-hold.entered:
+	case <-entered:
 	case <-time.After(15 * time.Second):
 		t.Fatal("the pause's make-inactive call was not made")
 	}
@@ -242,13 +211,8 @@ func TestResumeWaitsForThePauseInFlight(t *testing.T) {
 
 	id := env.Publish(events.TypeResolveRequested, events.ResolveRequested{ConnectionID: c.ID,
 		DriftID: DriftID(dr.CatalogVersion, dr.DiscoveredHash), Decision: events.ResolveApprove}, events.WithSubject(c.ID))
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, env.Store.Pool().QueryRow(env.Ctx, `SELECT count(*) FROM pg_locks
-			WHERE locktype = 'advisory' AND NOT granted AND ((classid::bigint << 32) | objid::bigint) = $1`,
-			registry.HealthLockKey(c.ID)).Scan(&n))
-		return n > 0
-	}, 15*time.Second, 5*time.Millisecond, "the approval waits for the connection's status lock")
+	require.Eventually(t, func() bool { return env.StatusLockWaiters(c.ID) > 0 }, 15*time.Second, 5*time.Millisecond,
+		"the approval waits for the connection's status lock")
 	require.Equal(t, "active", airbyteStatus(t, env, c.AirbyteConnectionID), "not yet made inactive, nor resumed")
 	unblock()
 

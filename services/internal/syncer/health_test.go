@@ -1,11 +1,6 @@
 package syncer
 
 import (
-	"encoding/json"
-	"errors"
-	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -210,103 +205,16 @@ func TestCredentialsFailureQuarantinesAtOnceByPolicy(t *testing.T) {
 	}
 }
 
-// statusPatches controls the calls that set the Airbyte connection's
-// status (PATCH /connections/{id}): calls for a status in hold wait for
-// its channel to close, calls for a status in fail fail while it is set,
-// and sent counts the calls that went out, by status.
-type statusPatches struct {
-	mu      sync.Mutex
-	hold    map[airbyte.ConnectionStatus]chan struct{}
-	entered map[airbyte.ConnectionStatus]chan struct{}
-	fail    map[airbyte.ConnectionStatus]bool
-	sent    map[airbyte.ConnectionStatus]int
-}
-
-// patchStatus returns the status a call sets, or "" for other calls.
-func patchStatus(r *http.Request, body []byte) airbyte.ConnectionStatus {
-	if r.Method != http.MethodPatch || !strings.Contains(r.URL.Path, "/connections/") {
-		return ""
-	}
-	var b struct {
-		Status airbyte.ConnectionStatus `json:"status"`
-	}
-	_ = json.Unmarshal(body, &b)
-	return b.Status
-}
-
-func (p *statusPatches) before(r *http.Request, body []byte) error {
-	st := patchStatus(r, body)
-	if st == "" {
-		return nil
-	}
-	p.mu.Lock()
-	hold, entered, fail := p.hold[st], p.entered[st], p.fail[st]
-	if entered != nil {
-		close(entered)
-		delete(p.entered, st)
-	}
-	p.mu.Unlock()
-	if fail {
-		return errors.New("connection refused")
-	}
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-r.Context().Done():
-			return r.Context().Err()
-		}
-	}
-	p.mu.Lock()
-	p.sent[st]++
-	p.mu.Unlock()
-	return nil
-}
-
-// holdNext holds the calls setting status until the returned func is
-// called; entered is closed when the first of them arrives.
-func (p *statusPatches) holdNext(status airbyte.ConnectionStatus) (entered <-chan struct{}, unblock func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e, hold := make(chan struct{}), make(chan struct{})
-	p.hold[status], p.entered[status] = hold, e
-	var once sync.Once
-	return e, func() { once.Do(func() { close(hold) }) }
-}
-
-func (p *statusPatches) setFail(status airbyte.ConnectionStatus, fail bool) {
-	p.mu.Lock()
-	p.fail[status] = fail
-	p.mu.Unlock()
-}
-
-func (p *statusPatches) count(status airbyte.ConnectionStatus) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.sent[status]
-}
-
-// patches makes the harness's Airbyte calls pass through a statusPatches.
-func (h healthHarness) patches() *statusPatches {
-	p := &statusPatches{hold: map[airbyte.ConnectionStatus]chan struct{}{}, entered: map[airbyte.ConnectionStatus]chan struct{}{}, fail: map[airbyte.ConnectionStatus]bool{},
-		sent: map[airbyte.ConnectionStatus]int{}}
-	h.calls.setBefore(p.before)
+// patches makes the harness's Airbyte calls pass through a StatusPatches.
+func (h healthHarness) patches() *testenv.StatusPatches {
+	p := testenv.NewStatusPatches()
+	h.calls.setBefore(p.Before)
 	return p
-}
-
-// healthLockWaiters counts the transactions waiting for the connection's
-// health lock.
-func (h healthHarness) healthLockWaiters() int {
-	h.T.Helper()
-	var n int
-	require.NoError(h.T, h.Store.Pool().QueryRow(h.Ctx, `SELECT count(*) FROM pg_locks
-		WHERE locktype = 'advisory' AND NOT granted AND ((classid::bigint << 32) | objid::bigint) = $1`,
-		registry.HealthLockKey(h.conn.ID)).Scan(&n))
-	return n
 }
 
 func (h healthHarness) waitHealthLockWaiter() {
 	h.T.Helper()
-	require.Eventually(h.T, func() bool { return h.healthLockWaiters() > 0 }, 15*time.Second, 5*time.Millisecond,
+	require.Eventually(h.T, func() bool { return h.StatusLockWaiters(h.conn.ID) > 0 }, 15*time.Second, 5*time.Millisecond,
 		"a transaction waits for the connection's health lock")
 }
 
@@ -328,7 +236,7 @@ func TestReleaseWaitsForTheMakeInactiveInFlight(t *testing.T) {
 	h := healthHarness{harness: setup(t, envOptions{})}
 	h.conn = h.SeedConnection()
 	p := h.patches()
-	entered, unblock := p.holdNext(airbyte.ConnectionInactive)
+	entered, unblock := p.HoldNext(airbyte.ConnectionInactive)
 	t.Cleanup(unblock)
 	h.start(testConfig())
 	h.Emulator.FailNextJobsWith(1, "config_error", "source")
@@ -338,13 +246,13 @@ func TestReleaseWaitsForTheMakeInactiveInFlight(t *testing.T) {
 
 	rel := h.Publish(events.TypeReleaseRequested, events.ReleaseRequested{ConnectionID: h.conn.ID, Reason: "credentials renewed"})
 	h.waitHealthLockWaiter()
-	require.Zero(t, p.count(airbyte.ConnectionActive), "no reactivation before the make-inactive call lands")
+	require.Zero(t, p.Count(airbyte.ConnectionActive), "no reactivation before the make-inactive call lands")
 	unblock()
 
 	h.WaitFact(rel, events.TypeReleased)
 	require.Equal(t, registry.StatusActive, h.status())
-	require.Equal(t, 1, p.count(airbyte.ConnectionInactive))
-	require.Equal(t, 1, p.count(airbyte.ConnectionActive))
+	require.Equal(t, 1, p.Count(airbyte.ConnectionInactive))
+	require.Equal(t, 1, p.Count(airbyte.ConnectionActive))
 	require.Equal(t, "active", h.airbyteStatus())
 	require.False(t, h.health().AirbytePausePending)
 }
@@ -358,26 +266,26 @@ func TestMakeInactiveListedBeforeAReleaseIsNotMade(t *testing.T) {
 	h := healthHarness{harness: setup(t, envOptions{})}
 	h.conn = h.SeedConnection()
 	p := h.patches()
-	p.setFail(airbyte.ConnectionInactive, true) // the pause stays pending
+	p.SetFail(airbyte.ConnectionInactive, true) // the pause stays pending
 	h.start(testConfig())
 	h.Emulator.FailNextJobsWith(1, "config_error", "source")
 	h.syncEnd(events.TypeSyncFailed)
 	require.Equal(t, registry.StatusQuarantined, h.status())
 	require.True(t, h.health().AirbytePausePending)
 
-	entered, unblock := p.holdNext(airbyte.ConnectionActive)
+	entered, unblock := p.HoldNext(airbyte.ConnectionActive)
 	t.Cleanup(unblock)
 	rel := h.Publish(events.TypeReleaseRequested, events.ReleaseRequested{ConnectionID: h.conn.ID})
 	waitClosed(t, entered, "the reactivation call")
 	h.waitHealthLockWaiter() // the follower's next make-inactive waits for the release
-	p.setFail(airbyte.ConnectionInactive, false)
+	p.SetFail(airbyte.ConnectionInactive, false)
 	unblock()
 
 	h.WaitFact(rel, events.TypeReleased)
-	require.Eventually(t, func() bool { return h.healthLockWaiters() == 0 }, 15*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return h.StatusLockWaiters(h.conn.ID) == 0 }, 15*time.Second, 5*time.Millisecond)
 	require.Equal(t, registry.StatusActive, h.status())
 	require.False(t, h.health().AirbytePausePending)
-	require.Zero(t, p.count(airbyte.ConnectionInactive), "no make-inactive call after the release")
+	require.Zero(t, p.Count(airbyte.ConnectionInactive), "no make-inactive call after the release")
 	require.Equal(t, "active", h.airbyteStatus())
 }
 
