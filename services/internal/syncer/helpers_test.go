@@ -191,15 +191,9 @@ func (c *callLog) RoundTrip(r *http.Request) (*http.Response, error) {
 	before := c.before
 	c.mu.Unlock()
 	if before != nil {
-		var body []byte
-		if r.Body != nil {
-			b, err := io.ReadAll(r.Body)
-			_ = r.Body.Close()
-			if err != nil {
-				return nil, err
-			}
-			body = b
-			r.Body = io.NopCloser(bytes.NewReader(b))
+		body, err := testenv.PeekBody(r)
+		if err != nil {
+			return nil, err
 		}
 		if err := before(r, body); err != nil {
 			return nil, err

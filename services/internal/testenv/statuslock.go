@@ -82,21 +82,30 @@ func (p *StatusPatches) Transport(next http.RoundTripper) http.RoundTripper {
 		next = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		var body []byte
-		if r.Body != nil {
-			b, err := io.ReadAll(r.Body)
-			_ = r.Body.Close()
-			if err != nil {
-				return nil, err
-			}
-			body = b
-			r.Body = io.NopCloser(bytes.NewReader(b))
+		body, err := PeekBody(r)
+		if err != nil {
+			return nil, err
 		}
 		if err := p.Before(r, body); err != nil {
 			return nil, err
 		}
 		return next.RoundTrip(r)
 	})
+}
+
+// PeekBody reads a request's body and puts it back for the request to be
+// sent; nil for a request without one.
+func PeekBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
