@@ -20,8 +20,9 @@ const (
 	// PriorityToken: POST /applications/token. Every other call of the
 	// client waits for the token.
 	PriorityToken Priority = iota
-	// PriorityJobs: job reads and cancels (getJob, listJobs, cancelJob,
-	// getJobInfo), so that following jobs never waits behind onboardings.
+	// PriorityJobs: job reads and cancels (getJob, listJobs,
+	// listJobsForWorkspaces, cancelJob, getJobInfo), so that following jobs
+	// never waits behind onboardings.
 	PriorityJobs
 	// PriorityOther: every other call: job starts, reads and lists of
 	// sources, destinations, connections and workspaces, patches, deletes.
@@ -55,7 +56,7 @@ func priorityOf(r *request) Priority {
 		return PriorityBulk
 	}
 	switch r.op {
-	case "getJob", "listJobs", "cancelJob", "getJobInfo":
+	case "getJob", "listJobs", "listJobsForWorkspaces", "cancelJob", "getJobInfo":
 		return PriorityJobs
 	case "createSource", "createDestination", "createConnection":
 		return PriorityBulk

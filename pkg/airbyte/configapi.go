@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // ConfigAPIClient calls Airbyte's configuration API (/api/v1, every method a
@@ -79,6 +80,50 @@ func (a *ConfigAPIClient) GetJob(ctx context.Context, jobID int64) (*JobInfoRead
 		ID int64 `json:"id"`
 	}{jobID}
 	if err := a.post(ctx, "getJobInfo", "/jobs/get", false, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// JobListForWorkspacesRequest asks jobs/list_for_workspaces for the jobs of
+// some workspaces' connections. Unlike the public GET /jobs (a façade over
+// the same call that passes one status), it takes any number of statuses.
+// Airbyte lists nothing for no workspaces.
+type JobListForWorkspacesRequest struct {
+	ConfigTypes    []JobConfigType `json:"configTypes"`
+	WorkspaceIDs   []string        `json:"workspaceIds"`
+	Statuses       []JobStatus     `json:"statuses,omitempty"`
+	UpdatedAtStart *time.Time      `json:"updatedAtStart,omitempty"`
+	// OrderByField is createdAt or updatedAt; OrderByMethod ASC or DESC.
+	OrderByField  string      `json:"orderByField,omitempty"`
+	OrderByMethod string      `json:"orderByMethod,omitempty"`
+	Pagination    *Pagination `json:"pagination,omitempty"`
+}
+
+// Pagination is a configuration API page: PageSize jobs from RowOffset.
+type Pagination struct {
+	PageSize  int `json:"pageSize"`
+	RowOffset int `json:"rowOffset"`
+}
+
+// JobReadList is a configuration API job list. The jobs of
+// jobs/list_for_workspaces are light: without attempts.
+type JobReadList struct {
+	Jobs []struct {
+		Job JobRead `json:"job"`
+	} `json:"jobs"`
+	TotalJobCount int64 `json:"totalJobCount"`
+}
+
+// ListJobsForWorkspaces lists jobs (jobs/list_for_workspaces), a job
+// read for admission's priorities.
+func (a *ConfigAPIClient) ListJobsForWorkspaces(ctx context.Context, req JobListForWorkspacesRequest) (*JobReadList, error) {
+	var out JobReadList
+	if req.UpdatedAtStart != nil {
+		t := req.UpdatedAtStart.UTC().Truncate(time.Second)
+		req.UpdatedAtStart = &t
+	}
+	if err := a.post(ctx, "listJobsForWorkspaces", "/jobs/list_for_workspaces", false, req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -3,6 +3,7 @@ package emulator
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -122,11 +123,31 @@ func (e *Emulator) onConfigJob(r *http.Request, do func(*jobRec) error) (int, an
 	return answerOne(e, func() (*jobRec, error) { return e.configJob(req.ID) }, do, jobInfoJSON)
 }
 
+// configListJobs serves jobs/list: one connection's jobs (configId), with
+// their attempts.
 func (e *Emulator) configListJobs(r *http.Request) (int, any, error) {
+	return e.configJobList(r, false)
+}
+
+// configListJobsForWorkspaces serves jobs/list_for_workspaces, what the
+// public GET /jobs is a façade over: the jobs of the given workspaces'
+// connections, light (Airbyte's listJobsLight: no attempts), filtered by
+// any number of statuses. Without workspaces it lists nothing, as Airbyte's
+// query (workspace IN ()) does.
+func (e *Emulator) configListJobsForWorkspaces(r *http.Request) (int, any, error) {
+	return e.configJobList(r, true)
+}
+
+// configJobPageSize is the page size of the configuration API's job lists
+// when the request gives none (JobHistoryHandler's DEFAULT_PAGE_SIZE).
+const configJobPageSize = 200
+
+func (e *Emulator) configJobList(r *http.Request, forWorkspaces bool) (int, any, error) {
 	var req struct {
-		ConfigTypes []string `json:"configTypes"`
-		ConfigID    string   `json:"configId"`
-		Pagination  *struct {
+		ConfigTypes  []string `json:"configTypes"`
+		ConfigID     string   `json:"configId"`
+		WorkspaceIDs []string `json:"workspaceIds"`
+		Pagination   *struct {
 			PageSize  int `json:"pageSize"`
 			RowOffset int `json:"rowOffset"`
 		} `json:"pagination"`
@@ -144,7 +165,21 @@ func (e *Emulator) configListJobs(r *http.Request) (int, any, error) {
 	if len(req.ConfigTypes) == 0 {
 		return 0, nil, &apiError{kind: probBadRequest, message: "configTypes is required"}
 	}
+	for _, s := range req.Statuses {
+		if !slices.Contains(jobStatuses, s) {
+			return 0, nil, problem(probBadRequest, "Invalid value for statuses: "+s)
+		}
+	}
 	f := jobFilter{connectionID: req.ConfigID, statuses: req.Statuses, orderBy: cmpOr(req.OrderByField, "createdAt"), asc: req.OrderByMethod == "ASC"}
+	if forWorkspaces {
+		f.connectionID = ""
+		for _, id := range req.WorkspaceIDs {
+			if !validUUID(id) {
+				return 0, nil, problem(probBadRequest, "Invalid UUID in workspaceIds: "+id)
+			}
+		}
+		f.workspaceIDs = req.WorkspaceIDs
+	}
 	for _, t := range req.ConfigTypes {
 		switch t {
 		case "sync":
@@ -152,9 +187,6 @@ func (e *Emulator) configListJobs(r *http.Request) (int, any, error) {
 		case "reset_connection", "clear":
 			f.types = append(f.types, "reset")
 		}
-	}
-	if len(f.types) == 0 {
-		return http.StatusOK, map[string]any{"jobs": []any{}, "totalJobCount": 0}, nil
 	}
 	var err error
 	for _, tf := range []struct {
@@ -165,22 +197,35 @@ func (e *Emulator) configListJobs(r *http.Request) (int, any, error) {
 			return 0, nil, err
 		}
 	}
+	if len(f.types) == 0 || forWorkspaces && len(f.workspaceIDs) == 0 {
+		return http.StatusOK, map[string]any{"jobs": []any{}, "totalJobCount": 0}, nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	jobs := e.selectJobs(f)
 	total := len(jobs)
+	size, off := configJobPageSize, 0
 	if p := req.Pagination; p != nil {
-		off := min(max(p.RowOffset, 0), len(jobs))
-		jobs = jobs[off:]
-		if p.PageSize > 0 && p.PageSize < len(jobs) {
-			jobs = jobs[:p.PageSize]
+		off = min(max(p.RowOffset, 0), len(jobs))
+		if p.PageSize > 0 {
+			size = p.PageSize
 		}
+	}
+	jobs = jobs[off:]
+	if size < len(jobs) {
+		jobs = jobs[:size]
+	}
+	if forWorkspaces {
+		// listJobsForWorkspaces counts the page it answers.
+		total = len(jobs)
 	}
 	out := make([]map[string]any, len(jobs))
 	for i, j := range jobs {
-		attempts := make([]map[string]any, len(j.Attempts))
-		for k := range j.Attempts {
-			attempts[k] = attemptJSON(j, k)
+		attempts := []map[string]any{}
+		if !forWorkspaces {
+			for k := range j.Attempts {
+				attempts = append(attempts, attemptJSON(j, k))
+			}
 		}
 		out[i] = map[string]any{"job": configJobJSON(j), "attempts": attempts}
 	}

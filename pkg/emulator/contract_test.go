@@ -85,6 +85,9 @@ func TestContractSeedFlow(t *testing.T) {
 	require.Equal(t, "succeeded", b.job(t, jobID)["status"])
 	c.ok(http.StatusOK, http.MethodPost, "/api/v1/jobs/get", map[string]any{"id": jobID})
 	c.ok(http.StatusOK, http.MethodPost, "/api/v1/jobs/list", map[string]any{"configTypes": []string{"sync"}, "configId": connID})
+	c.ok(http.StatusOK, http.MethodPost, "/api/v1/jobs/list_for_workspaces", map[string]any{"configTypes": []string{"sync"},
+		"workspaceIds": []string{wsID}, "statuses": []string{"running", "succeeded"}, "updatedAtStart": t0.Format(time.RFC3339),
+		"orderByField": "updatedAt", "orderByMethod": "DESC", "pagination": map[string]any{"pageSize": 100, "rowOffset": 0}})
 	c.ok(http.StatusOK, http.MethodGet, "/api/public/v1/jobs?connectionId="+connID+"&jobType=sync&status=succeeded&orderBy=createdAt|ASC&limit=5", nil)
 	r = c.cfg("/connections/status", map[string]any{"connectionIds": []string{connID}})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))

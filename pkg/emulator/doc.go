@@ -12,8 +12,8 @@
 // The Configuration API under /api/v1 (all POST): applications/token,
 // sources/discover_schema, sources/create, sources/get,
 // source_definitions/list_for_workspace, connections/get, connections/update,
-// connections/sync, connections/reset, connections/status, jobs/get, jobs/list and
-// jobs/cancel.
+// connections/sync, connections/reset, connections/status, jobs/get, jobs/list,
+// jobs/list_for_workspaces (light jobs, several statuses) and jobs/cancel.
 //
 // Wire details follow Airbyte: creates answer 200 and deletes 204; lists are
 // {previous, next, data} with next set whenever the page is non-empty; errors are

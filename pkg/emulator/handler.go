@@ -84,6 +84,7 @@ func (e *Emulator) Handler() http.Handler {
 	cfg("/connections/status", e.configConnectionStatus)
 	cfg("/jobs/get", e.configGetJob)
 	cfg("/jobs/list", e.configListJobs)
+	cfg("/jobs/list_for_workspaces", e.configListJobsForWorkspaces)
 	cfg("/jobs/cancel", e.configCancelJob)
 
 	root := http.NewServeMux()

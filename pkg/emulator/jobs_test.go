@@ -319,3 +319,60 @@ func TestListJobsByWorkspaceSinceUpdate(t *testing.T) {
 	r = b.c.pub(http.MethodGet, "/jobs?limit=101", nil)
 	require.Equal(t, http.StatusBadRequest, r.status)
 }
+
+// The configuration API's jobs/list_for_workspaces, what the public GET /jobs
+// is a façade over, filters by several statuses at once and answers light
+// jobs (no attempts); it lists nothing without workspaces, as Airbyte's
+// query (workspace IN ()) does, and counts the page it answers.
+func TestListJobsForWorkspacesBySeveralStatuses(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Config{JobPending: time.Second, JobRunning: 10 * time.Second, MaxSyncWorkers: 2})
+	src := b.createSource(t)
+	var jobs []int64
+	for range 3 {
+		jobs = append(jobs, b.startSync(t, b.createConnection(t, src, nil)))
+	}
+	b.clock.Advance(time.Second)      // jobs 1 and 2 run; job 3 waits for a worker
+	b.clock.Advance(10 * time.Second) // 1 and 2 succeed, 3 runs
+	list := func(body map[string]any) (ids []int64, statuses []string, page map[string]any) {
+		t.Helper()
+		body["configTypes"] = []string{"sync"}
+		page = b.c.ok(http.StatusOK, http.MethodPost, "/api/v1/jobs/list_for_workspaces", body)
+		for _, d := range page["jobs"].([]any) {
+			jr := d.(map[string]any)
+			require.Empty(t, jr["attempts"], "light jobs")
+			j := jr["job"].(map[string]any)
+			ids = append(ids, int64(j["id"].(float64)))
+			statuses = append(statuses, j["status"].(string))
+		}
+		return ids, statuses, page
+	}
+	all, _, _ := list(map[string]any{"workspaceIds": []string{wsID}, "orderByField": "createdAt", "orderByMethod": "ASC"})
+	require.Equal(t, jobs, all)
+	ended, st, _ := list(map[string]any{"workspaceIds": []string{wsID}, "statuses": []string{"succeeded", "failed", "cancelled"}})
+	require.ElementsMatch(t, jobs[:2], ended)
+	require.Equal(t, []string{"succeeded", "succeeded"}, st)
+	moved, _, _ := list(map[string]any{"workspaceIds": []string{wsID}, "statuses": []string{"running", "succeeded"},
+		"updatedAtStart": t0.Add(11 * time.Second).Format(time.RFC3339), "orderByField": "updatedAt", "orderByMethod": "DESC"})
+	require.ElementsMatch(t, jobs, moved, "updated at t0+11: inclusive bound")
+	none, _, _ := list(map[string]any{"workspaceIds": []string{wsID}, "updatedAtStart": t0.Add(12 * time.Second).Format(time.RFC3339)})
+	require.Empty(t, none)
+	one, _, page := list(map[string]any{"workspaceIds": []string{wsID}, "pagination": map[string]any{"pageSize": 1, "rowOffset": 1},
+		"orderByField": "createdAt", "orderByMethod": "ASC"})
+	require.Equal(t, jobs[1:2], one)
+	require.EqualValues(t, 1, page["totalJobCount"], "the page's count")
+	nothing, _, _ := list(map[string]any{})
+	require.Empty(t, nothing, "no workspaces, no jobs")
+	other, _, _ := list(map[string]any{"workspaceIds": []string{"00000000-0000-4000-8000-000000000000"}})
+	require.Empty(t, other, "another workspace's jobs")
+
+	for _, bad := range []map[string]any{
+		{"workspaceIds": []string{wsID}},                                    // no configTypes
+		{"configTypes": []string{"sync"}, "workspaceIds": []string{"nope"}}, // not a UUID
+		{"configTypes": []string{"sync"}, "statuses": []string{"stuck"}},    // unknown status
+		{"configTypes": []string{"sync"}, "updatedAtStart": "yesterday"},    // not a date-time
+	} {
+		r := b.c.cfg("/jobs/list_for_workspaces", bad)
+		require.Equal(t, http.StatusBadRequest, r.status, "%v", bad)
+	}
+}

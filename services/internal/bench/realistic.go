@@ -474,9 +474,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// isFollowing says whether an endpoint is a job read (following).
+// isFollowing says whether an endpoint is a job read or list (following):
+// the public API's GET /jobs and GET /jobs/{id}, and the configuration
+// API's job list. The read of an ended job (jobs/get) is the job's own.
 func isFollowing(route string) bool {
-	return strings.HasPrefix(route, "GET ") && strings.Contains(route, "/jobs")
+	return strings.HasPrefix(route, "GET ") && strings.Contains(route, "/jobs") ||
+		strings.HasSuffix(route, "/jobs/list_for_workspaces") || strings.HasSuffix(route, "/jobs/list")
 }
 
 // Print writes the realistic scenario's tables and its targets.

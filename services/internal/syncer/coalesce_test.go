@@ -2,6 +2,11 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -181,7 +186,7 @@ func TestFollowingListsChangesInsteadOfReadingEachJob(t *testing.T) {
 	}
 	after := h.calls.snapshot()
 	r := rounds.Load() - r0
-	lists := after["GET /jobs"] - before["GET /jobs"]
+	lists := after[listJobChanges] - before[listJobChanges]
 	t.Logf("%d jobs followed to their end in %d rounds with %d job lists and %d job reads", n, r, lists,
 		after["GET /jobs/{id}"]-before["GET /jobs/{id}"])
 	require.Equal(t, before["GET /jobs/{id}"], after["GET /jobs/{id}"], "no job read on its own")
@@ -362,7 +367,7 @@ func TestRoundsOfManyBatchesShareOneJobListPerPollInterval(t *testing.T) {
 	h.waitChecked(ids, 3)
 	after := h.calls.snapshot()
 	elapsed := time.Since(start)
-	lists := after["GET /jobs"] - before["GET /jobs"]
+	lists := after[listJobChanges] - before[listJobChanges]
 	r := rounds.Load() - r0
 	t.Logf("%d rounds in %s with %d job lists", r, elapsed, lists)
 	require.Equal(t, before["GET /jobs/{id}"], after["GET /jobs/{id}"], "no job read on its own")
@@ -391,7 +396,7 @@ func TestManyJobsAreFollowedByListsOfAllTheirChanges(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	after := h.calls.snapshot()
-	lists := after["GET /jobs"] - before["GET /jobs"]
+	lists := after[listJobChanges] - before[listJobChanges]
 	t.Logf("%d jobs followed to their end in %d rounds (%s) with %d job lists and %d job reads", n, rounds.Load()-r0,
 		elapsed, lists, after["GET /jobs/{id}"]-before["GET /jobs/{id}"])
 	require.Equal(t, before["GET /jobs/{id}"], after["GET /jobs/{id}"], "no job read on its own")
@@ -445,4 +450,71 @@ func (h *harness) seedConnections(n int) []testenv.Seeded {
 		conns[i] = h.SeedConnection()
 	}
 	return conns
+}
+
+// A follower asks the job list for the statuses a job it started may move
+// to, never pending: running ones as well as ended ones while its lists are
+// short, so that a running job is recorded running, and only ended ones
+// once a list held half a page or more, so that each job shows in the
+// lists once, at its end.
+func TestFollowerListsRunningJobsOnlyWhileListsAreShort(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n           int
+		wantRunning bool
+	}{{5, true}, {60, false}} {
+		t.Run(strconv.Itoa(tc.n), func(t *testing.T) {
+			t.Parallel()
+			h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+			conns := h.seedConnections(tc.n)
+			var mu sync.Mutex
+			var asked [][]string
+			h.calls.setBefore(func(r *http.Request, body []byte) error {
+				if strings.HasSuffix(r.URL.Path, "/jobs/list_for_workspaces") {
+					var req struct {
+						Statuses []string `json:"statuses"`
+					}
+					if err := json.Unmarshal(body, &req); err != nil {
+						return err
+					}
+					mu.Lock()
+					asked = append(asked, req.Statuses)
+					mu.Unlock()
+				}
+				return nil
+			})
+			h.start(testConfig())
+			ids := make([]string, tc.n)
+			for i, c := range conns {
+				ids[i] = h.sync(c.ID)
+			}
+			h.startedOf(ids)
+			h.waitChecked(ids, 3)
+			for _, id := range ids {
+				st := h.jobOf(h.source(), id).Status
+				if tc.wantRunning {
+					require.Equal(t, registry.JobRunning, st)
+				} else {
+					// Running once a list that asked for running jobs saw it.
+					require.Contains(t, []registry.JobStatus{registry.JobRunning, registry.JobPending}, st)
+				}
+			}
+			mu.Lock()
+			require.NotEmpty(t, asked)
+			require.Contains(t, asked[0], "running")
+			for _, st := range asked {
+				require.NotContains(t, st, "pending")
+				require.Subset(t, st, []string{"succeeded", "failed", "cancelled"})
+			}
+			last := asked[len(asked)-1]
+			mu.Unlock()
+			require.Equal(t, tc.wantRunning, slices.Contains(last, "running"), "lists after the first: %v", last)
+
+			h.clock.Advance(time.Minute)
+			for _, id := range ids {
+				h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+				require.Equal(t, registry.JobSucceeded, h.jobOf(h.source(), id).Status)
+			}
+		})
+	}
 }

@@ -2,7 +2,9 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -322,36 +324,64 @@ type jobList struct {
 }
 
 // listJobs lists the sync jobs that changed since `since`, newest change
-// first, reading at most maxPages pages.
+// first, reading at most maxPages pages. The list is the configuration
+// API's jobs/list_for_workspaces (what the public GET /jobs is a façade
+// over), which, unlike the public list, filters by several statuses: it
+// asks only for the statuses a followed job may move to, never pending (a
+// followed job was started by AAM and recorded pending), so that a job AAM
+// started shows in lists only when it runs and when it ends. A follower
+// whose last list held at least half a page of jobs asks for ended jobs
+// only: each job then shows once, at its end, and a running job stays
+// recorded pending until then (its status is Airbyte's once it ends, or
+// when it is read on its own).
 func (w *Worker) listJobs(ctx context.Context, since time.Time, maxPages int) *jobList {
 	l := &jobList{at: time.Now(), since: since, through: w.abClock.now(), changed: map[string]*airbyte.Job{}}
+	ws, err := w.workspaces(ctx)
+	if err != nil {
+		l.err = err
+		return l
+	}
+	statuses := endedStatuses
+	if w.listRunning.Load() {
+		statuses = movedStatuses
+	}
 	for page := 0; page < maxPages; page++ {
-		p, err := w.ab.ListJobs(ctx, airbyte.JobListParams{
-			WorkspaceIDs: w.workspaces(), JobType: airbyte.JobTypeSync, UpdatedAtStart: since,
-			OrderBy: "updatedAt|DESC", Limit: listPage, Offset: page * listPage,
+		p, err := w.ab.ConfigAPI().ListJobsForWorkspaces(ctx, airbyte.JobListForWorkspacesRequest{
+			ConfigTypes: []airbyte.JobConfigType{airbyte.JobConfigSync}, WorkspaceIDs: ws, Statuses: statuses,
+			UpdatedAtStart: &since, OrderByField: "updatedAt", OrderByMethod: "DESC",
+			Pagination: &airbyte.Pagination{PageSize: listPage, RowOffset: page * listPage},
 		})
 		if err != nil {
 			l.err = err
 			return l
 		}
-		for i := range p.Data {
-			j := &p.Data[i]
+		for i := range p.Jobs {
+			j := p.Jobs[i].Job.Public()
 			id := strconv.FormatInt(j.JobID, 10)
 			if _, dup := l.changed[id]; !dup {
-				l.changed[id] = j
+				l.changed[id] = &j
 			}
-			if t, ok := updatedAt(j); ok && t.After(l.through) {
+			if t, ok := updatedAt(&j); ok && t.After(l.through) {
 				l.through = t
 			}
 		}
-		if len(p.Data) < listPage {
+		if len(p.Jobs) < listPage {
 			l.complete = true
 			break
 		}
 	}
+	w.listRunning.Store(l.complete && len(l.changed) < listPage/2)
 	w.abClock.saw(l.through)
 	return l
 }
+
+// endedStatuses are the statuses a busy follower lists; movedStatuses add
+// those of a job that runs (incomplete: an attempt failed, another
+// follows).
+var (
+	endedStatuses = []airbyte.JobStatus{airbyte.JobStatusSucceeded, airbyte.JobStatusFailed, airbyte.JobStatusCancelled}
+	movedStatuses = append(slices.Clone(endedStatuses), airbyte.JobStatusRunning, airbyte.JobStatusIncomplete)
+)
 
 func maxTime(a, b time.Time) time.Time {
 	if b.After(a) {
@@ -360,13 +390,30 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// workspaces are the workspaces job lists ask for (all the credentials
-// may see when none is configured).
-func (w *Worker) workspaces() []string {
-	if w.cfg.WorkspaceID == "" {
-		return nil
+// workspaces are the workspaces job lists ask for: AAM's Airbyte
+// workspace, or when none is configured every workspace the credentials
+// may see, read once (Airbyte's job list lists nothing for none).
+func (w *Worker) workspaces(ctx context.Context) ([]string, error) {
+	if w.cfg.WorkspaceID != "" {
+		return []string{w.cfg.WorkspaceID}, nil
 	}
-	return []string{w.cfg.WorkspaceID}
+	w.wsMu.Lock()
+	defer w.wsMu.Unlock()
+	if w.ws != nil {
+		return w.ws, nil
+	}
+	var ids []string
+	for ws, err := range w.ab.Workspaces(ctx, airbyte.ListParams{}) {
+		if err != nil {
+			return nil, fmt.Errorf("list workspaces: %w", err)
+		}
+		ids = append(ids, ws.WorkspaceID)
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("list workspaces: the credentials see no Airbyte workspace")
+	}
+	w.ws = ids
+	return ids, nil
 }
 
 // check records what is known of one claimed job: progress and the next

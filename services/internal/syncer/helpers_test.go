@@ -254,6 +254,10 @@ func (c *callLog) snapshot() map[string]int {
 // ended job.
 const readJobInfo = "POST /api/v1/jobs/get"
 
+// listJobChanges is the follower's job list (jobs/list_for_workspaces) as
+// callLog counts it.
+const listJobChanges = "POST /api/v1/jobs/list_for_workspaces"
+
 func (c *callLog) count(op string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -43,8 +43,14 @@ type Worker struct {
 	starts startSignals
 	// abClock is the latest instant of Airbyte's clock seen in its answers.
 	abClock airbyteClock
-	// lastList is the follower's job list, kept up to date across rounds.
-	lastList *jobList
+	// lastList is the follower's job list, kept up to date across rounds;
+	// listRunning tells whether the next list asks for running jobs too
+	// (listJobs).
+	lastList    *jobList
+	listRunning atomic.Bool
+	// ws are the workspaces job lists ask for when none is configured.
+	wsMu sync.Mutex
+	ws   []string
 	// minPages is the least number of pages a job list may read
 	// (minListPages; tests lower it).
 	minPages int
@@ -77,14 +83,16 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{
+	w := &Worker{
 		deps: deps, store: deps.Store, ab: ab, cfg: cfg,
 		log:      log,
 		m:        newMetrics(deps.Metrics),
 		orphans:  app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source},
 		wake:     make(chan struct{}, 1),
 		minPages: minListPages,
-	}, nil
+	}
+	w.listRunning.Store(true)
+	return w, nil
 }
 
 // Run consumes sync requests and follows jobs until ctx is cancelled.
