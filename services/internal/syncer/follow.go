@@ -182,8 +182,12 @@ type listed struct {
 	err error
 }
 
-// listPage is the page size of job lists, Airbyte's largest.
-const listPage = 100
+// listPage is the page size of job lists: the configuration API's own
+// default for jobs/list_for_workspaces (JobHistoryHandler's
+// DEFAULT_PAGE_SIZE), which sets no maximum; twice the public list's
+// largest page, so that the ends of a poll interval and the second before
+// it, relisted, take one page.
+const listPage = 200
 
 // listOverlap is how far before the instant a job was seen through the
 // next list starts. The instants are Airbyte's own (its answers' times,
@@ -267,7 +271,7 @@ const minListPages = 10
 
 // maxKept bounds the jobs a follower's merged job list holds; a list that
 // would hold more starts afresh.
-const maxKept = 50 * listPage
+const maxKept = 5000
 
 // roundList is the job list that answers a round whose jobs were all seen
 // through since or later. The follower keeps one list for all its rounds:
