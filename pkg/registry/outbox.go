@@ -128,13 +128,15 @@ func (q *Queries) OutboxPending(ctx context.Context, limit int) ([]OutboxMessage
 // vacuumed; it reads from 0 now and then for events of transactions that
 // committed late.
 func (q *Queries) OutboxPendingFrom(ctx context.Context, from int64, limit int) ([]OutboxMessage, error) {
-	// The page of pending sequence numbers is taken first, then each row is
-	// fetched by key (LATERAL: a nested loop, never a scan of the whole
-	// outbox).
+	// The page of pending sequence numbers is taken first, as an array, and
+	// the rows are fetched by key (an index scan on seq = ANY): a join of
+	// the page with the outbox was planned, under load, as a hash join over
+	// a scan of the whole outbox. p stands for the pending entry each row
+	// has (not published).
 	return list(ctx, q.db, scanOutbox, `SELECT `+outboxColumns+`
-		FROM (SELECT seq FROM outbox_pending WHERE seq >= $1 ORDER BY seq LIMIT $2) p
-		CROSS JOIN LATERAL (SELECT * FROM outbox WHERE outbox.seq = p.seq) o
-		ORDER BY p.seq`, from, limit)
+		FROM outbox o CROSS JOIN LATERAL (SELECT o.seq) p(seq)
+		WHERE o.seq = ANY(ARRAY(SELECT seq FROM outbox_pending WHERE seq >= $1 ORDER BY seq LIMIT $2))
+		ORDER BY o.seq`, from, limit)
 }
 
 // OutboxMarkPublished marks messages as published.
