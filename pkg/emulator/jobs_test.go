@@ -279,12 +279,7 @@ func TestConfigReset(t *testing.T) {
 // Airbyte's JobsResponseMapper builds them).
 func TestListJobsByWorkspaceSinceUpdate(t *testing.T) {
 	t.Parallel()
-	b := setup(t, emulator.Config{JobPending: time.Second, JobRunning: 10 * time.Second, MaxSyncWorkers: 2})
-	src := b.createSource(t)
-	var jobs []int64
-	for range 3 {
-		jobs = append(jobs, b.startSync(t, b.createConnection(t, src, nil)))
-	}
+	b, jobs := threeJobsOnTwoWorkers(t)
 	list := func(q string) map[string]any {
 		return b.c.ok(http.StatusOK, http.MethodGet, "/api/public/v1/jobs?workspaceIds="+wsID+"&"+q, nil)
 	}
@@ -326,12 +321,7 @@ func TestListJobsByWorkspaceSinceUpdate(t *testing.T) {
 // query (workspace IN ()) does, and counts the page it answers.
 func TestListJobsForWorkspacesBySeveralStatuses(t *testing.T) {
 	t.Parallel()
-	b := setup(t, emulator.Config{JobPending: time.Second, JobRunning: 10 * time.Second, MaxSyncWorkers: 2})
-	src := b.createSource(t)
-	var jobs []int64
-	for range 3 {
-		jobs = append(jobs, b.startSync(t, b.createConnection(t, src, nil)))
-	}
+	b, jobs := threeJobsOnTwoWorkers(t)
 	b.clock.Advance(time.Second)      // jobs 1 and 2 run; job 3 waits for a worker
 	b.clock.Advance(10 * time.Second) // 1 and 2 succeed, 3 runs
 	list := func(body map[string]any) (ids []int64, statuses []string, page map[string]any) {
@@ -375,4 +365,18 @@ func TestListJobsForWorkspacesBySeveralStatuses(t *testing.T) {
 		r := b.c.cfg("/jobs/list_for_workspaces", bad)
 		require.Equal(t, http.StatusBadRequest, r.status, "%v", bad)
 	}
+}
+
+// threeJobsOnTwoWorkers starts a sync on each of three connections of an
+// emulator with two sync workers, jobs pending 1 s and running 10 s of its
+// manual clock.
+func threeJobsOnTwoWorkers(t *testing.T) (*testBundle, []int64) {
+	t.Helper()
+	b := setup(t, emulator.Config{JobPending: time.Second, JobRunning: 10 * time.Second, MaxSyncWorkers: 2})
+	src := b.createSource(t)
+	var jobs []int64
+	for range 3 {
+		jobs = append(jobs, b.startSync(t, b.createConnection(t, src, nil)))
+	}
+	return b, jobs
 }
