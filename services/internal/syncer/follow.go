@@ -230,7 +230,7 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 		return func(registry.Job) listed { return listed{} }
 	}
 	since = since.Add(-listOverlap).Truncate(time.Second)
-	l := w.roundList(ctx, since, w.listPages(ctx, n))
+	l := w.roundList(ctx, since, w.listSpec(ctx, n))
 	return func(j registry.Job) listed {
 		switch {
 		case !inWindow(j):
@@ -252,18 +252,28 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 	}
 }
 
-// listPages is how many pages a job list may read: ten per hundred jobs
-// followed, by every follower of the registry (the list holds each of them
-// once, whichever batch of due jobs asks for it), and at least minPages;
-// batch, the jobs of the batch the list answers, stands in when the count
-// cannot be read.
-func (w *Worker) listPages(ctx context.Context, batch int) int {
+// listSpec is what a job list asks for.
+type listSpec struct {
+	// pages is how many pages it may read.
+	pages int
+	// running asks for running jobs as well as ended ones.
+	running bool
+}
+
+// listSpec sizes a job list by the jobs followed by every follower of the
+// registry (the list holds each of them once, whichever batch of due jobs
+// asks for it); batch, the jobs of the batch the list answers, stands in
+// when the count cannot be read. The list may read ten pages per page of
+// jobs followed, and at least minPages; it asks for running jobs while
+// fewer than half a page of jobs are followed (listJobs).
+func (w *Worker) listSpec(ctx context.Context, batch int) listSpec {
 	n, err := w.store.JobFollowedCount(ctx)
 	if err != nil {
 		w.log.Debug("followed jobs not counted", zap.Error(err))
 		n = batch
 	}
-	return max(w.minPages, 10*((max(n, batch)+listPage-1)/listPage))
+	n = max(n, batch)
+	return listSpec{pages: max(w.minPages, 10*((n+listPage-1)/listPage)), running: n < listPage/2}
 }
 
 // minListPages is the least number of pages a job list may read.
@@ -282,14 +292,14 @@ const maxKept = 5000
 // one list of the changes of one poll interval. A list asked for an
 // earlier instant than the kept one starts, or one that would hold more
 // than maxKept jobs, is read afresh from since.
-func (w *Worker) roundList(ctx context.Context, since time.Time, maxPages int) *jobList {
+func (w *Worker) roundList(ctx context.Context, since time.Time, spec listSpec) *jobList {
 	l := w.lastList
 	usable := l != nil && l.complete && !l.since.After(since)
 	switch {
 	case usable && time.Since(l.at) < w.cfg.PollInterval:
 		return l
 	case usable && len(l.changed) < maxKept && !l.since.Before(l.through.Add(-w.cfg.FollowWindow)):
-		next := w.listJobs(ctx, l.through.Add(-listOverlap).Truncate(time.Second), maxPages)
+		next := w.listJobs(ctx, l.through.Add(-listOverlap).Truncate(time.Second), spec)
 		if next.err != nil || !next.complete {
 			// Kept out of the follower's list: the round reads on their own
 			// the jobs an incomplete list did not reach.
@@ -298,7 +308,7 @@ func (w *Worker) roundList(ctx context.Context, since time.Time, maxPages int) *
 		w.lastList = l.merge(next)
 		return w.lastList
 	}
-	l = w.listJobs(ctx, since, maxPages)
+	l = w.listJobs(ctx, since, spec)
 	if l.err == nil {
 		w.lastList = l
 	}
@@ -328,17 +338,17 @@ type jobList struct {
 }
 
 // listJobs lists the sync jobs that changed since `since`, newest change
-// first, reading at most maxPages pages. The list is the configuration
+// first, reading at most spec.pages pages. The list is the configuration
 // API's jobs/list_for_workspaces (what the public GET /jobs is a façade
 // over), which, unlike the public list, filters by several statuses: it
 // asks only for the statuses a followed job may move to, never pending (a
 // followed job was started by AAM and recorded pending), so that a job AAM
-// started shows in lists only when it runs and when it ends. A follower
-// whose last list held at least half a page of jobs asks for ended jobs
-// only: each job then shows once, at its end, and a running job stays
+// started shows in lists only when it runs and when it ends. While half a
+// page of jobs or more is followed (spec.running false) it asks for ended
+// jobs only: each job then shows once, at its end, and a running job stays
 // recorded pending until then (its status is Airbyte's once it ends, or
 // when it is read on its own).
-func (w *Worker) listJobs(ctx context.Context, since time.Time, maxPages int) *jobList {
+func (w *Worker) listJobs(ctx context.Context, since time.Time, spec listSpec) *jobList {
 	l := &jobList{at: time.Now(), since: since, through: w.abClock.now(), changed: map[string]*airbyte.Job{}}
 	ws, err := w.workspaces(ctx)
 	if err != nil {
@@ -346,10 +356,10 @@ func (w *Worker) listJobs(ctx context.Context, since time.Time, maxPages int) *j
 		return l
 	}
 	statuses := endedStatuses
-	if w.listRunning.Load() {
+	if spec.running {
 		statuses = movedStatuses
 	}
-	for page := 0; page < maxPages; page++ {
+	for page := 0; page < spec.pages; page++ {
 		p, err := w.ab.ConfigAPI().ListJobsForWorkspaces(ctx, airbyte.JobListForWorkspacesRequest{
 			ConfigTypes: []airbyte.JobConfigType{airbyte.JobConfigSync}, WorkspaceIDs: ws, Statuses: statuses,
 			UpdatedAtStart: &since, OrderByField: "updatedAt", OrderByMethod: "DESC",
@@ -374,7 +384,6 @@ func (w *Worker) listJobs(ctx context.Context, since time.Time, maxPages int) *j
 			break
 		}
 	}
-	w.listRunning.Store(l.complete && len(l.changed) < listPage/2)
 	w.abClock.saw(l.through)
 	return l
 }

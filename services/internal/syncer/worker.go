@@ -43,11 +43,8 @@ type Worker struct {
 	starts startSignals
 	// abClock is the latest instant of Airbyte's clock seen in its answers.
 	abClock airbyteClock
-	// lastList is the follower's job list, kept up to date across rounds;
-	// listRunning tells whether the next list asks for running jobs too
-	// (listJobs).
-	lastList    *jobList
-	listRunning atomic.Bool
+	// lastList is the follower's job list, kept up to date across rounds.
+	lastList *jobList
 	// ws are the workspaces job lists ask for when none is configured.
 	wsMu sync.Mutex
 	ws   []string
@@ -83,16 +80,14 @@ func New(deps *app.Deps, ab *airbyte.Client, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{
+	return &Worker{
 		deps: deps, store: deps.Store, ab: ab, cfg: cfg,
 		log:      log,
 		m:        newMetrics(deps.Metrics),
 		orphans:  app.Orphans{Store: deps.Store, Airbyte: ab, Log: log, Source: Source},
 		wake:     make(chan struct{}, 1),
 		minPages: minListPages,
-	}
-	w.listRunning.Store(true)
-	return w, nil
+	}, nil
 }
 
 // Run consumes sync requests and follows jobs until ctx is cancelled.
