@@ -250,10 +250,12 @@ func (w *Worker) takeTurn(ctx context.Context, connID, holder string, firstSeen 
 	}
 }
 
-// startClaim is a held start claim: its holder and when it was taken.
+// startClaim is a held start claim: its holder and when it was taken;
+// dropped is set once a committed record of the job dropped it.
 type startClaim struct {
-	holder string
-	at     time.Time
+	holder  string
+	at      time.Time
+	dropped bool
 }
 
 // start asks Airbyte for a job under the connection's start claim and
@@ -263,6 +265,9 @@ type startClaim struct {
 func (w *Worker) start(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, in registry.SyncIntent, claim startClaim) error {
 	defer w.starts.notify(connID)
 	defer func() {
+		if claim.dropped {
+			return
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := w.store.SyncStartRelease(rctx, connID, claim.holder); err != nil {
@@ -630,7 +635,7 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	if obs.terminal() {
 		// A job that ended before it was recorded: its end counts in the
 		// connection's health, in the general path's transaction.
-		return w.recordGeneral(ctx, p, req, obs, next)
+		return w.recordGeneral(ctx, p, req, obs, next, claim)
 	}
 	deadline := now.Add(w.cfg.FollowTimeout)
 	p.NextCheckAt, p.FollowDeadline = &next, &deadline
@@ -652,6 +657,9 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	case err != nil:
 		return fmt.Errorf("record job %s: %w", obs.jobID, err)
 	case committed:
+		if claim != nil {
+			claim.dropped = true
+		}
 		if obs.terminal() {
 			w.m.finished.WithLabelValues(string(obs.status)).Inc()
 		} else {
@@ -661,7 +669,7 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	case !res.Done || !res.Linked:
 		return nil // another delivery of the request finished it
 	}
-	return w.recordGeneral(ctx, p, req, obs, next)
+	return w.recordGeneral(ctx, p, req, obs, next, claim)
 }
 
 // jobFacts are sync.started and, for an ended job, its terminal fact.
@@ -674,9 +682,11 @@ func jobFacts(job registry.Job, req outbox.Request, attached bool) ([]registry.O
 	return []registry.OutboxRow{started, finished}, err
 }
 
-// recordGeneral is record for a job already recorded (for another
-// request), or a catalog version that changed since the start.
-func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, req outbox.Request, obs observation, next time.Time) error {
+// recordGeneral is record for a job that ended, a job already recorded
+// (for another request), or a catalog version that changed since the
+// start. The start claim, when there is one, is dropped in its
+// transaction (claim.dropped is set once it committed).
+func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, req outbox.Request, obs observation, next time.Time, claim *startClaim) error {
 	follow := false
 	var finished *registry.Job
 	err := w.store.InTx(ctx, func(q *registry.Queries) error {
@@ -729,6 +739,9 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 	}
 	if err != nil {
 		return fmt.Errorf("record job %s: %w", obs.jobID, err)
+	}
+	if claim != nil {
+		claim.dropped = true
 	}
 	if finished != nil {
 		w.m.finished.WithLabelValues(string(finished.Status)).Inc()

@@ -97,6 +97,36 @@ func TestQuickJobIsRecordedWithoutFollowing(t *testing.T) {
 	require.Zero(t, h.calls.count("GET /jobs/{id}"))
 }
 
+// The start claim is dropped in the transaction that records the job, a
+// quick one or a followed one: the connection's next request takes the turn
+// at once (the claim's lease, HandlerTimeout, is far longer than the
+// test's wait), and no claim is left.
+func TestStartClaimIsDroppedWithTheRecord(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		emu  emulator.Config
+		fact string
+	}{{"ended at once", emulator.Config{}, events.TypeSyncSucceeded}, {"followed", emulator.Config{JobRunning: time.Hour}, events.TypeSyncStarted}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t, envOptions{emulator: tc.emu})
+			conn := h.SeedConnection()
+			h.start(testConfig())
+			h.WaitFact(h.sync(conn.ID), tc.fact)
+			var claims int
+			require.NoError(t, h.Store.DB().QueryRow(h.Ctx, `SELECT count(*) FROM sync_starts WHERE connection_id = $1`, conn.ID).Scan(&claims))
+			require.Zero(t, claims, "the claim went with the record")
+			if tc.emu.JobRunning == 0 {
+				begun := time.Now()
+				h.WaitFact(h.sync(conn.ID), tc.fact)
+				require.Less(t, time.Since(begun), testConfig().HandlerTimeout/4, "the next request took the turn at once")
+				require.Equal(t, 2, h.calls.count("POST /jobs"))
+			}
+		})
+	}
+}
+
 func TestRequestsAttachToRunningJob(t *testing.T) {
 	t.Parallel()
 	h, conn := withRunningJobs(t, 1)
