@@ -271,6 +271,21 @@ func runSeedFlow(t *testing.T, b *emuBundle) {
 	require.NoError(t, err)
 	require.Len(t, jobs, 4)
 
+	// The follower's list: the workspace's ended sync jobs, newest change
+	// first, each as the public API answers it.
+	ended, err := api.ListJobsForWorkspaces(ctx, airbyte.JobListForWorkspacesRequest{
+		ConfigTypes: []airbyte.JobConfigType{airbyte.JobConfigSync}, WorkspaceIDs: []string{ws},
+		Statuses:       []airbyte.JobStatus{airbyte.JobStatusSucceeded, airbyte.JobStatusFailed, airbyte.JobStatusCancelled},
+		UpdatedAtStart: &emuStart, OrderByField: "updatedAt", OrderByMethod: "DESC",
+		Pagination: &airbyte.Pagination{PageSize: 200},
+	})
+	require.NoError(t, err)
+	require.Len(t, ended.Jobs, 4, "the succeeded, failed and two cancelled jobs")
+	for _, lj := range ended.Jobs {
+		require.True(t, lj.Job.Status.IsTerminal(), "job %d is %s", lj.Job.ID, lj.Job.Status)
+		requirePublicView(t, c, &airbyte.JobInfoRead{Job: lj.Job})
+	}
+
 	// Repair: apply the source's new schema to the connection.
 	require.NoError(t, b.emu.MutateSchema(src.SourceID, emulator.SchemaOp{Op: "add_field", Stream: "Account", Field: "Region__c", Type: "string"}))
 	before, err := api.GetConnection(ctx, conn.ConnectionID)
