@@ -524,3 +524,30 @@ func TestFollowerListsRunningJobsOnlyWhileFewAreFollowed(t *testing.T) {
 		})
 	}
 }
+
+// An Airbyte that refuses the job list (a route it does not serve) does not
+// stop following: the jobs are read one by one and recorded at their end.
+func TestFollowingReadsJobsOneByOneWhenTheListIsRefused(t *testing.T) {
+	t.Parallel()
+	h := setup(t, envOptions{manual: true, emulator: emulator.Config{JobRunning: time.Minute}})
+	conns := h.seedConnections(3)
+	h.calls.setBefore(func(r *http.Request, _ []byte) error {
+		if strings.HasSuffix(r.URL.Path, "/jobs/list_for_workspaces") {
+			r.URL.Path += "_unknown" // answered 404, as by an Airbyte without the route
+		}
+		return nil
+	})
+	h.start(testConfig())
+	ids := make([]string, len(conns))
+	for i, c := range conns {
+		ids[i] = h.sync(c.ID)
+	}
+	h.startedOf(ids)
+	h.waitChecked(ids, 2)
+	h.clock.Advance(time.Minute)
+	for _, id := range ids {
+		h.WaitFact(id, events.TypeSyncSucceeded, 30*time.Second)
+	}
+	require.Positive(t, h.calls.count(listJobChanges+"_unknown"), "the list was asked for")
+	require.GreaterOrEqual(t, h.calls.count("GET /jobs/{id}"), 2*len(ids), "each job read on its own, to its end")
+}

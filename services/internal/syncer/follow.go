@@ -231,9 +231,13 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 	}
 	since = since.Add(-listOverlap).Truncate(time.Second)
 	l := w.roundList(ctx, since, w.listSpec(ctx, n))
+	refused := l.err != nil && listRefused(l.err)
+	if refused && w.listRefusals.Add(1) == 1 {
+		w.log.Warn("Airbyte refuses the job list; jobs are read one by one", zap.Error(l.err))
+	}
 	return func(j registry.Job) listed {
 		switch {
-		case !inWindow(j):
+		case !inWindow(j) || refused:
 			return listed{}
 		case l.err != nil:
 			return listed{ok: true, err: l.err}
@@ -250,6 +254,14 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 		}
 		return listed{ok: true, through: maxTime(l.through, *j.AirbyteSeenThrough)}
 	}
+}
+
+// listRefused reports a job list Airbyte will refuse again: a route it
+// does not serve (404), or a request it does not accept (400, 422), as an
+// Airbyte older or newer than the one this follower knows may answer.
+// Following does not stop for it: the round's jobs are read one by one.
+func listRefused(err error) bool {
+	return airbyte.IsNotFound(err) || airbyte.IsValidation(err)
 }
 
 // listSpec is what a job list asks for.

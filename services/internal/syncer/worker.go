@@ -43,8 +43,10 @@ type Worker struct {
 	starts startSignals
 	// abClock is the latest instant of Airbyte's clock seen in its answers.
 	abClock airbyteClock
-	// lastList is the follower's job list, kept up to date across rounds.
-	lastList *jobList
+	// lastList is the follower's job list, kept up to date across rounds;
+	// listRefusals counts the lists Airbyte refused (listRefused).
+	lastList     *jobList
+	listRefusals atomic.Int64
 	// ws are the workspaces job lists ask for when none is configured.
 	wsMu sync.Mutex
 	ws   []string
