@@ -108,9 +108,6 @@ func (w *Worker) Route() bus.Route[events.SyncRequested] {
 	return r
 }
 
-// errDuplicate ends a delivery whose request another delivery finished.
-var errDuplicate = errors.New("request already handled")
-
 // handle starts (or finds, or attaches to) the request's job and records it.
 func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
 	connID := ev.Data.ConnectionID
@@ -361,7 +358,7 @@ func (w *Worker) attach(ctx context.Context, ev bus.Event[events.SyncRequested],
 			return err
 		}
 		if !res.Done || !res.Linked {
-			return errDuplicate
+			return app.ErrRecorded
 		}
 		if !answers(res.Job, firstSeen) {
 			return errNotAnswered
@@ -374,7 +371,7 @@ func (w *Worker) attach(ctx context.Context, ev bus.Event[events.SyncRequested],
 		return err
 	})
 	switch {
-	case errors.Is(err, errDuplicate):
+	case errors.Is(err, app.ErrRecorded):
 		return true, nil
 	case errors.Is(err, errNotAnswered):
 		return false, nil
@@ -697,7 +694,7 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 			return err
 		}
 		if !res.Done || !res.Linked {
-			return errDuplicate
+			return app.ErrRecorded
 		}
 		job := res.Job
 		started, err := startedFact(job, req, res.Attached)
@@ -736,7 +733,7 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 		_, err = q.OutboxAddAll(ctx, facts)
 		return err
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, app.ErrRecorded) {
 		return nil
 	}
 	if err != nil {
