@@ -3,7 +3,6 @@ package emulator
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -165,18 +164,14 @@ func (e *Emulator) configJobList(r *http.Request, forWorkspaces bool) (int, any,
 	if len(req.ConfigTypes) == 0 {
 		return 0, nil, &apiError{kind: probBadRequest, message: "configTypes is required"}
 	}
-	for _, s := range req.Statuses {
-		if !slices.Contains(jobStatuses, s) {
-			return 0, nil, problem(probBadRequest, "Invalid value for statuses: "+s)
-		}
+	if err := checkJobStatuses("statuses", req.Statuses); err != nil {
+		return 0, nil, err
 	}
 	f := jobFilter{connectionID: req.ConfigID, statuses: req.Statuses, orderBy: cmpOr(req.OrderByField, "createdAt"), asc: req.OrderByMethod == "ASC"}
 	if forWorkspaces {
 		f.connectionID = ""
-		for _, id := range req.WorkspaceIDs {
-			if !validUUID(id) {
-				return 0, nil, problem(probBadRequest, "Invalid UUID in workspaceIds: "+id)
-			}
+		if err := checkWorkspaceIDs(req.WorkspaceIDs); err != nil {
+			return 0, nil, err
 		}
 		f.workspaceIDs = req.WorkspaceIDs
 	}

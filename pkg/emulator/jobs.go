@@ -684,6 +684,28 @@ func (e *Emulator) cancelJob(r *http.Request) (int, any, error) {
 	return answerOne(e, func() (*jobRec, error) { return e.lookupJob(r.PathValue("jobId")) }, e.cancel, publicJobJSON)
 }
 
+// checkJobStatuses answers Airbyte's 400 for a status (of the parameter
+// param) outside its JobStatus enum.
+func checkJobStatuses(param string, statuses []string) error {
+	for _, st := range statuses {
+		if !slices.Contains(jobStatuses, st) {
+			return problem(probBadRequest, "Invalid value for "+param+": "+st)
+		}
+	}
+	return nil
+}
+
+// checkWorkspaceIDs answers Airbyte's 400 for a workspace id that is not a
+// UUID.
+func checkWorkspaceIDs(ids []string) error {
+	for _, id := range ids {
+		if !validUUID(id) {
+			return problem(probBadRequest, "Invalid UUID in workspaceIds: "+id)
+		}
+	}
+	return nil
+}
+
 // jobFilter selects jobs for the public and config lists.
 type jobFilter struct {
 	connectionID string
@@ -791,19 +813,17 @@ func (e *Emulator) listJobs(r *http.Request) (int, any, error) {
 		f.types = []string{t}
 	}
 	if s := q.Get("status"); s != "" {
-		if !slices.Contains(jobStatuses, s) {
-			return 0, nil, problem(probBadRequest, "Invalid value for status: "+s)
-		}
 		f.statuses = []string{s}
+		if err := checkJobStatuses("status", f.statuses); err != nil {
+			return 0, nil, err
+		}
 	}
 	// Without a connection, Airbyte lists the jobs of the given workspaces (all
 	// the caller's when none are given: here, the one workspace).
 	if f.connectionID == "" {
 		f.workspaceIDs = multiQuery(q, "workspaceIds")
-		for _, id := range f.workspaceIDs {
-			if !validUUID(id) {
-				return 0, nil, problem(probBadRequest, "Invalid UUID in workspaceIds: "+id)
-			}
+		if err := checkWorkspaceIDs(f.workspaceIDs); err != nil {
+			return 0, nil, err
 		}
 	}
 	for name, dst := range map[string]*time.Time{"createdAtStart": &f.createdStart, "createdAtEnd": &f.createdEnd, "updatedAtStart": &f.updatedStart, "updatedAtEnd": &f.updatedEnd} {
