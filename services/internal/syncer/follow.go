@@ -231,13 +231,9 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 	}
 	since = since.Add(-listOverlap).Truncate(time.Second)
 	l := w.roundList(ctx, since, w.listSpec(ctx, n))
-	refused := l.err != nil && listRefused(l.err)
-	if refused && w.listRefusals.Add(1) == 1 {
-		w.log.Warn("Airbyte refuses the job list; jobs are read one by one", zap.Error(l.err))
-	}
 	return func(j registry.Job) listed {
 		switch {
-		case !inWindow(j) || refused:
+		case !inWindow(j):
 			return listed{}
 		case l.err != nil:
 			return listed{ok: true, err: l.err}
@@ -259,7 +255,8 @@ func (w *Worker) listChanges(ctx context.Context, jobs []registry.Job) func(regi
 // listRefused reports a job list Airbyte will refuse again: a route it
 // does not serve (404), or a request it does not accept (400, 422), as an
 // Airbyte older or newer than the one this follower knows may answer.
-// Following does not stop for it: the round's jobs are read one by one.
+// Following does not stop for it: such a list is one cut short before its
+// first page, so the round's jobs are read one by one.
 func listRefused(err error) bool {
 	return airbyte.IsNotFound(err) || airbyte.IsValidation(err)
 }
@@ -377,6 +374,12 @@ func (w *Worker) listJobs(ctx context.Context, since time.Time, spec listSpec) *
 			UpdatedAtStart: &since, OrderByField: "updatedAt", OrderByMethod: "DESC",
 			Pagination: &airbyte.Pagination{PageSize: listPage, RowOffset: page * listPage},
 		})
+		if err != nil && listRefused(err) {
+			if w.listRefusals.Add(1) == 1 {
+				w.log.Warn("Airbyte refuses the job list; jobs are read one by one", zap.Error(err))
+			}
+			return l // incomplete
+		}
 		if err != nil {
 			l.err = err
 			return l
