@@ -72,7 +72,7 @@ func (s *server[T]) decode(h nats.Header, data []byte, info MsgInfo) (Event[T], 
 		ID: ce.ID(), Source: ce.Source(), Type: ce.Type(), Subject: ce.Subject(), Time: ce.Time(),
 		TraceParent: attrs.traceparent, Data: v, CloudEvent: ce,
 		Msg: MsgInfo{Subject: info.Subject, Stream: info.Stream, Consumer: info.Consumer, Sequence: info.Sequence,
-			NumDelivered: info.NumDelivered, Last: info.Last, Mode: mode},
+			NumDelivered: info.NumDelivered, Arrived: info.Arrived, Last: info.Last, Mode: mode},
 	}, nil
 }
 

@@ -34,6 +34,9 @@ type MsgInfo struct {
 	Consumer     string
 	Sequence     uint64
 	NumDelivered uint64
+	// Arrived is when the stream stored the message (the NATS server's
+	// clock); zero when unknown.
+	Arrived time.Time
 	// Last is true on the last delivery the consumer allows (MaxDeliver).
 	Last bool
 	Mode events.Mode

@@ -19,7 +19,7 @@ func (s *server[T]) process(msg jetstream.Msg) {
 	start := time.Now()
 	info := MsgInfo{Subject: msg.Subject(), Consumer: s.r.Consumer}
 	if meta, err := msg.Metadata(); err == nil {
-		info.Stream, info.Sequence, info.NumDelivered = meta.Stream, meta.Sequence.Stream, meta.NumDelivered
+		info.Stream, info.Sequence, info.NumDelivered, info.Arrived = meta.Stream, meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp
 		info.Last = meta.NumDelivered >= uint64(s.r.MaxDeliver)
 	}
 	log := s.log.With(zap.String("subject", info.Subject), zap.Uint64("stream_seq", info.Sequence),

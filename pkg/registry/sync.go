@@ -26,17 +26,23 @@ type SyncIntent struct {
 	// Recorded reports that the intent row exists: the connection is ACTIVE
 	// and has an Airbyte connection.
 	Recorded bool
-	// RequestedAt is when the request was first seen (database clock), and
+	// RequestedAt is when the request was first seen (database clock): its
+	// arrival, when the caller knew it, or else its first handling.
+	// HandledAt is when the first delivery recorded the intent, and
 	// Deliveries how many times SyncIntentBegin saw it (1 the first time).
 	RequestedAt time.Time
+	HandledAt   time.Time
 	Deliveries  int
 	// Outcome is the request's inbox outcome when it already ended (a copy
 	// published again after JetStream's duplicate window); no intent is
 	// recorded then. It is empty when the request has not ended.
 	Outcome InboxOutcome
-	// OpenJob is the connection's newest job recorded as pending or
-	// running, read just after the intent; nil when there is none.
-	OpenJob *Job
+	// Job, read just after the intent, is the connection's job that
+	// answers the request when the registry holds one (see
+	// answerJobSQL): the newest recorded as pending or running, or one
+	// whose start was claimed at or after RequestedAt. Nil when there is
+	// none.
+	Job *Job
 }
 
 // SyncStarts reports whether a sync of a connection in status s may start:
@@ -59,8 +65,11 @@ const syncStartsSQL = `status = '` + string(StatusActive) + `'`
 // SyncIntentBegin reads a connection and the request's inbox outcome and,
 // when the request has not ended and the connection is ACTIVE with an
 // Airbyte connection, records that a sync request is about to ask Airbyte
-// for a job (or counts one more delivery of it), in one statement. A connection that
-// does not exist is ErrNotFound. Run it outside a transaction.
+// for a job (or counts one more delivery of it), and reads the job that
+// answers it, in one round trip. arrivedBy, when not zero, is an instant
+// (database clock) by which the request had certainly arrived: the request
+// counts as first seen then, if that is before now. A connection that does
+// not exist is ErrNotFound. Run it outside a transaction.
 //
 // The statement commits on its own, without waiting for the WAL flush
 // (synchronous_commit off for its transaction): the intent is visible at
@@ -69,14 +78,18 @@ const syncStartsSQL = `status = '` + string(StatusActive) + `'`
 // must not depend on it after a database crash checks for a missing intent
 // itself (the sync worker looks for a job when a request is redelivered
 // without one).
-func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID string) (SyncIntent, error) {
+func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID string, arrivedBy time.Time) (SyncIntent, error) {
 	if !validUUID(connectionID) {
 		return SyncIntent{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
 	var in SyncIntent
 	var status string
-	var requestedAt *time.Time
+	var requestedAt, handledAt *time.Time
 	var deliveries *int
+	var arrived *time.Time
+	if !arrivedBy.IsZero() {
+		arrived = &arrivedBy
+	}
 	b := &pgx.Batch{}
 	b.Queue(`WITH s AS (
 			SELECT set_config('synchronous_commit', 'off', true)
@@ -86,24 +99,29 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 		), d AS (
 			SELECT outcome FROM inbox WHERE source = $1 AND id = $2
 		), i AS (
-			INSERT INTO sync_intents (request_source, request_id, connection_id)
-			SELECT $1, $2, c.id FROM c WHERE c.`+syncStartsSQL+` AND c.ab <> '' AND NOT EXISTS (SELECT 1 FROM d)
+			INSERT INTO sync_intents (request_source, request_id, connection_id, requested_at)
+			SELECT $1, $2, c.id, least(now(), $4) FROM c
+			WHERE c.`+syncStartsSQL+` AND c.ab <> '' AND NOT EXISTS (SELECT 1 FROM d)
 			ON CONFLICT (request_source, request_id) DO UPDATE SET deliveries = sync_intents.deliveries + 1
-			RETURNING requested_at, deliveries
+			RETURNING requested_at, handled_at, deliveries
 		)
-		SELECT c.status, c.status_reason, c.ab, c.catalog_version, i.requested_at, i.deliveries,
+		SELECT c.status, c.status_reason, c.ab, c.catalog_version, i.requested_at, i.handled_at, i.deliveries,
 			coalesce((SELECT outcome FROM d), '')
-		FROM s, c LEFT JOIN i ON true`, source, id, connectionID)
-	b.Queue(openJobQuery, connectionID)
+		FROM s, c LEFT JOIN i ON true`, source, id, connectionID, arrived)
+	// The same implicit transaction: the intent's first-seen instant is
+	// visible to the second statement (none when no intent was recorded,
+	// and then only an open job answers).
+	b.Queue(answerJobSQL(`(SELECT requested_at FROM sync_intents WHERE request_source = $2 AND request_id = $3)`),
+		connectionID, source, id)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
-	err := br.QueryRow().Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &deliveries, &in.Outcome)
+	err := br.QueryRow().Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &handledAt, &deliveries, &in.Outcome)
 	if err != nil {
 		return SyncIntent{}, translate(err)
 	}
 	switch j, err := scanJob(br.QueryRow()); {
 	case err == nil:
-		in.OpenJob = &j
+		in.Job = &j
 	case !IsNotFound(err):
 		return SyncIntent{}, err
 	}
@@ -111,47 +129,47 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 		return SyncIntent{}, translate(err)
 	}
 	in.Status = ConnectionStatus(status)
-	if requestedAt != nil && deliveries != nil {
-		in.Recorded, in.RequestedAt, in.Deliveries = true, *requestedAt, *deliveries
+	if requestedAt != nil && handledAt != nil && deliveries != nil {
+		in.Recorded, in.RequestedAt, in.HandledAt, in.Deliveries = true, *requestedAt, *handledAt, *deliveries
 	}
 	return in, nil
 }
 
-// SyncIntentPurge deletes intents first seen before the given time and
+// SyncIntentPurge deletes intents first handled before the given time and
 // returns how many it deleted. Intents outlive the requests they belong to
 // on purpose: a copy of a request that arrives while the request commits
 // finds the intent (and waits) rather than a row that just vanished (and
 // starts a job of its own); by the time an intent is purged, the request's
 // inbox entry answers such copies.
 func (q *Queries) SyncIntentPurge(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := q.db.Exec(ctx, `DELETE FROM sync_intents WHERE requested_at < $1`, before)
+	tag, err := q.db.Exec(ctx, `DELETE FROM sync_intents WHERE handled_at < $1`, before)
 	if err != nil {
 		return 0, translate(err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-// openJobQuery selects a connection's newest job recorded as pending or
-// running.
-const openJobQuery = `SELECT ` + jobColumns + ` FROM job_history
-	WHERE connection_id = $1 AND status IN ('pending', 'running')
-	ORDER BY created_at DESC LIMIT 1`
-
-// answerJobQuery selects the job that answers a request for connection $1
-// first seen at $2: the newest recorded as pending or running, or one whose
-// start AAM claimed at or after $2. Each half reads one index entry or a
-// few, however many jobs the connection has had: a job is recorded after
-// its start claim (created_at >= start_requested_at, on the database's
-// clock; a second of slack covers a clock step), so the claimed half only
-// walks the jobs recorded since the request was first seen.
-const answerJobQuery = `SELECT ` + jobColumns + ` FROM (
+// answerJobSQL selects the job that answers a request for connection $1
+// first seen at the instant firstSeen (an SQL expression, NULL when the
+// request has not been seen): the newest recorded as pending or running, or
+// one whose start AAM claimed at or after firstSeen. Each half reads one
+// index entry or a few, however many jobs the connection has had: a job is
+// recorded after its start claim (created_at >= start_requested_at, on the
+// database's clock; a second of slack covers a clock step), so the claimed
+// half only walks the jobs recorded since the request was first seen.
+func answerJobSQL(firstSeen string) string {
+	return `SELECT ` + jobColumns + ` FROM (
 	(SELECT * FROM job_history WHERE connection_id = $1 AND status IN ('pending', 'running')
 		ORDER BY created_at DESC LIMIT 1)
 	UNION ALL
-	(SELECT * FROM job_history WHERE connection_id = $1 AND start_requested_at >= $2
-		AND created_at >= $2::timestamptz - interval '1 second' ORDER BY created_at DESC LIMIT 1)
+	(SELECT * FROM job_history WHERE connection_id = $1 AND start_requested_at >= ` + firstSeen + `
+		AND created_at >= ` + firstSeen + ` - interval '1 second' ORDER BY created_at DESC LIMIT 1)
 	) job_history
 	ORDER BY created_at DESC LIMIT 1`
+}
+
+// answerJobQuery is answerJobSQL for a request first seen at $2.
+var answerJobQuery = answerJobSQL(`$2::timestamptz`)
 
 // SyncTurn is what SyncStartTurn found.
 type SyncTurn struct {

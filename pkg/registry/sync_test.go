@@ -25,38 +25,51 @@ func activeConnection(t *testing.T, b *testBundle, requestID string) registry.Co
 func TestSyncIntentBegin(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", uuid.NewString())
+	_, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", uuid.NewString(), time.Time{})
 	require.ErrorIs(t, err, registry.ErrNotFound)
-	_, err = b.store.SyncIntentBegin(b.ctx, "/s", "r1", "not-a-uuid")
+	_, err = b.store.SyncIntentBegin(b.ctx, "/s", "r1", "not-a-uuid", time.Time{})
 	require.ErrorIs(t, err, registry.ErrNotFound)
 
 	pending := newConnection(t, b, "pending")
-	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", pending.ID)
+	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", pending.ID, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, registry.StatusPending, in.Status)
 	require.False(t, in.Recorded, "no intent for a connection that cannot sync")
 
 	c := activeConnection(t, b, "active")
-	first, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
+	first, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID, time.Time{})
 	require.NoError(t, err)
 	require.True(t, first.Recorded)
 	require.Equal(t, registry.StatusActive, first.Status)
 	require.Equal(t, "ab-active", first.AirbyteConnectionID)
 	require.Equal(t, 1, first.CatalogVersion)
 	require.Equal(t, 1, first.Deliveries)
-	again, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
+	require.True(t, first.RequestedAt.Equal(first.HandledAt), "no arrival given: first seen when handled")
+	again, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, 2, again.Deliveries)
 	require.True(t, again.RequestedAt.Equal(first.RequestedAt), "first seen stays")
+	require.True(t, again.HandledAt.Equal(first.HandledAt), "first handled stays")
+
+	// A request known to have arrived earlier counts from then; an arrival
+	// bound in the future (a skew larger than the wait) counts from now.
+	arrived := time.Now().Add(-2 * time.Hour).Truncate(time.Microsecond)
+	waited, err := b.store.SyncIntentBegin(b.ctx, "/s", "r2", c.ID, arrived)
+	require.NoError(t, err)
+	require.True(t, waited.RequestedAt.Equal(arrived), "first seen at its arrival: %v", waited.RequestedAt)
+	require.WithinDuration(t, time.Now(), waited.HandledAt, 10*time.Second)
+	soon, err := b.store.SyncIntentBegin(b.ctx, "/s", "r3", c.ID, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, soon.RequestedAt.Equal(soon.HandledAt))
 
 	// Purged once old: the request's next copy is counted afresh.
 	n, err := b.store.SyncIntentPurge(b.ctx, time.Now().Add(-time.Hour))
 	require.NoError(t, err)
-	require.Zero(t, n, "a recent intent is kept")
+	require.Zero(t, n, "recent intents are kept, one that arrived long ago too")
 	n, err = b.store.SyncIntentPurge(b.ctx, time.Now().Add(time.Minute))
 	require.NoError(t, err)
-	require.EqualValues(t, 1, n)
-	fresh, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID)
+	require.EqualValues(t, 3, n, "purged by when they were handled, not by their arrival")
+	fresh, err := b.store.SyncIntentBegin(b.ctx, "/s", "r1", c.ID, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, 1, fresh.Deliveries)
 }
@@ -79,7 +92,7 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 		return registry.SyncLinkParams{ConnectionID: c.ID, AirbyteJobID: "7", Status: registry.JobRunning,
 			NextCheckAt: &next, RequestSource: "/s", RequestID: reqID, RequestType: events.TypeSyncRequested}
 	}
-	_, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID)
+	_, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID, time.Time{})
 	require.NoError(t, err)
 
 	// Refused: nothing stays, not even the intent's removal.
@@ -98,7 +111,7 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	msgs, err := b.store.OutboxByCorrelation(b.ctx, "a")
 	require.NoError(t, err)
 	require.Empty(t, msgs)
-	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID)
+	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, 2, in.Deliveries)
 
@@ -116,7 +129,7 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	e, err := b.store.InboxGet(b.ctx, "/s", "a")
 	require.NoError(t, err)
 	require.Equal(t, registry.OutcomeDone, e.Outcome)
-	in, err = b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID)
+	in, err = b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, registry.OutcomeDone, in.Outcome, "a copy of the answered request is recognised")
 	require.False(t, in.Recorded, "a copy of an answered request records no intent")
@@ -200,9 +213,9 @@ func TestSyncStartTurn(t *testing.T) {
 	// start turn is claimed.
 	claimFresh := func(id, noJob string) (registry.SyncIntent, registry.SyncTurn) {
 		t.Helper()
-		in, err := b.store.SyncIntentBegin(b.ctx, "/s", id, c.ID)
+		in, err := b.store.SyncIntentBegin(b.ctx, "/s", id, c.ID, time.Time{})
 		require.NoError(t, err)
-		require.Nil(t, in.OpenJob, noJob)
+		require.Nil(t, in.Job, noJob)
 		turn, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s "+id, in.RequestedAt, time.Minute)
 		require.NoError(t, err)
 		require.True(t, turn.Claimed)
@@ -239,6 +252,14 @@ func TestSyncStartTurn(t *testing.T) {
 	require.Equal(t, "succeeded", answered.Job.AirbyteStatus)
 	require.True(t, answered.Job.StartRequestedAt.Equal(claimedAt))
 
+	// A request that arrived before job 7's start was claimed, and is
+	// handled only now, is answered by that job from its intent.
+	arrived := claimedAt.Add(-time.Millisecond)
+	waited, err := b.store.SyncIntentBegin(b.ctx, "/s", "r2b", c.ID, arrived)
+	require.NoError(t, err)
+	require.NotNil(t, waited.Job, "a job started after the request arrived answers it")
+	require.Equal(t, "7", waited.Job.AirbyteJobID)
+
 	// A request seen after that start was claimed waits for the next job.
 	later, _ := claimFresh("r3", "the job ended")
 	require.NoError(t, b.store.SyncStartRelease(b.ctx, c.ID, "/s r3"))
@@ -258,10 +279,10 @@ func TestSyncStartTurn(t *testing.T) {
 			NextCheckAt: &next, StartHolder: "/s r5", RequestSource: "/s", RequestID: "r5", RequestType: events.TypeSyncRequested})
 		return err
 	}))
-	open, err := b.store.SyncIntentBegin(b.ctx, "/s", "r6", c.ID)
+	open, err := b.store.SyncIntentBegin(b.ctx, "/s", "r6", c.ID, time.Time{})
 	require.NoError(t, err)
-	require.NotNil(t, open.OpenJob)
-	require.Equal(t, "8", open.OpenJob.AirbyteJobID)
+	require.NotNil(t, open.Job)
+	require.Equal(t, "8", open.Job.AirbyteJobID)
 	turn, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r6", open.RequestedAt, time.Minute)
 	require.NoError(t, err)
 	require.False(t, turn.Claimed)

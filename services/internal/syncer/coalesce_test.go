@@ -551,3 +551,46 @@ func TestFollowingReadsJobsOneByOneWhenTheListIsRefused(t *testing.T) {
 	require.Positive(t, h.calls.count(listJobChanges+"_unknown"), "the list was asked for")
 	require.GreaterOrEqual(t, h.calls.count("GET /jobs/{id}"), 2*len(ids), "each job read on its own, to its end")
 }
+
+func TestRequestsThatWaitedInTheStreamShareTheJobStartedMeanwhile(t *testing.T) {
+	t.Parallel()
+	// waited publishes two requests while no worker runs, lets them wait in
+	// the stream longer than the clock skew allowed, and then has one worker
+	// handle them one at a time (instant jobs: each ended when first read).
+	waited := func(t *testing.T, skew time.Duration) (*harness, testenv.Seeded, []string, []events.SyncStarted) {
+		h := setup(t, envOptions{})
+		conn := h.SeedConnection()
+		ids := h.burst(conn.ID, 2)
+		time.Sleep(50 * time.Millisecond)
+		cfg := testConfig()
+		cfg.Concurrency, cfg.StreamClockSkew = 1, skew
+		h.start(cfg)
+		return h, conn, ids, h.startedOf(ids)
+	}
+
+	t.Run("counted from their arrival", func(t *testing.T) {
+		t.Parallel()
+		h, conn, ids, started := waited(t, time.Millisecond)
+		// The first starts a job after both arrived: it answers the second
+		// too, although it ended before the second was taken.
+		require.Equal(t, started[0].JobID, started[1].JobID)
+		require.False(t, started[0].Attached)
+		require.True(t, started[1].Attached)
+		require.Equal(t, 1, h.calls.count("POST /jobs"))
+		h.requireAnsweredBy(ids, started[0].JobID)
+
+		// A request that arrives after that job's start gets a job of its own.
+		next := testenv.Data[events.SyncStarted](t, h.WaitFact(h.sync(conn.ID), events.TypeSyncStarted))
+		require.False(t, next.Attached)
+		require.NotEqual(t, started[0].JobID, next.JobID)
+		require.Equal(t, 2, h.calls.count("POST /jobs"))
+	})
+
+	t.Run("counted from their handling when the skew is longer than the wait", func(t *testing.T) {
+		t.Parallel()
+		h, _, _, started := waited(t, time.Hour)
+		require.NotEqual(t, started[0].JobID, started[1].JobID)
+		require.False(t, started[1].Attached)
+		require.Equal(t, 2, h.calls.count("POST /jobs"))
+	})
+}

@@ -19,6 +19,7 @@ const (
 	DefaultFollowConcurrency = 16
 	DefaultFollowLease       = time.Minute
 	DefaultClockSkew         = 5 * time.Second
+	DefaultStreamClockSkew   = time.Second
 	DefaultFollowWindow      = 10 * time.Minute
 )
 
@@ -62,6 +63,13 @@ type Config struct {
 	// Airbyte's when a redelivered request looks for the job an earlier
 	// delivery started (SYNC_CLOCK_SKEW, default 5 s).
 	ClockSkew time.Duration `env:"SYNC_CLOCK_SKEW"`
+	// StreamClockSkew is the tolerance between the NATS server's clock and
+	// the registry's: a request that waited in the stream counts as first
+	// seen at its arrival plus this much, when that is before a worker took
+	// it, so a job started while it waited answers it
+	// (SYNC_STREAM_CLOCK_SKEW, default 1 s; a value longer than any wait,
+	// such as 1h, counts every request from when a worker took it).
+	StreamClockSkew time.Duration `env:"SYNC_STREAM_CLOCK_SKEW"`
 	// FollowWindow is how far back (Airbyte's clock, from the newest
 	// instant seen) Airbyte's job list is asked for changes; a followed job
 	// last seen before that is read on its own (SYNC_FOLLOW_WINDOW,
@@ -79,7 +87,7 @@ func (c *Config) SetDefaults() {
 	config.FillZero(c, Config{HandlerTimeout: DefaultHandlerTimeout,
 		PollInterval: DefaultPollInterval, MaxPollInterval: DefaultMaxPollInterval, FollowTimeout: DefaultFollowTimeout,
 		FollowBatch: DefaultFollowBatch, FollowConcurrency: DefaultFollowConcurrency, FollowLease: DefaultFollowLease,
-		ClockSkew: DefaultClockSkew, FollowWindow: DefaultFollowWindow})
+		ClockSkew: DefaultClockSkew, StreamClockSkew: DefaultStreamClockSkew, FollowWindow: DefaultFollowWindow})
 }
 
 // Validate reports settings that cannot work.

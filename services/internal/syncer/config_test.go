@@ -56,3 +56,15 @@ func TestConfigFollowWindowAndWorkspace(t *testing.T) {
 	_, err = config.ParseFrom[Config](map[string]string{"SYNC_FOLLOW_WINDOW": "-1s"})
 	require.ErrorContains(t, err, "SYNC_FOLLOW_WINDOW")
 }
+
+func TestConfigStreamClockSkew(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.ParseFrom[Config](map[string]string{})
+	require.NoError(t, err)
+	require.Equal(t, time.Second, cfg.StreamClockSkew)
+	cfg, err = config.ParseFrom[Config](map[string]string{"SYNC_STREAM_CLOCK_SKEW": "250ms"})
+	require.NoError(t, err)
+	require.Equal(t, 250*time.Millisecond, cfg.StreamClockSkew)
+	_, err = config.ParseFrom[Config](map[string]string{"SYNC_STREAM_CLOCK_SKEW": "-1s"})
+	require.ErrorContains(t, err, "SYNC_STREAM_CLOCK_SKEW")
+}

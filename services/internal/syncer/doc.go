@@ -39,8 +39,11 @@
 //
 // # Which job answers a request
 //
-// A request R first seen at T (the database clock when its intent was
-// recorded) is answered by:
+// A request R is first seen at T: its arrival in the request stream (the
+// NATS server's clock) plus SYNC_STREAM_CLOCK_SKEW, or when its intent was
+// recorded (the database clock), whichever is earlier. A request that
+// waited in the stream behind others therefore counts from its arrival,
+// not from when a worker took it. R is answered by:
 //
 //   - the connection's job that the registry records as pending or running
 //     when R is handled: R attaches to it. The registry learns that a job
@@ -53,7 +56,9 @@
 //
 // So a request handled after the registry recorded the end of the
 // connection's last job, whose start was claimed before the request was
-// seen, waits for the next job; requests that arrive together share it.
+// seen, waits for the next job; requests that arrive together share it,
+// and so do requests that queued in the stream while it started: under a
+// backlog, a connection's requests cost one job per wait, not one each.
 //
 // The requests of one connection take turns to start a job, across every
 // sync process: the turn is a row of sync_starts (one per connection, taken

@@ -111,7 +111,7 @@ func (w *Worker) Route() bus.Route[events.SyncRequested] {
 // handle starts (or finds, or attaches to) the request's job and records it.
 func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
 	connID := ev.Data.ConnectionID
-	in, err := w.store.SyncIntentBegin(ctx, ev.Source, ev.ID, connID)
+	in, err := w.store.SyncIntentBegin(ctx, ev.Source, ev.ID, connID, w.arrivedBy(ev))
 	if err != nil {
 		return app.ConnectionError(connID, err)
 	}
@@ -132,7 +132,7 @@ func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested])
 		return bus.Permanentf("connection %s has no Airbyte connection", connID)
 	}
 
-	if in.Deliveries > 1 && ev.Msg.NumDelivered <= 1 && time.Since(in.RequestedAt) < w.cfg.HandlerTimeout {
+	if in.Deliveries > 1 && ev.Msg.NumDelivered <= 1 && time.Since(in.HandledAt) < w.cfg.HandlerTimeout {
 		// The same request id in another message (published again after
 		// JetStream's duplicate window), seen moments ago: its first copy
 		// may be between POST /jobs and its commit. Come back when that
@@ -183,7 +183,7 @@ const (
 // process.
 func (w *Worker) answer(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, in registry.SyncIntent) error {
 	holder := ev.Source + " " + ev.ID
-	known := in.OpenJob
+	known := in.Job
 	for {
 		if known != nil {
 			done, err := w.attach(ctx, ev, connID, in.RequestedAt, *known)
@@ -397,6 +397,19 @@ func sameTime(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
+// arrivedBy is an instant of the registry's clock by which the request had
+// certainly arrived: its arrival in the stream (the NATS server's clock)
+// plus the skew allowed between the two clocks, or zero when the arrival is
+// unknown. A request that waited in the stream longer than the skew counts
+// as first seen then, not when a worker took it: a job whose start was
+// claimed while it waited began after the request and answers it.
+func (w *Worker) arrivedBy(ev bus.Event[events.SyncRequested]) time.Time {
+	if ev.Msg.Arrived.IsZero() {
+		return time.Time{}
+	}
+	return ev.Msg.Arrived.Add(w.cfg.StreamClockSkew)
+}
+
 // earlierDelivery reports whether an earlier delivery of the request may
 // have started a job, and since when. The intent says so when it was
 // recorded before; a redelivered message whose intent is new (its earlier
@@ -409,10 +422,8 @@ func (w *Worker) earlierDelivery(ctx context.Context, ev bus.Event[events.SyncRe
 	case ev.Msg.NumDelivered <= 1:
 		return time.Time{}, false
 	}
-	if st, err := w.deps.JS.Stream(ctx, ev.Msg.Stream); err == nil {
-		if m, err := st.GetMsg(ctx, ev.Msg.Sequence); err == nil {
-			return m.Time, true
-		}
+	if !ev.Msg.Arrived.IsZero() {
+		return ev.Msg.Arrived, true
 	}
 	if !ev.Time.IsZero() && ev.Time.Before(in.RequestedAt) {
 		return ev.Time, true
