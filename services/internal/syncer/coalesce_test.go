@@ -159,17 +159,26 @@ func TestRequestsSeenBeforeStartShareJobThatEndedAtOnce(t *testing.T) {
 	})
 	ids := h.burst(conn.ID, 2)
 	started := h.startedOf(ids)
-	require.Equal(t, started[0].JobID, started[1].JobID)
 	require.NotEqual(t, started[0].Attached, started[1].Attached, "one started it, one was answered by it")
-	require.Equal(t, 1, h.calls.count("POST /jobs"))
+	h.requireOneJobThenANewOne(conn.ID, ids, started)
+}
+
+// requireOneJobThenANewOne checks that the requests ids (their sync.started
+// facts started) were answered by one job, started by one POST /jobs, and
+// that a request for connID sent after that job's start was claimed gets a
+// job of its own, although the last one ended just now.
+func (h *harness) requireOneJobThenANewOne(connID string, ids []string, started []events.SyncStarted) {
+	h.T.Helper()
+	for _, s := range started {
+		require.Equal(h.T, started[0].JobID, s.JobID)
+	}
+	require.Equal(h.T, 1, h.calls.count("POST /jobs"))
 	h.requireAnsweredBy(ids, started[0].JobID)
 
-	// A request seen after that job's start was claimed gets a job of its
-	// own, although the last one ended just now.
-	next := testenv.Data[events.SyncStarted](t, h.WaitFact(h.sync(conn.ID), events.TypeSyncStarted))
-	require.False(t, next.Attached)
-	require.NotEqual(t, started[0].JobID, next.JobID)
-	require.Equal(t, 2, h.calls.count("POST /jobs"))
+	next := testenv.Data[events.SyncStarted](h.T, h.WaitFact(h.sync(connID), events.TypeSyncStarted))
+	require.False(h.T, next.Attached)
+	require.NotEqual(h.T, started[0].JobID, next.JobID)
+	require.Equal(h.T, 2, h.calls.count("POST /jobs"))
 }
 
 func TestFollowingListsChangesInsteadOfReadingEachJob(t *testing.T) {
@@ -573,17 +582,9 @@ func TestRequestsThatWaitedInTheStreamShareTheJobStartedMeanwhile(t *testing.T) 
 		h, conn, ids, started := waited(t, time.Millisecond)
 		// The first starts a job after both arrived: it answers the second
 		// too, although it ended before the second was taken.
-		require.Equal(t, started[0].JobID, started[1].JobID)
 		require.False(t, started[0].Attached)
 		require.True(t, started[1].Attached)
-		require.Equal(t, 1, h.calls.count("POST /jobs"))
-		h.requireAnsweredBy(ids, started[0].JobID)
-
-		// A request that arrives after that job's start gets a job of its own.
-		next := testenv.Data[events.SyncStarted](t, h.WaitFact(h.sync(conn.ID), events.TypeSyncStarted))
-		require.False(t, next.Attached)
-		require.NotEqual(t, started[0].JobID, next.JobID)
-		require.Equal(t, 2, h.calls.count("POST /jobs"))
+		h.requireOneJobThenANewOne(conn.ID, ids, started)
 	})
 
 	t.Run("counted from their handling when the skew is longer than the wait", func(t *testing.T) {
