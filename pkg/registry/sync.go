@@ -332,27 +332,46 @@ func (q *Queries) SyncLink(ctx context.Context, p SyncLinkParams) (SyncLinkResul
 	return res, err
 }
 
+// SyncWant is the outcome a SyncRecord caller built its facts for. In every
+// case the call must link the request to the job and mark it done (a
+// request another delivery finished is not).
+type SyncWant struct {
+	// Created says the call must create the job's row, at catalog version
+	// CatalogVersion. Otherwise the row must be recorded already and give
+	// the same facts as Job, the row the caller read.
+	Created        bool
+	CatalogVersion int
+	Job            *Job
+}
+
+// syncRefused is the SQLSTATE aam_check raises (migration 00023).
+const syncRefused = "AAM01"
+
 // SyncRecord is the sync worker's fast path: one round trip sends BEGIN,
-// the statements of SyncLink and the facts the caller predicted for the
-// usual outcome; accept then judges the outcome. When it accepts, a second
-// round trip commits; otherwise the transaction is rolled back and
-// committed is false (the caller takes the general path: a transaction
-// with SyncLink, then facts built from its result).
-func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []OutboxRow, accept func(SyncLinkResult) bool) (res SyncLinkResult, committed bool, err error) {
+// the statements of SyncLink checked against want (aam_check), the facts
+// the caller predicted for that outcome and COMMIT. When the outcome is
+// another, the check aborts the transaction before its facts and COMMIT,
+// it is rolled back, and committed is false: the caller takes the general
+// path (a transaction with SyncLink, then facts built from its result).
+func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []OutboxRow, want SyncWant) (committed bool, err error) {
 	if !validUUID(p.ConnectionID) {
-		return SyncLinkResult{}, false, &Error{Kind: ErrNotFound, Err: errBadID(p.ConnectionID)}
+		return false, &Error{Kind: ErrNotFound, Err: errBadID(p.ConnectionID)}
+	}
+	if !want.Created && want.Job == nil {
+		return false, &Error{Kind: ErrInvalid, Err: errors.New("SyncRecord: want a created job or the recorded one")}
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	queueSyncLink(b, p)
+	queueSyncLinkChecked(b, p, &want)
 	for _, f := range facts {
 		if err := queueOutbox(b, f); err != nil {
-			return SyncLinkResult{}, false, err
+			return false, err
 		}
 	}
+	b.Queue(`COMMIT`)
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return SyncLinkResult{}, false, fmt.Errorf("acquire: %w", translate(err))
+		return false, fmt.Errorf("acquire: %w", translate(err))
 	}
 	// A connection released inside a transaction (an error below) is
 	// closed by the pool, which rolls the transaction back.
@@ -360,7 +379,7 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 	br := conn.SendBatch(ctx, b)
 	_, err = br.Exec()
 	if err == nil {
-		res, err = readSyncLink(br)
+		_, err = readSyncLink(br)
 	}
 	added := 0
 	for range facts {
@@ -372,30 +391,68 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 			added += int(tag.RowsAffected())
 		}
 	}
+	if err == nil {
+		_, err = br.Exec() // COMMIT
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		// The pipeline stopped at the error, before COMMIT: the transaction
+		// is open, aborted.
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
-		return SyncLinkResult{}, false, translate(err)
-	}
-	if !accept(res) {
-		if _, err := conn.Exec(ctx, `ROLLBACK`); err != nil {
-			return SyncLinkResult{}, false, fmt.Errorf("rollback: %w", translate(err))
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == syncRefused {
+			return false, nil
 		}
-		return res, false, nil
-	}
-	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
-		return SyncLinkResult{}, false, fmt.Errorf("commit: %w", translate(err))
+		return false, translate(err)
 	}
 	if added > 0 {
 		s.outboxCommitted()
 	}
-	return res, true, nil
+	return true, nil
 }
 
-func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
+// queueSyncLink queues SyncLink's two statements: the connection's row
+// lock, then, in a fresh snapshot after it, the job, the request's link,
+// its inbox entry and the drop of the start claim in one statement.
+func queueSyncLink(b *pgx.Batch, p SyncLinkParams) { queueSyncLinkChecked(b, p, nil) }
+
+// queueSyncLinkChecked is queueSyncLink whose second statement, when want
+// is set, fails with syncRefused unless its outcome is want.
+func queueSyncLinkChecked(b *pgx.Batch, p SyncLinkParams, want *SyncWant) {
 	b.Queue(`SELECT catalog_version FROM connections WHERE id = $1 FOR UPDATE`, p.ConnectionID)
+	args := []any{NewID(), p.ConnectionID, p.AirbyteJobID, string(p.Status), p.StartedAt, p.CompletedAt,
+		p.RowsSynced, p.BytesSynced, p.ErrorMessage, p.NextCheckAt, p.FollowDeadline,
+		p.RequestSource, p.RequestID, p.TraceParent, p.Attached, p.AirbyteStatus, p.SeenThrough, p.StartRequestedAt,
+		p.Failure.Class, p.Failure.Type, p.Failure.Origin, p.RequestType}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	var more string
+	from := ` FROM j`
+	if p.StartHolder != "" {
+		more = `, d AS (DELETE FROM sync_starts WHERE connection_id = $2 AND holder = ` + arg(p.StartHolder) + `)`
+	}
+	if want != nil {
+		cond := `(SELECT count(*) FROM r) = 1 AND (SELECT count(*) FROM i) = 1`
+		if want.Created {
+			cond += ` AND j.inserted AND j.catalog_version = ` + arg(want.CatalogVersion)
+		} else {
+			w := want.Job
+			cond += ` AND NOT j.inserted AND j.id = ` + arg(w.ID) + ` AND j.status = ` + arg(string(w.Status)) +
+				` AND j.catalog_version = ` + arg(w.CatalogVersion) +
+				` AND j.started_at IS NOT DISTINCT FROM ` + arg(w.StartedAt) + `::timestamptz` +
+				` AND j.completed_at IS NOT DISTINCT FROM ` + arg(w.CompletedAt) + `::timestamptz` +
+				` AND j.rows_synced = ` + arg(w.RowsSynced) + ` AND j.bytes_synced = ` + arg(w.BytesSynced) +
+				` AND j.error_message = ` + arg(w.ErrorMessage) + ` AND j.failure_class = ` + arg(w.FailureClass) +
+				` AND j.failure_type = ` + arg(w.FailureType) + ` AND j.failure_origin = ` + arg(w.FailureOrigin) +
+				` AND j.created_at = ` + arg(w.CreatedAt)
+		}
+		// No job row (no connection) fails the check as well.
+		from = ` FROM (SELECT 1) one LEFT JOIN j ON true WHERE aam_check(j.id IS NOT NULL AND ` + cond +
+			`, 'the job was recorded otherwise than predicted')`
+	}
 	b.Queue(`WITH j AS (
 			INSERT INTO job_history AS h (id, connection_id, airbyte_job_id, status, catalog_version, started_at,
 				completed_at, rows_synced, bytes_synced, error_message, next_check_at, follow_deadline,
@@ -409,15 +466,13 @@ func queueSyncLink(b *pgx.Batch, p SyncLinkParams) {
 			SELECT j.id::uuid, $12, $13, $14, $15 OR NOT j.inserted FROM j
 			ON CONFLICT DO NOTHING
 			RETURNING attached
-		)
-		SELECT j.*, (SELECT attached FROM r) FROM j`,
-		NewID(), p.ConnectionID, p.AirbyteJobID, string(p.Status), p.StartedAt, p.CompletedAt,
-		p.RowsSynced, p.BytesSynced, p.ErrorMessage, p.NextCheckAt, p.FollowDeadline,
-		p.RequestSource, p.RequestID, p.TraceParent, p.Attached, p.AirbyteStatus, p.SeenThrough, p.StartRequestedAt,
-		p.Failure.Class, p.Failure.Type, p.Failure.Origin)
-	b.Queue(`INSERT INTO inbox (source, id, type, outcome) VALUES ($1, $2, $3, 'done')
-		ON CONFLICT (source, id) DO NOTHING`, p.RequestSource, p.RequestID, p.RequestType)
-	b.Queue(`DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $2`, p.ConnectionID, p.StartHolder)
+		), i AS (
+			INSERT INTO inbox (source, id, type, outcome) VALUES ($12, $13, $22, 'done')
+			ON CONFLICT (source, id) DO NOTHING
+			RETURNING 1
+		)`+more+`
+		SELECT j.*, (SELECT attached FROM r), (SELECT count(*) FROM i)`+from,
+		args...)
 }
 
 func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
@@ -427,22 +482,16 @@ func readSyncLink(br pgx.BatchResults) (SyncLinkResult, error) {
 	}
 	var status string
 	var attached *bool
+	var done int
 	j := &res.Job
-	if err := br.QueryRow().Scan(append(jobFields(j, &status), &res.JobCreated, &attached)...); err != nil {
+	if err := br.QueryRow().Scan(append(jobFields(j, &status), &res.JobCreated, &attached, &done)...); err != nil {
 		return SyncLinkResult{}, translate(err)
 	}
 	j.Status = JobStatus(status)
 	if attached != nil {
 		res.Linked, res.Attached = true, *attached
 	}
-	tag, err := br.Exec()
-	if err != nil {
-		return SyncLinkResult{}, translate(err)
-	}
-	res.Done = tag.RowsAffected() == 1
-	if _, err := br.Exec(); err != nil {
-		return SyncLinkResult{}, translate(err)
-	}
+	res.Done = done == 1
 	return res, nil
 }
 

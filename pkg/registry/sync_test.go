@@ -95,17 +95,11 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	_, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID, time.Time{})
 	require.NoError(t, err)
 
-	// Refused: nothing stays, not even the intent's removal.
-	res, committed, err := b.store.SyncRecord(b.ctx, params("a"), fact("a"), func(r registry.SyncLinkResult) bool {
-		require.True(t, r.JobCreated)
-		require.True(t, r.Linked)
-		require.True(t, r.Done)
-		require.Equal(t, 1, r.CatalogVersion)
-		return false
-	})
+	// Refused (recorded at another catalog version than predicted): nothing
+	// stays.
+	committed, err := b.store.SyncRecord(b.ctx, params("a"), fact("a"), registry.SyncWant{Created: true, CatalogVersion: 2})
 	require.NoError(t, err)
 	require.False(t, committed)
-	require.True(t, res.JobCreated)
 	_, err = b.store.JobGetByAirbyteID(b.ctx, c.ID, "7")
 	require.ErrorIs(t, err, registry.ErrNotFound)
 	msgs, err := b.store.OutboxByCorrelation(b.ctx, "a")
@@ -114,15 +108,18 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	in, err := b.store.SyncIntentBegin(b.ctx, "/s", "a", c.ID, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, 2, in.Deliveries)
+	_, err = b.store.InboxGet(b.ctx, "/s", "a")
+	require.ErrorIs(t, err, registry.ErrNotFound, "not marked done")
 
 	kicked := make(chan struct{}, 4)
 	b.store.OnOutboxCommit(func() { kicked <- struct{}{} })
-	res, committed, err = b.store.SyncRecord(b.ctx, params("a"), fact("a"), func(registry.SyncLinkResult) bool { return true })
+	committed, err = b.store.SyncRecord(b.ctx, params("a"), fact("a"), registry.SyncWant{Created: true, CatalogVersion: 1})
 	require.NoError(t, err)
 	require.True(t, committed)
-	require.Equal(t, registry.JobRunning, res.Job.Status)
-	require.False(t, res.Attached)
 	<-kicked
+	job, err := b.store.JobGetByAirbyteID(b.ctx, c.ID, "7")
+	require.NoError(t, err)
+	require.Equal(t, registry.JobRunning, job.Status)
 	msgs, err = b.store.OutboxByCorrelation(b.ctx, "a")
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
@@ -134,25 +131,52 @@ func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	require.Equal(t, registry.OutcomeDone, in.Outcome, "a copy of the answered request is recognised")
 	require.False(t, in.Recorded, "a copy of an answered request records no intent")
 
-	// A second request for the same job is attached to the recorded row.
-	res, committed, err = b.store.SyncRecord(b.ctx, params("b"), nil, func(r registry.SyncLinkResult) bool { return r.JobCreated })
+	// A second request for the same job: refused while it expects a new
+	// row, or facts of a row other than the recorded one; attached to the
+	// recorded row when it expects that.
+	committed, err = b.store.SyncRecord(b.ctx, params("b"), fact("b"), registry.SyncWant{Created: true, CatalogVersion: 1})
+	require.NoError(t, err)
+	require.False(t, committed, "recorded already")
+	for _, change := range []func(j *registry.Job){
+		func(j *registry.Job) { j.Status = registry.JobSucceeded },
+		func(j *registry.Job) { j.RowsSynced++ },
+		func(j *registry.Job) { at := time.Now(); j.CompletedAt = &at },
+		func(j *registry.Job) { j.CreatedAt = j.CreatedAt.Add(time.Microsecond) },
+		func(j *registry.Job) { j.FailureClass = "source" },
+	} {
+		other := job
+		change(&other)
+		committed, err = b.store.SyncRecord(b.ctx, params("b"), fact("b"), registry.SyncWant{Job: &other})
+		require.NoError(t, err)
+		require.False(t, committed, "the facts were built from another row: %+v", other)
+	}
+	msgs, err = b.store.OutboxByCorrelation(b.ctx, "b")
+	require.NoError(t, err)
+	require.Empty(t, msgs, "no fact of a refused record stays")
+	committed, err = b.store.SyncRecord(b.ctx, params("b"), fact("b"), registry.SyncWant{Job: &job})
+	require.NoError(t, err)
+	require.True(t, committed)
+	// The same request again is neither linked nor done.
+	committed, err = b.store.SyncRecord(b.ctx, params("b"), nil, registry.SyncWant{Job: &job})
 	require.NoError(t, err)
 	require.False(t, committed)
-	require.False(t, res.JobCreated)
-	require.True(t, res.Attached)
+	var res registry.SyncLinkResult
 	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
 		res, err = q.SyncLink(b.ctx, params("b"))
 		return err
 	})
 	require.NoError(t, err)
-	require.True(t, res.Linked)
-	require.True(t, res.Attached)
-	// The same request again is neither linked nor done.
-	res, committed, err = b.store.SyncRecord(b.ctx, params("b"), nil, func(r registry.SyncLinkResult) bool { return r.Done })
-	require.NoError(t, err)
-	require.False(t, committed)
 	require.False(t, res.Linked)
 	require.False(t, res.Done)
+
+	// A connection that is gone refuses, as does a want of neither kind.
+	gone := params("z")
+	gone.ConnectionID = uuid.NewString()
+	committed, err = b.store.SyncRecord(b.ctx, gone, nil, registry.SyncWant{Created: true, CatalogVersion: 1})
+	require.ErrorIs(t, err, registry.ErrNotFound)
+	require.False(t, committed)
+	_, err = b.store.SyncRecord(b.ctx, params("z"), nil, registry.SyncWant{})
+	require.ErrorIs(t, err, registry.ErrInvalid)
 
 	st := registry.SyncFollowState{}
 	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {

@@ -338,20 +338,17 @@ func (w *Worker) attach(ctx context.Context, ev bus.Event[events.SyncRequested],
 	if err != nil {
 		return false, err
 	}
-	res, committed, err := w.store.SyncRecord(ctx, p, facts, func(r registry.SyncLinkResult) bool {
-		return r.Done && r.Linked && !r.JobCreated && sameFacts(r.Job, job)
-	})
+	committed, err := w.store.SyncRecord(ctx, p, facts, registry.SyncWant{Job: &job})
 	switch {
 	case err != nil:
 		return false, fmt.Errorf("attach to job %s: %w", job.AirbyteJobID, err)
 	case committed:
 		w.m.answers.WithLabelValues(answerAttached).Inc()
 		return true, nil
-	case !res.Done || !res.Linked:
-		return true, nil // another delivery of the request finished it
 	}
-	// The job changed since it was read: link under the locks, with facts
-	// from the locked row.
+	// The job changed since it was read, or another delivery of the
+	// request finished it: link under the locks, with facts from the
+	// locked row.
 	err = w.store.InTx(ctx, func(q *registry.Queries) error {
 		res, err := q.SyncLink(ctx, p)
 		if err != nil {
@@ -380,21 +377,6 @@ func (w *Worker) attach(ctx context.Context, ev bus.Event[events.SyncRequested],
 	}
 	w.m.answers.WithLabelValues(answerAttached).Inc()
 	return true, nil
-}
-
-// sameFacts reports whether two rows of a job give the same facts.
-func sameFacts(a, b registry.Job) bool {
-	return a.ID == b.ID && a.Status == b.Status && a.CatalogVersion == b.CatalogVersion &&
-		sameTime(a.StartedAt, b.StartedAt) && sameTime(a.CompletedAt, b.CompletedAt) &&
-		a.RowsSynced == b.RowsSynced && a.BytesSynced == b.BytesSynced && a.ErrorMessage == b.ErrorMessage &&
-		a.Failure() == b.Failure() && a.CreatedAt.Equal(b.CreatedAt)
-}
-
-func sameTime(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Equal(*b)
 }
 
 // arrivedBy is an instant of the registry's clock by which the request had
@@ -621,8 +603,8 @@ func (w *Worker) describeInfo(ctx context.Context, job *airbyte.Job, info *airby
 // record links the request to its job and emits sync.started, and the
 // terminal fact when the job already ended, in one transaction. The usual
 // case (a new job, the catalog version read before the start) takes one
-// round trip and a commit; anything else is handled by record's general
-// path.
+// round trip, its commit included; anything else is handled by record's
+// general path.
 func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, version int, obs observation, attached bool, claim *startClaim) error {
 	req := outbox.RequestOf(ev)
 	p := registry.SyncLinkParams{
@@ -660,9 +642,7 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	if err != nil {
 		return err
 	}
-	res, committed, err := w.store.SyncRecord(ctx, p, facts, func(r registry.SyncLinkResult) bool {
-		return r.Done && r.Linked && r.JobCreated && r.Job.CatalogVersion == version
-	})
+	committed, err := w.store.SyncRecord(ctx, p, facts, registry.SyncWant{Created: true, CatalogVersion: version})
 	switch {
 	case err != nil:
 		return fmt.Errorf("record job %s: %w", obs.jobID, err)
@@ -676,9 +656,9 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 			w.wakeFollowerAt(next)
 		}
 		return nil
-	case !res.Done || !res.Linked:
-		return nil // another delivery of the request finished it
 	}
+	// Recorded already (for another request), at another catalog version,
+	// or finished by another delivery of the request.
 	return w.recordGeneral(ctx, p, req, obs, next, claim)
 }
 
