@@ -35,7 +35,9 @@
 //     the outbox. The intent stays (an hour) so that a copy of the request
 //     arriving during that commit finds it and waits instead of starting a
 //     job. In the usual case (a new job, or an attach) this is one pipelined
-//     round trip and the commit.
+//     round trip, the COMMIT included: the link statement checks that its
+//     outcome is the one the facts were built for and otherwise aborts the
+//     transaction, which is then taken again on the general path.
 //
 // # Which job answers a request
 //
