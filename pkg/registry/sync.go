@@ -599,7 +599,9 @@ func (q *Queries) JobRelease(ctx context.Context, ids []string, at time.Time) er
 }
 
 // JobsRecordedBefore returns which of a connection's Airbyte job ids were
-// recorded in job_history before `before`.
+// recorded in job_history before `before`, or started under a start claim
+// taken before it (recorded later, for a request seen earlier): jobs that a
+// request first seen at `before` did not start.
 func (q *Queries) JobsRecordedBefore(ctx context.Context, connectionID string, airbyteJobIDs []string, before time.Time) (map[string]bool, error) {
 	out := make(map[string]bool)
 	if len(airbyteJobIDs) == 0 {
@@ -609,7 +611,7 @@ func (q *Queries) JobsRecordedBefore(ctx context.Context, connectionID string, a
 		return nil, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
 	rows, err := q.db.Query(ctx, `SELECT airbyte_job_id FROM job_history
-		WHERE connection_id = $1 AND airbyte_job_id = ANY($2) AND created_at < $3`, connectionID, airbyteJobIDs, before)
+		WHERE connection_id = $1 AND airbyte_job_id = ANY($2) AND (created_at < $3 OR start_requested_at < $3)`, connectionID, airbyteJobIDs, before)
 	if err != nil {
 		return nil, translate(err)
 	}

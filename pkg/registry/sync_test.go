@@ -224,6 +224,23 @@ func TestFollowBookkeeping(t *testing.T) {
 	before, err = b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"1"}, j.CreatedAt)
 	require.NoError(t, err)
 	require.Empty(t, before)
+
+	// A job recorded after that instant, but started under a claim taken
+	// before it, was started for a request seen earlier.
+	seen := time.Now()
+	claimedAt := seen.Add(-time.Millisecond)
+	require.NoError(t, b.store.InTx(b.ctx, func(q *registry.Queries) error {
+		_, err := q.SyncLink(b.ctx, registry.SyncLinkParams{ConnectionID: c.ID, AirbyteJobID: "3", Status: registry.JobSucceeded,
+			AirbyteStatus: "succeeded", StartRequestedAt: &claimedAt, RequestSource: "/s", RequestID: "r3",
+			RequestType: events.TypeSyncRequested})
+		return err
+	}))
+	before, err = b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"1", "3"}, seen)
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"1": true, "3": true}, before)
+	before, err = b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"3"}, claimedAt)
+	require.NoError(t, err)
+	require.Empty(t, before, "claimedAt at that instant: possibly the request's own")
 }
 
 func TestSyncStartTurn(t *testing.T) {

@@ -87,7 +87,9 @@
 // connection's sync jobs created since the request was first seen, less
 // SYNC_CLOCK_SKEW (GET /jobs?connectionId=…&createdAtStart=…&orderBy=
 // createdAt|ASC), and answers the request with the first of them that no
-// other request had recorded before the request was first seen. Only when
+// other request had recorded, or claimed the start of, before the request
+// was first seen (such a job began for a request seen earlier, however
+// close the two are on Airbyte's clock). Only when
 // there is none does it start one. The rule: the first sync of the
 // connection that Airbyte created after the request was first seen answers
 // the request. A job started in that window for another request answers it

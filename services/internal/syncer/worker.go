@@ -415,9 +415,10 @@ func (w *Worker) earlierDelivery(ctx context.Context, ev bus.Event[events.SyncRe
 
 // jobStartedSince returns the job that answers a request first seen at
 // since, or nil: the connection's first sync job that Airbyte created at or
-// after since (less the clock skew) and that no other request had recorded
-// before since. Jobs recorded before the request was seen cannot be the one
-// its earlier delivery started.
+// after since (less the clock skew) and that no other request had recorded,
+// or claimed the start of, before since. Such jobs cannot be the one its
+// earlier delivery started: that one was claimed after the request's
+// intent.
 func (w *Worker) jobStartedSince(ctx context.Context, connID, abConnID string, since time.Time) (*airbyte.Job, error) {
 	page, err := w.ab.ListJobs(ctx, airbyte.JobListParams{
 		ConnectionID: abConnID, JobType: airbyte.JobTypeSync,
