@@ -45,15 +45,24 @@ func connectCluster(t *testing.T, c *bustest.Cluster, name string) (*nats.Conn, 
 func moveLeader(ctx context.Context, t *testing.T, nc *nats.Conn, apiSuffix, to string, leader func() string) {
 	t.Helper()
 	req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, to)
+	// A step-down starts an election; asking again before it has settled
+	// (on a loaded machine, seconds) starts another, so the request is
+	// repeated only once the last one has had time to take effect.
+	var asked time.Time
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		if leader() == to {
 			return
 		}
+		if time.Since(asked) < 3*time.Second {
+			assert.Fail(c, "leader not moved yet", "%s to %s", apiSuffix, to)
+			return
+		}
+		asked = time.Now()
 		resp, err := nc.RequestWithContext(ctx, "$JS.API."+apiSuffix, []byte(req))
 		if assert.NoError(c, err, "step down %s", apiSuffix) {
 			assert.Fail(c, "leader not moved", "%s to %s; answer: %s", apiSuffix, to, resp.Data)
 		}
-	}, 30*time.Second, 200*time.Millisecond)
+	}, 45*time.Second, 200*time.Millisecond)
 }
 
 // TestClusterLeaderLossLosesNothing runs the onboard and sync workers and
