@@ -598,11 +598,11 @@ func (q *Queries) JobRelease(ctx context.Context, ids []string, at time.Time) er
 	return translate(err)
 }
 
-// JobsRecordedBefore returns which of a connection's Airbyte job ids were
-// recorded in job_history before `before`, or started under a start claim
-// taken before it (recorded later, for a request seen earlier): jobs that a
-// request first seen at `before` did not start.
-func (q *Queries) JobsRecordedBefore(ctx context.Context, connectionID string, airbyteJobIDs []string, before time.Time) (map[string]bool, error) {
+// JobsOfEarlierRequests returns which of a connection's Airbyte job ids
+// began for requests seen before `before`: recorded in job_history before
+// it, or started under a start claim taken before it (and recorded later).
+// A request first seen at `before` started none of them.
+func (q *Queries) JobsOfEarlierRequests(ctx context.Context, connectionID string, airbyteJobIDs []string, before time.Time) (map[string]bool, error) {
 	out := make(map[string]bool)
 	if len(airbyteJobIDs) == 0 {
 		return out, nil

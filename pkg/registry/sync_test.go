@@ -218,10 +218,10 @@ func TestFollowBookkeeping(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, claimed, 1)
 
-	before, err := b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"1", "2"}, time.Now().Add(time.Second))
+	before, err := b.store.JobsOfEarlierRequests(b.ctx, c.ID, []string{"1", "2"}, time.Now().Add(time.Second))
 	require.NoError(t, err)
 	require.Equal(t, map[string]bool{"1": true}, before)
-	before, err = b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"1"}, j.CreatedAt)
+	before, err = b.store.JobsOfEarlierRequests(b.ctx, c.ID, []string{"1"}, j.CreatedAt)
 	require.NoError(t, err)
 	require.Empty(t, before)
 
@@ -235,10 +235,10 @@ func TestFollowBookkeeping(t *testing.T) {
 			RequestType: events.TypeSyncRequested})
 		return err
 	}))
-	before, err = b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"1", "3"}, seen)
+	before, err = b.store.JobsOfEarlierRequests(b.ctx, c.ID, []string{"1", "3"}, seen)
 	require.NoError(t, err)
 	require.Equal(t, map[string]bool{"1": true, "3": true}, before)
-	before, err = b.store.JobsRecordedBefore(b.ctx, c.ID, []string{"3"}, claimedAt)
+	before, err = b.store.JobsOfEarlierRequests(b.ctx, c.ID, []string{"3"}, claimedAt)
 	require.NoError(t, err)
 	require.Empty(t, before, "claimedAt at that instant: possibly the request's own")
 }

@@ -432,7 +432,7 @@ func (w *Worker) jobStartedSince(ctx context.Context, connID, abConnID string, s
 	for _, j := range page.Data {
 		ids = append(ids, strconv.FormatInt(j.JobID, 10))
 	}
-	older, err := w.store.JobsRecordedBefore(ctx, connID, ids, since)
+	older, err := w.store.JobsOfEarlierRequests(ctx, connID, ids, since)
 	if err != nil {
 		return nil, err
 	}
