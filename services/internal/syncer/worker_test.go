@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -511,16 +512,25 @@ func TestRequestWaitingForTheTurnOfAForgottenConnection(t *testing.T) {
 // Airbyte then forgets everything: at the follow deadline the job is not
 // found, nor is its connection, so the job fails with the reason and the
 // connection is marked ORPHANED, once; a later request fails at once.
+// Airbyte forgets right after the job's start, before any later call is
+// sent, so that a follow deadline reached before the test sees the start
+// still meets the forgotten job.
 func TestFollowedJobOfAForgottenConnection(t *testing.T) {
 	t.Parallel()
 	h := setup(t, envOptions{emulator: emulator.Config{JobRunning: time.Hour}})
 	conn := h.SeedConnection()
+	var forget sync.Once
+	h.calls.setBefore(func(*http.Request, []byte) error {
+		if h.calls.count("POST /jobs") > 0 {
+			forget.Do(h.Emulator.Reset)
+		}
+		return nil
+	})
 	cfg := testConfig()
 	cfg.FollowTimeout = 300 * time.Millisecond
 	h.start(cfg)
 	id := h.sync(conn.ID)
 	started := testenv.Data[events.SyncStarted](t, h.WaitFact(id, events.TypeSyncStarted))
-	h.Emulator.Reset()
 
 	failed := testenv.Data[events.SyncFinished](t, h.WaitFact(id, events.TypeSyncFailed))
 	require.Equal(t, started.JobID, failed.JobID)
