@@ -41,6 +41,17 @@ func Add(ctx context.Context, q *registry.Queries, subject string, e event.Event
 	return q.OutboxAdd(ctx, row)
 }
 
+// Queue encodes e for subject and queues it in q's transaction, like Add,
+// without saying whether its id was new; in a transaction of the Store the
+// row is sent with the transaction's next round trip.
+func Queue(ctx context.Context, q *registry.Queries, subject string, e event.Event) error {
+	row, err := Encode(subject, e)
+	if err != nil {
+		return err
+	}
+	return q.OutboxQueue(ctx, row)
+}
+
 // Msg rebuilds the NATS message of an outbox row.
 func Msg(row registry.OutboxRow) *nats.Msg {
 	msg := nats.NewMsg(row.Subject)

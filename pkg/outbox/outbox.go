@@ -55,8 +55,7 @@ func Emit(ctx context.Context, q *registry.Queries, factType, source, connection
 	if err != nil {
 		return err
 	}
-	_, err = Add(ctx, q, d.Subject, e)
-	return err
+	return Queue(ctx, q, d.Subject, e)
 }
 
 // EmitKeyed queues, in q's transaction on the subject of its type, a fact
@@ -78,8 +77,7 @@ func EmitKeyed(ctx context.Context, q *registry.Queries, factType, source, key, 
 	if err != nil {
 		return err
 	}
-	_, err = Add(ctx, q, d.Subject, e)
-	return err
+	return Queue(ctx, q, d.Subject, e)
 }
 
 // Ledger is a bus.Ledger on the registry's inbox and outbox.

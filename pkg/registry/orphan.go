@@ -48,7 +48,7 @@ func (s *Store) ConnectionOrphan(ctx context.Context, id, reason string, fact Or
 		if err != nil {
 			return err
 		}
-		if _, err := q.OutboxAdd(ctx, row); err != nil {
+		if err := q.OutboxQueue(ctx, row); err != nil {
 			return err
 		}
 		marked = true

@@ -107,6 +107,30 @@ func (q *Queries) OutboxAddAll(ctx context.Context, rows []OutboxRow) (int, erro
 	return n, firstErr
 }
 
+// OutboxQueue queues rows like OutboxAddAll without saying which were new,
+// which lets a transaction of the Store (InTx) send them with its next
+// round trip instead of one of their own: the transaction's next
+// statement, or its COMMIT when none follows. Outside such a transaction
+// they are inserted at once.
+func (q *Queries) OutboxQueue(ctx context.Context, rows ...OutboxRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	t, ok := q.db.(*lazyTx)
+	if !ok {
+		_, err := q.OutboxAddAll(ctx, rows)
+		return err
+	}
+	b := &pgx.Batch{}
+	for _, row := range rows {
+		if err := queueOutbox(b, row); err != nil {
+			return err
+		}
+	}
+	t.outboxDefer(b)
+	return nil
+}
+
 // queueOutbox queues OutboxAdd's statement for row on b.
 func queueOutbox(b *pgx.Batch, row OutboxRow) error {
 	args, err := outboxArgs(row)

@@ -70,15 +70,6 @@ type storePool struct {
 
 func (p storePool) outboxQueued() { p.store.outboxCommitted() }
 
-// storeTx is a transaction of the Store. It notes whether outbox rows were
-// queued in it, for the Store to announce after the commit.
-type storeTx struct {
-	pgx.Tx
-	queued atomic.Bool
-}
-
-func (t *storeTx) outboxQueued() { t.queued.Store(true) }
-
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
@@ -97,26 +88,22 @@ func (s *Store) outboxCommitted() {
 // InTx runs fn in a transaction and commits it when fn returns nil. The
 // transaction is rolled back when fn returns an error or panics. Errors are
 // translated into registry errors.
-func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
-	return s.InTxOptions(ctx, pgx.TxOptions{}, fn)
-}
-
-// InTxOptions is InTx with transaction options.
-func (s *Store) InTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(q *Queries) error) (err error) {
-	tx, err := s.pool.BeginTx(ctx, opts)
+//
+// The transaction costs no round trip of its own: BEGIN is sent with its
+// first statement, and COMMIT with the facts queued last (see lazyTx).
+func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) (err error) {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", translate(err))
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	t := &storeTx{Tx: tx}
+	// A connection released inside a transaction (a failed ROLLBACK) is
+	// closed by the pool.
+	defer conn.Release()
+	t := &lazyTx{conn: conn}
 	panicked := true
 	defer func() {
-		if panicked {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
+		if panicked || err != nil {
+			t.rollback(context.WithoutCancel(ctx))
 		}
 	}()
 	err = fn(&Queries{db: t})
@@ -124,7 +111,7 @@ func (s *Store) InTxOptions(ctx context.Context, opts pgx.TxOptions, fn func(q *
 	if err != nil {
 		return err
 	}
-	if err = tx.Commit(ctx); err != nil {
+	if err = t.commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", translate(err))
 	}
 	if t.queued.Load() {

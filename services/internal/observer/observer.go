@@ -489,7 +489,7 @@ func (o *Observer) record(ctx context.Context, c registry.Connection, r *Result,
 		if err != nil {
 			return err
 		}
-		if _, err := outbox.Add(ctx, q, events.SubjectDriftDetected, fact); err != nil {
+		if err := outbox.Queue(ctx, q, events.SubjectDriftDetected, fact); err != nil {
 			return err
 		}
 		if outcome == nil {

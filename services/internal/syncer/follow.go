@@ -664,7 +664,7 @@ func (w *Worker) finishLocked(ctx context.Context, q *registry.Queries, j regist
 		}
 		facts = append(facts, f)
 	}
-	if _, err := q.OutboxAddAll(ctx, facts); err != nil {
+	if err := q.OutboxQueue(ctx, facts...); err != nil {
 		return nil, err
 	}
 	corr := ""

@@ -364,7 +364,7 @@ func (w *Worker) attach(ctx context.Context, ev bus.Event[events.SyncRequested],
 		if err != nil {
 			return err
 		}
-		_, err = q.OutboxAddAll(ctx, facts)
+		err = q.OutboxQueue(ctx, facts...)
 		return err
 	})
 	switch {
@@ -711,7 +711,7 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 		case obs.terminal():
 			// Recorded running for other requests, and seen ended here:
 			// end it for all of them, this one included.
-			if _, err := q.OutboxAddAll(ctx, facts); err != nil {
+			if err := q.OutboxQueue(ctx, facts...); err != nil {
 				return err
 			}
 			done, err := w.finishLocked(ctx, q, job, obs)
@@ -722,7 +722,7 @@ func (w *Worker) recordGeneral(ctx context.Context, p registry.SyncLinkParams, r
 		default:
 			follow = true
 		}
-		_, err = q.OutboxAddAll(ctx, facts)
+		err = q.OutboxQueue(ctx, facts...)
 		return err
 	})
 	if errors.Is(err, app.ErrRecorded) {
