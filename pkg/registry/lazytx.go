@@ -11,21 +11,22 @@ import (
 
 // lazyTx is a transaction of the Store (InTx) that spends no round trip
 // of its own. BEGIN is not sent until the transaction's first statement,
-// and goes in the same pipeline; outbox rows queued with OutboxQueue wait
-// for the transaction's next round trip, whatever it is, and go first in
-// its pipeline (so every later statement sees them, in order); COMMIT goes
-// with the rows queued last. A transaction that records a job and its
-// facts thus costs its statements' round trips, not two more for BEGIN and
-// COMMIT and one for the facts.
+// and goes in the same pipeline; statements queued whose results only
+// their callbacks read (outbox rows queued with OutboxQueue, SyncRecord's
+// whole transaction) wait for the transaction's next round trip, whatever it
+// is, and go first in its pipeline (so every later statement sees them, in
+// order); COMMIT goes with the statements queued last. A transaction that
+// records a job and its facts thus costs its statements' round trips, not
+// two more for BEGIN and COMMIT and one for the facts.
 //
 // An error in a pipeline leaves the transaction aborted: the statement
 // that carried it reports the error and the caller rolls back. A queued
-// row's error is reported by the statement it went with.
+// statement's error is reported by the statement it went with.
 type lazyTx struct {
 	conn  *pgxpool.Conn
 	begun bool
-	// rows are the outbox rows queued and not sent yet.
-	rows []*pgx.QueuedQuery
+	// waiting are the statements queued and not sent yet.
+	waiting []*pgx.QueuedQuery
 	// queued notes that outbox rows were written, for the Store to
 	// announce after the commit.
 	queued atomic.Bool
@@ -33,13 +34,11 @@ type lazyTx struct {
 
 func (t *lazyTx) outboxQueued() { t.queued.Store(true) }
 
-// outboxDefer queues outbox rows for the transaction's next round trip.
-func (t *lazyTx) outboxDefer(b *pgx.Batch) {
-	t.rows = append(t.rows, b.QueuedQueries...)
-	t.queued.Store(true)
-}
+// queue keeps statements for the transaction's next round trip; their
+// results are read by their callbacks, if any, or else dropped.
+func (t *lazyTx) queue(qs ...*pgx.QueuedQuery) { t.waiting = append(t.waiting, qs...) }
 
-// send sends what is waiting (BEGIN, queued rows) and then qs in one
+// send sends what is waiting (BEGIN, queued statements) and then qs in one
 // pipeline, and reads the results of what was waiting. The caller reads
 // the results of qs from the returned batch, and closes it.
 func (t *lazyTx) send(ctx context.Context, qs ...*pgx.QueuedQuery) (pgx.BatchResults, error) {
@@ -48,13 +47,21 @@ func (t *lazyTx) send(ctx context.Context, qs ...*pgx.QueuedQuery) (pgx.BatchRes
 		b.Queue("BEGIN")
 		t.begun = true
 	}
-	b.QueuedQueries = append(b.QueuedQueries, t.rows...)
+	b.QueuedQueries = append(b.QueuedQueries, t.waiting...)
 	b.QueuedQueries = append(b.QueuedQueries, qs...)
 	waiting := len(b.QueuedQueries) - len(qs)
-	t.rows = nil
+	t.waiting = nil
 	br := t.conn.SendBatch(ctx, b)
-	for range waiting {
-		if _, err := br.Exec(); err != nil {
+	for _, q := range b.QueuedQueries[:waiting] {
+		// A statement queued with a callback (QueuedQuery.Exec, Query,
+		// QueryRow) has its result read by it, as Close would.
+		var err error
+		if q.Fn != nil {
+			err = q.Fn(br)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			_ = br.Close()
 			return nil, err
 		}
@@ -63,7 +70,7 @@ func (t *lazyTx) send(ctx context.Context, qs ...*pgx.QueuedQuery) (pgx.BatchRes
 }
 
 // pending reports whether something waits for the next round trip.
-func (t *lazyTx) pending() bool { return !t.begun || len(t.rows) > 0 }
+func (t *lazyTx) pending() bool { return !t.begun || len(t.waiting) > 0 }
 
 func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if !t.pending() {
@@ -118,10 +125,10 @@ func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return br
 }
 
-// commit sends the rows still queued and COMMIT. A transaction that never
-// sent a statement has nothing to commit.
+// commit sends the statements still queued and COMMIT. A transaction that
+// never sent a statement has nothing to commit.
 func (t *lazyTx) commit(ctx context.Context) error {
-	if !t.begun && len(t.rows) == 0 {
+	if !t.begun && len(t.waiting) == 0 {
 		return nil
 	}
 	br, err := t.send(ctx, &pgx.QueuedQuery{SQL: "COMMIT"})
@@ -142,16 +149,15 @@ func (t *lazyTx) commit(ctx context.Context) error {
 	return err
 }
 
-// rollback ends a transaction that was begun and not committed.
+// rollback ends a transaction that was begun and not committed. When
+// ROLLBACK fails, the pool closes the connection, released with its
+// transaction open.
 func (t *lazyTx) rollback(ctx context.Context) {
 	if !t.begun {
 		return
 	}
-	t.begun, t.rows = false, nil
-	if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
-		// The pool closes a connection released with a transaction open.
-		_ = t.conn.Conn().Close(ctx)
-	}
+	t.begun, t.waiting = false, nil
+	_, _ = t.conn.Exec(ctx, "ROLLBACK")
 }
 
 // batchRow is the row of a statement sent in a pipeline: scanning it ends

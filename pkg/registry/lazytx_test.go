@@ -5,11 +5,13 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aam-mesh/aam/events"
 	"github.com/aam-mesh/aam/pkg/dbtest"
 	"github.com/aam-mesh/aam/pkg/registry"
 )
@@ -152,4 +154,29 @@ func TestInTxSpendsNoRoundTripOfItsOwn(t *testing.T) {
 		}))
 	})
 	require.Equal(t, int64(2), trips)
+}
+
+// TestSyncRecordIsOneRoundTrip shows the fast path's transaction sent
+// whole with its COMMIT: one round trip whether it commits or is refused
+// (then one more, the ROLLBACK).
+func TestSyncRecordIsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	store, rt := tracedStore(t)
+	b := &testBundle{store: store, ctx: context.Background()}
+	c := activeConnection(t, b, "one-trip")
+	next := time.Now().Add(time.Second)
+	p := registry.SyncLinkParams{ConnectionID: c.ID, AirbyteJobID: "5", Status: registry.JobRunning, NextCheckAt: &next,
+		RequestSource: "/s", RequestID: "one", RequestType: events.TypeSyncRequested}
+	before := rt.n.Load()
+	committed, err := store.SyncRecord(b.ctx, p, []registry.OutboxRow{row("one-fact", c.ID)}, registry.SyncWant{Created: true, CatalogVersion: 1})
+	require.NoError(t, err)
+	require.True(t, committed)
+	require.Equal(t, int64(1), rt.n.Load()-before)
+
+	p.RequestID = "two"
+	before = rt.n.Load()
+	committed, err = store.SyncRecord(b.ctx, p, nil, registry.SyncWant{Created: true, CatalogVersion: 1})
+	require.NoError(t, err)
+	require.False(t, committed, "recorded already: refused")
+	require.Equal(t, int64(2), rt.n.Load()-before)
 }

@@ -127,7 +127,8 @@ func (q *Queries) OutboxQueue(ctx context.Context, rows ...OutboxRow) error {
 			return err
 		}
 	}
-	t.outboxDefer(b)
+	t.queue(b.QueuedQueries...)
+	t.outboxQueued()
 	return nil
 }
 

@@ -349,7 +349,8 @@ const syncRefused = "AAM01"
 
 // SyncRecord is the sync worker's fast path: one round trip sends BEGIN,
 // the statements of SyncLink checked against want (aam_check), the facts
-// the caller predicted for that outcome and COMMIT. When the outcome is
+// the caller predicted for that outcome and COMMIT (a transaction of the
+// Store whose statements all wait for its commit). When the outcome is
 // another, the check aborts the transaction before its facts and COMMIT,
 // it is rolled back, and committed is false: the caller takes the general
 // path (a transaction with SyncLink, then facts built from its result).
@@ -361,55 +362,29 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 		return false, &Error{Kind: ErrInvalid, Err: errors.New("SyncRecord: want a created job or the recorded one")}
 	}
 	b := &pgx.Batch{}
-	b.Queue(`BEGIN`)
 	queueSyncLinkChecked(b, p, &want)
+	// The connection's row lock: no row is a connection that is gone.
+	b.QueuedQueries[0].QueryRow(func(row pgx.Row) error {
+		var version int
+		return translate(row.Scan(&version))
+	})
 	for _, f := range facts {
 		if err := queueOutbox(b, f); err != nil {
 			return false, err
 		}
 	}
-	b.Queue(`COMMIT`)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, fmt.Errorf("acquire: %w", translate(err))
-	}
-	// A connection released inside a transaction (an error below) is
-	// closed by the pool, which rolls the transaction back.
-	defer conn.Release()
-	br := conn.SendBatch(ctx, b)
-	_, err = br.Exec()
-	if err == nil {
-		_, err = readSyncLink(br)
-	}
-	added := 0
-	for range facts {
-		if err != nil {
-			break
+	err = s.InTx(ctx, func(q *Queries) error {
+		t := q.db.(*lazyTx)
+		t.queue(b.QueuedQueries...)
+		if len(facts) > 0 {
+			t.outboxQueued()
 		}
-		var tag pgconn.CommandTag
-		if tag, err = br.Exec(); err == nil {
-			added += int(tag.RowsAffected())
-		}
+		return nil
+	})
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == syncRefused {
+		return false, nil
 	}
-	if err == nil {
-		_, err = br.Exec() // COMMIT
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		// The pipeline stopped at the error, before COMMIT: the transaction
-		// is open, aborted.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
-		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == syncRefused {
-			return false, nil
-		}
-		return false, translate(err)
-	}
-	if added > 0 {
-		s.outboxCommitted()
-	}
-	return true, nil
+	return err == nil, err
 }
 
 // queueSyncLink queues SyncLink's two statements: the connection's row
