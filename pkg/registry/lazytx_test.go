@@ -180,3 +180,58 @@ func TestSyncRecordIsOneRoundTrip(t *testing.T) {
 	require.False(t, committed, "recorded already: refused")
 	require.Equal(t, int64(2), rt.n.Load()-before)
 }
+
+// TestSyncRecordThenCarriesTheLink shows the fast path of a job that
+// ended before it was recorded: the checked link goes with the first round
+// trip of Then (here the success's health and volume record, which sees
+// the new row), the facts with the COMMIT, two round trips in all; a
+// refused outcome rolls back Then's statements as well.
+func TestSyncRecordThenCarriesTheLink(t *testing.T) {
+	t.Parallel()
+	store, rt := tracedStore(t)
+	b := &testBundle{store: store, ctx: context.Background()}
+	c := activeConnection(t, b, "then-trip")
+	start, end := time.Now().Add(-time.Second).UTC(), time.Now().UTC()
+	p := registry.SyncLinkParams{JobID: registry.NewID(), ConnectionID: c.ID, AirbyteJobID: "7",
+		Status: registry.JobSucceeded, StartedAt: &start, CompletedAt: &end, RowsSynced: 3,
+		RequestSource: "/s", RequestID: "one", RequestType: events.TypeSyncRequested}
+	job := registry.Job{ID: p.JobID, ConnectionID: c.ID, AirbyteJobID: "7", Status: registry.JobSucceeded,
+		StartedAt: &start, CompletedAt: &end, RowsSynced: 3}
+	streams := []registry.StreamStat{{Stream: "users", Records: 3, Bytes: 30}}
+	var hist registry.VolumeHistory
+	want := registry.SyncWant{Created: true, CatalogVersion: 1, Then: func(q *registry.Queries) (err error) {
+		hist, err = q.SuccessRecord(b.ctx, job, streams, 5)
+		return err
+	}}
+	before := rt.n.Load()
+	fact := row("then-fact", c.ID)
+	fact.CorrelationID = "one"
+	committed, err := store.SyncRecord(b.ctx, p, []registry.OutboxRow{fact}, want)
+	require.NoError(t, err)
+	require.True(t, committed)
+	require.Equal(t, int64(2), rt.n.Load()-before)
+	require.Empty(t, hist.Records, "the job's own volume is not its history")
+	got, err := store.JobGet(b.ctx, p.JobID)
+	require.NoError(t, err)
+	require.Equal(t, registry.JobSucceeded, got.Status)
+	stats, err := store.StatsList(b.ctx, c.ID, 5)
+	require.NoError(t, err)
+	require.Len(t, stats, 1)
+	require.Equal(t, streams, stats[0].Streams)
+	facts, err := store.OutboxByCorrelation(b.ctx, "one")
+	require.NoError(t, err)
+	require.Len(t, facts, 1)
+
+	// The same Airbyte job for another request: recorded already, refused,
+	// and the volume Then records is rolled back with it.
+	p.JobID, p.RequestID = registry.NewID(), "two"
+	job.ID = p.JobID
+	committed, err = store.SyncRecord(b.ctx, p, nil, want)
+	require.NoError(t, err)
+	require.False(t, committed)
+	stats, err = store.StatsList(b.ctx, c.ID, 5)
+	require.NoError(t, err)
+	require.Len(t, stats, 1)
+	_, err = store.JobGet(b.ctx, p.JobID)
+	require.True(t, registry.IsNotFound(err), "%v", err)
+}

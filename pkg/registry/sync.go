@@ -261,6 +261,9 @@ func (q *Queries) SyncStartRelease(ctx context.Context, connectionID, holder str
 // SyncLinkParams describe a job as the sync worker observed it and the
 // request it answers.
 type SyncLinkParams struct {
+	// JobID is the id of the job's row when the call creates it; empty for
+	// a fresh one.
+	JobID        string
 	ConnectionID string
 	AirbyteJobID string
 	// Status, StartedAt, CompletedAt, RowsSynced, BytesSynced and
@@ -342,6 +345,11 @@ type SyncWant struct {
 	Created        bool
 	CatalogVersion int
 	Job            *Job
+	// Then, when set, runs in the transaction once the checked statements
+	// are queued: they go first in its first round trip, and its statements
+	// see the job recorded. An outcome other than want fails that round
+	// trip, and the call reports committed false as before.
+	Then func(q *Queries) error
 }
 
 // syncRefused is the SQLSTATE aam_check raises (migration 00023).
@@ -354,6 +362,8 @@ const syncRefused = "AAM01"
 // another, the check aborts the transaction before its facts and COMMIT,
 // it is rolled back, and committed is false: the caller takes the general
 // path (a transaction with SyncLink, then facts built from its result).
+// With want.Then, the checked statements go with Then's first round trip
+// instead, and the facts with the COMMIT after it.
 func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []OutboxRow, want SyncWant) (committed bool, err error) {
 	if !validUUID(p.ConnectionID) {
 		return false, &Error{Kind: ErrNotFound, Err: errBadID(p.ConnectionID)}
@@ -379,6 +389,9 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 		if len(facts) > 0 {
 			t.outboxQueued()
 		}
+		if want.Then != nil {
+			return want.Then(q)
+		}
 		return nil
 	})
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == syncRefused {
@@ -396,7 +409,11 @@ func queueSyncLink(b *pgx.Batch, p SyncLinkParams) { queueSyncLinkChecked(b, p, 
 // is set, fails with syncRefused unless its outcome is want.
 func queueSyncLinkChecked(b *pgx.Batch, p SyncLinkParams, want *SyncWant) {
 	b.Queue(`SELECT catalog_version FROM connections WHERE id = $1 FOR UPDATE`, p.ConnectionID)
-	args := []any{NewID(), p.ConnectionID, p.AirbyteJobID, string(p.Status), p.StartedAt, p.CompletedAt,
+	id := p.JobID
+	if id == "" {
+		id = NewID()
+	}
+	args := []any{id, p.ConnectionID, p.AirbyteJobID, string(p.Status), p.StartedAt, p.CompletedAt,
 		p.RowsSynced, p.BytesSynced, p.ErrorMessage, p.NextCheckAt, p.FollowDeadline,
 		p.RequestSource, p.RequestID, p.TraceParent, p.Attached, p.AirbyteStatus, p.SeenThrough, p.StartRequestedAt,
 		p.Failure.Class, p.Failure.Type, p.Failure.Origin, p.RequestType}

@@ -604,8 +604,10 @@ func (w *Worker) describeInfo(ctx context.Context, job *airbyte.Job, info *airby
 // record links the request to its job and emits sync.started, and the
 // terminal fact when the job already ended, in one transaction. The usual
 // case (a new job, the catalog version read before the start) takes one
-// round trip, its commit included; anything else is handled by record's
-// general path.
+// round trip, its commit included, or two for a job that already ended
+// (the link with the reads of the health and volume judgement, then the
+// facts with the commit); anything else is handled by record's general
+// path.
 func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, version int, obs observation, attached bool, claim *startClaim) error {
 	req := outbox.RequestOf(ev)
 	p := registry.SyncLinkParams{
@@ -625,25 +627,30 @@ func (w *Worker) record(ctx context.Context, ev bus.Event[events.SyncRequested],
 	}
 	now := time.Now()
 	next := now.Add(w.cfg.PollInterval)
-	if obs.terminal() {
-		// A job that ended before it was recorded: its end counts in the
-		// connection's health, in the general path's transaction.
-		return w.recordGeneral(ctx, p, req, obs, next, claim)
+	if !obs.terminal() {
+		deadline := now.Add(w.cfg.FollowTimeout)
+		p.NextCheckAt, p.FollowDeadline = &next, &deadline
 	}
-	deadline := now.Add(w.cfg.FollowTimeout)
-	p.NextCheckAt, p.FollowDeadline = &next, &deadline
 
 	// The row this request will most likely create, and its facts.
-	predicted := registry.Job{ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
+	p.JobID = registry.NewID()
+	predicted := registry.Job{ID: p.JobID, ConnectionID: connID, AirbyteJobID: obs.jobID, Status: obs.status,
 		CatalogVersion: version, StartedAt: obs.startedAt, CompletedAt: obs.completedAt,
-		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason, CreatedAt: now,
+		RowsSynced: obs.rows, BytesSynced: obs.bytes, ErrorMessage: obs.reason, CreatedAt: now, UpdatedAt: now,
 		StartRequestedAt: startRequestedAt, FailureClass: obs.failure.Class, FailureType: obs.failure.Type,
 		FailureOrigin: obs.failure.Origin}
 	facts, err := jobFacts(predicted, req, attached)
 	if err != nil {
 		return err
 	}
-	committed, err := w.store.SyncRecord(ctx, p, facts, registry.SyncWant{Created: true, CatalogVersion: version})
+	want := registry.SyncWant{Created: true, CatalogVersion: version}
+	if obs.terminal() {
+		// A job that ended before it was recorded: its end counts in the
+		// connection's health, in the same transaction, whose first round
+		// trip carries the checked link.
+		want.Then = func(q *registry.Queries) error { return recordHealth(ctx, q, predicted, obs.streams, req.ID) }
+	}
+	committed, err := w.store.SyncRecord(ctx, p, facts, want)
 	switch {
 	case err != nil:
 		return fmt.Errorf("record job %s: %w", obs.jobID, err)
