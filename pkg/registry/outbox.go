@@ -158,10 +158,17 @@ func (q *Queries) OutboxPendingFrom(ctx context.Context, from int64, limit int) 
 	// the page with the outbox was planned, under load, as a hash join over
 	// a scan of the whole outbox. p stands for the pending entry each row
 	// has (not published).
+	//
+	// The statement is planned at each call (an unnamed statement, not one
+	// prepared once per connection): outbox_pending takes an insert and a
+	// delete per event, and a plan cached while it was small scans it
+	// whole, with the dead rows of every event published since its last
+	// vacuum (tens of milliseconds per read under load), where a plan made
+	// for its present size reads the index from `from` on.
 	return list(ctx, q.db, scanOutbox, `SELECT `+outboxColumns+`
 		FROM outbox o CROSS JOIN LATERAL (SELECT o.seq) p(seq)
 		WHERE o.seq = ANY(ARRAY(SELECT seq FROM outbox_pending WHERE seq >= $1 ORDER BY seq LIMIT $2))
-		ORDER BY o.seq`, from, limit)
+		ORDER BY o.seq`, pgx.QueryExecModeExec, from, int64(limit))
 }
 
 // OutboxMarkPublished marks messages as published.
