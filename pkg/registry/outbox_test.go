@@ -148,3 +148,39 @@ func TestOutboxBoundWaitsForRunningTransactions(t *testing.T) {
 		return settled
 	}, 30*time.Second, 10*time.Millisecond)
 }
+
+// TestOutboxRowsOfOneCallKeepTheirOrder: rows added together go in as
+// given, in their order (their sequence numbers rise in it), with their
+// headers and data; ids queued before are skipped and not counted.
+func TestOutboxRowsOfOneCallKeepTheirOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := row("o2", "c9")
+	first.CorrelationID = "order"
+	_, err := b.store.OutboxAdd(b.ctx, first)
+	require.NoError(t, err)
+	var rows []registry.OutboxRow
+	for _, id := range []string{"o3", "o1", "o2", "o5", "o4"} {
+		r := row(id, "c9")
+		r.CorrelationID = "order"
+		r.Data = []byte(`{"id":"` + id + `"}`)
+		rows = append(rows, r)
+	}
+	n, err := b.store.OutboxAddAll(b.ctx, rows)
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "o2 was queued already")
+	msgs, err := b.store.OutboxByCorrelation(b.ctx, "order")
+	require.NoError(t, err)
+	var got []string
+	for i, m := range msgs {
+		got = append(got, m.EventID)
+		if i > 0 {
+			require.Greater(t, m.Seq, msgs[i-1].Seq)
+		}
+		if m.EventID != "o2" {
+			require.JSONEq(t, `{"id":"`+m.EventID+`"}`, string(m.Data))
+			require.Equal(t, row(m.EventID, "c9").Headers, m.Headers)
+		}
+	}
+	require.Equal(t, []string{"o2", "o3", "o1", "o5", "o4"}, got)
+}

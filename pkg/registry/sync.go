@@ -378,8 +378,8 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 		var version int
 		return translate(row.Scan(&version))
 	})
-	for _, f := range facts {
-		if err := queueOutbox(b, f); err != nil {
+	if len(facts) > 0 {
+		if err := queueOutbox(b, facts...); err != nil {
 			return false, err
 		}
 	}
