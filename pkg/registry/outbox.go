@@ -190,7 +190,8 @@ func (q *Queries) OutboxPendingFrom(ctx context.Context, from int64, limit int) 
 
 // OutboxMarkPublished marks messages as published.
 func (q *Queries) OutboxMarkPublished(ctx context.Context, seqs []int64) error {
-	_, err := q.db.Exec(ctx, `DELETE FROM outbox_pending WHERE seq = ANY($1)`, seqs)
+	// Planned at each call, as OutboxPendingFrom's read.
+	_, err := q.db.Exec(ctx, `DELETE FROM outbox_pending WHERE seq = ANY($1)`, pgx.QueryExecModeExec, seqs)
 	return translate(err)
 }
 

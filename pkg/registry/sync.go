@@ -221,7 +221,7 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 	// A job recorded while the claim above waited for the holder before:
 	// answer with it and give the claim back.
 	b.Queue(`WITH j AS (`+answerJobQuery+`), d AS (
-			DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $3 AND EXISTS (SELECT 1 FROM j)
+			`+syncStartReleaseSQL(`$1`, `$3`)+` AND EXISTS (SELECT 1 FROM j)
 		)
 		SELECT * FROM j`, connectionID, firstSeen, holder)
 	b.Queue(`SELECT status::text, status_reason FROM connections WHERE id = $1`, connectionID)
@@ -248,13 +248,23 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 	return t, translate(br.Close())
 }
 
+// syncStartReleaseSQL gives up the start claim of the connection and
+// holder its arguments name: the row stays, lapsed. A connection's row is
+// written twice per job and never deleted, so that it is updated in place
+// (a HOT update, pruned within its page): a row inserted and deleted per job
+// would leave the table, between vacuums, with a dead row per job, which a
+// plan made while the table was small reads through at each release.
+func syncStartReleaseSQL(connectionID, holder string) string {
+	return `UPDATE sync_starts SET held_until = '-infinity' WHERE connection_id = ` + connectionID + ` AND holder = ` + holder
+}
+
 // SyncStartRelease gives up holder's start claim on a connection, if it
 // still holds it.
 func (q *Queries) SyncStartRelease(ctx context.Context, connectionID, holder string) error {
 	if !validUUID(connectionID) {
 		return nil
 	}
-	_, err := q.db.Exec(ctx, `DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $2`, connectionID, holder)
+	_, err := q.db.Exec(ctx, syncStartReleaseSQL(`$1`, `$2`), connectionID, holder)
 	return translate(err)
 }
 
@@ -424,7 +434,7 @@ func queueSyncLinkChecked(b *pgx.Batch, p SyncLinkParams, want *SyncWant) {
 	var more string
 	from := ` FROM j`
 	if p.StartHolder != "" {
-		more = `, d AS (DELETE FROM sync_starts WHERE connection_id = $2 AND holder = ` + arg(p.StartHolder) + `)`
+		more = `, d AS (` + syncStartReleaseSQL(`$2`, arg(p.StartHolder)) + `)`
 	}
 	if want != nil {
 		cond := `(SELECT count(*) FROM r) = 1 AND (SELECT count(*) FROM i) = 1`

@@ -312,6 +312,12 @@ func TestSyncStartTurn(t *testing.T) {
 	took, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r5", later.RequestedAt, time.Minute)
 	require.NoError(t, err)
 	require.True(t, took.Claimed)
+	// Only the holder gives the turn back.
+	require.NoError(t, b.store.SyncStartRelease(b.ctx, c.ID, "/s r4"))
+	held, err := b.store.SyncStartTurn(b.ctx, c.ID, "/s r5b", later.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.False(t, held.Claimed)
+	require.Nil(t, held.Job)
 
 	// A job recorded running answers every request, and shows in the intent.
 	require.NoError(t, b.store.InTx(b.ctx, func(q *registry.Queries) error {
@@ -320,6 +326,11 @@ func TestSyncStartTurn(t *testing.T) {
 			NextCheckAt: &next, StartHolder: "/s r5", RequestSource: "/s", RequestID: "r5", RequestType: events.TypeSyncRequested})
 		return err
 	}))
+	// The record gave the turn back: the connection's row stays, lapsed.
+	var rows, heldNow int
+	require.NoError(t, b.store.DB().QueryRow(b.ctx, `SELECT count(*), count(*) FILTER (WHERE held_until > now())
+		FROM sync_starts WHERE connection_id = $1`, c.ID).Scan(&rows, &heldNow))
+	require.Equal(t, []int{1, 0}, []int{rows, heldNow})
 	open, err := b.store.SyncIntentBegin(b.ctx, "/s", "r6", c.ID, time.Time{})
 	require.NoError(t, err)
 	require.NotNil(t, open.Job)

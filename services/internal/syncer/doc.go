@@ -64,7 +64,8 @@
 //
 // The requests of one connection take turns to start a job, across every
 // sync process: the turn is a row of sync_starts (one per connection, taken
-// with INSERT ... ON CONFLICT, held for SYNC_HANDLER_TIMEOUT at most) and
+// with INSERT ... ON CONFLICT, held for SYNC_HANDLER_TIMEOUT at most, and
+// given back by making it lapse) and
 // the job is looked up again, in a fresh snapshot, once the turn is taken.
 // The holder records its job and gives the turn back in one transaction,
 // so whoever takes the turn next sees that job and is answered by it rather
