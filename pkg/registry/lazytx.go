@@ -76,7 +76,7 @@ func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 	if !t.pending() {
 		return t.conn.Exec(ctx, sql, args...)
 	}
-	br, err := t.send(ctx, &pgx.QueuedQuery{SQL: sql, Arguments: args})
+	br, err := t.send(ctx, &pgx.QueuedQuery{SQL: sql, Arguments: batchArgs(args)})
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -91,7 +91,7 @@ func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 	if !t.pending() {
 		return t.conn.QueryRow(ctx, sql, args...)
 	}
-	br, err := t.send(ctx, &pgx.QueuedQuery{SQL: sql, Arguments: args})
+	br, err := t.send(ctx, &pgx.QueuedQuery{SQL: sql, Arguments: batchArgs(args)})
 	if err != nil {
 		return errRow{err}
 	}
@@ -158,6 +158,18 @@ func (t *lazyTx) rollback(ctx context.Context) {
 	}
 	t.begun, t.waiting = false, nil
 	_, _ = t.conn.Exec(ctx, "ROLLBACK")
+}
+
+// batchArgs are a statement's arguments for a pipeline, which runs every
+// statement in the connection's mode: a leading pgx.QueryExecMode is
+// dropped.
+func batchArgs(args []any) []any {
+	if len(args) > 0 {
+		if _, ok := args[0].(pgx.QueryExecMode); ok {
+			return args[1:]
+		}
+	}
+	return args
 }
 
 // batchRow is the row of a statement sent in a pipeline: scanning it ends

@@ -235,3 +235,20 @@ func TestSyncRecordThenCarriesTheLink(t *testing.T) {
 	_, err = store.JobGet(b.ctx, p.JobID)
 	require.True(t, registry.IsNotFound(err), "%v", err)
 }
+
+// TestInTxTakesAnExecMode: a statement given its own pgx.QueryExecMode
+// runs in a transaction of the Store as well, in or out of a pipeline.
+func TestInTxTakesAnExecMode(t *testing.T) {
+	t.Parallel()
+	store, _ := tracedStore(t)
+	ctx := context.Background()
+	require.NoError(t, store.InTx(ctx, func(q *registry.Queries) error {
+		var n int64
+		if err := q.DB().QueryRow(ctx, `SELECT $1::bigint`, pgx.QueryExecModeExec, int64(4)).Scan(&n); err != nil {
+			return err
+		}
+		require.Equal(t, int64(4), n)
+		_, err := q.DB().Exec(ctx, `SELECT $1::bigint`, pgx.QueryExecModeExec, int64(5))
+		return err
+	}))
+}
