@@ -25,16 +25,6 @@ const outboxInsert = `WITH o AS (
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING RETURNING seq)
 	INSERT INTO outbox_pending (seq) SELECT seq FROM o`
 
-// outboxInsertAll is outboxInsert for several rows, given as arrays of
-// each column, inserted in their order.
-const outboxInsertAll = `WITH o AS (
-		INSERT INTO outbox (event_id, event_type, subject, connection_id, correlation_id, headers, data)
-		SELECT e, t, s, c, r, h, d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-			$6::bytea[], $7::bytea[]) WITH ORDINALITY AS u(e, t, s, c, r, h, d, n)
-		ORDER BY n
-		ON CONFLICT (event_id) DO NOTHING RETURNING seq)
-	INSERT INTO outbox_pending (seq) SELECT seq FROM o`
-
 // outboxArgs returns outboxInsert's arguments for row.
 func outboxArgs(row OutboxRow) ([]any, error) {
 	if row.EventID == "" || row.Subject == "" {
@@ -95,16 +85,26 @@ func (q *Queries) OutboxAddAll(ctx context.Context, rows []OutboxRow) (int, erro
 		return 0, err
 	}
 	b := &pgx.Batch{}
-	if err := queueOutbox(b, rows...); err != nil {
-		return 0, err
+	for _, row := range rows {
+		if err := queueOutbox(b, row); err != nil {
+			return 0, err
+		}
 	}
-	tag, err := q.db.Exec(ctx, b.QueuedQueries[0].SQL, b.QueuedQueries[0].Arguments...)
-	if err != nil {
-		return 0, translate(err)
+	br := q.db.SendBatch(ctx, b)
+	n := 0
+	var firstErr error
+	for range rows {
+		tag, err := br.Exec()
+		if err != nil && firstErr == nil {
+			firstErr = translate(err)
+		}
+		n += int(tag.RowsAffected())
 	}
-	n := int(tag.RowsAffected())
+	if err := br.Close(); err != nil && firstErr == nil {
+		firstErr = translate(err)
+	}
 	q.outboxQueued(int64(n))
-	return n, nil
+	return n, firstErr
 }
 
 // OutboxQueue queues rows like OutboxAddAll without saying which were new,
@@ -122,40 +122,23 @@ func (q *Queries) OutboxQueue(ctx context.Context, rows ...OutboxRow) error {
 		return err
 	}
 	b := &pgx.Batch{}
-	if err := queueOutbox(b, rows...); err != nil {
-		return err
+	for _, row := range rows {
+		if err := queueOutbox(b, row); err != nil {
+			return err
+		}
 	}
 	t.queue(b.QueuedQueries...)
 	t.outboxQueued()
 	return nil
 }
 
-// queueOutbox queues on b one statement that inserts rows, in order.
-func queueOutbox(b *pgx.Batch, rows ...OutboxRow) error {
-	if len(rows) == 1 {
-		args, err := outboxArgs(rows[0])
-		if err != nil {
-			return err
-		}
-		b.Queue(outboxInsert, args...)
-		return nil
+// queueOutbox queues OutboxAdd's statement for row on b.
+func queueOutbox(b *pgx.Batch, row OutboxRow) error {
+	args, err := outboxArgs(row)
+	if err != nil {
+		return err
 	}
-	// The arrays of outboxInsertAll, a column each, in outboxArgs' order.
-	var texts [5][]string
-	var bins [2][][]byte
-	for _, row := range rows {
-		args, err := outboxArgs(row)
-		if err != nil {
-			return err
-		}
-		for i := range texts {
-			texts[i] = append(texts[i], args[i].(string))
-		}
-		for i := range bins {
-			bins[i] = append(bins[i], args[len(texts)+i].([]byte))
-		}
-	}
-	b.Queue(outboxInsertAll, texts[0], texts[1], texts[2], texts[3], texts[4], bins[0], bins[1])
+	b.Queue(outboxInsert, args...)
 	return nil
 }
 

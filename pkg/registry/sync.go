@@ -388,8 +388,8 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 		var version int
 		return translate(row.Scan(&version))
 	})
-	if len(facts) > 0 {
-		if err := queueOutbox(b, facts...); err != nil {
+	for _, f := range facts {
+		if err := queueOutbox(b, f); err != nil {
 			return false, err
 		}
 	}
