@@ -62,6 +62,16 @@ func (s ConnectionStatus) SyncWaits() bool { return s.SyncStarts() || s == Statu
 // syncStartsSQL is ConnectionStatus.SyncStarts over a connections row.
 const syncStartsSQL = `status = '` + string(StatusActive) + `'`
 
+// syncStartsLockedSQL is true when connection $1 SyncStarts, read under a
+// share lock of its row, for a statement that claims its start: the claim
+// is then ordered with every change of the connection's status (each
+// locks the row for update). A status read from the statement's snapshot
+// alone could be one a change committed after: a holder that found the
+// connection gone from Airbyte marks it ORPHANED, then gives the claim
+// back, and a claim taken after that, on the snapshot's ACTIVE, would
+// start a job for a connection that no longer syncs.
+const syncStartsLockedSQL = `EXISTS (SELECT 1 FROM connections WHERE id = $1 AND ` + syncStartsSQL + ` FOR SHARE)`
+
 // SyncIntentBegin reads a connection and the request's inbox outcome and,
 // when the request has not ended and the connection is ACTIVE with an
 // Airbyte connection, records that a sync request is about to ask Airbyte
@@ -213,7 +223,7 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 	b.Queue(`WITH j AS (`+answerJobQuery+`)
 		INSERT INTO sync_starts AS s (connection_id, holder, held_until)
 		SELECT $1, $3, now() + make_interval(secs => $4) WHERE NOT EXISTS (SELECT 1 FROM j)
-			AND EXISTS (SELECT 1 FROM connections WHERE id = $1 AND `+syncStartsSQL+`)
+			AND `+syncStartsLockedSQL+`
 		ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
 			held_until = excluded.held_until
 		WHERE s.held_until < now() OR s.holder = excluded.holder

@@ -1,13 +1,17 @@
 package registry_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aam-mesh/aam/events"
+	"github.com/aam-mesh/aam/pkg/dbtest"
 	"github.com/aam-mesh/aam/pkg/outbox"
 	"github.com/aam-mesh/aam/pkg/registry"
 )
@@ -339,4 +343,78 @@ func TestSyncStartTurn(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, turn.Claimed)
 	require.Equal(t, "8", turn.Job.AirbyteJobID)
+}
+
+// TestSyncStartTurnHoldsTheStatusItRead: a start claim is ordered with the
+// connection's status changes. A turn that read the connection ACTIVE and
+// waits to take the claim (here behind its holder's release, held open)
+// keeps the status from changing until it is done, so that no claim is
+// taken on a status a change committed meanwhile (a holder marks the
+// connection ORPHANED, then gives the claim back).
+func TestSyncStartTurnHoldsTheStatusItRead(t *testing.T) {
+	t.Parallel()
+	s := dbtest.NewSchema(t)
+	ctx := context.Background()
+	b := &testBundle{store: registry.NewStore(s.Pool), ctx: ctx}
+	c := activeConnection(t, b, "held")
+	first, err := b.store.SyncStartTurn(ctx, c.ID, "/s a", time.Now(), time.Minute)
+	require.NoError(t, err)
+	require.True(t, first.Claimed)
+
+	release, err := s.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = release.Rollback(ctx) }()
+	var releasePID int
+	require.NoError(t, release.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&releasePID))
+	_, err = release.Exec(ctx, `SELECT 1 FROM sync_starts WHERE connection_id = $1 FOR UPDATE`, c.ID)
+	require.NoError(t, err)
+
+	type result struct {
+		turn registry.SyncTurn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		turn, err := b.store.SyncStartTurn(ctx, c.ID, "/s b", time.Now(), time.Minute)
+		done <- result{turn, err}
+	}()
+	require.Eventually(t, func() bool {
+		var n int
+		err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, releasePID).Scan(&n)
+		return err == nil && n == 1
+	}, 10*time.Second, 10*time.Millisecond, "the second turn waits for the holder's release")
+
+	// The holder marks the connection: it waits for the turn in progress.
+	orphan := func(timeout string) error {
+		tx, err := s.Pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, timeout); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE connections SET status = 'ORPHANED' WHERE id = $1`, c.ID); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	err = orphan("300ms")
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	require.True(t, ok && pgErr.Code == "55P03", "the status changed under a turn that read it: %v", err)
+
+	_, err = release.Exec(ctx, `DELETE FROM sync_starts WHERE connection_id = $1`, c.ID)
+	require.NoError(t, err)
+	require.NoError(t, release.Commit(ctx))
+	got := <-done
+	require.NoError(t, got.err)
+	require.True(t, got.turn.Claimed, "claimed on the status it held")
+
+	require.NoError(t, orphan("10s"))
+	_, err = s.Pool.Exec(ctx, `DELETE FROM sync_starts WHERE connection_id = $1`, c.ID)
+	require.NoError(t, err)
+	after, err := b.store.SyncStartTurn(ctx, c.ID, "/s c", time.Now(), time.Minute)
+	require.NoError(t, err)
+	require.False(t, after.Claimed)
+	require.Equal(t, registry.StatusOrphaned, after.Status)
 }

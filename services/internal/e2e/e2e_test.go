@@ -329,7 +329,7 @@ func TestConnectionUnknownToAirbyte(t *testing.T) {
 	}
 
 	// One 404, one mark, one fact.
-	require.Equal(t, 1, calls.Status(http.StatusNotFound), "one Airbyte call answered 404")
+	require.Equal(t, 1, calls.Status(http.StatusNotFound), "one Airbyte call answered 404: %v", calls.Answered(http.StatusNotFound))
 	require.Equal(t, startsBefore+1, calls.Count(http.MethodPost, "/api/public/v1/jobs"), "one sync start asked")
 	got := env.Connection(conn.ID)
 	require.Equal(t, registry.StatusOrphaned, got.Status)

@@ -16,6 +16,7 @@ type CallLog struct {
 	mu       sync.Mutex
 	calls    []string
 	statuses map[int]int
+	answered map[int][]string
 }
 
 // Transport returns a RoundTripper that records every request in l and
@@ -56,6 +57,14 @@ func (l *CallLog) Status(code int) int {
 	return l.statuses[code]
 }
 
+// Answered returns the requests ("METHOD path") answered with the HTTP
+// status, in order.
+func (l *CallLog) Answered(code int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.answered[code]...)
+}
+
 type recordingTransport struct {
 	next http.RoundTripper
 	log  *CallLog
@@ -69,9 +78,10 @@ func (t *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 	if err == nil {
 		t.log.mu.Lock()
 		if t.log.statuses == nil {
-			t.log.statuses = map[int]int{}
+			t.log.statuses, t.log.answered = map[int]int{}, map[int][]string{}
 		}
 		t.log.statuses[resp.StatusCode]++
+		t.log.answered[resp.StatusCode] = append(t.log.answered[resp.StatusCode], r.Method+" "+r.URL.Path)
 		t.log.mu.Unlock()
 	}
 	return resp, err
