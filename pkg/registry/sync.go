@@ -43,6 +43,11 @@ type SyncIntent struct {
 	// whose start was claimed at or after RequestedAt. Nil when there is
 	// none.
 	Job *Job
+	// Claimed reports that the request holds the connection's start
+	// claim, taken at ClaimedAt (SyncIntentBeginClaim; Job is nil then),
+	// as a claim of SyncStartTurn.
+	Claimed   bool
+	ClaimedAt time.Time
 }
 
 // SyncStarts reports whether a sync of a connection in status s may start:
@@ -89,6 +94,19 @@ const syncStartsLockedSQL = `EXISTS (SELECT 1 FROM connections WHERE id = $1 AND
 // itself (the sync worker looks for a job when a request is redelivered
 // without one).
 func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID string, arrivedBy time.Time) (SyncIntent, error) {
+	return q.SyncIntentBeginClaim(ctx, source, id, connectionID, arrivedBy, "", 0)
+}
+
+// SyncIntentBeginClaim is SyncIntentBegin that, for a request seen for the
+// first time (its intent new) and answered by no job the registry holds,
+// also takes the connection's start claim for holder (for lease), as
+// SyncStartTurn would, in the same round trip: the request that starts a
+// job then spends no round trip on its turn. The claim is held when the
+// intent says Claimed; it is recorded like the intent, without waiting for
+// the WAL flush (a claim lost in a database crash only lets another
+// request ask Airbyte, which answers that a sync is running). An empty
+// holder claims nothing.
+func (q *Queries) SyncIntentBeginClaim(ctx context.Context, source, id, connectionID string, arrivedBy time.Time, holder string, lease time.Duration) (SyncIntent, error) {
 	if !validUUID(connectionID) {
 		return SyncIntent{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
@@ -119,19 +137,49 @@ func (q *Queries) SyncIntentBegin(ctx context.Context, source, id, connectionID 
 			coalesce((SELECT outcome FROM d), '')
 		FROM s, c LEFT JOIN i ON true`, source, id, connectionID, arrived)
 	// The same implicit transaction: the intent's first-seen instant is
-	// visible to the second statement (none when no intent was recorded,
-	// and then only an open job answers).
-	b.Queue(answerJobSQL(`(SELECT requested_at FROM sync_intents WHERE request_source = $2 AND request_id = $3)`),
-		connectionID, source, id)
+	// visible to the statements after it (none when no intent was
+	// recorded, and then only an open job answers).
+	firstSeen := `(SELECT requested_at FROM sync_intents WHERE request_source = $2 AND request_id = $3)`
+	if holder != "" {
+		// SyncStartTurn's claim, for an intent recorded by this very call
+		// (handled_at is the transaction's now()): a redelivered request
+		// first looks for the job its earlier delivery started, and a
+		// request that ended, or whose connection cannot sync, records
+		// no intent.
+		b.Queue(`WITH j AS (`+answerJobSQL(firstSeen)+`)
+			INSERT INTO sync_starts AS s (connection_id, holder, held_until)
+			SELECT $1, $4, now() + make_interval(secs => $5) WHERE NOT EXISTS (SELECT 1 FROM j)
+				AND EXISTS (SELECT 1 FROM sync_intents WHERE request_source = $2 AND request_id = $3
+					AND deliveries = 1 AND handled_at = now())
+			ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
+				held_until = excluded.held_until
+			WHERE s.held_until < now() OR s.holder = excluded.holder
+			RETURNING claimed_at`, connectionID, source, id, holder, lease.Seconds())
+	}
+	// The job that answers, read in a fresh snapshot: a job recorded while
+	// the claim above waited for its holder before answers the request,
+	// and the claim is given back.
+	b.Queue(`WITH j AS (`+answerJobSQL(firstSeen)+`), d AS (
+			DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $4 AND EXISTS (SELECT 1 FROM j)
+		)
+		SELECT * FROM j`, connectionID, source, id, holder)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	err := br.QueryRow().Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &handledAt, &deliveries, &in.Outcome)
 	if err != nil {
 		return SyncIntent{}, translate(err)
 	}
+	if holder != "" {
+		switch err := br.QueryRow().Scan(&in.ClaimedAt); {
+		case err == nil:
+			in.Claimed = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return SyncIntent{}, translate(err)
+		}
+	}
 	switch j, err := scanJob(br.QueryRow()); {
 	case err == nil:
-		in.Job = &j
+		in.Job, in.Claimed, in.ClaimedAt = &j, false, time.Time{}
 	case !IsNotFound(err):
 		return SyncIntent{}, err
 	}

@@ -78,6 +78,74 @@ func TestSyncIntentBegin(t *testing.T) {
 	require.Equal(t, 1, fresh.Deliveries)
 }
 
+// TestSyncIntentBeginClaim shows the start claim taken with a new intent:
+// only when no job answers the request, no other holder has the claim and
+// the intent is new; a claim taken is the one SyncStartTurn and
+// SyncStartRelease know.
+func TestSyncIntentBeginClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := activeConnection(t, b, "claim")
+	first, err := b.store.SyncIntentBeginClaim(b.ctx, "/s", "r1", c.ID, time.Time{}, "h1", time.Minute)
+	require.NoError(t, err)
+	require.True(t, first.Recorded)
+	require.True(t, first.Claimed, "no job, no holder: claimed")
+	require.Nil(t, first.Job)
+	require.WithinDuration(t, time.Now(), first.ClaimedAt, 10*time.Second)
+
+	// Another request finds the claim held: it takes turns.
+	other, err := b.store.SyncIntentBeginClaim(b.ctx, "/s", "r2", c.ID, time.Time{}, "h2", time.Minute)
+	require.NoError(t, err)
+	require.True(t, other.Recorded)
+	require.False(t, other.Claimed)
+	turn, err := b.store.SyncStartTurn(b.ctx, c.ID, "h2", other.RequestedAt, time.Minute)
+	require.NoError(t, err)
+	require.False(t, turn.Claimed, "h1 holds it")
+
+	// A copy of r1 (its intent not new) claims nothing, even once free.
+	require.NoError(t, b.store.SyncStartRelease(b.ctx, c.ID, "h1"))
+	again, err := b.store.SyncIntentBeginClaim(b.ctx, "/s", "r1", c.ID, time.Time{}, "h1", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, 2, again.Deliveries)
+	require.False(t, again.Claimed)
+
+	// A pending job answers a new request: it is returned, nothing claimed.
+	next := time.Now().Add(time.Second)
+	committed, err := b.store.SyncRecord(b.ctx, registry.SyncLinkParams{ConnectionID: c.ID, AirbyteJobID: "9",
+		Status: registry.JobPending, NextCheckAt: &next, RequestSource: "/s", RequestID: "r2",
+		RequestType: events.TypeSyncRequested}, nil, registry.SyncWant{Created: true, CatalogVersion: 1})
+	require.NoError(t, err)
+	require.True(t, committed)
+	answered, err := b.store.SyncIntentBeginClaim(b.ctx, "/s", "r3", c.ID, time.Time{}, "h3", time.Minute)
+	require.NoError(t, err)
+	require.False(t, answered.Claimed)
+	require.NotNil(t, answered.Job)
+	require.Equal(t, "9", answered.Job.AirbyteJobID)
+	turn, err = b.store.SyncStartTurn(b.ctx, c.ID, "h4", time.Now(), time.Minute)
+	require.NoError(t, err)
+	require.NotNil(t, turn.Job, "the claim is free and the job answers")
+
+	// An answered request's intent outlives it: a copy claims nothing.
+	c2 := activeConnection(t, b, "claim-2")
+	_, err = b.store.SyncIntentBeginClaim(b.ctx, "/s", "r6", c2.ID, time.Time{}, "", 0)
+	require.NoError(t, err)
+	inserted, err := b.store.InboxInsert(b.ctx, registry.InboxEntry{Source: "/s", ID: "r6", Type: events.TypeSyncRequested,
+		Outcome: registry.OutcomeDone})
+	require.NoError(t, err)
+	require.True(t, inserted)
+	copyOf, err := b.store.SyncIntentBeginClaim(b.ctx, "/s", "r6", c2.ID, time.Time{}, "h6", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, registry.OutcomeDone, copyOf.Outcome)
+	require.False(t, copyOf.Claimed)
+
+	// A connection that cannot sync: no intent, no claim.
+	pending := newConnection(t, b, "pending-claim")
+	in, err := b.store.SyncIntentBeginClaim(b.ctx, "/s", "r5", pending.ID, time.Time{}, "h5", time.Minute)
+	require.NoError(t, err)
+	require.False(t, in.Recorded)
+	require.False(t, in.Claimed)
+}
+
 func TestSyncRecordCommitsOrRollsBack(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -137,9 +137,14 @@ func TestRequestsSeenBeforeStartShareJobThatEndedAtOnce(t *testing.T) {
 	t.Parallel()
 	h := setup(t, envOptions{}) // instant jobs: ended when first read
 	conn := h.SeedConnection()
-	// Both requests are seen before either takes its turn to start a job:
-	// the job one of them starts begins after both were seen, so it answers
+	// Both requests are seen before either takes its turn to start a job
+	// (the start is claimed by someone else until both wait for it): the
+	// job one of them starts begins after both were seen, so it answers
 	// both, although it has ended by the time the second one looks.
+	const other = "another process"
+	turn, err := h.Store.SyncStartTurn(h.Ctx, conn.ID, other, time.Now(), time.Minute)
+	require.NoError(t, err)
+	require.True(t, turn.Claimed)
 	var seen sync.WaitGroup
 	seen.Add(2)
 	var turns atomic.Int32
@@ -153,6 +158,9 @@ func TestRequestsSeenBeforeStartShareJobThatEndedAtOnce(t *testing.T) {
 			go func() { seen.Wait(); close(done) }()
 			select {
 			case <-done:
+				if turns.Load() == 2 {
+					_ = h.Store.SyncStartRelease(ctx, conn.ID, other)
+				}
 			case <-ctx.Done():
 			}
 		}

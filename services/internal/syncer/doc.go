@@ -69,7 +69,10 @@
 // the job is looked up again, in a fresh snapshot, once the turn is taken.
 // The holder records its job and gives the turn back in one transaction,
 // so whoever takes the turn next sees that job and is answered by it rather
-// than calling Airbyte. Requests that find the turn taken wait: those of
+// than calling Airbyte. A request seen for the first time tries for the
+// turn in the round trip that records its intent, so the request that
+// starts a job spends no round trip on its turn. Requests that find the
+// turn taken wait: those of
 // the holder's own process are woken when it is done, the others look
 // again at growing intervals up to 200 ms. A burst of requests for one
 // connection thus costs one POST /jobs per job started, however many

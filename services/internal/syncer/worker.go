@@ -111,7 +111,14 @@ func (w *Worker) Route() bus.Route[events.SyncRequested] {
 // handle starts (or finds, or attaches to) the request's job and records it.
 func (w *Worker) handle(ctx context.Context, ev bus.Event[events.SyncRequested]) error {
 	connID := ev.Data.ConnectionID
-	in, err := w.store.SyncIntentBegin(ctx, ev.Source, ev.ID, connID, w.arrivedBy(ev))
+	// A first delivery takes the connection's start claim with its intent
+	// when no job answers it: the request that starts a job spends no
+	// round trip on its turn.
+	holder := ""
+	if ev.Msg.NumDelivered <= 1 {
+		holder = startHolder(ev)
+	}
+	in, err := w.store.SyncIntentBeginClaim(ctx, ev.Source, ev.ID, connID, w.arrivedBy(ev), holder, w.cfg.HandlerTimeout)
 	if err != nil {
 		return app.ConnectionError(connID, err)
 	}
@@ -182,7 +189,10 @@ const (
 // burst of them costs one POST /jobs per job started, across every
 // process.
 func (w *Worker) answer(ctx context.Context, ev bus.Event[events.SyncRequested], connID string, in registry.SyncIntent) error {
-	holder := ev.Source + " " + ev.ID
+	holder := startHolder(ev)
+	if in.Claimed {
+		return w.start(ctx, ev, connID, in, startClaim{holder: holder, at: in.ClaimedAt})
+	}
 	known := in.Job
 	for {
 		if known != nil {
@@ -205,6 +215,10 @@ func (w *Worker) answer(ctx context.Context, ev bus.Event[events.SyncRequested],
 		return w.start(ctx, ev, connID, in, startClaim{holder: holder, at: turn.ClaimedAt})
 	}
 }
+
+// startHolder is the holder of a connection's start claim taken for a
+// request.
+func startHolder(ev bus.Event[events.SyncRequested]) string { return ev.Source + " " + ev.ID }
 
 // answers reports whether job answers a request first seen at firstSeen:
 // it is pending or running, or its start was claimed after that.
