@@ -159,10 +159,13 @@ func (q *Queries) SyncIntentBeginClaim(ctx context.Context, source, id, connecti
 	// The job that answers, read in a fresh snapshot: a job recorded while
 	// the claim above waited for its holder before answers the request,
 	// and the claim is given back.
-	b.Queue(`WITH j AS (`+answerJobSQL(firstSeen)+`), d AS (
-			DELETE FROM sync_starts WHERE connection_id = $1 AND holder = $4 AND EXISTS (SELECT 1 FROM j)
-		)
-		SELECT * FROM j`, connectionID, source, id, holder)
+	answer, args := `WITH j AS (`+answerJobSQL(firstSeen)+`) SELECT * FROM j`, []any{connectionID, source, id}
+	if holder != "" {
+		answer = `WITH j AS (` + answerJobSQL(firstSeen) + `), d AS (` + syncStartReleaseSQL(`$1`, `$4`) +
+			` AND EXISTS (SELECT 1 FROM j)) SELECT * FROM j`
+		args = append(args, holder)
+	}
+	b.Queue(answer, args...)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	err := br.QueryRow().Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &handledAt, &deliveries, &in.Outcome)
