@@ -150,7 +150,7 @@ func (q *Queries) SyncIntentBeginClaim(ctx context.Context, source, id, connecti
 			INSERT INTO sync_starts AS s (connection_id, holder, held_until)
 			SELECT $1, $4, now() + make_interval(secs => $5) WHERE NOT EXISTS (SELECT 1 FROM j)
 				AND EXISTS (SELECT 1 FROM sync_intents WHERE request_source = $2 AND request_id = $3
-					AND deliveries = 1 AND handled_at = now())
+					AND deliveries = 1 AND handled_at = now()) AND `+syncStartsLockedSQL+`
 			ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
 				held_until = excluded.held_until
 			WHERE s.held_until < now() OR s.holder = excluded.holder
