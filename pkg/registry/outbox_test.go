@@ -16,11 +16,17 @@ func row(id, connectionID string) registry.OutboxRow {
 		ConnectionID: connectionID, Headers: map[string][]string{"Nats-Msg-Id": {id}}, Data: []byte(`{}`)}
 }
 
+// answering is row for the request correlationID.
+func answering(id, connectionID, correlationID string) registry.OutboxRow {
+	r := row(id, connectionID)
+	r.CorrelationID = correlationID
+	return r
+}
+
 func TestOutboxRowsAreStoredAsGiven(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	in := row("e1", "c1")
-	in.CorrelationID = "req-1"
+	in := answering("e1", "c1", "req-1")
 	ok, err := b.store.OutboxAdd(b.ctx, in)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -155,14 +161,11 @@ func TestOutboxBoundWaitsForRunningTransactions(t *testing.T) {
 func TestOutboxRowsOfOneCallKeepTheirOrder(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	first := row("o2", "c9")
-	first.CorrelationID = "order"
-	_, err := b.store.OutboxAdd(b.ctx, first)
+	_, err := b.store.OutboxAdd(b.ctx, answering("o2", "c9", "order"))
 	require.NoError(t, err)
 	var rows []registry.OutboxRow
 	for _, id := range []string{"o3", "o1", "o2", "o5", "o4"} {
-		r := row(id, "c9")
-		r.CorrelationID = "order"
+		r := answering(id, "c9", "order")
 		r.Data = []byte(`{"id":"` + id + `"}`)
 		rows = append(rows, r)
 	}
