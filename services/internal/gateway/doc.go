@@ -9,7 +9,11 @@
 // its type, published with JetStream (Nats-Msg-Id = CloudEvent id) and
 // answered 202 Accepted only after the stream acknowledged it; nothing is
 // accepted that was not stored. The Idempotency-Key header becomes the
-// CloudEvent id, so a retried request is one request with one answer.
+// CloudEvent id, so a retried request is one request with one answer. A
+// request for a connection the registry does not hold is answered 404
+// without being published; a connection found once is not looked up again
+// (a connection's row is never deleted: a deleted one stays, DELETED, and
+// the worker answers its requests).
 //
 // A caller may wait for the answer (?wait=30s, Prefer: wait=30): the
 // gateway follows the facts on aam.events.> by correlationid and the

@@ -240,13 +240,20 @@ func validateData(eventType string, data []byte, prefix string) *Error {
 }
 
 // connectionMissing reports whether the registry says the connection does
-// not exist. An unreachable registry does not block the request: the
+// not exist; a connection it said exists before is not read again
+// (registered). An unreachable registry does not block the request: the
 // worker answers an unknown connection with a failure event.
 func (s *Server) connectionMissing(ctx context.Context, id string) bool {
+	if s.known.has(id) {
+		return false
+	}
 	ok, err := s.store.ConnectionExists(ctx, id)
 	if err != nil {
 		s.log.Debug("connection look-up failed; forwarding the request", zap.Error(err))
 		return false
+	}
+	if ok {
+		s.known.add(id)
 	}
 	return !ok
 }

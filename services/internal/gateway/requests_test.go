@@ -410,3 +410,27 @@ func TestOverLongName(t *testing.T) {
 	require.Contains(t, st.Reason, "connection_name")
 	require.Contains(t, st.Reason, "must be at most 255 characters long")
 }
+
+// TestGatewayRemembersRegisteredConnections: a connection the registry
+// said exists is not looked up again (its row is never deleted); one it
+// said is unknown is looked up at each request, so that it is accepted
+// once registered.
+func TestGatewayRemembersRegisteredConnections(t *testing.T) {
+	t.Parallel()
+	b := setup(t, gateway.Config{})
+	id := uuid.NewString()
+	path := "/v1/connections/" + id + "/sync?wait=0"
+	require.Equal(t, http.StatusNotFound, b.do("POST", path, "").status)
+	b.mesh.AddConnection(id, "Accounts")
+	r := b.do("POST", path, "")
+	require.Equal(t, http.StatusAccepted, r.status, r.body)
+
+	// Gone from the registry behind the gateway's back: the gateway still
+	// forwards, and the worker would answer the request.
+	_, err := b.mesh.Store.DB().Exec(b.mesh.Ctx, `DELETE FROM connections WHERE id = $1`, id)
+	require.NoError(t, err)
+	before := b.requestsStored()
+	r = b.do("POST", path, "")
+	require.Equal(t, http.StatusAccepted, r.status, r.body)
+	require.Equal(t, before+1, b.requestsStored())
+}

@@ -43,6 +43,8 @@ type Server struct {
 	routes  []string
 	open    map[string]bool
 	tokens  [][sha256.Size]byte
+	// known are the connections the registry said exist.
+	known registered
 
 	// ctx ends when the server shuts down: streams and waits return.
 	ctx    context.Context
@@ -78,6 +80,7 @@ func New(cfg Config, d *app.Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, nc: d.NC, js: d.JS, store: d.Store, pub: bus.NewPublisher(d.JS),
 		metrics: m, mux: http.NewServeMux(), open: map[string]bool{}, ctx: ctx, cancel: cancel,
+		known: registered{max: maxRegistered},
 	}
 	for _, t := range cfg.tokens() {
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
