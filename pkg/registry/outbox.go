@@ -168,7 +168,7 @@ func (q *Queries) OutboxPendingFrom(ctx context.Context, from int64, limit int) 
 	return list(ctx, q.db, scanOutbox, `SELECT `+outboxColumns+`
 		FROM outbox o CROSS JOIN LATERAL (SELECT o.seq) p(seq)
 		WHERE o.seq = ANY(ARRAY(SELECT seq FROM outbox_pending WHERE seq >= $1 ORDER BY seq LIMIT $2))
-		ORDER BY o.seq`, pgx.QueryExecModeExec, from, int64(limit))
+		ORDER BY o.seq`, pgx.QueryExecModeExec, from, limit)
 }
 
 // OutboxMarkPublished marks messages as published.

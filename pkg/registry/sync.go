@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -140,32 +141,19 @@ func (q *Queries) SyncIntentBeginClaim(ctx context.Context, source, id, connecti
 	// visible to the statements after it (none when no intent was
 	// recorded, and then only an open job answers).
 	firstSeen := `(SELECT requested_at FROM sync_intents WHERE request_source = $2 AND request_id = $3)`
+	base := []any{connectionID, source, id}
 	if holder != "" {
 		// SyncStartTurn's claim, for an intent recorded by this very call
 		// (handled_at is the transaction's now()): a redelivered request
 		// first looks for the job its earlier delivery started, and a
 		// request that ended, or whose connection cannot sync, records
 		// no intent.
-		b.Queue(`WITH j AS (`+answerJobSQL(firstSeen)+`)
-			INSERT INTO sync_starts AS s (connection_id, holder, held_until)
-			SELECT $1, $4, now() + make_interval(secs => $5) WHERE NOT EXISTS (SELECT 1 FROM j)
-				AND EXISTS (SELECT 1 FROM sync_intents WHERE request_source = $2 AND request_id = $3
-					AND deliveries = 1 AND handled_at = now()) AND `+syncStartsLockedSQL+`
-			ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
-				held_until = excluded.held_until
-			WHERE s.held_until < now() OR s.holder = excluded.holder
-			RETURNING claimed_at`, connectionID, source, id, holder, lease.Seconds())
+		queueStartClaim(b, answerJobSQL(firstSeen), ` AND EXISTS (SELECT 1 FROM sync_intents
+			WHERE request_source = $2 AND request_id = $3 AND deliveries = 1 AND handled_at = now())`,
+			base, holder, lease)
+	} else {
+		b.Queue(answerJobSQL(firstSeen), base...)
 	}
-	// The job that answers, read in a fresh snapshot: a job recorded while
-	// the claim above waited for its holder before answers the request,
-	// and the claim is given back.
-	answer, args := `WITH j AS (`+answerJobSQL(firstSeen)+`) SELECT * FROM j`, []any{connectionID, source, id}
-	if holder != "" {
-		answer = `WITH j AS (` + answerJobSQL(firstSeen) + `), d AS (` + syncStartReleaseSQL(`$1`, `$4`) +
-			` AND EXISTS (SELECT 1 FROM j)) SELECT * FROM j`
-		args = append(args, holder)
-	}
-	b.Queue(answer, args...)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	err := br.QueryRow().Scan(&status, &in.StatusReason, &in.AirbyteConnectionID, &in.CatalogVersion, &requestedAt, &handledAt, &deliveries, &in.Outcome)
@@ -173,17 +161,11 @@ func (q *Queries) SyncIntentBeginClaim(ctx context.Context, source, id, connecti
 		return SyncIntent{}, translate(err)
 	}
 	if holder != "" {
-		switch err := br.QueryRow().Scan(&in.ClaimedAt); {
-		case err == nil:
-			in.Claimed = true
-		case !errors.Is(err, pgx.ErrNoRows):
-			return SyncIntent{}, translate(err)
-		}
+		in.Job, in.ClaimedAt, in.Claimed, err = readStartClaim(br)
+	} else {
+		in.Job, err = readAnswer(br)
 	}
-	switch j, err := scanJob(br.QueryRow()); {
-	case err == nil:
-		in.Job, in.Claimed, in.ClaimedAt = &j, false, time.Time{}
-	case !IsNotFound(err):
+	if err != nil {
 		return SyncIntent{}, err
 	}
 	if err := br.Close(); err != nil {
@@ -271,34 +253,13 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 		return SyncTurn{}, &Error{Kind: ErrNotFound, Err: errBadID(connectionID)}
 	}
 	b := &pgx.Batch{}
-	b.Queue(`WITH j AS (`+answerJobQuery+`)
-		INSERT INTO sync_starts AS s (connection_id, holder, held_until)
-		SELECT $1, $3, now() + make_interval(secs => $4) WHERE NOT EXISTS (SELECT 1 FROM j)
-			AND `+syncStartsLockedSQL+`
-		ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
-			held_until = excluded.held_until
-		WHERE s.held_until < now() OR s.holder = excluded.holder
-		RETURNING claimed_at`, connectionID, firstSeen, holder, lease.Seconds())
-	// A job recorded while the claim above waited for the holder before:
-	// answer with it and give the claim back.
-	b.Queue(`WITH j AS (`+answerJobQuery+`), d AS (
-			`+syncStartReleaseSQL(`$1`, `$3`)+` AND EXISTS (SELECT 1 FROM j)
-		)
-		SELECT * FROM j`, connectionID, firstSeen, holder)
+	queueStartClaim(b, answerJobQuery, "", []any{connectionID, firstSeen}, holder, lease)
 	b.Queue(`SELECT status::text, status_reason FROM connections WHERE id = $1`, connectionID)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	var t SyncTurn
-	switch err := br.QueryRow().Scan(&t.ClaimedAt); {
-	case err == nil:
-		t.Claimed = true
-	case !errors.Is(err, pgx.ErrNoRows):
-		return SyncTurn{}, translate(err)
-	}
-	switch j, err := scanJob(br.QueryRow()); {
-	case err == nil:
-		t.Job, t.Claimed, t.ClaimedAt = &j, false, time.Time{}
-	case !IsNotFound(err):
+	var err error
+	if t.Job, t.ClaimedAt, t.Claimed, err = readStartClaim(br); err != nil {
 		return SyncTurn{}, err
 	}
 	var status string
@@ -307,6 +268,57 @@ func (q *Queries) SyncStartTurn(ctx context.Context, connectionID, holder string
 	}
 	t.Status = ConnectionStatus(status)
 	return t, translate(br.Close())
+}
+
+// queueStartClaim queues on b the two statements of a start claim of
+// connection $1 for holder (for lease): the claim, taken with INSERT ... ON
+// CONFLICT when no job answers the request (answer, an answerJobSQL query)
+// and the condition also holds ("" or " AND ..."), unless another holder
+// has it; then the job that answers, looked up again in a fresh snapshot,
+// which gives the claim back when one does (a job recorded while the claim
+// waited for the holder before). args are answer's arguments, $1 the
+// connection; holder and lease follow them. readStartClaim reads both.
+func queueStartClaim(b *pgx.Batch, answer, also string, args []any, holder string, lease time.Duration) {
+	h, l := fmt.Sprintf("$%d", len(args)+1), fmt.Sprintf("$%d", len(args)+2)
+	b.Queue(`WITH j AS (`+answer+`)
+		INSERT INTO sync_starts AS s (connection_id, holder, held_until)
+		SELECT $1, `+h+`, now() + make_interval(secs => `+l+`) WHERE NOT EXISTS (SELECT 1 FROM j)`+also+`
+			AND `+syncStartsLockedSQL+`
+		ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, claimed_at = now(),
+			held_until = excluded.held_until
+		WHERE s.held_until < now() OR s.holder = excluded.holder
+		RETURNING claimed_at`, append(slices.Clone(args), holder, lease.Seconds())...)
+	b.Queue(`WITH j AS (`+answer+`), d AS (
+			`+syncStartReleaseSQL(`$1`, h)+` AND EXISTS (SELECT 1 FROM j)
+		)
+		SELECT * FROM j`, append(slices.Clone(args), holder)...)
+}
+
+// readStartClaim reads queueStartClaim's results: the job that answers
+// the request (then no claim is held), or whether the claim was taken, and
+// when.
+func readStartClaim(br pgx.BatchResults) (job *Job, claimedAt time.Time, claimed bool, err error) {
+	switch err := br.QueryRow().Scan(&claimedAt); {
+	case err == nil:
+		claimed = true
+	case !errors.Is(err, pgx.ErrNoRows):
+		return nil, time.Time{}, false, translate(err)
+	}
+	if job, err = readAnswer(br); err != nil || job != nil {
+		return job, time.Time{}, false, err
+	}
+	return nil, claimedAt, claimed, nil
+}
+
+// readAnswer reads the job an answerJobSQL query found, nil for none.
+func readAnswer(br pgx.BatchResults) (*Job, error) {
+	switch j, err := scanJob(br.QueryRow()); {
+	case err == nil:
+		return &j, nil
+	case !IsNotFound(err):
+		return nil, err
+	}
+	return nil, nil
 }
 
 // syncStartReleaseSQL gives up the start claim of the connection and
