@@ -461,16 +461,10 @@ func (s *Store) SyncRecord(ctx context.Context, p SyncLinkParams, facts []Outbox
 		var version int
 		return translate(row.Scan(&version))
 	})
-	for _, f := range facts {
-		if err := queueOutbox(b, f); err != nil {
-			return false, err
-		}
-	}
 	err = s.InTx(ctx, func(q *Queries) error {
-		t := q.db.(*lazyTx)
-		t.queue(b.QueuedQueries...)
-		if len(facts) > 0 {
-			t.outboxQueued()
+		q.db.(*lazyTx).queue(b.QueuedQueries...)
+		if err := q.OutboxQueue(ctx, facts...); err != nil {
+			return err
 		}
 		if want.Then != nil {
 			return want.Then(q)
