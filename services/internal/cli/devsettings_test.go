@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestDevSettings(t *testing.T) {
 	cfg, s, err := devSettings(map[string]string{}, f, none)
 	require.NoError(t, err)
 	require.Equal(t, "console", cfg.Format)
-	require.EqualValues(t, 40, cfg.MaxConns)
+	require.EqualValues(t, devPoolSize(runtime.GOMAXPROCS(0)), cfg.MaxConns)
 	require.Equal(t, "postgres://aam:aam@127.0.0.1:5432/aam?sslmode=disable", cfg.URL.Value())
 	require.Equal(t, 30*time.Second, s.Observer.Interval)
 	// Other settings are the binary's defaults.
@@ -59,7 +60,7 @@ func TestDevSettings(t *testing.T) {
 	cfg, s, err = devSettings(env, flags(), none)
 	require.NoError(t, err)
 	require.Equal(t, "json", cfg.Format)
-	require.EqualValues(t, 40, cfg.MaxConns)
+	require.EqualValues(t, devPoolSize(runtime.GOMAXPROCS(0)), cfg.MaxConns)
 	require.Equal(t, 45*time.Second, s.Observer.Interval)
 	require.Equal(t, observer.HealOff, s.Observer.Heal)
 	require.Equal(t, 2*time.Second, s.Onboarding.AckWait)
