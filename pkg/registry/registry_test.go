@@ -424,6 +424,38 @@ func TestVolumeHistory(t *testing.T) {
 	require.True(t, ok, "a new one once the last is closed")
 }
 
+// TestVolumeHistoryOfManyStreams: each of the job's streams gets the
+// records of the earlier jobs that synced it, newest first; a stream an
+// earlier job did not sync has no entry for it, and a stream the job does
+// not sync is not read.
+func TestVolumeHistoryOfManyStreams(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newConnection(t, b, "volume-streams")
+	start := time.Now().Add(-time.Hour)
+	record := func(n int, streams ...registry.StreamStat) registry.VolumeHistory {
+		t.Helper()
+		j, _, err := b.store.JobCreate(b.ctx, registry.JobCreateParams{ConnectionID: c.ID, AirbyteJobID: strconv.Itoa(n),
+			Status: registry.JobRunning, CatalogVersion: 1})
+		require.NoError(t, err)
+		started, ended := start.Add(time.Duration(n)*time.Minute), start.Add(time.Duration(n)*time.Minute+time.Second)
+		j, err = b.store.JobUpdate(b.ctx, j.ID, registry.JobUpdateParams{Status: registry.JobSucceeded, StartedAt: &started, CompletedAt: &ended})
+		require.NoError(t, err)
+		h, err := b.store.SuccessRecord(b.ctx, j, streams, 10)
+		require.NoError(t, err)
+		return h
+	}
+	h := record(1, registry.StreamStat{Stream: "Account", Records: 1})
+	require.Empty(t, h.Records)
+	require.Empty(t, h.Durations)
+	record(2, registry.StreamStat{Stream: "Contact", Records: 20}, registry.StreamStat{Stream: "Account", Records: 2},
+		registry.StreamStat{Stream: "Lead", Records: 200})
+	record(3, registry.StreamStat{Stream: "Account", Records: 3})
+	h = record(4, registry.StreamStat{Stream: "Contact", Records: 40}, registry.StreamStat{Stream: "Account", Records: 4})
+	require.Equal(t, map[string][]int64{"Account": {3, 2, 1}, "Contact": {20}}, h.Records)
+	require.Equal(t, []int64{1000, 1000, 1000}, h.Durations)
+}
+
 // TestMigrationJobVolumes: 00021 folds a job's per-stream rows into one
 // job_volumes row (streams sorted, their records and bytes in the same
 // order), and its down migration gives the rows back.

@@ -35,14 +35,38 @@ type VolumeHistory struct {
 	Open []Anomaly
 }
 
-// historyDepthCTE is how many earlier jobs a history query reads ($3 rows):
-// more when the connection's policy sets a larger health.anomalies window
-// or min_jobs.
-const historyDepthCTE = `WITH d AS (
-		SELECT greatest($3::int, coalesce(max(greatest((policy #>> '{health,anomalies,window}')::numeric::int,
+// successRecordSQL is SuccessRecord's statement: the health and volume
+// writes, then, in the same snapshot (the job itself is left out of its
+// history), the policy in force, the history of the job's streams ($4) as
+// two parallel arrays ordered by job, newest first, then by each job's own
+// order of streams, and the durations. The history is $7 jobs deep, or as
+// deep as the policy's health.anomalies window or min_jobs when larger.
+const successRecordSQL = `WITH h AS (` + healthSucceededSQL + `
+	), v AS (
+		INSERT INTO job_volumes (job_id, connection_id, completed_at, streams, records, bytes)
+		VALUES ($2, $1, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING
+	), p AS (
+		SELECT ` + policyColumns + ` FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1
+	), d AS (
+		SELECT greatest($7::int, coalesce(max(greatest((policy #>> '{health,anomalies,window}')::numeric::int,
 			(policy #>> '{health,anomalies,min_jobs}')::numeric::int)), 0)) AS n
-		FROM (SELECT policy FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1) p
-	) `
+		FROM p
+	), hv AS (
+		SELECT streams, records, row_number() OVER (ORDER BY completed_at DESC, job_id DESC) AS k FROM (
+			SELECT streams, records, completed_at, job_id FROM job_volumes
+			WHERE connection_id = $1 AND job_id <> $2
+			ORDER BY completed_at DESC, job_id DESC LIMIT (SELECT n FROM d)) x
+	), hs AS (
+		SELECT array_agg(u.s ORDER BY hv.k, u.i) AS streams, array_agg(u.r ORDER BY hv.k, u.i) AS records
+		FROM hv, unnest(hv.streams, hv.records) WITH ORDINALITY AS u(s, r, i)
+		WHERE u.s = ANY($4)
+	), hd AS (
+		SELECT array_agg(ms ORDER BY completed_at DESC, id DESC) AS ms FROM (
+			SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint AS ms, completed_at, id FROM job_history
+			WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
+			ORDER BY completed_at DESC, id DESC LIMIT (SELECT n FROM d)) y
+	)
+	SELECT p.*, hs.streams, hs.records, hd.ms FROM (SELECT 1) one LEFT JOIN p ON true, hs, hd`
 
 // SuccessRecord records a successful job's end: the connection's run of
 // failures ends (HealthSucceeded) and the job's per-stream volume is kept,
@@ -51,8 +75,8 @@ const historyDepthCTE = `WITH d AS (
 // of the job's streams and of its duration (the last depth successful jobs
 // other than job, or as many as the policy's health.anomalies window or
 // min_jobs when larger; a stream has an entry for each of those jobs that
-// synced it) and the open anomalies. Run it in the transaction that records
-// the job's end.
+// synced it) and the open anomalies: two statements. Run it in the
+// transaction that records the job's end.
 func (q *Queries) SuccessRecord(ctx context.Context, job Job, streams []StreamStat, depth int) (VolumeHistory, error) {
 	sorted := slices.SortedFunc(slices.Values(streams), func(a, b StreamStat) int { return strings.Compare(a.Stream, b.Stream) })
 	names, records, bytes := make([]string, len(sorted)), make([]int64, len(sorted)), make([]int64, len(sorted))
@@ -64,67 +88,34 @@ func (q *Queries) SuccessRecord(ctx context.Context, job Job, streams []StreamSt
 		completed = *job.CompletedAt
 	}
 	b := &pgx.Batch{}
-	b.Queue(healthSucceededSQL, job.ConnectionID)
-	b.Queue(`INSERT INTO job_volumes (job_id, connection_id, completed_at, streams, records, bytes)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING`,
-		job.ID, job.ConnectionID, completed, names, records, bytes)
-	b.Queue(`SELECT `+policyColumns+` FROM drift_policies WHERE connection_id = $1 ORDER BY version DESC LIMIT 1`, job.ConnectionID)
-	b.Queue(historyDepthCTE+`SELECT streams, records FROM job_volumes
-		WHERE connection_id = $1 AND job_id <> $2
-		ORDER BY completed_at DESC, job_id DESC LIMIT (SELECT n FROM d)`, job.ConnectionID, job.ID, depth)
-	b.Queue(historyDepthCTE+`SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint FROM job_history
-		WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
-		ORDER BY completed_at DESC NULLS LAST, id DESC LIMIT (SELECT n FROM d)`, job.ConnectionID, job.ID, depth)
+	b.Queue(successRecordSQL, job.ConnectionID, job.ID, completed, names, records, bytes, depth)
 	b.Queue(`SELECT `+anomalyColumns+` FROM volume_anomalies WHERE connection_id = $1 AND closed_at IS NULL ORDER BY detected_at, id`,
 		job.ConnectionID)
 	br := q.db.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()
 	var h VolumeHistory
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return h, translate(err)
-		}
+	var pol struct {
+		connectionID, requestSource, requestID *string
+		version                                *int
+		doc                                    []byte
+		createdAt                              *time.Time
 	}
-	switch p, err := scanPolicy(br.QueryRow()); {
-	case err == nil:
-		h.Policy = &p
-	case !IsNotFound(err):
-		return h, err
+	var histStreams []string
+	var histRecords []int64
+	if err := br.QueryRow().Scan(&pol.connectionID, &pol.version, &pol.doc, &pol.requestSource, &pol.requestID, &pol.createdAt,
+		&histStreams, &histRecords, &h.Durations); err != nil {
+		return h, translate(err)
+	}
+	if pol.connectionID != nil {
+		h.Policy = &DriftPolicy{ConnectionID: *pol.connectionID, Version: *pol.version, Policy: pol.doc,
+			RequestSource: *pol.requestSource, RequestID: *pol.requestID, CreatedAt: *pol.createdAt}
 	}
 	h.Records = map[string][]int64{}
-	want := make(map[string]bool, len(names))
-	for _, n := range names {
-		want[n] = true
+	for i, s := range histStreams {
+		h.Records[s] = append(h.Records[s], histRecords[i])
 	}
 	rows, err := br.Query()
-	if err != nil {
-		return h, translate(err)
-	}
-	if _, err := collect(rows, func(row pgx.Row) (struct{}, error) {
-		var streams []string
-		var counts []int64
-		if err := row.Scan(&streams, &counts); err != nil {
-			return struct{}{}, translate(err)
-		}
-		for i, s := range streams {
-			if want[s] {
-				h.Records[s] = append(h.Records[s], counts[i])
-			}
-		}
-		return struct{}{}, nil
-	}); err != nil {
-		return h, err
-	}
-	if rows, err = br.Query(); err == nil {
-		h.Durations, err = collect(rows, func(row pgx.Row) (int64, error) {
-			var ms int64
-			return ms, translate(row.Scan(&ms))
-		})
-	}
-	if err != nil {
-		return h, translate(err)
-	}
-	if rows, err = br.Query(); err == nil {
+	if err == nil {
 		h.Open, err = collect(rows, scanAnomaly)
 	}
 	if err != nil {
