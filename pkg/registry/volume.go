@@ -64,7 +64,7 @@ const successRecordSQL = `WITH h AS (` + healthSucceededSQL + `
 		SELECT array_agg(ms ORDER BY completed_at DESC, id DESC) AS ms FROM (
 			SELECT (extract(epoch FROM completed_at - started_at) * 1000)::bigint AS ms, completed_at, id FROM job_history
 			WHERE connection_id = $1 AND status = 'succeeded' AND id <> $2 AND started_at IS NOT NULL AND completed_at IS NOT NULL
-			ORDER BY completed_at DESC, id DESC LIMIT (SELECT n FROM d)) y
+			ORDER BY completed_at DESC NULLS LAST, id DESC LIMIT (SELECT n FROM d)) y
 	)
 	SELECT p.*, hs.streams, hs.records, hd.ms FROM (SELECT 1) one LEFT JOIN p ON true, hs, hd`
 
