@@ -31,19 +31,9 @@ func Encode(subject string, e event.Event) (registry.OutboxRow, error) {
 	}, nil
 }
 
-// Add encodes e for subject and queues it in q's transaction. An event id
-// already queued is ignored (reported false): events are queued once.
-func Add(ctx context.Context, q *registry.Queries, subject string, e event.Event) (bool, error) {
-	row, err := Encode(subject, e)
-	if err != nil {
-		return false, err
-	}
-	return q.OutboxAdd(ctx, row)
-}
-
-// Queue encodes e for subject and queues it in q's transaction, like Add,
-// without saying whether its id was new; in a transaction of the Store the
-// row is sent with the transaction's next round trip.
+// Queue encodes e for subject and queues it in q's transaction (an event
+// id already queued is ignored: events are queued once); in a transaction
+// of the Store the row is sent with the transaction's next round trip.
 func Queue(ctx context.Context, q *registry.Queries, subject string, e event.Event) error {
 	row, err := Encode(subject, e)
 	if err != nil {

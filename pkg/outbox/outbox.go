@@ -122,8 +122,7 @@ func (l *Ledger) Reject(ctx context.Context, r bus.Rejection) error {
 		if err != nil || !inserted {
 			return err
 		}
-		_, err = Add(ctx, q, events.SubjectRequestRejected, e)
-		return err
+		return Queue(ctx, q, events.SubjectRequestRejected, e)
 	})
 }
 

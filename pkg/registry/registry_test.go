@@ -234,13 +234,15 @@ func TestOutboxQueueAndNotify(t *testing.T) {
 	ev, err := events.New(events.TypeSyncStarted, "/aam/sync", events.SyncStarted{ConnectionID: "c", JobID: "1"},
 		events.WithSubject("c"), events.WithCorrelationID("req-9"))
 	require.NoError(t, err)
+	row, err := outbox.Encode(events.SubjectSyncStarted, ev)
+	require.NoError(t, err)
 	err = b.store.InTx(b.ctx, func(q *registry.Queries) error {
-		ok, err := outbox.Add(b.ctx, q, events.SubjectSyncStarted, ev)
+		ok, err := q.OutboxAdd(b.ctx, row)
 		require.True(t, ok)
 		if err != nil {
 			return err
 		}
-		ok, err = outbox.Add(b.ctx, q, events.SubjectSyncStarted, ev)
+		ok, err = q.OutboxAdd(b.ctx, row)
 		require.False(t, ok, "one event id is queued once")
 		return err
 	})
