@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,33 +321,46 @@ func TestNATSPermissions(t *testing.T) {
 // max-deliveries advisory of its consumer and reads the message behind it,
 // and publishes facts and DLQ copies. The onboarding worker alone asks the
 // broker for credentials.
+// streamChanges serialises the worker tests' stream updates and consumer
+// creations (see testWorkerPermissions).
+var streamChanges sync.Mutex
+
 func testWorkerPermissions(t *testing.T, url string, r role) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	admin := connectAs(t, url, "admin")
 	w := connectAs(t, url, r.NATSUser)
 
-	for _, sc := range streamConfigs() {
-		_, err := w.js.CreateStream(ctx, sc)
-		require.NoError(t, err, "%s creates %s (idempotent)", r.Name, sc.Name)
-		_, err = w.js.UpdateStream(ctx, sc)
-		require.NoError(t, err, "%s updates %s", r.Name, sc.Name)
-		_, err = w.js.CreateOrUpdateStream(ctx, sc)
-		require.NoError(t, err)
-		_, err = w.js.Stream(ctx, sc.Name)
-		require.NoError(t, err)
-	}
-
-	cons, err := w.js.CreateOrUpdateConsumer(ctx, streamRequests, jetstream.ConsumerConfig{
-		Durable:       r.Consumer(),
-		FilterSubject: r.Filter(),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxDeliver:    3,
-		MaxAckPending: 100,
-	})
-	require.NoError(t, err, "%s creates its durable consumer", r.Name)
-	_, err = cons.Info(ctx)
+	// nats-server (v2.15.2) reads a stream's configuration while it
+	// creates a consumer without the lock that an update of the stream
+	// writes it under, which the race detector reports: the parallel
+	// worker tests update the streams and create their consumers one at
+	// a time.
+	cons := func() jetstream.Consumer {
+		streamChanges.Lock()
+		defer streamChanges.Unlock()
+		for _, sc := range streamConfigs() {
+			_, err := w.js.CreateStream(ctx, sc)
+			require.NoError(t, err, "%s creates %s (idempotent)", r.Name, sc.Name)
+			_, err = w.js.UpdateStream(ctx, sc)
+			require.NoError(t, err, "%s updates %s", r.Name, sc.Name)
+			_, err = w.js.CreateOrUpdateStream(ctx, sc)
+			require.NoError(t, err)
+			_, err = w.js.Stream(ctx, sc.Name)
+			require.NoError(t, err)
+		}
+		cons, err := w.js.CreateOrUpdateConsumer(ctx, streamRequests, jetstream.ConsumerConfig{
+			Durable:       r.Consumer(),
+			FilterSubject: r.Filter(),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxDeliver:    3,
+			MaxAckPending: 100,
+		})
+		require.NoError(t, err, "%s creates its durable consumer", r.Name)
+		return cons
+	}()
+	_, err := cons.Info(ctx)
 	require.NoError(t, err)
 	advisories, err := w.nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + streamRequests + "." + r.Consumer())
 	require.NoError(t, err)
